@@ -1,0 +1,165 @@
+"""Turn user input into float64 C-contiguous arrays, or raise an error that names the argument.
+
+Every public entry point goes through these helpers, so the rules live in one place:
+
+* lists, ints and float32 are converted to float64; non-contiguous arrays are copied;
+* a 1-D array of length n is read as n points on the line (shape ``(n, 1)``);
+* NaN or inf raise ``ValueError``; so do empty clouds and arrays of more than two dimensions;
+* weights must be finite and non-negative with a positive total. They are normalised to total
+  mass 1 (a ``UserWarning`` says so when the total differs from 1 by more than 1e-9). Individual
+  zero weights are allowed: such particles are passive tracers.
+"""
+
+from __future__ import annotations
+
+import numbers
+import warnings
+
+import numpy as np
+
+__all__ = [
+    "as_points",
+    "as_weights",
+    "as_positive_float",
+    "as_nonnegative_float",
+    "as_positive_int",
+    "check_same_dimension",
+]
+
+
+def _to_float_array(value, name):
+    if isinstance(value, (str, bytes)) or value is None:
+        raise TypeError(f"{name} must be an array of numbers, got {type(value).__name__}.")
+    try:
+        arr = np.asarray(value)
+    except Exception as exc:  # ragged lists and the like
+        raise TypeError(f"{name} could not be converted to a numeric array: {exc}") from exc
+    if arr.dtype == object or not (
+        np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.bool_)
+    ):
+        raise TypeError(f"{name} must hold real numbers, got dtype {arr.dtype}.")
+    if np.iscomplexobj(arr):
+        raise TypeError(f"{name} must be real, got complex dtype {arr.dtype}.")
+    return np.ascontiguousarray(arr, dtype=np.float64)
+
+
+def as_points(x, name="x", dim=None):
+    """Return ``x`` as a float64 C-contiguous array of shape ``(n, d)``.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, d) or (n,)
+        Point cloud. A 1-D array is read as n points in dimension 1.
+    name : str
+        Argument name used in error messages.
+    dim : int, optional
+        Required dimension d.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not numeric.
+    ValueError
+        If ``x`` is empty, has ndim not in {1, 2}, holds NaN or inf, or has the wrong dimension.
+    """
+    arr = _to_float_array(x, name)
+    if arr.ndim == 1:
+        arr = arr.reshape(-1, 1)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must have shape (n, d) (or (n,) for points on a line); got shape {arr.shape}."
+        )
+    if arr.shape[0] == 0:
+        raise ValueError(f"{name} is empty: at least one point is needed.")
+    if arr.shape[1] == 0:
+        raise ValueError(f"{name} has dimension 0; points need d >= 1 coordinates.")
+    if not np.all(np.isfinite(arr)):
+        bad = int(np.count_nonzero(~np.isfinite(arr)))
+        raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or replace them.")
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(f"{name} has dimension {arr.shape[1]}, but dimension {dim} is required.")
+    return arr
+
+
+def as_weights(w, n, name="weights", normalize=True):
+    """Return non-negative weights of shape ``(n,)`` with total mass 1.
+
+    Parameters
+    ----------
+    w : array_like or None
+        Weights; ``None`` means uniform ``1/n``.
+    n : int
+        Number of points the weights belong to.
+    name : str
+        Argument name used in error messages.
+    normalize : bool
+        Rescale to total mass 1 (with a warning if the total was not 1 to 1e-9).
+    """
+    if w is None:
+        return np.full(n, 1.0 / n)
+    arr = _to_float_array(w, name)
+    if arr.ndim != 1 or arr.shape[0] != n:
+        raise ValueError(f"{name} must have shape ({n},) to match the points; got shape {arr.shape}.")
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite values.")
+    if np.any(arr < 0):
+        raise ValueError(f"{name} must be non-negative; the smallest is {arr.min():.3g}.")
+    total = float(arr.sum())
+    if not total > 0:
+        raise ValueError(f"{name} have zero total mass; at least one weight must be positive.")
+    if normalize:
+        if abs(total - 1.0) > 1e-9:
+            warnings.warn(
+                f"{name} sum to {total:.6g}; they are normalised to total mass 1.",
+                UserWarning,
+                stacklevel=3,
+            )
+        arr = arr / total
+    return np.ascontiguousarray(arr)
+
+
+def _as_real_scalar(value, name):
+    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
+        if isinstance(value, np.ndarray) and value.shape == ():
+            value = value.item()
+        else:
+            raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
+    value = float(value)
+    if not np.isfinite(value):
+        raise ValueError(f"{name} must be finite, got {value}.")
+    return value
+
+
+def as_positive_float(value, name):
+    """Return ``value`` as a finite float > 0, or raise naming ``name``."""
+    value = _as_real_scalar(value, name)
+    if not value > 0:
+        raise ValueError(f"{name} must be > 0, got {value}.")
+    return value
+
+
+def as_nonnegative_float(value, name):
+    """Return ``value`` as a finite float >= 0, or raise naming ``name``."""
+    value = _as_real_scalar(value, name)
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0, got {value}.")
+    return value
+
+
+def as_positive_int(value, name):
+    """Return ``value`` as an int >= 1, or raise naming ``name``."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__}.")
+    value = int(value)
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value}.")
+    return value
+
+
+def check_same_dimension(x, y, x_name="x0", y_name="target"):
+    """Raise ``ValueError`` if the point clouds live in different dimensions."""
+    if x.shape[1] != y.shape[1]:
+        raise ValueError(
+            f"{x_name} has dimension {x.shape[1]} but {y_name} has dimension {y.shape[1]}; "
+            "particles and target must live in the same space."
+        )

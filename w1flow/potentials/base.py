@@ -1,0 +1,104 @@
+"""The potential object and the oracle interface.
+
+A *potential oracle* estimates the Kantorovich potential φ_μ from the current particles
+``(x, a)`` to the data ``(y, b)``. Calling it returns a *potential object*, modelled on OTT's
+``DualPotentials``: a frozen value that can be evaluated anywhere and knows the particles'
+velocity.
+
+Sign convention: φ maximises ``∫ φ dμ − ∫ φ dμ_d`` over 1-Lipschitz functions, so φ is **high
+on the particles and low on the data** (φ = −f for a WGAN critic f). The flow is
+``dY/dt = −∇φ_{μ_t}(Y)``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .._validation import as_points
+
+__all__ = ["Potential", "PotentialOracle"]
+
+
+class Potential:
+    """Interface of a potential object (φ and what the solvers need from it).
+
+    Subclasses set the attributes below and implement :meth:`value` and :meth:`gradient`.
+
+    Attributes
+    ----------
+    x : ndarray, shape (n, d)
+        Particles the potential was computed at.
+    a : ndarray, shape (n,)
+        Particle weights (sum to 1).
+    velocity : ndarray, shape (n, d)
+        Velocity of each particle, ``−∇φ`` in the sense the method defines on the particles
+        (for the exact LP: the plan velocity, never the subgradient of the extension).
+    w1 : float
+        The W1 value (exact for the LP, an estimate for learned or smoothed potentials).
+    status : str
+        ``"optimal"``/``"converged"`` on success, otherwise a failure code.
+    message : str
+        Human-readable status.
+    """
+
+    x: np.ndarray
+    a: np.ndarray
+    velocity: np.ndarray
+    w1: float
+    status: str = "optimal"
+    message: str = ""
+    plan = None
+
+    @property
+    def success(self) -> bool:
+        """True when the potential was computed successfully."""
+        return self.status in ("optimal", "converged")
+
+    def value(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def gradient(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
+        raise NotImplementedError
+
+    def __call__(self, z):
+        """φ(z) for points ``z`` of shape (k, d) (or (d,) for one point)."""
+        z, single = self._points(z)
+        out = self.value(z)
+        return out[0] if single else out
+
+    def grad(self, z):
+        """∇φ(z), shape (k, d). Meant for points **off** the particles (see :attr:`velocity`)."""
+        z, single = self._points(z)
+        out = self.gradient(z)
+        return out[0] if single else out
+
+    def _points(self, z):
+        # One point may be given as shape (d,); in 1-D a flat array is k points on the line.
+        d = self.x.shape[1]
+        arr = np.asarray(z, dtype=np.float64) if not isinstance(z, (list, tuple)) else np.asarray(z)
+        single = arr.ndim == 0 or (arr.ndim == 1 and d > 1)
+        if single:
+            arr = arr.reshape(1, d) if arr.size == d else arr.reshape(1, -1)
+        return as_points(arr, "z", dim=d), single
+
+
+class PotentialOracle:
+    """Interface of a potential oracle: ``oracle(x, a, y, b) -> Potential``.
+
+    Oracles may keep state between calls (the last plan, a warm-started critic) and count
+    their work in :attr:`counters`. :meth:`reset` clears state and counters.
+    """
+
+    #: True when ``.w1`` of the returned potential is the exact W1 distance.
+    exact_w1 = False
+
+    def __init__(self):
+        self.counters = {"evaluations": 0, "lp_solves": 0}
+
+    def reset(self):
+        """Forget state and zero the counters."""
+        for k in self.counters:
+            self.counters[k] = 0
+
+    def __call__(self, x, a, y, b, t=0.0):  # pragma: no cover - interface
+        raise NotImplementedError
