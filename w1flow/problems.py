@@ -12,7 +12,7 @@ import numpy as np
 from ._validation import as_points, as_weights
 from .potentials.exact import ExactPotential
 
-__all__ = ["W1Flow"]
+__all__ = ["W1Flow", "MeanFieldODE", "W2Flow"]
 
 
 class W1Flow:
@@ -51,3 +51,175 @@ class W1Flow:
     def __repr__(self):
         m, d = self.target.shape
         return f"W1Flow(target: {m} points in R^{d})"
+
+
+class MeanFieldField:
+    """The field of a :class:`MeanFieldODE` or :class:`W2Flow` at ``(x, a, t)``: a small value object.
+
+    Attributes
+    ----------
+    x, a : ndarray
+        Particles and weights the field was evaluated at.
+    velocity : ndarray, shape (n, d)
+        The drift at the particles.
+    success : bool
+        True unless the field could not be computed (a :class:`MeanFieldODE` always succeeds).
+    status, message : str
+        ``"success"`` (or a failure code) and a human-readable explanation.
+    """
+
+    def __init__(self, x, a, velocity, status="success", message="the drift was evaluated", **extra):
+        self.x, self.a, self.velocity = x, a, velocity
+        self.status, self.message = status, message
+        self.__dict__.update(extra)
+
+    @property
+    def success(self):
+        return self.status == "success"
+
+    def __repr__(self):
+        n, d = self.velocity.shape
+        return f"{type(self).__name__}(status={self.status!r}, {n} particles in R^{d})"
+
+
+class MeanFieldODE:
+    """A general mean-field (McKean–Vlasov) ODE for a weighted particle ensemble.
+
+    .. math::  \frac{dY^i_t}{dt} = b\big(Y^i_t;\ μ_t,\ t\big),\qquad μ_t = Σ_i a_i δ_{Y^i_t},
+
+    where the drift may depend on the whole ensemble. There is no data measure, so
+    :func:`~w1flow.simulate` records no W1 history, and no potential oracle is used.
+
+    Parameters
+    ----------
+    drift : callable
+        ``drift(x, weights, t) -> ndarray (n, d)``: the velocity of every particle, given all
+        positions ``x`` (n, d), their weights (n,) (summing to 1) and the time ``t``.
+    dim : int, optional
+        Dimension d; if given, ``simulate`` checks ``x0`` against it.
+
+    Examples
+    --------
+    Attraction to the ensemble mean, ``dY = −(Y − E[Y]) dt``:
+
+    >>> prob = MeanFieldODE(lambda x, w, t: -(x - w @ x))
+    """
+
+    def __init__(self, drift, dim=None):
+        if not callable(drift):
+            raise TypeError(f"drift must be callable as drift(x, weights, t); got {drift!r}.")
+        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1):
+            raise ValueError(f"dim must be a positive integer or None, got {dim!r}.")
+        self.drift = drift
+        self.dim = None if dim is None else int(dim)
+
+    def velocity(self, x, a, t):
+        """The drift at ``(x, a, t)`` as a float64 array of shape (n, d) (shape-checked)."""
+        v = np.asarray(self.drift(x, a, t), dtype=np.float64)
+        if v.shape != x.shape:
+            if v.ndim == 1 and x.shape[1] == 1 and v.shape[0] == x.shape[0]:
+                v = v.reshape(-1, 1)
+            else:
+                raise ValueError(
+                    f"drift(x, weights, t) must return an array of shape {x.shape} like x; "
+                    f"got shape {v.shape}."
+                )
+        return v
+
+    def field(self, x, a, t, potential=None):
+        """The field at ``(x, a, t)``; ``potential`` is ignored (there is none)."""
+        return MeanFieldField(x, a, self.velocity(x, a, t))
+
+    def __repr__(self):
+        name = getattr(self.drift, "__name__", type(self.drift).__name__)
+        dim = "" if self.dim is None else f", dim={self.dim}"
+        return f"MeanFieldODE(drift={name}{dim})"
+
+
+class W2Flow:
+    """The Wasserstein-2 gradient flow toward a fixed data measure (W2-FE, Huang & Malik).
+
+    .. math::  \frac{dY_t}{dt} = T_{μ_t}(Y_t) − Y_t,
+
+    with ``T_μ`` the barycentric projection of an exact optimal plan G for the cost
+    ``|x − y|²``: ``T(x_i) = Σ_j G_ij y_j / a_i``. For ``n = m`` and uniform weights G is a
+    permutation; the continuous flow is ``Y_t = e^{−t} Y_0 + (1 − e^{−t}) T_0(Y_0)`` and forward
+    Euler with ``0 < Δt <= 1`` contracts W2 by exactly ``1 − Δt`` per step. Zero-weight particles
+    (tracers) move toward the data point of their c-transform argmin. The potential argument of
+    :meth:`field` is ignored (the plan comes from POT's ``emd``).
+
+    Parameters
+    ----------
+    target : array_like, shape (m, d) or (m,)
+        Data points y_j.
+    target_weights : array_like, shape (m,), optional
+        Data weights b_j (uniform by default), normalised to total mass 1.
+    max_memory : float or None
+        Budget in bytes for the dense cost and plan matrices.
+    """
+
+    def __init__(self, target, target_weights=None, max_memory=None):
+        from ._lp import DEFAULT_MEMORY_BUDGET
+
+        self.target = as_points(target, "target")
+        self.target_weights = as_weights(target_weights, self.target.shape[0], "target_weights")
+        self.max_memory = DEFAULT_MEMORY_BUDGET if max_memory is None else max_memory
+
+    @property
+    def dim(self):
+        """Dimension d of the space."""
+        return self.target.shape[1]
+
+    def plan(self, x, a):
+        """Exact W2 plan between ``(x, a)`` and the data: ``(G, log)`` from ``ot.emd``."""
+        import ot
+        from scipy.spatial.distance import cdist
+
+        from ._lp import check_memory, default_num_itermax
+
+        y, b = self.target, self.target_weights
+        check_memory(x.shape[0], y.shape[0], self.max_memory, "the W2 plan")
+        M = cdist(x, y, "sqeuclidean")
+        G, log = ot.emd(a, b, M, numItermax=default_num_itermax(x.shape[0], y.shape[0]), log=True,
+                        check_marginals=False)
+        log["cost_matrix"] = M
+        return G, log
+
+    def target_map(self, x, a):
+        """Barycentric projection ``T(x_i) = Σ_j G_ij y_j / a_i`` of the exact W2 plan.
+
+        Returns
+        -------
+        T : ndarray, shape (n, d)
+        G : ndarray, shape (n, m)
+        log : dict
+            POT's log (``result_code``, ``u``, ``v``, ``cost``) and ``cost_matrix``.
+        """
+        x = as_points(x, "x", dim=self.dim)
+        a = as_weights(a, x.shape[0], "a")
+        y = self.target
+        G, log = self.plan(x, a)
+        T = np.empty_like(x)
+        pos = a > 0
+        T[pos] = (G[pos] @ y) / a[pos, None]
+        if np.any(~pos):  # tracers: argmin_j |z − y_j|² − v_j (the c-transform's minimiser)
+            j = np.argmin(log["cost_matrix"][~pos] - np.asarray(log["v"])[None, :], axis=1)
+            T[~pos] = y[j]
+        return T, G, log
+
+    def field(self, x, a, t, potential=None):
+        """Velocity ``T(x) − x`` at ``(x, a)``, with the plan ``G``, ``w2`` and the LP status."""
+        T, G, log = self.target_map(x, a)
+        code = int(log["result_code"])
+        status = "success" if code == 1 else "lp_failed"
+        message = "optimal" if code == 1 else (
+            f"exact W2 LP not solved to optimality (POT result_code={code}): {log.get('warning')}"
+        )
+        w2 = float(np.sqrt(max(float(np.sum(G * log["cost_matrix"])), 0.0)))
+        return MeanFieldField(x, a, T - x, status=status, message=message, plan=G, target_points=T,
+                              w2=w2)
+
+    def __repr__(self):
+        m, d = self.target.shape
+        return f"W2Flow(target: {m} points in R^{d})"
+
