@@ -25,7 +25,7 @@ import numpy as np
 
 from .potentials.exact import unit_directions
 
-__all__ = ["Solver", "Euler", "CappedEuler", "StepResult", "split_along_plan"]
+__all__ = ["Solver", "Euler", "CappedEuler", "StepResult", "split_along_plan", "Heun", "RK4"]
 
 
 @dataclass
@@ -231,3 +231,84 @@ class CappedEuler(Solver):
 
     def step(self, ctx, t, dt, x, a, state, field=None):
         return StepResult(state.positions(t + dt), a)
+
+
+class _ExplicitRK(Solver):
+    """Explicit Runge–Kutta step from a Butcher tableau, one field evaluation per stage.
+
+    Each stage evaluates the field at an intermediate ensemble (mean-field: the whole cloud moves
+    to the stage positions; weights are unchanged). A failed field (LP not optimal) stops the step
+    with ``ok=False``. Splitting mode is not supported: the plan of one stage says nothing about
+    the next one.
+    """
+
+    _a: tuple = ()
+    _b: tuple = ()
+    _c: tuple = ()
+
+    def _check_split(self, ctx):
+        if ctx.split:
+            raise ValueError(
+                f"{type(self).__name__} does not support split=True (splitting mode splits particles "
+                "along one plan, which multi-stage methods cannot do); use Euler or CappedEuler "
+                "with split=True, or run with split=False."
+            )
+
+    def init(self, ctx, t0, x, a):
+        self._check_split(ctx)
+        return super().init(ctx, t0, x, a)
+
+    def step(self, ctx, t, dt, x, a, state, field=None):
+        self._check_split(ctx)
+        n_fields = 0
+        ks = []
+        for s, (c_s, row) in enumerate(zip(self._c, self._a)):
+            if s == 0 and field is not None:
+                f = field
+            else:
+                xs = x
+                for coef, k in zip(row, ks):
+                    if coef != 0.0:
+                        xs = xs + (dt * coef) * k
+                f = ctx.field(xs, a, t + c_s * dt)
+                n_fields += 1
+            if _field_failed(f):
+                return StepResult(x, a, ok=False, message=getattr(f, "message", "field failed"),
+                                  n_fields=n_fields)
+            ks.append(np.asarray(f.velocity))
+        x_new = x.copy()
+        for coef, k in zip(self._b, ks):
+            x_new += (dt * coef) * k
+        return StepResult(x_new, a, n_fields=n_fields)
+
+
+class Heun(_ExplicitRK):
+    """Heun's method (explicit trapezoid), order 2, two field evaluations per step.
+
+    .. math::  k_1 = V(Y_n, t_n),\quad k_2 = V(Y_n + Δt k_1, t_n + Δt),\quad
+               Y_{n+1} = Y_n + \tfrac{Δt}{2}(k_1 + k_2).
+
+    Second order needs a smooth field (entropic potential, smooth critic, linear mean-field
+    drift); the raw LP flow is piecewise linear with kinks at arrivals, where every method drops
+    to first order or chatters.
+    """
+
+    order = 2
+    name = "heun"
+    _a = ((), (1.0,))
+    _b = (0.5, 0.5)
+    _c = (0.0, 1.0)
+
+
+class RK4(_ExplicitRK):
+    """The classical fourth-order Runge–Kutta method, four field evaluations per step.
+
+    Used as the high-order reference ("fine" solution) in :mod:`w1flow.convergence`.
+    """
+
+    order = 4
+    name = "rk4"
+    _a = ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0))
+    _b = (1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0)
+    _c = (0.0, 0.5, 0.5, 1.0)
+
