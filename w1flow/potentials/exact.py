@@ -76,10 +76,13 @@ def plan_velocity(x, a, y, rows, cols, mass):
     """
     n, d = x.shape
     e, _ = unit_directions(x[rows], y[cols])
+    # G_ij / a_i, with a_i taken as the plan's row sum (equal up to round-off): a row with one
+    # target then gets exactly 1, so unit-speed motion on a dyadic grid stays exact.
+    row_mass = np.bincount(rows, weights=mass, minlength=n)
     scale = np.zeros_like(mass)
-    ar = a[rows]
-    pos = ar > 0
-    scale[pos] = mass[pos] / ar[pos]
+    rm = row_mass[rows]
+    pos = (rm > 0) & (a[rows] > 0)
+    scale[pos] = mass[pos] / rm[pos]
     V = np.empty((n, d))
     for k in range(d):
         V[:, k] = np.bincount(rows, weights=scale * e[:, k], minlength=n)

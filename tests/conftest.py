@@ -1,0 +1,45 @@
+"""Shared fixtures and hypothesis profiles.
+
+Profiles: ``dev`` (default locally) and ``ci`` (loaded when CI=true). Both disable the deadline,
+because the first example of a test pays Numba compilation and LP warm-up.
+"""
+
+import os
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=40,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile(
+    "dev",
+    max_examples=40,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+
+def generic_cloud(rng, n, d, scale=1.0, shift=0.0):
+    """Gaussian points: distinct pairwise distances with probability 1 (no ties)."""
+    return shift + scale * rng.standard_normal((n, d))
+
+
+def tol(*arrays):
+    """Round-off tolerance scaled by the data: 1e-12 · (1 + max |x|) · sqrt(n)."""
+    scale = max(float(np.max(np.abs(a))) for a in arrays)
+    size = max(a.shape[0] for a in arrays)
+    return 1e-12 * (1.0 + scale) * np.sqrt(size)
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

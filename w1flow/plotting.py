@@ -1,0 +1,148 @@
+"""Figures for flows: particle snapshots, W1 against time, and GIF animations.
+
+All functions take a :class:`~w1flow.FlowResult` and write files or draw on given axes. They use
+matplotlib's object API and never call ``plt.show()``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["plot_snapshots", "plot_w1", "animate_flow"]
+
+
+def _figure(**kwargs):
+    from matplotlib.figure import Figure
+
+    return Figure(**kwargs)
+
+
+def _xy(x):
+    """First two coordinates (1-D clouds are drawn on the line y = 0)."""
+    if x.shape[1] >= 2:
+        return x[:, 0], x[:, 1]
+    return x[:, 0], np.zeros(x.shape[0])
+
+
+def _limits(result, target):
+    pts = np.concatenate([np.vstack(result.xs)[:, : min(2, target.shape[1])], target[:, :2]])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.05 * (hi - lo).max() + 1e-9
+    return lo - pad, hi + pad
+
+
+def plot_snapshots(result, target, path=None, n_panels=6, title="W1 flow"):
+    """Grid of particle snapshots (first two coordinates) over the data.
+
+    Parameters
+    ----------
+    result : FlowResult
+    target : ndarray, shape (m, d)
+        Data points, drawn in grey.
+    path : str or Path, optional
+        Where to write the PNG. The figure is returned either way.
+    n_panels : int
+        Number of snapshots shown (evenly spaced among the saved ones; first and last included).
+    """
+    k = len(result.ts)
+    idx = np.unique(np.linspace(0, k - 1, min(n_panels, k)).round().astype(int))
+    cols = min(3, len(idx))
+    rows = int(np.ceil(len(idx) / cols))
+    fig = _figure(figsize=(4 * cols, 4 * rows), layout="constrained")
+    lo, hi = _limits(result, target)
+    for p, i in enumerate(idx):
+        ax = fig.add_subplot(rows, cols, p + 1)
+        ax.scatter(*_xy(target), s=4, c="0.7", label="data")
+        ax.scatter(*_xy(result.xs[i]), s=4, c="tab:blue", label="particles")
+        w1 = "" if result.w1 is None else f", W1 = {result.w1[i]:.3g}"
+        ax.set_title(f"t = {result.ts[i]:.3g}{w1}")
+        ax.set_xlim(lo[0], hi[0])
+        if target.shape[1] >= 2:
+            ax.set_ylim(lo[1], hi[1])
+        ax.set_aspect("equal", adjustable="box")
+        if p == 0:
+            ax.legend(loc="upper left", fontsize=8)
+    fig.suptitle(title)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_w1(curves, path=None, closed_form=None, title="W1 to the data"):
+    """W1 against time on a log scale.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{label: FlowResult}``; each result must have recorded ``w1``.
+    path : str or Path, optional
+        Where to write the PNG.
+    closed_form : tuple (ts, values), optional
+        A reference curve (e.g. the capped-flow closed form), dashed.
+
+    Notes
+    -----
+    Zero values (the capped flow reaches W1 = 0 exactly) cannot be drawn on a log axis; they are
+    dropped and the last positive point is marked.
+    """
+    fig = _figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    for label, res in curves.items():
+        if res.w1 is None:
+            raise ValueError(f"result {label!r} has no W1 history (record_w1=False).")
+        pos = res.w1 > 0
+        ax.semilogy(res.ts[pos], res.w1[pos], "-o", ms=2, label=label)
+    if closed_form is not None:
+        ts, vals = closed_form
+        vals = np.asarray(vals)
+        pos = vals > 0
+        ax.semilogy(np.asarray(ts)[pos], vals[pos], "k--", lw=1, label="closed form")
+    ax.set_xlabel("t")
+    ax.set_ylabel("W1(μ_t, μ_data)")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def animate_flow(result, target, path, fps=12, max_frames=80):
+    """Write a GIF of the saved snapshots (Pillow writer, shipped with matplotlib).
+
+    Parameters
+    ----------
+    result : FlowResult
+    target : ndarray
+        Data points, drawn in grey.
+    path : str or Path
+        Output ``.gif`` file.
+    fps : int
+        Frames per second.
+    max_frames : int
+        At most this many snapshots (evenly spaced) become frames.
+    """
+    from matplotlib.animation import FuncAnimation, PillowWriter
+
+    k = len(result.ts)
+    frames = np.unique(np.linspace(0, k - 1, min(max_frames, k)).round().astype(int))
+    fig = _figure(figsize=(4.5, 4.5), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    lo, hi = _limits(result, target)
+    ax.scatter(*_xy(target), s=4, c="0.7")
+    scat = ax.scatter(*_xy(result.xs[0]), s=4, c="tab:blue")
+    ax.set_xlim(lo[0], hi[0])
+    if target.shape[1] >= 2:
+        ax.set_ylim(lo[1], hi[1])
+    ax.set_aspect("equal", adjustable="box")
+    title = ax.set_title("")
+
+    def update(i):
+        scat.set_offsets(np.column_stack(_xy(result.xs[i])))
+        w1 = "" if result.w1 is None else f"  W1 = {result.w1[i]:.3g}"
+        title.set_text(f"t = {result.ts[i]:.2f}{w1}")
+        return scat, title
+
+    anim = FuncAnimation(fig, update, frames=frames, blit=False)
+    anim.save(str(path), writer=PillowWriter(fps=fps))
+    return path
