@@ -14,9 +14,24 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_points
+from .._validation import as_points, as_weights, check_same_dimension
 
-__all__ = ["Potential", "PotentialOracle"]
+__all__ = ["Potential", "PotentialOracle", "validate_measures"]
+
+
+def validate_measures(x, a, y, b):
+    """Validate an oracle's inputs: float64 points of equal dimension and normalised weights.
+
+    ``a`` or ``b`` may be None (uniform). Cheap (O(n + m)) next to any potential computation, so
+    every oracle calls it: direct calls such as ``ExactPotential()(x, a, y, b)`` get the same
+    clear errors as :func:`~w1flow.simulate`.
+    """
+    x = as_points(x, "x")
+    y = as_points(y, "y")
+    check_same_dimension(x, y, "x", "y")
+    a = as_weights(a, x.shape[0], "a")
+    b = as_weights(b, y.shape[0], "b")
+    return x, a, y, b
 
 
 class Potential:

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from .._lp import DEFAULT_MEMORY_BUDGET, LPResult, solve_w1_lp
-from .base import Potential, PotentialOracle
+from .base import Potential, PotentialOracle, validate_measures
 
 __all__ = ["ExactPotential", "ExactKantorovichPotential", "plan_velocity"]
 
@@ -202,6 +202,7 @@ class ExactPotential(PotentialOracle):
 
     def __call__(self, x, a, y, b, t=0.0):
         """Solve the LP between particles ``(x, a)`` and data ``(y, b)``; return the potential."""
+        x, a, y, b = validate_measures(x, a, y, b)
         lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory)
         self.counters["evaluations"] += 1
         self.counters["lp_solves"] += 1
