@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import math
 import time
+import warnings
 from dataclasses import dataclass, field as dc_field
+from pathlib import Path
 
 import numpy as np
 
 from ._validation import as_points, as_positive_float, as_nonnegative_float, as_positive_int, as_weights
 from ._validation import check_same_dimension
+from .checkpoint import fingerprint, read_checkpoint, write_checkpoint
+from .monitors import HealthCheckError, HealthMonitor, default_monitors
 from .solvers import CappedEuler, Euler, Solver, SolverContext
 
 __all__ = ["simulate", "FlowResult"]
@@ -23,6 +27,7 @@ STATUS_MESSAGES = {
     "lp_failed": "A potential (LP) could not be computed to optimality; the run stopped.",
     "nonfinite": "A non-finite position appeared; the run stopped.",
     "callback": "The callback asked to stop.",
+    "unhealthy": "A health monitor flagged the run:",
     "interrupted": "Interrupted (KeyboardInterrupt); the result holds the state reached.",
 }
 
@@ -44,7 +49,8 @@ class FlowResult:
     w1 : ndarray or None
         Exact W1 to the data at ``ts`` (None when the problem has no data or ``record_w1=False``).
     status : str
-        ``"success"``, ``"lp_failed"``, ``"nonfinite"``, ``"callback"`` or ``"interrupted"``.
+        ``"success"``, ``"lp_failed"``, ``"nonfinite"``, ``"unhealthy"``, ``"callback"`` or
+        ``"interrupted"``.
     message : str
         Human-readable explanation of the status.
     n_steps : int
@@ -57,6 +63,8 @@ class FlowResult:
         Seconds for the whole run.
     timings : dict
         Seconds spent in ``"field"`` (potential evaluations), ``"w1"`` (history) and ``"total"``.
+    health : list of str
+        Messages of the health monitors that fired (see :mod:`w1flow.monitors`).
     """
 
     ts: np.ndarray
@@ -74,6 +82,7 @@ class FlowResult:
     solver: str = ""
     dt: float = float("nan")
     split: bool = False
+    health: list = dc_field(default_factory=list)
 
     @property
     def success(self) -> bool:
@@ -114,12 +123,14 @@ class _Counter:
         self.oracle = oracle
         self.seconds = 0.0
         self.calls = 0
+        self.last = None
         self.exact_w1 = getattr(oracle, "exact_w1", False)
 
     def __call__(self, *args, **kwargs):
         start = time.perf_counter()
         try:
-            return self.oracle(*args, **kwargs)
+            self.last = self.oracle(*args, **kwargs)
+            return self.last
         finally:
             self.seconds += time.perf_counter() - start
             self.calls += 1
@@ -154,7 +165,8 @@ def _validate(problem, x0, t1, dt, solver, potential, weights, save_every):
 
 
 def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, save_every=1,
-             callback=None, progress=False, split=False, record_w1=True):
+             callback=None, progress=False, split=False, record_w1=True, monitors="default",
+             on_unhealthy="stop", checkpoint=None, checkpoint_every=100, resume=False):
     """Integrate a particle flow from ``t = 0`` to ``t1`` with a fixed step ``dt``.
 
     Parameters
@@ -186,6 +198,20 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     record_w1 : bool
         Record the exact W1 to the data at the saved times (one LP per save point, reused as the
         next step's field when the oracle is exact).
+    monitors : "default", list of HealthMonitor, or None
+        Checks run at every save point (see :mod:`w1flow.monitors`); "default" flags non-finite
+        values, a critic's Lipschitz drift and, for CappedEuler, W1 rising beyond round-off.
+    on_unhealthy : {"stop", "raise", "warn"}
+        What a flagged check does: stop with status ``"unhealthy"``, raise
+        :class:`~w1flow.monitors.HealthCheckError`, or warn and go on.
+    checkpoint : str or Path, optional
+        File to write the run's state to every ``checkpoint_every`` steps, on interrupt and at the
+        end (atomically; see :mod:`w1flow.checkpoint`).
+    checkpoint_every : int
+        Steps between checkpoints.
+    resume : bool
+        If ``checkpoint`` exists, continue from it (its solver and oracle state replace the
+        ones given). The final state is bitwise identical to an uninterrupted run.
 
     Returns
     -------
@@ -201,18 +227,44 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     )
     if not isinstance(split, (bool, np.bool_)):
         raise TypeError(f"split must be True or False, got {split!r}.")
-    oracle = _Counter(potential) if potential is not None else None
-    lp_before = _oracle_lps(potential)
-    ctx = SolverContext(problem=problem, potential=oracle, split=bool(split))
+    if on_unhealthy not in ("stop", "raise", "warn"):
+        raise ValueError(f"on_unhealthy must be 'stop', 'raise' or 'warn', got {on_unhealthy!r}.")
+    checkpoint_every = as_positive_int(checkpoint_every, "checkpoint_every")
+    if monitors == "default":
+        monitors = default_monitors(solver)
+    elif monitors is None:
+        monitors = []
+    else:
+        monitors = list(monitors)
+        if not all(isinstance(m, HealthMonitor) for m in monitors):
+            raise TypeError("monitors must be 'default', None, or a list of HealthMonitor objects.")
     target = getattr(problem, "target", None)
     record = bool(record_w1) and target is not None
-    x_init, a_init = x, a
-    parent = np.arange(x.shape[0])
-
     n_steps_total = int(math.ceil(t1 / dt - 1e-12)) if t1 > 0 else 0
-    ts, xs, ws, ps, w1s = [], [], [], [], []
-    timing = {"w1": 0.0}
-    counts = {"w1_lps": 0}
+    run_id = fingerprint(
+        x, a, t1, dt, save_every, bool(split), record, type(solver).__name__,
+        target if target is not None else type(problem).__name__,
+        getattr(problem, "target_weights", None) if target is not None else None,
+    )
+
+    # Everything that defines the run's progress lives in `run`, so a checkpoint is one dict.
+    run = dict(
+        k=0, t=0.0, x=x, a=a, parent=np.arange(x.shape[0]), state=None, initialised=False,
+        ts=[], xs=[], ws=[], ps=[], w1s=[], health=[], w1_lps=0, w1_seconds=0.0,
+        oracle_calls=0, oracle_seconds=0.0, lp_before=_oracle_lps(potential),
+        solver=solver, potential=potential, elapsed=0.0,
+    )
+    if resume and checkpoint is not None and Path(checkpoint).exists():
+        saved = read_checkpoint(checkpoint, expected_fingerprint=run_id)
+        for key in run:
+            run[key] = saved[key]
+        solver, potential = run["solver"], run["potential"]
+        logger.info("resumed from %s at t=%.6g (step %d)", checkpoint, run["t"], run["k"])
+    oracle = _Counter(potential) if potential is not None else None
+    if oracle is not None:
+        oracle.calls, oracle.seconds = run["oracle_calls"], run["oracle_seconds"]
+    ctx = SolverContext(problem=problem, potential=oracle, split=bool(split))
+    ts, xs, ws, ps, w1s = run["ts"], run["xs"], run["ws"], run["ps"], run["w1s"]
     # Euler with an exact oracle: the LP solved for the W1 history at a save point is the
     # field of the next step, so it is kept and reused (one LP per step, not two).
     reuse_fields = isinstance(solver, Euler) and oracle is not None and oracle.exact_w1
@@ -223,7 +275,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
         ts.append(t)
         xs.append(x_now.copy())
         ws.append(a_now.copy())
-        ps.append(parent.copy())
+        ps.append(run["parent"].copy())
         if not record:
             return None
         t_start = time.perf_counter()
@@ -234,93 +286,141 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
                 f = cache["field"] = ctx.field(x_now, a_now, t)
             else:
                 f = _w1_lp(x_now, a_now, target, problem.target_weights)
-                counts["w1_lps"] += 1
+                run["w1_lps"] += 1
             if not f.success:
                 return f
             w1s.append(f.w1 if hasattr(f, "w1") else f.cost)
             return None
         finally:
-            timing["w1"] += time.perf_counter() - t_start
+            run["w1_seconds"] += time.perf_counter() - t_start
 
     def fail(what):
         return "lp_failed", f"{STATUS_MESSAGES['lp_failed']} {what.message}"
 
+    def check_health(t, x_now, a_now):
+        """Run the monitors; return a message if the run must stop."""
+        field_now = oracle.last if oracle is not None else None
+        for monitor in monitors:
+            msg = monitor.check(t, x_now, a_now, w1s, field_now)
+            if msg is None:
+                continue
+            run["health"].append(msg)
+            if on_unhealthy == "raise":
+                raise HealthCheckError(msg)
+            if on_unhealthy == "stop":
+                return msg
+            warnings.warn(f"w1flow health check: {msg}", RuntimeWarning, stacklevel=3)
+        return None
+
+    def write(status_now):
+        if checkpoint is None:
+            return
+        if oracle is not None:
+            run["oracle_calls"], run["oracle_seconds"] = oracle.calls, oracle.seconds
+        run["elapsed"] += time.perf_counter() - segment_start[0]
+        segment_start[0] = time.perf_counter()
+        write_checkpoint(checkpoint, dict(run, fingerprint=run_id, status=status_now))
+
+    segment_start = [time.perf_counter()]
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=n_steps_total, desc=f"w1flow {solver.name}", unit="step")
+        bar = tqdm(total=n_steps_total, initial=run["k"], desc=f"w1flow {solver.name}", unit="step")
     status, message = "success", STATUS_MESSAGES["success"]
-    k, t = 0, 0.0
     try:
-        x, a, split_parent, state, field0 = solver.init(ctx, 0.0, x, a)
-        if field0 is not None and not getattr(field0, "success", True):
-            status, message = fail(field0)
-            record = False
-            save(0.0, x_init, a_init)
-        else:
-            exact0 = field0 is not None and oracle.exact_w1
-            bad = save(0.0, x_init, a_init, field0 if exact0 else None)
-            if bad is not None:
-                status, message = fail(bad)
-            if split_parent is not None:
-                parent = split_parent
-        while status == "success" and k < n_steps_total:
+        if not run["initialised"]:
+            x_init, a_init = run["x"], run["a"]
+            x_s, a_s, split_parent, run["state"], field0 = solver.init(ctx, 0.0, x_init, a_init)
+            run["initialised"] = True
+            if field0 is not None and not getattr(field0, "success", True):
+                status, message = fail(field0)
+                record = False
+                save(0.0, x_init, a_init)
+            else:
+                exact0 = field0 is not None and oracle.exact_w1
+                bad = save(0.0, x_init, a_init, field0 if exact0 else None)
+                if bad is not None:
+                    status, message = fail(bad)
+                if split_parent is not None:
+                    run["parent"] = split_parent
+                run["x"], run["a"] = x_s, a_s
+            if status == "success":
+                msg = check_health(0.0, x_init, a_init)
+                if msg is not None:
+                    status, message = "unhealthy", f"{STATUS_MESSAGES['unhealthy']} {msg}"
+        while status == "success" and run["k"] < n_steps_total:
+            k, t = run["k"], run["t"]
             h = min(dt, t1 - t)
-            result = solver.step(ctx, t, h, x, a, state, field=cache["field"])
+            result = solver.step(ctx, t, h, run["x"], run["a"], run["state"], field=cache["field"])
             cache["field"] = None
             if not result.ok:
                 status, message = "lp_failed", f"{STATUS_MESSAGES['lp_failed']} {result.message}"
                 break
             if result.parent is not None:
-                parent = parent[result.parent]
-            x, a = result.x, result.a
+                run["parent"] = run["parent"][result.parent]
+            run["x"], run["a"] = result.x, result.a
             k += 1
             t = t1 if k == n_steps_total else k * dt
+            run["k"], run["t"] = k, t
             if bar is not None:
                 bar.update(1)
-            if not np.all(np.isfinite(x)):
+            if not np.all(np.isfinite(result.x)):
                 status, message = "nonfinite", f"{STATUS_MESSAGES['nonfinite']} (step {k}, t={t:.6g})"
                 break
             if k % save_every == 0 or k == n_steps_total:
-                bad = save(t, x, a)
+                bad = save(t, run["x"], run["a"])
                 if bad is not None:
                     status, message = fail(bad)
                     break
-            if callback is not None and callback(t, x, a):
+                msg = check_health(t, run["x"], run["a"])
+                if msg is not None:
+                    status, message = "unhealthy", f"{STATUS_MESSAGES['unhealthy']} {msg}"
+                    break
+            if callback is not None and callback(t, run["x"], run["a"]):
                 status, message = "callback", f"{STATUS_MESSAGES['callback']} (t={t:.6g})"
                 break
+            if k % checkpoint_every == 0 and k < n_steps_total:
+                write("running")
     except KeyboardInterrupt:
-        status, message = "interrupted", f"{STATUS_MESSAGES['interrupted']} (t={t:.6g}, step {k})"
+        status = "interrupted"
+        message = f"{STATUS_MESSAGES['interrupted']} (t={run['t']:.6g}, step {run['k']})"
+        if checkpoint is not None:
+            message += f"; resume with checkpoint={str(checkpoint)!r}, resume=True"
     finally:
         if bar is not None:
             bar.close()
+    t, x = run["t"], run["x"]
+    if checkpoint is not None and status in ("success", "interrupted"):
+        write(status)  # before the partial snapshot below, so a resume continues cleanly
     if status in ("interrupted", "callback") and ts and ts[-1] != t:
         try:  # keep the state reached as the last snapshot
-            save(t, x, a)
+            save(t, x, run["a"])
         except KeyboardInterrupt:  # pragma: no cover - a second interrupt while saving
             pass
     if record and len(w1s) != len(ts):  # the last W1 solve failed or was cut: keep arrays aligned
         ts, xs, ws, ps = ts[: len(w1s)], xs[: len(w1s)], ws[: len(w1s)], ps[: len(w1s)]
     if status != "success":
         logger.warning("simulate stopped: %s", message)
-    wall = time.perf_counter() - start_time
+    wall = run["elapsed"] + time.perf_counter() - segment_start[0]
     return FlowResult(
         ts=np.asarray(ts, dtype=np.float64),
-        xs=xs,
-        weights=ws,
-        parents=ps,
+        xs=list(xs),
+        weights=list(ws),
+        parents=list(ps),
         w1=np.asarray(w1s, dtype=np.float64) if record else None,
         status=status,
         message=message,
-        n_steps=k,
+        n_steps=run["k"],
         n_field_evals=oracle.calls if oracle is not None else 0,
-        n_lp_solves=counts["w1_lps"] + _oracle_lps(potential) - lp_before,
+        n_lp_solves=run["w1_lps"] + _oracle_lps(potential) - run["lp_before"],
         wall_time=wall,
-        timings={"field": oracle.seconds if oracle is not None else 0.0, "w1": timing["w1"], "total": wall},
+        timings={"field": oracle.seconds if oracle is not None else 0.0, "w1": run["w1_seconds"],
+                 "total": wall},
         solver=solver.name,
         dt=dt,
         split=bool(split),
+        health=list(run["health"]),
     )
 
 
