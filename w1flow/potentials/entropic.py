@@ -30,7 +30,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from .._lp import DEFAULT_MEMORY_BUDGET, check_memory
-from .base import Potential, PotentialOracle
+from .base import Potential, PotentialOracle, validate_measures
 
 __all__ = ["EntropicPotential", "EntropicKantorovichPotential"]
 
@@ -212,6 +212,7 @@ class EntropicPotential(PotentialOracle):
 
     def __call__(self, x, a, y, b, t=0.0):
         """Run Sinkhorn between ``(x, a)`` and ``(y, b)``; return the soft-min potential."""
+        x, a, y, b = validate_measures(x, a, y, b)
         check_memory(x.shape[0], y.shape[0], self.max_memory, "the entropic potential")
         reg = self.reg
         pa, pb = a > 0, b > 0

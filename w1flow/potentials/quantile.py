@@ -27,7 +27,7 @@ import numpy as np
 
 from .._lp import LPResult, monotone_plan
 from .._validation import as_points, as_weights, check_same_dimension
-from .base import PotentialOracle
+from .base import PotentialOracle, validate_measures
 from .exact import ExactKantorovichPotential
 
 __all__ = ["QuantilePotential", "QuantileKantorovichPotential", "quantile_flow", "quantile_flow_w1"]
@@ -123,6 +123,8 @@ class QuantilePotential(PotentialOracle):
     exact_w1 = True
 
     def __call__(self, x, a, y, b, t=0.0):
+        """The exact 1-D potential between ``(x, a)`` and ``(y, b)``."""
+        x, a, y, b = validate_measures(x, a, y, b)
         _require_1d(x, "QuantilePotential")
         self.counters["evaluations"] += 1
         return QuantileKantorovichPotential(x, a, y, b)
