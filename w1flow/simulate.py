@@ -166,7 +166,8 @@ def _validate(problem, x0, t1, dt, solver, potential, weights, save_every):
 
 def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, save_every=1,
              callback=None, progress=False, split=False, record_w1=True, monitors="default",
-             on_unhealthy="stop", checkpoint=None, checkpoint_every=100, resume=False):
+             on_unhealthy="stop", checkpoint=None, checkpoint_every=100, resume=False,
+             max_steps=10_000_000):
     """Integrate a particle flow from ``t = 0`` to ``t1`` with a fixed step ``dt``.
 
     Parameters
@@ -212,6 +213,8 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     resume : bool
         If ``checkpoint`` exists, continue from it (its solver and oracle state replace the
         ones given). The final state is bitwise identical to an uninterrupted run.
+    max_steps : int or None
+        Refuse runs needing more steps than this (a guard against a mistyped dt).
 
     Returns
     -------
@@ -241,6 +244,11 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     target = getattr(problem, "target", None)
     record = bool(record_w1) and target is not None
     n_steps_total = int(math.ceil(t1 / dt - 1e-12)) if t1 > 0 else 0
+    if max_steps is not None and n_steps_total > max_steps:
+        raise ValueError(
+            f"t1/dt asks for {n_steps_total} steps, more than max_steps={max_steps}; increase dt "
+            "or pass a larger max_steps."
+        )
     run_id = fingerprint(
         x, a, t1, dt, save_every, bool(split), record, type(solver).__name__,
         target if target is not None else type(problem).__name__,
