@@ -97,11 +97,34 @@ class EntropicKantorovichPotential(Potential):
         self._yb = y[self._pos_b]
         self._gb = g[self._pos_b]
         self._velocity = None
-        self.f = self.value(x)  # φ(x_i): = f_i of Sinkhorn on particles, the extension on tracers
-        self.w1 = float(np.dot(a, self.f) - np.dot(b, self.value(y)))
-        pa = a > 0
-        self.dual_value = float(np.dot(a[pa], self.f[pa]) + np.dot(b[self._pos_b], self._gb))
-        self.transport_cost = float(np.sum(self.plan * cdist(x, y)))
+        self._f = None
+        self._w1 = None
+
+    # The diagnostics below are computed on first use: a flow only needs the velocity.
+    @property
+    def f(self):
+        """φ(x_i) for every particle (Sinkhorn's f_i; the extension on zero-weight tracers)."""
+        if self._f is None:
+            self._f = self.value(self.x)
+        return self._f
+
+    @property
+    def w1(self):
+        """``Σ a_i φ(x_i) − Σ b_j φ(y_j)``: a lower bound on W1 (φ is 1-Lipschitz)."""
+        if self._w1 is None:
+            self._w1 = float(np.dot(self.a, self.f) - np.dot(self.b, self.value(self.y)))
+        return self._w1
+
+    @property
+    def dual_value(self):
+        """``Σ a_i f_i + Σ b_j g_j``: the entropic OT value at convergence."""
+        pa = self.a > 0
+        return float(np.dot(self.a[pa], self.f[pa]) + np.dot(self.b[self._pos_b], self._gb))
+
+    @property
+    def transport_cost(self):
+        """``Σ P_ij |x_i − y_j|`` of the entropic plan: an upper bound on W1 at convergence."""
+        return float(np.sum(self.plan * cdist(self.x, self.y)))
 
     @property
     def plan(self):
@@ -210,6 +233,47 @@ class EntropicPotential(PotentialOracle):
                 return g0.copy()
         return np.zeros(y.shape[0])
 
+    def _sinkhorn(self, C, a, b, la, lb, g):
+        """Sinkhorn iterations from the data potential g; returns ``(g, marginal_error, iterations)``.
+
+        When ``exp(−C/ε)`` and ``exp(g/ε)`` are safely representable (``C/ε`` and the spread of
+        ``g/ε`` below 600), the iterations run on scalings (two mat-vecs each), which is exact
+        arithmetic on the same fixed point; otherwise (or if a scaling leaves the float range)
+        they run in the log domain with stabilised log-sum-exp.
+        """
+        reg = self.reg
+        it = 0
+        err = np.inf
+        if C.max() / reg < 600 and (g.max() - g.min()) / reg < 600:
+            K = np.exp(-C / reg)
+            beta = b * np.exp(g / reg)
+            ok = True
+            while it < self.max_iter:
+                alpha = a / (K @ beta)
+                KTa = K.T @ alpha
+                it += 1
+                err = float(np.sum(np.abs(beta * KTa - b)))
+                beta_new = b / KTa
+                if not (np.all(np.isfinite(beta_new)) and np.all(beta_new > 0) and np.isfinite(err)):
+                    ok = False
+                    break
+                beta = beta_new
+                if err < self.tol:
+                    break
+            if ok:
+                return reg * (np.log(beta) - lb), err, it
+            g = reg * (np.log(beta) - lb)  # last good scaling: continue in the log domain
+        while it < self.max_iter:
+            f = _soft_min(C, g, lb, reg, axis=1)
+            g_new = _soft_min(C, f, la, reg, axis=0)
+            it += 1
+            # data marginal of the plan before the g-update: b_j exp((g_j − g_new_j)/ε)
+            err = float(np.dot(b, np.abs(np.expm1(np.clip((g - g_new) / reg, -700, 700)))))
+            g = g_new
+            if err < self.tol:
+                break
+        return g, err, it
+
     def __call__(self, x, a, y, b, t=0.0):
         """Run Sinkhorn between ``(x, a)`` and ``(y, b)``; return the soft-min potential."""
         x, a, y, b = validate_measures(x, a, y, b)
@@ -219,18 +283,8 @@ class EntropicPotential(PotentialOracle):
         la, lb = np.log(a[pa]), np.log(b[pb])
         C = cdist(x[pa], y[pb])
         g_full = self._initial_g(y, b)
-        g = g_full[pb]
-        err = np.inf
-        it = 0
-        while it < self.max_iter:
-            f = _soft_min(C, g, lb, reg, axis=1)
-            g_new = _soft_min(C, f, la, reg, axis=0)
-            it += 1
-            # data marginal of the plan before the g-update: b_j exp((g_j − g_new_j)/ε)
-            err = float(np.dot(b[pb], np.abs(np.expm1(np.clip((g - g_new) / reg, -700, 700)))))
-            g = g_new
-            if err < self.tol:
-                break
+        g = g_full[pb] - np.max(g_full[pb])  # potentials are defined up to a constant
+        g, err, it = self._sinkhorn(C, a[pa], b[pb], la, lb, g)
         g_full = np.empty(y.shape[0])
         g_full[pb] = g
         if np.any(~pb):  # data with zero weight: the soft c-transform of f (not used by φ)
