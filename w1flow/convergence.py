@@ -266,8 +266,9 @@ def order_study(problem, x0, solver, T, dts, reference="fine", metric="w2", weig
         not be an integer: ``simulate`` shortens the last step.
     reference : "fine", callable or FlowResult
         ``"fine"``: :func:`fine_reference` with ``reference_solver`` (RK4) at
-        ``min(dts)/refine``. A callable ``reference(x0, a, T)`` returns the exact positions
-        (shape like ``x0``) or a cloud ``(points, weights)``. A FlowResult: its final state.
+        ``min(dts)/refine``. A callable ``reference(x0, weights, T)`` (``weights`` as given
+        here, None for uniform) returns the exact positions (shape like ``x0``) or a cloud
+        ``(points, weights)``. A FlowResult: its final state.
     metric : {"w2", "w1", "max"}
         How far the final cloud is from the reference (see the module docstring).
     weights : array_like, optional
@@ -320,12 +321,12 @@ def order_study(problem, x0, solver, T, dts, reference="fine", metric="w2", weig
             raise ValueError(f"reference must be 'fine', a callable or a FlowResult; got {reference!r}.")
         ref_kwargs = {k: v for k, v in kwargs.items() if k != "split"}
         ref = fine_reference(problem, x0, T, float(dts.min()) / refine, potential=potential,
-                             weights=a, solver=reference_solver, save_every=2**30, **ref_kwargs)
+                             weights=weights, solver=reference_solver, save_every=2**30, **ref_kwargs)
         xr, ar = _final(ref)
     elif hasattr(reference, "x_final"):
         xr, ar = _final(reference)
     elif callable(reference):
-        xr, ar = _as_cloud(reference(x0, a, T), a)
+        xr, ar = _as_cloud(reference(x0, weights, T), a)
     else:
         raise TypeError(f"reference must be 'fine', a callable or a FlowResult; got {reference!r}.")
     check_same_dimension(x0, xr, "x0", "reference")
@@ -341,7 +342,9 @@ def order_study(problem, x0, solver, T, dts, reference="fine", metric="w2", weig
 
         it = tqdm(dts, desc=f"order study {label or solver.name}", unit="dt", leave=False)
     for k, dt in enumerate(it):
-        res = simulate(problem, x0, T, float(dt), solver=solver, potential=potential, weights=a,
+        # the user's weights, not the normalised copy: normalising uniform weights twice can
+        # leave a ~1e-16 mismatch that makes the exact plan split
+        res = simulate(problem, x0, T, float(dt), solver=solver, potential=potential, weights=weights,
                        save_every=2**30, **kwargs)
         x, w = _final(res)
         errors[k] = _error(metric, x, w, xr, ar, score)
