@@ -85,7 +85,7 @@ class MeanFieldField:
 class MeanFieldODE:
     """A general mean-field (McKean–Vlasov) ODE for a weighted particle ensemble.
 
-    .. math::  \frac{dY^i_t}{dt} = b\big(Y^i_t;\ μ_t,\ t\big),\qquad μ_t = Σ_i a_i δ_{Y^i_t},
+    .. math::  \\frac{dY^i_t}{dt} = b\\big(Y^i_t;\\ μ_t,\\ t\\big),\\qquad μ_t = Σ_i a_i δ_{Y^i_t},
 
     where the drift may depend on the whole ensemble. There is no data measure, so
     :func:`~w1flow.simulate` records no W1 history, and no potential oracle is used.
@@ -139,7 +139,7 @@ class MeanFieldODE:
 class W2Flow:
     """The Wasserstein-2 gradient flow toward a fixed data measure (W2-FE, Huang & Malik).
 
-    .. math::  \frac{dY_t}{dt} = T_{μ_t}(Y_t) − Y_t,
+    .. math::  \\frac{dY_t}{dt} = T_{μ_t}(Y_t) − Y_t,
 
     with ``T_μ`` the barycentric projection of an exact optimal plan G for the cost
     ``|x − y|²``: ``T(x_i) = Σ_j G_ij y_j / a_i``. For ``n = m`` and uniform weights G is a

@@ -285,8 +285,8 @@ class _ExplicitRK(Solver):
 class Heun(_ExplicitRK):
     """Heun's method (explicit trapezoid), order 2, two field evaluations per step.
 
-    .. math::  k_1 = V(Y_n, t_n),\quad k_2 = V(Y_n + Δt k_1, t_n + Δt),\quad
-               Y_{n+1} = Y_n + \tfrac{Δt}{2}(k_1 + k_2).
+    .. math::  k_1 = V(Y_n, t_n),\\quad k_2 = V(Y_n + Δt k_1, t_n + Δt),\\quad
+               Y_{n+1} = Y_n + \\tfrac{Δt}{2}(k_1 + k_2).
 
     Second order needs a smooth field (entropic potential, smooth critic, linear mean-field
     drift); the raw LP flow is piecewise linear with kinks at arrivals, where every method drops
