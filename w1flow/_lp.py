@@ -22,10 +22,20 @@ import ot
 from scipy.spatial.distance import cdist
 
 __all__ = ["LPResult", "solve_w1_lp", "pairwise_distances", "default_num_itermax", "monotone_plan",
-           "MemoryBudgetError", "DEFAULT_MEMORY_BUDGET"]
+           "MemoryBudgetError", "DEFAULT_MEMORY_BUDGET", "Certificate", "certify_plan", "plan_cost",
+           "LP_DENSE_MATRICES"]
 
 #: Default memory budget (bytes) for dense cost and plan matrices.
 DEFAULT_MEMORY_BUDGET = 4 * 1024**3
+
+#: Dense float64 n x m matrices one exact LP holds at its peak: the cost, the plan and the network
+#: simplex's own per-arc arrays (cost, flow, state). Measured: 41 bytes per pair at n = m = 3000
+#: (peak RSS of cdist + ot.emd), so 5 matrices; n = m = 10^4 then needs 4.0 GB.
+LP_DENSE_MATRICES = 5
+
+#: Rows per chunk of chunked n x m evaluations (certificate, c-transform) are chosen so one chunk
+#: of distances stays under this many bytes.
+CHUNK_BYTES = 32 * 1024**2
 
 _RESULT_CODES = {0: "infeasible", 1: "optimal", 2: "unbounded", 3: "max_iter_reached"}
 
@@ -49,17 +59,21 @@ def dense_bytes(n, m, n_matrices=3):
     return 8 * n * m * n_matrices
 
 
-def check_memory(n, m, budget, what="the exact LP"):
-    """Raise :class:`MemoryBudgetError` if dense n × m matrices exceed ``budget`` bytes."""
+def check_memory(n, m, budget, what="the exact LP", n_matrices=3):
+    """Raise :class:`MemoryBudgetError` if ``n_matrices`` dense n × m matrices exceed ``budget`` bytes.
+
+    Nothing is allocated: call it before building the matrices.
+    """
     if budget is None:
         return
-    need = dense_bytes(n, m)
+    need = dense_bytes(n, m, n_matrices)
     if need > budget:
         raise MemoryBudgetError(
             f"{what} needs dense {n} x {m} matrices (about {need / 1e9:.2f} GB), over the memory "
             f"budget of {budget / 1e9:.2f} GB. Raise max_memory=..., or use a route that scales: "
             "the 1-D quantile flow, sliced W1 (metrics.sliced_w1), the entropic potential with a "
-            "smaller sample, or the neural critic (CriticPotential)."
+            "smaller sample, or the neural critic (CriticPotential). For the exact flow, "
+            "CappedEuler needs this LP only once (record its W1 from the plan, not with LPs)."
         )
 
 
@@ -123,7 +137,8 @@ def monotone_plan(x1, a, y1, b):
     return rows[pos], cols[pos], mass[pos]
 
 
-def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, cost=None):
+def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, cost=None,
+                potentials_init=None):
     """Solve the exact W1 LP between weighted clouds.
 
     Parameters
@@ -138,19 +153,24 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
         Memory budget in bytes for the dense matrices; ``None`` disables the guard.
     cost : ndarray, shape (n, m), optional
         Precomputed ``cdist(x, y)``.
+    potentials_init : tuple of ndarray, optional
+        ``(u, v)`` to warm-start POT's network simplex (measured in ``docs/performance.md``:
+        no gain on the flow's re-solves, so the flow does not use it).
 
     Returns
     -------
     LPResult
     """
     n, m = x.shape[0], y.shape[0]
-    check_memory(n, m, max_memory)
+    check_memory(n, m, max_memory, n_matrices=LP_DENSE_MATRICES)
     M = pairwise_distances(x, y) if cost is None else cost
     if num_itermax is None:
         num_itermax = default_num_itermax(n, m)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        G, log = ot.emd(a, b, M, numItermax=int(num_itermax), log=True, check_marginals=False)
+        kw = {} if potentials_init is None else {"potentials_init": potentials_init}
+        G, log = ot.emd(a, b, M, numItermax=int(num_itermax), log=True, check_marginals=False, **kw)
+    del M  # the dense matrices go out of scope here; only the sparse plan is kept
     code = int(log["result_code"])
     status = _RESULT_CODES.get(code, f"code_{code}")
     if code == 1:
@@ -166,7 +186,7 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
     else:
         rows, cols = np.nonzero(G)
         mass = G[rows, cols]
-    cost_value = float(np.dot(mass, M[rows, cols]))
+    cost_value = plan_cost(x, y, rows, cols, mass)
     return LPResult(
         rows=np.ascontiguousarray(rows, dtype=np.int64),
         cols=np.ascontiguousarray(cols, dtype=np.int64),
@@ -178,3 +198,73 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
         status=status,
         message=message,
     )
+
+
+def plan_cost(x, y, rows, cols, mass):
+    """``Σ_k mass_k |x_{rows_k} − y_{cols_k}|`` from direct differences, O(nnz · d)."""
+    diff = x[rows] - y[cols]
+    return float(np.dot(mass, np.sqrt(np.einsum("ij,ij->i", diff, diff))))
+
+
+def _row_chunks(k, m, chunk_bytes=CHUNK_BYTES):
+    step = max(1, int(chunk_bytes) // (8 * max(m, 1)))
+    for start in range(0, k, step):
+        yield slice(start, min(k, start + step))
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """Optimality certificate of a plan with duals: dual feasibility plus a zero duality gap.
+
+    Attributes
+    ----------
+    ok : bool
+        ``max_violation <= tol`` and ``|gap| <= tol``.
+    max_violation : float
+        ``max_ij (u_i + v_j − |x_i − y_j|)`` (≤ 0 up to round-off for feasible duals).
+    gap : float
+        ``primal − dual`` with ``primal = Σ G_ij |x_i − y_j|`` and ``dual = Σ a_i u_i + Σ b_j v_j``.
+    primal, dual, tol : float
+    message : str
+    """
+
+    ok: bool
+    max_violation: float
+    gap: float
+    primal: float
+    dual: float
+    tol: float
+    message: str
+
+
+def certify_plan(x, a, y, b, rows, cols, mass, u, v, tol, chunk_bytes=CHUNK_BYTES):
+    """Check that the sparse plan ``(rows, cols, mass)`` is optimal for W1 between ``(x, a)`` and ``(y, b)``.
+
+    Weak duality gives ``Σ a u + Σ b v <= W1 <= Σ G |x − y|`` when ``u_i + v_j <= |x_i − y_j|``
+    for all i, j; so dual feasibility (to ``tol``) and a duality gap within ``tol`` prove the plan
+    is optimal up to ``2 tol``. The O(nm) feasibility check runs on row chunks of ``cdist``
+    (at most ``chunk_bytes`` of distances at a time), so memory stays O((n + m) d).
+    The plan's marginals are not checked (the caller keeps them by construction).
+    """
+    n, m = x.shape[0], y.shape[0]
+    worst = -np.inf
+    for sl in _row_chunks(n, m, chunk_bytes):
+        D = cdist(x[sl], y)
+        D -= u[sl, None]
+        D -= v[None, :]
+        worst = max(worst, float(-D.min()))  # max of u_i + v_j − |x_i − y_j|
+    primal = plan_cost(x, y, rows, cols, mass)
+    dual = float(np.dot(a, u) + np.dot(b, v))
+    gap = primal - dual
+    ok = bool(worst <= tol and abs(gap) <= tol)
+    if ok:
+        message = f"plan certified optimal (max dual violation {worst:.3g}, gap {gap:.3g}, tol {tol:.3g})"
+    else:
+        what = []
+        if not worst <= tol:
+            what.append(f"dual feasibility violated by {worst:.3g}")
+        if not abs(gap) <= tol:
+            what.append(f"duality gap {gap:.3g} (plan cost {primal:.12g}, dual value {dual:.12g})")
+        message = f"optimality certificate failed ({'; '.join(what)}; tol {tol:.3g})"
+    return Certificate(ok=ok, max_violation=worst, gap=gap, primal=primal, dual=dual, tol=float(tol),
+                       message=message)

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._validation import as_points, as_positive_float, as_nonnegative_float, as_positive_int, as_weights
 from ._validation import check_same_dimension
+from ._lp import DEFAULT_MEMORY_BUDGET
 from .checkpoint import fingerprint, read_checkpoint, write_checkpoint
 from .monitors import HealthCheckError, HealthMonitor, default_monitors
 from .solvers import CappedEuler, Euler, Solver, SolverContext
@@ -28,6 +29,7 @@ STATUS_MESSAGES = {
     "nonfinite": "A non-finite position appeared; the run stopped.",
     "callback": "The callback asked to stop.",
     "unhealthy": "A health monitor flagged the run:",
+    "certificate_failed": "The optimality certificate of the carried-over plan failed; the run stopped.",
     "interrupted": "Interrupted (KeyboardInterrupt); the result holds the state reached.",
 }
 
@@ -49,8 +51,8 @@ class FlowResult:
     w1 : ndarray or None
         Exact W1 to the data at ``ts`` (None when the problem has no data or ``record_w1=False``).
     status : str
-        ``"success"``, ``"lp_failed"``, ``"nonfinite"``, ``"unhealthy"``, ``"callback"`` or
-        ``"interrupted"``.
+        ``"success"``, ``"lp_failed"``, ``"certificate_failed"``, ``"nonfinite"``,
+        ``"unhealthy"``, ``"callback"`` or ``"interrupted"``.
     message : str
         Human-readable explanation of the status.
     n_steps : int
@@ -167,7 +169,7 @@ def _validate(problem, x0, t1, dt, solver, potential, weights, save_every):
 def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, save_every=1,
              callback=None, progress=False, split=False, record_w1=True, monitors="default",
              on_unhealthy="stop", checkpoint=None, checkpoint_every=100, resume=False,
-             max_steps=10_000_000):
+             max_steps=10_000_000, w1_method="auto"):
     """Integrate a particle flow from ``t = 0`` to ``t1`` with a fixed step ``dt``.
 
     Parameters
@@ -197,8 +199,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     split : bool
         Splitting mode for split plans (see :mod:`w1flow.solvers`).
     record_w1 : bool
-        Record the exact W1 to the data at the saved times (one LP per save point, reused as the
-        next step's field when the oracle is exact).
+        Record the exact W1 to the data at the saved times. How it is computed: see ``w1_method``.
     monitors : "default", list of HealthMonitor, or None
         Checks run at every save point (see :mod:`w1flow.monitors`); "default" flags non-finite
         values, a critic's Lipschitz drift and, for CappedEuler, W1 rising beyond round-off.
@@ -215,6 +216,12 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
         ones given). The final state is bitwise identical to an uninterrupted run.
     max_steps : int or None
         Refuse runs needing more steps than this (a guard against a mistyped dt).
+    w1_method : {"auto", "lp"}
+        ``"auto"``: W1 at save points comes from the solver when it knows it without an LP
+        (:class:`~w1flow.CappedEuler`: ``Σ G_ij (|x_i − y_j| − t)⁺`` from the initial plan;
+        ``Euler(reuse_plan=True)``: the cost of the carried-over plan), otherwise from one LP per
+        save point, reused as the next step's field when the oracle is exact. ``"lp"``: solve
+        an LP at every save point (LP-verified history; the flow itself is unchanged).
 
     Returns
     -------
@@ -230,6 +237,8 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     )
     if not isinstance(split, (bool, np.bool_)):
         raise TypeError(f"split must be True or False, got {split!r}.")
+    if w1_method not in ("auto", "lp"):
+        raise ValueError(f"w1_method must be 'auto' or 'lp', got {w1_method!r}.")
     if on_unhealthy not in ("stop", "raise", "warn"):
         raise ValueError(f"on_unhealthy must be 'stop', 'raise' or 'warn', got {on_unhealthy!r}.")
     checkpoint_every = as_positive_int(checkpoint_every, "checkpoint_every")
@@ -275,8 +284,11 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     ts, xs, ws, ps, w1s = run["ts"], run["xs"], run["ws"], run["ps"], run["w1s"]
     # Euler with an exact oracle: the LP solved for the W1 history at a save point is the
     # field of the next step, so it is kept and reused (one LP per step, not two).
-    reuse_fields = isinstance(solver, Euler) and oracle is not None and oracle.exact_w1
+    # (A solver that owns its fields, e.g. Euler(reuse_plan=True), reports W1 through w1_at.)
+    reuse_fields = (isinstance(solver, Euler) and not solver.owns_fields and oracle is not None
+                    and oracle.exact_w1)
     cache = {"field": None}
+    w1_budget = getattr(potential, "max_memory", DEFAULT_MEMORY_BUDGET)  # the oracle's, if it has one
 
     def save(t, x_now, a_now, field_now=None):
         """Store a snapshot and its W1; return None, or the failed LP/potential."""
@@ -288,12 +300,15 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
             return None
         t_start = time.perf_counter()
         try:
-            if field_now is not None:
+            f = solver.w1_at(ctx, run["state"], t, x_now, a_now) if w1_method == "auto" else None
+            if f is not None:
+                pass
+            elif field_now is not None:
                 f = field_now
             elif reuse_fields:
                 f = cache["field"] = ctx.field(x_now, a_now, t)
             else:
-                f = _w1_lp(x_now, a_now, target, problem.target_weights)
+                f = _w1_lp(x_now, a_now, target, problem.target_weights, max_memory=w1_budget)
                 run["w1_lps"] += 1
             if not f.success:
                 return f
@@ -303,7 +318,8 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
             run["w1_seconds"] += time.perf_counter() - t_start
 
     def fail(what):
-        return "lp_failed", f"{STATUS_MESSAGES['lp_failed']} {what.message}"
+        code = "certificate_failed" if getattr(what, "status", "") == "certificate_failed" else "lp_failed"
+        return code, f"{STATUS_MESSAGES[code]} {what.message}"
 
     def check_health(t, x_now, a_now):
         """Run the monitors; return a message if the run must stop."""

@@ -22,8 +22,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
+from scipy.spatial.distance import cdist
 
-from .potentials.exact import unit_directions
+from ._lp import LPResult, _row_chunks, certify_plan, plan_cost
+from .potentials.exact import ExactKantorovichPotential, unit_directions
 
 __all__ = ["Solver", "Euler", "CappedEuler", "StepResult", "split_along_plan", "Heun", "RK4"]
 
@@ -120,6 +122,18 @@ class Solver:
     def step(self, ctx, t, dt, x, a, state, field=None):  # pragma: no cover - interface
         raise NotImplementedError
 
+    #: True when the solver keeps its own fields between steps (simulate then must not hand it
+    #: the LP it solved for the W1 history, and asks :meth:`w1_at` for W1 instead).
+    owns_fields = False
+
+    def w1_at(self, ctx, state, t, x, a):
+        """W1 to the data at a save point from the solver's own state, or None.
+
+        ``None`` lets :func:`~w1flow.simulate` compute W1 itself (one LP). A returned object has
+        ``success``, ``status``, ``message`` and ``w1``.
+        """
+        return None
+
     def __repr__(self):
         return f"{type(self).__name__}()"
 
@@ -128,17 +142,187 @@ def _field_failed(field):
     return not getattr(field, "success", True)
 
 
+@dataclass
+class W1Record:
+    """W1 at a save point computed by a solver without an LP (see :meth:`Solver.w1_at`)."""
+
+    w1: float
+    status: str = "optimal"
+    message: str = "optimal"
+    certificate: object = None
+
+    @property
+    def success(self):
+        return self.status == "optimal"
+
+
+def _default_tol(*arrays):
+    """Certificate tolerance: 1e-9 · (1 + max |coordinate|) (LP duals carry ~1e-13 round-off)."""
+    scale = max(float(np.max(np.abs(arr))) if arr.size else 0.0 for arr in arrays)
+    return 1e-9 * (1.0 + scale)
+
+
+def _certificate_record(w1, cert):
+    if cert.ok:
+        return W1Record(w1=w1, certificate=cert)
+    return W1Record(w1=w1, status="certificate_failed", message=cert.message, certificate=cert)
+
+
+def _carry_plan(y, b, v, rows, cols, mass, u_old, x_old, x_new, a_new, h, speed, max_memory):
+    """The plan ``(rows, cols, mass)`` at ``x_new`` after one Euler step of length ``h``, or None.
+
+    Every plan row must have a single target (the caller checks). A particle that moved by
+    ``h <= r_i`` (its remaining distance) stays on its ray with ``u_i − h``: the duals stay
+    feasible (triangle inequality) and tight on the plan. A particle that overshot (``h > r_i``)
+    gets ``u_i = |x_i' − y_j| − v_j`` and its row ``u_i + v_k <= |x_i' − y_k|`` is checked over all
+    k (O(m) per overshooting particle, chunked); any violation returns None (re-solve). Other
+    constraints are unchanged or follow from the triangle inequality, so a returned plan is
+    optimal (to round-off) at ``x_new``.
+    """
+    r = np.sqrt(np.einsum("ij,ij->i", x_old[rows] - y[cols], x_old[rows] - y[cols]))
+    u_new = u_old - h * speed  # particles moved by h·|V_i| (0 for arrived ones)
+    over = (r > 0) & (h > r)
+    if np.any(over):
+        i, j = rows[over], cols[over]
+        m = y.shape[0]
+        for sl in _row_chunks(i.size, m):
+            D = cdist(x_new[i[sl]], y)
+            D -= v[None, :]
+            idx = np.arange(D.shape[0])
+            own = D[idx, j[sl]].copy()
+            D[idx, j[sl]] = np.inf
+            if m > 1 and np.any(D.min(axis=1) < own):
+                return None  # another data point is now closer in the c-transform: re-solve
+            u_new[i[sl]] = own
+    lp = LPResult(rows=rows, cols=cols, mass=mass, u=u_new, v=v, cost=plan_cost(x_new, y, rows, cols, mass),
+                  result_code=1, status="optimal", message="optimal (plan reused, no LP)")
+    return ExactKantorovichPotential(x_new, a_new, y, b, lp, max_memory=max_memory, reused=True)
+
+
+@dataclass
+class _ReuseState:
+    """Euler's plan-reuse state: the exact field valid at positions ``x`` (None: solve one)."""
+
+    x: np.ndarray | None = None
+    a: np.ndarray | None = None
+    field: object = None
+    n_reused: int = 0
+    n_solved: int = 0
+
+    def valid_for(self, x, a):
+        if self.field is None or self.x is None:
+            return False
+        same_x = self.x is x or (self.x.shape == x.shape and np.array_equal(self.x, x))
+        same_a = self.a is a or (self.a.shape == a.shape and np.array_equal(self.a, a))
+        return same_x and same_a
+
+
 class Euler(Solver):
     """Forward Euler, ``Y_{n+1} = Y_n + Δt V(Y_n)``: the paper's W1-FE scheme on particles.
 
     With the exact oracle, V is the plan velocity. With a fixed Δt the particles overshoot their
     targets and chatter near the data: W1 stalls at about Δt/2 (see :class:`CappedEuler`).
+
+    Parameters
+    ----------
+    reuse_plan : bool
+        With an exact oracle, carry the optimal plan over to the next step instead of solving a
+        new LP whenever an O(n) check proves it still optimal: every plan row has one target
+        and every particle moved by at most its remaining distance (W1 then drops by exactly
+        Δt per step). A particle that overshoots costs an O(m) check of its dual constraints;
+        a failed check or a split plan re-solves. On generic clouds the trajectory and the W1
+        history equal the re-solve-every-step flow (``reuse_plan=False``) to round-off; see
+        ``docs/performance.md`` for ties.
+    certify : bool
+        At save points, check that a carried-over plan is optimal (chunked O(nm) dual
+        feasibility plus duality gap); a failure stops the run with status
+        ``"certificate_failed"``.
+    certify_tol : float, optional
+        Tolerance of the certificate (default ``1e-9 · (1 + max |coordinate|)``).
     """
 
     order = 1
     name = "euler"
 
+    def __init__(self, reuse_plan=True, certify=False, certify_tol=None):
+        for key, val in (("reuse_plan", reuse_plan), ("certify", certify)):
+            if not isinstance(val, (bool, np.bool_)):
+                raise TypeError(f"{key} must be True or False, got {val!r}.")
+        if certify_tol is not None and not (np.isfinite(certify_tol) and certify_tol > 0):
+            raise ValueError(f"certify_tol must be a positive number, got {certify_tol!r}.")
+        self.reuse_plan = bool(reuse_plan)
+        self.certify = bool(certify)
+        self.certify_tol = certify_tol
+
+    @property
+    def owns_fields(self):
+        return self.reuse_plan
+
+    def __repr__(self):
+        return f"Euler(reuse_plan={self.reuse_plan}, certify={self.certify})"
+
+    def init(self, ctx, t0, x, a):
+        if self.reuse_plan and getattr(ctx.potential, "exact_w1", False):
+            return x, a, None, _ReuseState(), None
+        return x, a, None, None, None
+
+    def _current_field(self, ctx, state, t, x, a):
+        if state.valid_for(x, a):
+            return state.field, 0
+        field = ctx.field(x, a, t)
+        state.x, state.a, state.field = x, a, field
+        state.n_solved += 1
+        return field, 1
+
+    def w1_at(self, ctx, state, t, x, a):
+        if not isinstance(state, _ReuseState):
+            return None
+        field, _ = self._current_field(ctx, state, t, x, a)
+        if _field_failed(field) or not hasattr(field, "plan_rows"):
+            return field if _field_failed(field) else None
+        if self.certify and getattr(field, "reused", False):
+            tol = self.certify_tol if self.certify_tol is not None else _default_tol(x, field.y)
+            cert = certify_plan(x, a, field.y, field.b, field.plan_rows, field.plan_cols, field.plan_mass,
+                                field.u, field.v, tol)
+            return _certificate_record(field.w1, cert)
+        return field
+
+    def _step_reuse(self, ctx, t, dt, x, a, state, field):
+        if field is not None:  # handed over by the driver: adopt it
+            state.x, state.a, state.field = x, a, field
+            n_fields = 0
+        else:
+            field, n_fields = self._current_field(ctx, state, t, x, a)
+        if _field_failed(field):
+            return StepResult(x, a, ok=False, message=field.message, n_fields=n_fields)
+        state.field = None
+        if not hasattr(field, "plan_rows"):  # not an LP field: plain Euler
+            return StepResult(x + dt * field.velocity, a, n_fields=n_fields)
+        y, b, v, budget = field.y, field.b, field.v, getattr(field, "max_memory", None)
+        if ctx.split and field.is_split:
+            x_sub, a_sub, parent, target = split_along_plan(field)
+            V = _sub_velocity(field, x_sub, parent, target)
+            x_new = x_sub + dt * V
+            rows = np.flatnonzero(target >= 0)
+            carried = _carry_plan(y, b, v, rows, target[rows], a_sub[rows], field.u[parent], x_sub, x_new,
+                                  a_sub, dt, np.sqrt(np.einsum("ij,ij->i", V, V)), budget)
+            out = StepResult(x_new, a_sub, parent=parent, n_fields=n_fields)
+        else:
+            V = field.velocity
+            x_new = x + dt * V
+            carried = None
+            if not field.is_split:
+                carried = _carry_plan(y, b, v, field.plan_rows, field.plan_cols, field.plan_mass, field.u, x,
+                                      x_new, a, dt, np.sqrt(np.einsum("ij,ij->i", V, V)), budget)
+            out = StepResult(x_new, a, n_fields=n_fields)
+        if carried is not None:
+            state.x, state.a, state.field = out.x, out.a, carried
+            state.n_reused += 1
+        return out
+
     def step(self, ctx, t, dt, x, a, state, field=None):
+        if isinstance(state, _ReuseState):
+            return self._step_reuse(ctx, t, dt, x, a, state, field)
         n_fields = 0
         if field is None:
             field = ctx.field(x, a, t)
@@ -159,11 +343,46 @@ class _CappedState:
     distance: np.ndarray  # ray lengths |x_i − T(x_i)| at t0
     target: np.ndarray  # target positions T(x_i)
     t0: float
-    mass: np.ndarray  # weights, for the closed-form W1
+    mass: np.ndarray  # plan mass of each particle (its weight; 0 for tracers), for the closed form
+    # The initial optimal plan in the current particles' indexing, and its duals, for the certificate.
+    plan_rows: np.ndarray = None
+    plan_cols: np.ndarray = None
+    plan_mass: np.ndarray = None
+    weights: np.ndarray = None
+    u: np.ndarray = None
+    v: np.ndarray = None
+    y: np.ndarray = None
+    b: np.ndarray = None
 
     def w1_closed_form(self, t):
-        """``Σ_i a_i (|x_i − T(x_i)| − (t − t0))⁺``: W1 along the capped flow (plan stays optimal)."""
+        """``Σ_ij G_ij (|x_i − y_j| − (t − t0))⁺``: W1 along the capped flow (plan stays optimal)."""
         return float(np.dot(self.mass, np.maximum(self.distance - (t - self.t0), 0.0)))
+
+    def current(self, t, x):
+        """The particles at time t: ``x`` when it is this state's cloud, else the ray positions."""
+        if x is not None and x.shape == self.start.shape:
+            return x
+        return self.positions(t)
+
+    def plan_cost(self, t, x=None):
+        """Cost of the initial plan at the current positions, O(n): W1 while the plan is optimal.
+
+        Along the capped flow it equals ``Σ G_ij (|x_i − y_j| − t)⁺`` to round-off (exactly 0 once
+        every particle has landed). It is computed from the positions actually reached, so a
+        solver that leaves the rays shows up as a W1 that no longer decreases.
+        """
+        return plan_cost(self.current(t, x), self.y, self.plan_rows, self.plan_cols, self.plan_mass)
+
+    def certify(self, t, tol, x=None):
+        """Certificate of the initial plan at the current positions, duals ``u_i − s_i``, ``v``.
+
+        ``s_i = |x_i(t) − x_i(0)|`` is the distance moved. O(nm) time, chunked memory.
+        """
+        x = self.current(t, x)
+        disp = x - self.start
+        s = np.sqrt(np.einsum("ij,ij->i", disp, disp))
+        return certify_plan(x, self.weights, self.y, self.b, self.plan_rows, self.plan_cols,
+                            self.plan_mass, self.u - s, self.v, tol)
 
     def positions(self, t):
         s = np.minimum(t - self.t0, self.distance)
@@ -188,10 +407,48 @@ class CappedEuler(Solver):
     If the initial plan splits a particle's mass, run with ``simulate(..., split=True)``: each
     particle then becomes sub-particles, one per target. Zero-weight tracers follow the ray
     of ``−∇φ_0`` (toward the data point achieving the c-transform minimum) and stop there.
+
+    The whole run costs one LP: each step is O(n), and :func:`~w1flow.simulate` records W1 as the
+    initial plan's cost at the current positions (O(n); pass ``w1_method="lp"`` to simulate for
+    an LP-verified history).
+
+    Parameters
+    ----------
+    certify : bool
+        At each save point, prove the initial plan still optimal at the current positions:
+        duals ``u_i − s_i`` (``s_i`` the distance moved) and ``v`` must be feasible,
+        ``u_i + v_j <= |x_i − y_j| + tol`` for all i, j (chunked O(nm), bounded memory), with a
+        duality gap within tol. A failure stops the run with status ``"certificate_failed"``.
+    certify_tol : float, optional
+        Tolerance (default ``1e-9 · (1 + max |coordinate|)``).
     """
 
     order = 1
     name = "capped_euler"
+
+    def __init__(self, certify=False, certify_tol=None):
+        if not isinstance(certify, (bool, np.bool_)):
+            raise TypeError(f"certify must be True or False, got {certify!r}.")
+        if certify_tol is not None and not (np.isfinite(certify_tol) and certify_tol > 0):
+            raise ValueError(f"certify_tol must be a positive number, got {certify_tol!r}.")
+        self.certify = bool(certify)
+        self.certify_tol = certify_tol
+
+    def __repr__(self):
+        return f"CappedEuler(certify={self.certify})"
+
+    def w1_at(self, ctx, state, t, x, a):
+        """W1 from the initial plan, ``Σ G_ij |x_i(t) − y_j| = Σ G_ij (|x_i − y_j| − t)⁺``: O(n), no LP.
+
+        With ``certify=True`` the plan's optimality at t is also checked (chunked O(nm)).
+        """
+        if not isinstance(state, _CappedState):
+            return None
+        w1 = state.plan_cost(t, x)
+        if not self.certify:
+            return W1Record(w1=w1, message="optimal (cost of the initial plan)")
+        tol = self.certify_tol if self.certify_tol is not None else _default_tol(state.start, state.y)
+        return _certificate_record(w1, state.certify(t, tol, x))
 
     def init(self, ctx, t0, x, a):
         field = ctx.field(x, a, t0)
@@ -211,8 +468,11 @@ class CappedEuler(Solver):
                     "split=True to simulate() to divide particles along the plan, or use Euler."
                 )
             x, a, parent, target_idx = split_along_plan(field)
+            p_rows = np.flatnonzero(target_idx >= 0)
+            p_cols, p_mass, u = target_idx[p_rows], a[p_rows], field.u[parent]
         else:
             target_idx = field.target_index
+            p_rows, p_cols, p_mass, u = field.plan_rows, field.plan_cols, field.plan_mass, field.u
         y = field.y
         target = np.empty_like(x)
         has = target_idx >= 0
@@ -225,7 +485,9 @@ class CappedEuler(Solver):
         direction, distance = unit_directions(x, target)
         state = _CappedState(
             start=x.copy(), direction=direction, distance=distance, target=target, t0=float(t0),
-            mass=a.copy(),
+            mass=np.bincount(p_rows, weights=p_mass, minlength=x.shape[0]),
+            plan_rows=p_rows, plan_cols=p_cols, plan_mass=p_mass, weights=a.copy(), u=u, v=field.v,
+            y=y, b=field.b,
         )
         return x, a, parent, state, field
 

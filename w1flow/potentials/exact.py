@@ -26,14 +26,14 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._lp import DEFAULT_MEMORY_BUDGET, LPResult, solve_w1_lp
+from .._lp import CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LPResult, check_memory, plan_cost, solve_w1_lp
 from .base import Potential, PotentialOracle, validate_measures
 
 __all__ = ["ExactPotential", "ExactKantorovichPotential", "plan_velocity"]
 
 logger = logging.getLogger(__name__)
 
-_CHUNK_BYTES = 32 * 1024**2
+_CHUNK_BYTES = CHUNK_BYTES
 
 
 def _chunks(k, m):
@@ -106,9 +106,12 @@ class ExactKantorovichPotential(Potential):
         The raw LP result.
     """
 
-    def __init__(self, x, a, y, b, lp: LPResult):
+    def __init__(self, x, a, y, b, lp: LPResult, max_memory=DEFAULT_MEMORY_BUDGET, reused=False):
         self.x, self.a, self.y, self.b = x, a, y, b
         self.lp = lp
+        self.max_memory = max_memory
+        #: True when the plan was carried over from an earlier LP (see :meth:`moved`), not solved here.
+        self.reused = reused
         self.u, self.v = lp.u, lp.v
         self.plan_rows, self.plan_cols, self.plan_mass = lp.rows, lp.cols, lp.mass
         self.w1 = lp.cost
@@ -119,7 +122,11 @@ class ExactKantorovichPotential(Potential):
     # -- the plan ---------------------------------------------------------------------------
     @property
     def plan(self):
-        """Dense optimal plan G, shape (n, m). Use :attr:`plan_sparse` for large problems."""
+        """Dense optimal plan G, shape (n, m). Use :attr:`plan_sparse` for large problems.
+
+        Raises :class:`~w1flow.MemoryBudgetError` beyond the potential's memory budget.
+        """
+        check_memory(self.x.shape[0], self.y.shape[0], self.max_memory, "the dense plan", n_matrices=1)
         G = np.zeros((self.x.shape[0], self.y.shape[0]))
         G[self.plan_rows, self.plan_cols] = self.plan_mass
         return G
@@ -150,6 +157,20 @@ class ExactKantorovichPotential(Potential):
         single = counts[self.plan_rows] == 1
         out[self.plan_rows[single]] = self.plan_cols[single]
         return out
+
+    def moved(self, x_new, u_new, message="optimal (plan reused)"):
+        """The same plan and data duals ``v`` at new particle positions, with particle duals ``u_new``.
+
+        O(n + nnz): no LP. The caller is responsible for the plan still being optimal at
+        ``x_new`` (for instance, every particle moved along its ray by at most its remaining
+        distance, with ``u_new = u − displacement``); :func:`~w1flow._lp.certify_plan` checks it.
+        """
+        lp = LPResult(rows=self.plan_rows, cols=self.plan_cols, mass=self.plan_mass,
+                      u=np.ascontiguousarray(u_new, dtype=np.float64), v=self.v,
+                      cost=plan_cost(x_new, self.y, self.plan_rows, self.plan_cols, self.plan_mass),
+                      result_code=1, status="optimal", message=message)
+        return ExactKantorovichPotential(x_new, self.a, self.y, self.b, lp, max_memory=self.max_memory,
+                                         reused=True)
 
     # -- values and velocities ------------------------------------------------------------------
     def value(self, z):
@@ -208,7 +229,7 @@ class ExactPotential(PotentialOracle):
         self.counters["lp_solves"] += 1
         if not lp.success:
             logger.warning(lp.message)
-        return ExactKantorovichPotential(x, a, y, b, lp)
+        return ExactKantorovichPotential(x, a, y, b, lp, max_memory=self.max_memory)
 
     def __repr__(self):
         return f"ExactPotential(num_itermax={self.num_itermax}, max_memory={self.max_memory})"
