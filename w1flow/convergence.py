@@ -124,7 +124,9 @@ class ConvergenceResult:
             _, ax = plt.subplots(figsize=(6, 4.5))
         err = np.maximum(self.errors, floor)
         lab = label if label is not None else self.legend()
-        (line,) = ax.loglog(self.dts, err, "o-", label=lab, **kwargs)
+        kwargs.setdefault("marker", "o")
+        kwargs.setdefault("linestyle", "-")
+        (line,) = ax.loglog(self.dts, err, label=lab, **kwargs)
         if reference_slopes:
             x0, y0 = self.dts[0], err[0]
             for p in reference_slopes:
