@@ -22,9 +22,17 @@ from __future__ import annotations
 import argparse
 import time
 
+import sys
+from pathlib import Path
+
 import matplotlib
 
 matplotlib.use("Agg")
+
+try:  # run from a source checkout without installing
+    import w1flow  # noqa: F401
+except ImportError:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
