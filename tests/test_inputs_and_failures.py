@@ -184,3 +184,23 @@ def test_metrics_known_values():
     assert metrics.w1([0.0, 1.0], [2.0, 4.0]) == pytest.approx(2.5)
     with pytest.raises(ValueError, match="x has dimension 3 but y has dimension 2"):
         metrics.w1(x, y[:, :2])
+
+
+def test_explicit_uniform_weights_keep_permutation_plans():
+    """np.full(n, 1/n)-style weights sum to 1 ± 1e-15: kept as given, so plans stay permutations."""
+    rng = np.random.default_rng(4)
+    x, y = rng.normal(size=(100, 2)) + 2, rng.normal(size=(100, 2))
+    w = np.full(100, 0.01)
+    assert w.sum() != 1.0
+    res = simulate(W1Flow(y, w), x, 1.0, 0.25, solver=CappedEuler(), weights=w)
+    ref = simulate(W1Flow(y), x, 1.0, 0.25, solver=CappedEuler())
+    assert res.success
+    np.testing.assert_allclose(res.w1, ref.w1, atol=1e-13)
+
+
+def test_field_evaluations_are_counted_without_an_oracle():
+    from w1flow.problems import MeanFieldODE
+
+    res = simulate(MeanFieldODE(lambda x, a, t: -x), np.ones((3, 2)), 1.0, 0.25)
+    assert res.n_field_evals == 4 and res.n_lp_solves == 0 and res.w1 is None
+    np.testing.assert_allclose(res.x_final, 0.75**4)

@@ -107,7 +107,10 @@ def as_weights(w, n, name="weights", normalize=True):
     total = float(arr.sum())
     if not total > 0:
         raise ValueError(f"{name} have zero total mass; at least one weight must be positive.")
-    if normalize:
+    # Weights that sum to 1 up to round-off (np.full(100, 0.01) sums to 1 + 7e-16) are kept as
+    # given: rescaling them would make equal weights on both sides differ in the last bit, and the
+    # LP would then split a permutation plan into round-off pieces.
+    if normalize and abs(total - 1.0) > 1e-12:
         if abs(total - 1.0) > 1e-9:
             warnings.warn(
                 f"{name} sum to {total:.6g}; they are normalised to total mass 1.",

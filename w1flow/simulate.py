@@ -268,7 +268,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     run = dict(
         k=0, t=0.0, x=x, a=a, parent=np.arange(x.shape[0]), state=None, initialised=False,
         ts=[], xs=[], ws=[], ps=[], w1s=[], health=[], w1_lps=0, w1_seconds=0.0,
-        oracle_calls=0, oracle_seconds=0.0, lp_before=_oracle_lps(potential),
+        oracle_calls=0, oracle_seconds=0.0, field_calls=0, lp_before=_oracle_lps(potential),
         solver=solver, potential=potential, elapsed=0.0,
     )
     if resume and checkpoint is not None and Path(checkpoint).exists():
@@ -280,7 +280,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     oracle = _Counter(potential) if potential is not None else None
     if oracle is not None:
         oracle.calls, oracle.seconds = run["oracle_calls"], run["oracle_seconds"]
-    ctx = SolverContext(problem=problem, potential=oracle, split=bool(split))
+    ctx = SolverContext(problem=problem, potential=oracle, split=bool(split), n_fields=run["field_calls"])
     ts, xs, ws, ps, w1s = run["ts"], run["xs"], run["ws"], run["ps"], run["w1s"]
     # Euler with an exact oracle: the LP solved for the W1 history at a save point is the
     # field of the next step, so it is kept and reused (one LP per step, not two).
@@ -341,6 +341,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
             return
         if oracle is not None:
             run["oracle_calls"], run["oracle_seconds"] = oracle.calls, oracle.seconds
+        run["field_calls"] = ctx.n_fields
         run["elapsed"] += time.perf_counter() - segment_start[0]
         segment_start[0] = time.perf_counter()
         write_checkpoint(checkpoint, dict(run, fingerprint=run_id, status=status_now))
@@ -436,7 +437,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
         status=status,
         message=message,
         n_steps=run["k"],
-        n_field_evals=oracle.calls if oracle is not None else 0,
+        n_field_evals=ctx.n_fields,
         n_lp_solves=run["w1_lps"] + _oracle_lps(potential) - run["lp_before"],
         wall_time=wall,
         timings={"field": oracle.seconds if oracle is not None else 0.0, "w1": run["w1_seconds"],
