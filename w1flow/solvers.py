@@ -64,8 +64,11 @@ class SolverContext:
     potential: object
     split: bool = False
     extra: dict = dc_field(default_factory=dict)
+    n_fields: int = 0
 
     def field(self, x, a, t):
+        """The problem's field at ``(x, a, t)``; counts every evaluation (with or without oracle)."""
+        self.n_fields += 1
         return self.problem.field(x, a, t, self.potential)
 
 
