@@ -11,13 +11,22 @@ particles move with −∇φ (for the exact LP: the plan velocity).
 
 import logging as _logging
 
-from . import metrics
+from . import convergence, metrics, monitors
 from ._lp import MemoryBudgetError
+from .checkpoint import CheckpointError
 from .metrics import LPError
-from .potentials import ExactKantorovichPotential, ExactPotential, Potential, PotentialOracle
-from .problems import W1Flow
+from .monitors import HealthCheckError
+from .potentials import (
+    EntropicPotential,
+    ExactKantorovichPotential,
+    ExactPotential,
+    Potential,
+    PotentialOracle,
+    QuantilePotential,
+)
+from .problems import MeanFieldODE, W1Flow, W2Flow
 from .simulate import FlowResult, simulate
-from .solvers import CappedEuler, Euler, Solver
+from .solvers import RK4, CappedEuler, Euler, Heun, Solver
 
 __version__ = "0.1.0"
 
@@ -27,14 +36,24 @@ __all__ = [
     "simulate",
     "FlowResult",
     "W1Flow",
+    "W2Flow",
+    "MeanFieldODE",
     "ExactPotential",
     "ExactKantorovichPotential",
+    "EntropicPotential",
+    "QuantilePotential",
     "Potential",
     "PotentialOracle",
     "Solver",
     "Euler",
     "CappedEuler",
+    "Heun",
+    "RK4",
     "metrics",
+    "convergence",
+    "monitors",
     "LPError",
     "MemoryBudgetError",
+    "CheckpointError",
+    "HealthCheckError",
 ]

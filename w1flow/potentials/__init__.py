@@ -1,6 +1,26 @@
-"""Potential oracles: how the Kantorovich potential φ_μ is estimated."""
+"""Potential oracles: how the Kantorovich potential φ_μ is estimated.
 
-from .base import Potential, PotentialOracle
+* :class:`ExactPotential` — POT's network simplex; exact W1, plan velocity.
+* :class:`EntropicPotential` — log-domain Sinkhorn; a smooth soft-min potential (order tests).
+* :class:`QuantilePotential` — the exact 1-D potential from CDFs, monotone plan, no LP.
+* :class:`CriticPotential` — a small Numba neural critic (gradient penalty or hard 1-Lipschitz).
+"""
+
+from .base import Potential, PotentialOracle, validate_measures
+from .entropic import EntropicKantorovichPotential, EntropicPotential
 from .exact import ExactKantorovichPotential, ExactPotential
+from .quantile import QuantileKantorovichPotential, QuantilePotential, quantile_flow, quantile_flow_w1
 
-__all__ = ["Potential", "PotentialOracle", "ExactPotential", "ExactKantorovichPotential"]
+__all__ = [
+    "Potential",
+    "PotentialOracle",
+    "validate_measures",
+    "ExactPotential",
+    "ExactKantorovichPotential",
+    "EntropicPotential",
+    "EntropicKantorovichPotential",
+    "QuantilePotential",
+    "QuantileKantorovichPotential",
+    "quantile_flow",
+    "quantile_flow_w1",
+]
