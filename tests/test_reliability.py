@@ -375,3 +375,61 @@ def test_max_steps_guard_names_dt():
     x, y = _demo_problem(n=5)
     with pytest.raises(ValueError, match="max_steps"):
         simulate(W1Flow(y), x, 1.0, 1e-9)
+
+
+def test_critic_driven_flow_resumes_bitwise(tmp_path):
+    """The oracle (critic weights, Adam moments, random generator) is part of the checkpoint."""
+    from w1flow import CriticPotential
+
+    x, y = _demo_problem(n=48, seed=2)
+
+    def critic():
+        return CriticPotential(lipschitz="hard", hidden=(32, 32), n_warmup=40, n_critic=3, seed=5)
+
+    ref = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2)
+    ck = tmp_path / "critic.ckpt"
+    calls = []
+
+    def stop(t, xx, aa):
+        calls.append(t)
+        if len(calls) == 7:
+            raise KeyboardInterrupt
+
+    part = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2, callback=stop,
+                    checkpoint=ck, checkpoint_every=3)
+    assert part.status == "interrupted"
+    done = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2, checkpoint=ck, resume=True)
+    assert done.success
+    assert done.x_final.tobytes() == ref.x_final.tobytes()
+    assert done.w1.tobytes() == ref.w1.tobytes()
+    # and a fresh critic with the same seed repeats the run bitwise
+    again = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2)
+    assert again.x_final.tobytes() == ref.x_final.tobytes()
+
+
+class _Flaky(ExactPotential):
+    """An exact oracle that is interrupted on its 3rd call, in the middle of a step."""
+
+    calls = 0
+
+    def __call__(self, *args, **kwargs):
+        _Flaky.calls += 1
+        if _Flaky.calls == 3:
+            raise KeyboardInterrupt
+        return super().__call__(*args, **kwargs)
+
+
+def test_interrupt_inside_a_step_keeps_the_last_consistent_checkpoint(tmp_path):
+    x, y = _demo_problem(n=40, seed=3)
+    Flaky = _Flaky
+    ck = tmp_path / "mid.ckpt"
+    ref = simulate(W1Flow(y), x, 1.0, 0.05, save_every=4, solver=Euler(reuse_plan=False))
+    part = simulate(W1Flow(y), x, 1.0, 0.05, save_every=4, potential=Flaky(), checkpoint=ck,
+                    checkpoint_every=1, solver=Euler(reuse_plan=False))
+    assert part.status == "interrupted" and "last periodic checkpoint is kept" in part.message
+    with open(ck, "rb") as fh:
+        assert pickle.load(fh)["k"] == part.n_steps >= 1  # the last completed step
+    done = simulate(W1Flow(y), x, 1.0, 0.05, save_every=4, checkpoint=ck, resume=True,
+                    solver=Euler(reuse_plan=False))
+    assert done.x_final.tobytes() == ref.x_final.tobytes()
+    assert done.w1.tobytes() == ref.w1.tobytes()

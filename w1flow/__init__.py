@@ -17,6 +17,7 @@ from .checkpoint import CheckpointError
 from .metrics import LPError
 from .monitors import HealthCheckError
 from .potentials import (
+    CriticPotential,
     EntropicPotential,
     ExactKantorovichPotential,
     ExactPotential,
@@ -42,6 +43,7 @@ __all__ = [
     "ExactKantorovichPotential",
     "EntropicPotential",
     "QuantilePotential",
+    "CriticPotential",
     "Potential",
     "PotentialOracle",
     "Solver",

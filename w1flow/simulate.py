@@ -290,8 +290,19 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     cache = {"field": None}
     w1_budget = getattr(potential, "max_memory", DEFAULT_MEMORY_BUDGET)  # the oracle's, if it has one
 
+    # An interrupt inside a step or a save leaves the run (and a stateful oracle, e.g. a critic
+    # mid-training) half-updated: then the last periodic checkpoint is kept, not overwritten.
+    consistent = [True]
+
     def save(t, x_now, a_now, field_now=None):
         """Store a snapshot and its W1; return None, or the failed LP/potential."""
+        consistent[0] = False
+        try:
+            return _save(t, x_now, a_now, field_now)
+        finally:
+            consistent[0] = True
+
+    def _save(t, x_now, a_now, field_now=None):
         ts.append(t)
         xs.append(x_now.copy())
         ws.append(a_now.copy())
@@ -377,6 +388,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
         while status == "success" and run["k"] < n_steps_total:
             k, t = run["k"], run["t"]
             h = min(dt, t1 - t)
+            consistent[0] = False
             result = solver.step(ctx, t, h, run["x"], run["a"], run["state"], field=cache["field"])
             cache["field"] = None
             if not result.ok:
@@ -388,6 +400,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
             k += 1
             t = t1 if k == n_steps_total else k * dt
             run["k"], run["t"] = k, t
+            consistent[0] = True
             if bar is not None:
                 bar.update(1)
             if not np.all(np.isfinite(result.x)):
@@ -417,7 +430,10 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
             bar.close()
     t, x = run["t"], run["x"]
     if checkpoint is not None and status in ("success", "interrupted"):
-        write(status)  # before the partial snapshot below, so a resume continues cleanly
+        if consistent[0]:
+            write(status)  # before the partial snapshot below, so a resume continues cleanly
+        else:
+            message += " (interrupted mid-step: the last periodic checkpoint is kept)"
     if status in ("interrupted", "callback") and ts and ts[-1] != t:
         try:  # keep the state reached as the last snapshot
             save(t, x, run["a"])

@@ -7,6 +7,7 @@
 """
 
 from .base import Potential, PotentialOracle, validate_measures
+from .critic import CriticPotential, NeuralCriticPotential, critic_lipschitz_estimate
 from .entropic import EntropicKantorovichPotential, EntropicPotential
 from .exact import ExactKantorovichPotential, ExactPotential
 from .quantile import QuantileKantorovichPotential, QuantilePotential, quantile_flow, quantile_flow_w1
@@ -23,4 +24,7 @@ __all__ = [
     "QuantileKantorovichPotential",
     "quantile_flow",
     "quantile_flow_w1",
+    "CriticPotential",
+    "NeuralCriticPotential",
+    "critic_lipschitz_estimate",
 ]
