@@ -92,7 +92,20 @@ def warm_start(n, seed=0, repeat=3):
     cold = min(timed(solve_w1_lp, x1, a, y, a)[0] for _ in range(repeat))
     warm = min(timed(solve_w1_lp, x1, a, y, a, potentials_init=(u1, lp.v))[0] for _ in range(repeat))
     same = abs(solve_w1_lp(x1, a, y, a).cost - solve_w1_lp(x1, a, y, a, potentials_init=(u1, lp.v)).cost)
-    return dict(n=n, cold=cold, warm=warm, speedup=cold / warm, cost_diff=same)
+    # in a flow: Euler (plan reuse) from t = 0 to 2 with dt = 0.05, cold vs warm oracle, alternating
+    from w1flow import ExactPotential
+
+    runs = {False: [], True: []}
+    for _ in range(2):
+        for warm_flag in (False, True):
+            runs[warm_flag].append(simulate(W1Flow(y), x0, 2.0, 0.05, solver=Euler(),
+                                            potential=ExactPotential(warm_start=warm_flag)))
+    flow_cold = min(r.wall_time for r in runs[False])
+    flow_warm = min(r.wall_time for r in runs[True])
+    flow_diff = float(np.max(np.abs(runs[False][0].w1 - runs[True][0].w1)))
+    return dict(n=n, cold=cold, warm=warm, speedup=cold / warm, cost_diff=same, flow_cold=flow_cold,
+                flow_warm=flow_warm, flow_speedup=flow_cold / flow_warm, flow_lps=runs[True][0].n_lp_solves,
+                flow_w1_diff=flow_diff)
 
 
 def main(argv=None):
@@ -143,8 +156,11 @@ def main(argv=None):
         for n in warm_ns:
             r = warm_start(n)
             out["warm"].append(r)
-            rows.append([n, f"{r['cold']:.3f}", f"{r['warm']:.3f}", f"{r['speedup']:.2f}x", f"{r['cost_diff']:.1e}"])
-        print(table(["n", "cold s", "warm s", "speedup", "|cost diff|"], rows))
+            rows.append([n, f"{r['cold']:.3f}", f"{r['warm']:.3f}", f"{r['speedup']:.2f}x", f"{r['cost_diff']:.1e}",
+                         f"{r['flow_cold']:.2f} / {r['flow_warm']:.2f}", f"{r['flow_speedup']:.2f}x", r["flow_lps"],
+                         f"{r['flow_w1_diff']:.1e}"])
+        print(table(["n", "one re-solve cold s", "warm s", "speedup", "|cost diff|",
+                     "flow t<=2 cold / warm s", "flow speedup", "flow LPs", "max W1 diff"], rows))
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(out, fh, indent=2)

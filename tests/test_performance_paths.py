@@ -195,3 +195,21 @@ def test_solver_options_are_validated():
     x = np.zeros((3, 2))
     with pytest.raises(ValueError, match="w1_method"):
         simulate(W1Flow(x), x + 1, 1.0, 0.5, w1_method="closed")
+
+
+def test_bench_cli_names_its_benchmarks(capsys):
+    from w1flow.cli import BENCHMARKS, _benchmarks_dir, main
+
+    assert all((_benchmarks_dir() / f"{name}.py").exists() for name in BENCHMARKS)
+    with pytest.raises(SystemExit):
+        main(["bench", "--only", "nonexistent"])
+    assert "bench_exact_flow" in capsys.readouterr().err
+
+
+def test_warm_start_option_gives_the_same_w1(rng):
+    with pytest.raises(TypeError, match="warm_start"):
+        ExactPotential(warm_start="yes")
+    x, y = generic_cloud(rng, 40, 2, shift=2.0), generic_cloud(rng, 40, 2)
+    cold = simulate(W1Flow(y), x, 3.0, 0.1, solver=Euler(reuse_plan=False))
+    warm = simulate(W1Flow(y), x, 3.0, 0.1, solver=Euler(reuse_plan=False), potential=ExactPotential(warm_start=True))
+    np.testing.assert_allclose(warm.w1, cold.w1, atol=1e-9, rtol=0)

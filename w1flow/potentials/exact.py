@@ -204,6 +204,12 @@ class ExactPotential(PotentialOracle):
     max_memory : float or None
         Budget in bytes for the dense cost and plan matrices (default 4 GiB). Beyond it a
         :class:`~w1flow.MemoryBudgetError` names the scalable alternatives.
+    warm_start : bool
+        Start each solve from the previous solve's duals (POT's ``potentials_init``) when the
+        problem sizes match. Off by default: it speeds up an isolated re-solve after one Euler
+        step about 1.7x, but in a flow the gain is within timing noise, and near ties it can
+        return a different optimal vertex than a cold solve, so flows are no longer bitwise
+        reproducible against the cold reference (``docs/performance.md``).
 
     Notes
     -----
@@ -214,8 +220,12 @@ class ExactPotential(PotentialOracle):
 
     exact_w1 = True
 
-    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET):
+    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False):
         super().__init__()
+        if not isinstance(warm_start, (bool, np.bool_)):
+            raise TypeError(f"warm_start must be True or False, got {warm_start!r}.")
+        self.warm_start = bool(warm_start)
+        self._last_duals = None
         if num_itermax is not None and (not isinstance(num_itermax, (int, np.integer)) or num_itermax < 1):
             raise ValueError(f"num_itermax must be a positive integer, got {num_itermax!r}.")
         self.num_itermax = num_itermax
@@ -224,12 +234,26 @@ class ExactPotential(PotentialOracle):
     def __call__(self, x, a, y, b, t=0.0):
         """Solve the LP between particles ``(x, a)`` and data ``(y, b)``; return the potential."""
         x, a, y, b = validate_measures(x, a, y, b)
-        lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory)
+        init = None
+        if getattr(self, "warm_start", False) and getattr(self, "_last_duals", None) is not None:
+            u0, v0 = self._last_duals
+            if u0.shape[0] == x.shape[0] and v0.shape[0] == y.shape[0]:
+                init = (u0, v0)
+        lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory,
+                         potentials_init=init)
+        if getattr(self, "warm_start", False) and lp.success:
+            self._last_duals = (lp.u, lp.v)
         self.counters["evaluations"] += 1
         self.counters["lp_solves"] += 1
         if not lp.success:
             logger.warning(lp.message)
         return ExactKantorovichPotential(x, a, y, b, lp, max_memory=self.max_memory)
 
+    def reset(self):
+        """Forget the warm-start duals and zero the counters."""
+        super().reset()
+        self._last_duals = None
+
     def __repr__(self):
-        return f"ExactPotential(num_itermax={self.num_itermax}, max_memory={self.max_memory})"
+        warm = ", warm_start=True" if self.warm_start else ""
+        return f"ExactPotential(num_itermax={self.num_itermax}, max_memory={self.max_memory}{warm})"
