@@ -1,21 +1,28 @@
 """Speed of one critic training step (WGAN-GP, Adam, float64): Numba vs a torch CPU critic.
 
-Run:  python benchmarks/critic_speed.py [--repeat R]
+Run:  python benchmarks/critic_speed.py [--repeat R] [--rounds N] [--baseline REV]
 
 Architecture: d = 2 → H → H → 1, tanh, no output bias, for H in {64, 256}. A step at batch B
 uses B particles, B data points and B interpolates (gradient penalty, λ = 10) and one Adam
 update. Torch (if importable) uses ``torch.set_num_threads(2)``, the same architecture in
 float64 and ``autograd.grad(create_graph=True)`` for the penalty.
 
-Numba is timed two ways: ``kernel`` = R steps inside one ``critic_train`` call (divided by R),
-``oracle`` = ``CriticPotential.train(..., 1)`` per step (adds drawing the random batch in
-Python). Also printed: start-up times in fresh subprocesses: cold JIT (empty
-``NUMBA_CACHE_DIR``) and cached (second process with the same cache directory).
+Numba is timed three ways: ``kernel`` = R steps inside one ``critic_train`` call (divided by R)
+with BLAS limited to one thread (as :class:`CriticPotential` does, via threadpoolctl),
+``kernel, BLAS threads`` = the same without the limit, ``oracle`` =
+``CriticPotential.train(..., 1)`` per step (adds drawing the random batch in Python). With
+``--baseline REV`` the kernels of git revision ``REV`` (e.g. the hand-written-loop version
+``eaf244a``) are timed in the same run. The machine is shared: every variant is timed in
+``--rounds`` interleaved rounds and the *median* is printed, with the load average before and
+after. Also printed: start-up times in fresh subprocesses: cold JIT (empty ``NUMBA_CACHE_DIR``)
+and cached (second process with the same cache directory).
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import importlib.util
 import os
 import subprocess
 import sys
@@ -24,8 +31,12 @@ import time
 
 import numpy as np
 
-from w1flow.potentials import _critic_kernels as K
-from w1flow.potentials.critic import CriticPotential
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if _ROOT not in sys.path:  # run from a source checkout without installing
+    sys.path.insert(0, _ROOT)
+
+from w1flow.potentials import _critic_kernels as K  # noqa: E402
+from w1flow.potentials.critic import CriticPotential, _single_thread_blas  # noqa: E402
 
 D = 2
 LAM = 10.0
@@ -40,7 +51,22 @@ def data(n, seed=0):
     return x, y
 
 
-def time_numba(H, B, R):
+def load_kernels(rev):
+    """The kernel module of git revision ``rev``, imported under another name (own cache dir)."""
+    src = subprocess.run(["git", "-C", _ROOT, "show", f"{rev}:w1flow/potentials/_critic_kernels.py"],
+                         capture_output=True, text=True, check=True).stdout
+    tmp = tempfile.mkdtemp(prefix="critic_baseline_")
+    path = os.path.join(tmp, f"_critic_kernels_{rev}.py")
+    with open(path, "w") as f:
+        f.write(src)
+    spec = importlib.util.spec_from_file_location(f"_critic_kernels_{rev}", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def numba_timers(H, B, R, baseline, blas_threads):
+    """Closures timing R steps of each Numba variant (per step)."""
     n = 4 * B
     x, y = data(n)
     a = np.full(n, 1.0 / n)
@@ -55,22 +81,32 @@ def time_numba(H, B, R):
     args = lambda steps: (oracle.theta, oracle._m, oracle._v, oracle._step, oracle._offs, oracle._sizes,  # noqa: E731
                           0, False, x, y, ix, cx, iy, cx, gi, gj, geps, LAM, LR, BETAS[0], BETAS[1],
                           1e-8, 1e-12, 100, steps)
-    K.critic_train(*args(1))
-    best_kernel = np.inf
-    for _ in range(3):
-        t0 = time.perf_counter()
-        K.critic_train(*args(R))
-        best_kernel = min(best_kernel, (time.perf_counter() - t0) / R)
-    best_oracle = np.inf
-    for _ in range(3):
+
+    def kernel(mod, limit):
+        def run():
+            with (_single_thread_blas() if limit else contextlib.nullcontext()):
+                t0 = time.perf_counter()
+                mod.critic_train(*args(R))
+                return (time.perf_counter() - t0) / R
+        with (_single_thread_blas() if limit else contextlib.nullcontext()):
+            mod.critic_train(*args(1))  # compile / warm up
+        return run
+
+    def orac():
         t0 = time.perf_counter()
         for _ in range(R):
             oracle.train(x, a, y, a, 1)
-        best_oracle = min(best_oracle, (time.perf_counter() - t0) / R)
-    return best_kernel, best_oracle
+        return (time.perf_counter() - t0) / R
+
+    out = {"kernel": kernel(K, True), "oracle": orac}
+    if baseline is not None:
+        out["baseline"] = kernel(baseline, True)
+    if blas_threads:
+        out["kernel_mt"] = kernel(K, False)
+    return out
 
 
-def time_torch(H, B, R):
+def torch_timer(H, B, R):
     import torch
 
     torch.set_num_threads(2)
@@ -99,13 +135,13 @@ def time_torch(H, B, R):
 
     for _ in range(5):
         step()
-    best = np.inf
-    for _ in range(3):
+
+    def run():
         t0 = time.perf_counter()
         for _ in range(R):
             step()
-        best = min(best, (time.perf_counter() - t0) / R)
-    return best
+        return (time.perf_counter() - t0) / R
+    return run
 
 
 STARTUP = r"""
@@ -125,8 +161,7 @@ print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f}")
 def startup_times():
     with tempfile.TemporaryDirectory() as cache:
         env = dict(os.environ, NUMBA_CACHE_DIR=cache)
-        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-        env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
+        env["PYTHONPATH"] = _ROOT + os.pathsep + env.get("PYTHONPATH", "")
         out = []
         for _ in range(2):
             t0 = time.perf_counter()
@@ -139,7 +174,12 @@ def startup_times():
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--repeat", type=int, default=50, help="steps per timing (best of 3)")
+    ap.add_argument("--repeat", type=int, default=50, help="steps per timing at width 64, batch 256 "
+                    "(scaled down for larger sizes)")
+    ap.add_argument("--rounds", type=int, default=5, help="interleaved timing rounds (median)")
+    ap.add_argument("--baseline", metavar="REV", help="also time the kernels of this git revision")
+    ap.add_argument("--blas-threads", action="store_true",
+                    help="also time the kernel without the one-thread BLAS limit")
     ap.add_argument("--no-startup", action="store_true", help="skip the subprocess start-up timings")
     args = ap.parse_args()
     try:
@@ -151,18 +191,38 @@ def main():
         torch_note = "torch not importable: torch timings skipped"
     import numba
 
+    baseline = load_kernels(args.baseline) if args.baseline else None
     print(f"numba {numba.__version__}; {torch_note}; float64, d = {D}, two tanh hidden layers, "
-          f"GP lambda = {LAM}, Adam")
-    print(f"{'width':>5} {'batch':>5} | {'numba kernel':>12} {'numba oracle':>12} | {'torch':>10} | "
-          f"{'torch/numba':>11}")
+          f"GP lambda = {LAM}, Adam; median of {args.rounds} rounds")
+    print(f"load average before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    cols = (["kernel", "oracle"] + (["baseline"] if baseline else []) + ["torch"]
+            + (["kernel_mt"] if args.blas_threads else []))
+    names = {"kernel": "numba", "kernel_mt": "BLAS thr.", "oracle": "oracle",
+             "baseline": f"{args.baseline}", "torch": "torch"}
+    print(f"{'width':>5} {'batch':>5} | " + " ".join(f"{names[c]:>12}" for c in cols)
+          + " | torch/numba" + (f"  {args.baseline}/numba" if baseline else ""))
     for H in (64, 256):
         for B in (256, 1024):
             R = max(5, args.repeat * 256 * 64 // (B * H))
-            kern, orac = time_numba(H, B, R)
-            tt = time_torch(H, B, R) if torch is not None else float("nan")
-            ratio = tt / kern if torch is not None else float("nan")
-            print(f"{H:5d} {B:5d} | {kern * 1e3:9.3f} ms {orac * 1e3:9.3f} ms | "
-                  f"{tt * 1e3:7.3f} ms | {ratio:10.2f}x", flush=True)
+            timers = numba_timers(H, B, R, baseline, args.blas_threads)
+            if torch is not None:
+                timers["torch"] = torch_timer(H, B, R)
+            res = {k: [] for k in timers}
+            for _ in range(args.rounds):
+                for k in cols:  # multithreaded variants last, then a pause: idle workers spin
+                    if k in timers:
+                        res[k].append(timers[k]())
+                        if k in ("torch", "kernel_mt"):
+                            time.sleep(0.2)
+            med = {k: float(np.median(v)) for k, v in res.items()}
+            ratio = med["torch"] / med["kernel"] if "torch" in med else float("nan")
+            line = f"{H:5d} {B:5d} | " + " ".join(
+                f"{med[c] * 1e3:9.3f} ms" if c in med else f"{'-':>12}" for c in cols)
+            line += f" | {ratio:10.2f}x"
+            if baseline:
+                line += f"  {med['baseline'] / med['kernel']:10.2f}x"
+            print(line, flush=True)
+    print(f"load average after:  {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
     if not args.no_startup:
         (c_wall, c_imp, c_gp, c_hard), (w_wall, w_imp, w_gp, w_hard) = startup_times()
         print("\nstart-up (fresh subprocess: import; first GP call; first hard call; whole process)")

@@ -27,6 +27,7 @@ value estimates W1 in those units and ``−∇φ`` is a dimensionless unit-speed
 
 from __future__ import annotations
 
+import contextlib
 import numbers
 
 import numpy as np
@@ -45,6 +46,34 @@ def _kernels():
     from . import _critic_kernels
 
     return _critic_kernels
+
+
+_BLAS_CONTROLLER = []  # [threadpoolctl.ThreadpoolController] or [None], built on first use
+
+
+def _single_thread_blas():
+    """Context manager limiting BLAS to one thread around the critic kernels.
+
+    The kernels' products are small ``dgemm`` calls (numba's ``np.dot`` → scipy's BLAS): a
+    single thread is fastest for them on a shared machine, where multithreaded OpenBLAS can
+    stall for milliseconds when a core is busy. Uses ``threadpoolctl`` if it is installed (it
+    comes with scikit-learn, ``pip install threadpoolctl`` otherwise); without it this is a
+    no-op and the BLAS thread count is whatever the environment sets (e.g.
+    ``OPENBLAS_NUM_THREADS=1``). Results are the same either way (OpenBLAS splits a product's
+    output, not its sums, between threads), only the speed differs.
+    """
+    if not _BLAS_CONTROLLER:
+        try:
+            import scipy.linalg.cython_blas  # noqa: F401  (load the BLAS numba calls)
+            from threadpoolctl import ThreadpoolController
+
+            _BLAS_CONTROLLER.append(ThreadpoolController())
+        except Exception:  # threadpoolctl missing or unable to inspect the libraries
+            _BLAS_CONTROLLER.append(None)
+    ctl = _BLAS_CONTROLLER[0]
+    if ctl is None:
+        return contextlib.nullcontext()
+    return ctl.limit(limits=1, user_api="blas")
 
 
 def _layout(sizes):
@@ -145,7 +174,8 @@ class NeuralCriticPotential(Potential):
     def _eval(self, z, want_grad):
         K = _kernels()
         z = np.ascontiguousarray(z, dtype=np.float64)
-        return K.critic_eval(self.theta, self._offs, self._sizes, self._act, z, want_grad)
+        with _single_thread_blas():
+            return K.critic_eval(self.theta, self._offs, self._sizes, self._act, z, want_grad)
 
     def value(self, z):
         """φ(z) for points of shape (k, d)."""
@@ -363,13 +393,15 @@ class CriticPotential(PotentialOracle):
     def _project(self, theta):
         """Björck to convergence; SVD polar factor as a fallback."""
         K = _kernels()
-        res = K.project_hard(theta, self._offs, self._sizes, self.bjorck_tol, self.bjorck_maxiter)
-        if not res <= 10 * self.bjorck_tol:
-            layers, w = _views(theta, self._sizes, self._offs)
-            for W, _ in layers:
-                U, _, Vt = np.linalg.svd(W, full_matrices=False)
-                W[:] = U @ Vt
+        with _single_thread_blas():
             res = K.project_hard(theta, self._offs, self._sizes, self.bjorck_tol, self.bjorck_maxiter)
+            if not res <= 10 * self.bjorck_tol:
+                layers, w = _views(theta, self._sizes, self._offs)
+                for W, _ in layers:
+                    U, _, Vt = np.linalg.svd(W, full_matrices=False)
+                    W[:] = U @ Vt
+                res = K.project_hard(theta, self._offs, self._sizes, self.bjorck_tol,
+                                     self.bjorck_maxiter)
         return res
 
     def layers(self):
@@ -421,11 +453,13 @@ class CriticPotential(PotentialOracle):
             else:
                 gi = gj = np.zeros((1, 0), dtype=np.int64)
                 geps = np.zeros((1, 0))
-            info = K.critic_train(
-                self.theta, self._m, self._v, self._step, self._offs, self._sizes, self._act,
-                self._hard, x, y, ix, cx, iy, cy, gi, gj, geps, self.gp_lambda, self.lr,
-                self.betas[0], self.betas[1], self.adam_eps, self.bjorck_tol, self.bjorck_maxiter, s,
-            )
+            with _single_thread_blas():
+                info = K.critic_train(
+                    self.theta, self._m, self._v, self._step, self._offs, self._sizes, self._act,
+                    self._hard, x, y, ix, cx, iy, cy, gi, gj, geps, self.gp_lambda, self.lr,
+                    self.betas[0], self.betas[1], self.adam_eps, self.bjorck_tol,
+                    self.bjorck_maxiter, s,
+                )
             self._step = int(info[0])
             done += s
             if self._hard and not info[5] <= 10 * self.bjorck_tol:
