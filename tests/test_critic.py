@@ -385,3 +385,33 @@ def test_critic_driven_flow_reduces_exact_w1():
     assert res.success, res.message
     assert res.w1[-1] <= 0.1 * res.w1[0]
     assert oracle.counters["evaluations"] == 80
+
+
+# ------------------------------------------------------------------------------------------
+# kernel building blocks of the fast path
+# ------------------------------------------------------------------------------------------
+def test_vectorised_tanh_matches_numpy_and_propagates_nan():
+    z = np.concatenate([np.linspace(-25, 25, 20001), [0.0, -0.0, 1e-300, -1e-300, 1e-12, -1e-8,
+                                                      0.34657, 0.34658, 19.999, 20.0, 1e3,
+                                                      np.inf, -np.inf]])
+    t = np.array([K._tanh(v) for v in z])
+    ref = np.tanh(z)
+    assert np.all(np.abs(t - ref) <= 5e-16)
+    assert np.all(np.abs(t - ref) <= 1e-15 * np.abs(ref))  # relative accuracy, also near 0
+    assert np.all(np.abs(t) <= 1.0) and np.isnan(K._tanh(np.nan))
+    assert np.signbit(K._tanh(-0.0))
+
+
+def test_single_thread_blas_context_with_and_without_threadpoolctl(monkeypatch):
+    from w1flow.potentials import critic as C
+
+    with C._single_thread_blas():  # threadpoolctl if importable, else a no-op
+        pass
+    monkeypatch.setattr(C, "_BLAS_CONTROLLER", [None])  # as if threadpoolctl were missing
+    x, y = _right_of(16)
+    o = CriticPotential(hidden=(8,), n_warmup=5, seed=1)
+    o(x, None, y, None)
+    ref = CriticPotential(hidden=(8,), n_warmup=5, seed=1)
+    monkeypatch.undo()
+    ref(x, None, y, None)
+    assert o.theta.tobytes() == ref.theta.tobytes()

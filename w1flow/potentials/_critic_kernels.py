@@ -118,6 +118,15 @@ def _blk(buf, off, rows, cols):
 
 
 @njit(**_JIT)
+def _copy_rows(X, buf, off):
+    """buf[off:off + X.size] = X (row-major), without slice-assignment machinery."""
+    n, d = X.shape
+    for i in range(n):
+        for j in range(d):
+            buf[off + i * d + j] = X[i, j]
+
+
+@njit(**_JIT)
 def _cums(sizes):
     """``ca[l] = Σ_{j<l} H_j`` (l = 0 … L+1) and ``cw[l] = Σ_{j<l} H_{j+1}`` (l = 0 … L)."""
     L = sizes.shape[0] - 1
@@ -253,7 +262,7 @@ def critic_eval(theta, offs, sizes, act, X, want_grad):
     L = sizes.shape[0] - 1
     ca, cw = _cums(sizes)
     A = np.empty(B * ca[L + 1])
-    A[:B * d] = X.ravel()
+    _copy_rows(X, A, 0)
     Zb = np.empty(B * cw[L])
     phi = np.zeros(B)
     if B == 0:
@@ -305,7 +314,8 @@ def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, gr
     w = _wout(theta, offs, sizes)
     wg = _wout(grad, offs, sizes)
     if N == 0:
-        grad[:] = 0.0
+        for k in range(grad.shape[0]):
+            grad[k] = 0.0
         return 0.0, 0.0, 0.0, 0.0
     # --- forward on particles, data and interpolates together ---
     _forward(theta, offs, sizes, act, A, M, Zb, N, N)
@@ -355,7 +365,9 @@ def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, gr
                         t = Hq[i, j]
                         ZB[i, j] = sbar[i, j] * Gn[i, j] * (-2.0 * t * (1.0 - t * t))
             else:
-                ZB[:, :] = 0.0
+                for i in range(K):
+                    for j in range(h):
+                        ZB[i, j] = 0.0
             _jac_apply(Zq, Hq, sbar, _blk(A, M * ca[l + 1] + N * h, K, h), act, False)
         gL = _blk(A, M * ca[L] + N * HL, K, HL)
         for i in range(K):
@@ -406,8 +418,8 @@ def critic_loss_grad(theta, offs, sizes, act, P, c, Q, lam, grad):
     Np, d = P.shape
     K = Q.shape[0]
     A, Zb, U, Gb, gx, tmp = _workspace(sizes, Np, K)
-    A[:Np * d] = P.ravel()
-    A[Np * d:(Np + K) * d] = Q.ravel()
+    _copy_rows(P, A, 0)
+    _copy_rows(Q, A, Np * d)
     return _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, grad)
 
 
@@ -426,7 +438,7 @@ def bjorck(W, tol, maxiter):
     tall = h >= k
     n = k if tall else h
     A = np.empty((n, n))
-    Wn = np.empty_like(W)
+    Wn = np.empty((h, k))
     res = np.inf
     for it in range(maxiter + 1):
         if tall:
@@ -439,7 +451,7 @@ def bjorck(W, tol, maxiter):
                 e = A[i, j] - (1.0 if i == j else 0.0)
                 if abs(e) > res:
                     res = abs(e)
-        if res <= tol or it == maxiter or not np.isfinite(res):
+        if res <= tol or it == maxiter or not res < np.inf:  # (also stops on NaN)
             break
         for i in range(n):
             for j in range(n):
@@ -448,7 +460,9 @@ def bjorck(W, tol, maxiter):
             np.dot(W, A, Wn)
         else:
             np.dot(A, W, Wn)
-        W[:, :] = Wn
+        for i in range(h):
+            for j in range(k):
+                W[i, j] = Wn[i, j]
     return res
 
 
@@ -462,7 +476,10 @@ def project_hard(theta, offs, sizes, tol, maxiter):
         if not r <= worst:
             worst = r
     w = _wout(theta, offs, sizes)
-    nrm = np.sqrt(np.sum(w * w))
+    nrm = 0.0
+    for j in range(w.shape[0]):
+        nrm += w[j] * w[j]
+    nrm = np.sqrt(nrm)
     if nrm > 0.0:
         for j in range(w.shape[0]):
             w[j] /= nrm
@@ -486,18 +503,10 @@ def _adam(theta, adam_m, adam_v, grad, step, lr, beta1, beta2, adam_eps):
 
 
 @njit(**_JIT)
-def critic_train(theta, adam_m, adam_v, step, offs, sizes, act, hard, X, Y, ix, cx, iy, cy,
-                 gi, gj, geps, lam, lr, beta1, beta2, adam_eps, bj_tol, bj_maxit, n_steps):
-    """Run ``n_steps`` Adam updates of the critic, in place on ``theta``/``adam_m``/``adam_v``.
-
-    Step ``s`` uses the particles ``X[ix[s % len(ix)]]`` with coefficients ``cx[...]`` and the
-    data ``Y[iy[...]]`` with ``cy[...]`` (each row sums to 1), and the interpolates
-    ``geps[s] X[gi[s]] + (1 − geps[s]) Y[gj[s]]`` for the penalty (none if ``gi`` has 0
-    columns). ``hard``: after each step, Björck-orthonormalise the weights.
-
-    Returns ``(step, loss, dual, penalty, mean grad norm, worst Björck residual)`` of the last
-    step (``dual``, ``penalty`` are before that step's update).
-    """
+def _train_steps(theta, adam_m, adam_v, step, offs, sizes, act, X, Y, ix, cx, iy, cy, gi, gj,
+                 geps, lam, lr, beta1, beta2, adam_eps, s0, n_steps):
+    """Adam steps ``s = s0 … s0 + n_steps − 1`` (rows ``s % len(...)`` of the index arrays)
+    without any projection; see :func:`critic_train`."""
     d = X.shape[1]
     grad = np.empty(theta.shape[0])
     bx = ix.shape[1]
@@ -512,8 +521,7 @@ def critic_train(theta, adam_m, adam_v, step, offs, sizes, act, hard, X, Y, ix, 
     dual = 0.0
     pen = 0.0
     mn = 0.0
-    worst = 0.0
-    for s in range(n_steps):
+    for s in range(s0, s0 + n_steps):
         rx = s % ix.shape[0]
         ry = s % iy.shape[0]
         rcx = s % cx.shape[0]
@@ -536,8 +544,34 @@ def critic_train(theta, adam_m, adam_v, step, offs, sizes, act, hard, X, Y, ix, 
                                          tmp, grad)
         step += 1
         _adam(theta, adam_m, adam_v, grad, step, lr, beta1, beta2, adam_eps)
-        if hard:
-            r = project_hard(theta, offs, sizes, bj_tol, bj_maxit)
-            if not r <= worst:
-                worst = r
-    return step, loss, dual, pen, mn, worst
+    return step, loss, dual, pen, mn
+
+
+def critic_train(theta, adam_m, adam_v, step, offs, sizes, act, hard, X, Y, ix, cx, iy, cy,
+                 gi, gj, geps, lam, lr, beta1, beta2, adam_eps, bj_tol, bj_maxit, n_steps):
+    """Run ``n_steps`` Adam updates of the critic, in place on ``theta``/``adam_m``/``adam_v``.
+
+    Step ``s`` uses the particles ``X[ix[s % len(ix)]]`` with coefficients ``cx[...]`` and the
+    data ``Y[iy[...]]`` with ``cy[...]`` (each row sums to 1), and the interpolates
+    ``geps[s] X[gi[s]] + (1 − geps[s]) Y[gj[s]]`` for the penalty (none if ``gi`` has 0
+    columns). ``hard``: after each step, Björck-orthonormalise the weights.
+
+    Returns ``(step, loss, dual, penalty, mean grad norm, worst Björck residual)`` of the last
+    step (``dual``, ``penalty`` are before that step's update).
+
+    A plain Python function over two kernels so that the gradient-penalty critic never compiles
+    the Björck code (cold JIT): without ``hard`` all steps run in one :func:`_train_steps`
+    call; with it, each step is followed by :func:`project_hard` (one Python round trip per
+    step, small next to the Björck iterations).
+    """
+    args = (offs, sizes, act, X, Y, ix, cx, iy, cy, gi, gj, geps, lam, lr, beta1, beta2, adam_eps)
+    if not hard:
+        return (*_train_steps(theta, adam_m, adam_v, step, *args, 0, n_steps), 0.0)
+    out = (step, 0.0, 0.0, 0.0, 0.0)
+    worst = 0.0
+    for s in range(n_steps):
+        out = _train_steps(theta, adam_m, adam_v, out[0], *args, s, 1)
+        r = project_hard(theta, offs, sizes, bj_tol, bj_maxit)
+        if not r <= worst:
+            worst = r
+    return (*out, worst)
