@@ -45,8 +45,10 @@ def test_extension_is_1_lipschitz_and_high_on_particles(seed, d):
     x, y = generic_cloud(rng, 30, d, shift=2.0), generic_cloud(rng, 25, d)
     pot = ExactPotential()(x, np.full(30, 1 / 30), y, np.full(25, 1 / 25))
     z1, z2 = 3 * rng.standard_normal((400, d)), 3 * rng.standard_normal((400, d))
-    ratio = np.abs(pot(z1) - pot(z2)) / np.linalg.norm(z1 - z2, axis=1)
-    assert ratio.max() <= 1 + 1e-12
+    gap = np.abs(pot(z1) - pot(z2)) - np.linalg.norm(z1 - z2, axis=1)
+    # absolute round-off: φ ~ O(scale) is computed to ~1e-16·scale, so a ratio test on close
+    # pairs would be dominated by cancellation
+    assert gap.max() <= tol(x, y, z1, z2)
     # sign convention: high on the particles, low on the data
     assert pot(x).mean() - pot(y).mean() == pytest.approx(pot.w1, abs=1e-10)
     assert pot.w1 > 0
