@@ -127,6 +127,23 @@ def _copy_rows(X, buf, off):
 
 
 @njit(**_JIT)
+def _mm_tn_narrow(U, A, C):
+    """C = Uᵀ A for a narrow A (n, k), k small: rows of U accumulated into the k rows of C
+    (vectorised over C's rows; fixed summation order)."""
+    n, h = U.shape
+    k = A.shape[1]
+    acc = np.zeros((k, h))
+    for i in range(n):
+        for c in range(k):
+            a = A[i, c]
+            for j in range(h):
+                acc[c, j] += a * U[i, j]
+    for j in range(h):
+        for c in range(k):
+            C[j, c] = acc[c, j]
+
+
+@njit(**_JIT)
 def _cums(sizes):
     """``ca[l] = Σ_{j<l} H_j`` (l = 0 … L+1) and ``cw[l] = Σ_{j<l} H_{j+1}`` (l = 0 … L)."""
     L = sizes.shape[0] - 1
@@ -162,16 +179,16 @@ def _tanh(z):
 
 @njit(**_JIT)
 def _act_forward(Z, b, H, act):
-    """Z += b (row-wise); H = σ(Z)."""
+    """H = σ(Z + b) (row-wise); for MaxMin Z += b is stored too (tanh needs only H)."""
     n, h = Z.shape
-    for i in range(n):
-        for j in range(h):
-            Z[i, j] += b[j]
     if act == ACT_TANH:
         for i in range(n):
             for j in range(h):
-                H[i, j] = _tanh(Z[i, j])
+                H[i, j] = _tanh(Z[i, j] + b[j])
     else:
+        for i in range(n):
+            for j in range(h):
+                Z[i, j] += b[j]
         for i in range(n):
             for j in range(0, h, 2):
                 p = Z[i, j]
@@ -393,8 +410,12 @@ def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, gr
             _jac_apply(Zp, Hp, _blk(tmp, 0, Np, h), Up, act, False)
             _jac_apply(_blk(Zb, N * cw[l] + Np * h, K, h), _blk(A, M * ca[l + 1] + Np * h, K, h),
                        _blk(tmp, Np * h, K, h), _blk(U, M * cw[l] + Np * h, K, h), act, True)
-        np.dot(_blk(U, M * cw[l], M, h).T, _blk(A, M * ca[l], M, sizes[l]),
-               _weight(grad, offs, sizes, l))
+        if sizes[l] <= 4:  # narrow input layer (d small): dgemm is slow for such shapes
+            _mm_tn_narrow(_blk(U, M * cw[l], M, h), _blk(A, M * ca[l], M, sizes[l]),
+                          _weight(grad, offs, sizes, l))
+        else:
+            np.dot(_blk(U, M * cw[l], M, h).T, _blk(A, M * ca[l], M, sizes[l]),
+                   _weight(grad, offs, sizes, l))
         bg = _bias(grad, offs, sizes, l)
         for j in range(h):
             bg[j] = 0.0
