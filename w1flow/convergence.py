@@ -33,6 +33,7 @@ import numpy as np
 from . import metrics
 from ._lp import solve_w1_lp
 from ._validation import as_points, as_positive_float, as_weights, check_same_dimension
+from .potentials.base import validate_measures
 
 __all__ = [
     "ConvergenceResult",
@@ -421,11 +422,7 @@ def linear_mean_field_closed_form(A, B, m, x0, a, t):
 
 
 def _capped_pieces(x0, a, y, b):
-    x0 = as_points(x0, "x0")
-    y = as_points(y, "y")
-    check_same_dimension(x0, y, "x0", "y")
-    a = as_weights(a, x0.shape[0], "a")
-    b = as_weights(b, y.shape[0], "b")
+    x0, a, y, b = validate_measures(x0, a, y, b)
     lp = solve_w1_lp(x0, a, y, b)
     if not lp.success:
         raise metrics.LPError(lp.message)

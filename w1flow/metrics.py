@@ -10,7 +10,8 @@ import numpy as np
 import ot
 
 from ._lp import DEFAULT_MEMORY_BUDGET, check_memory, default_num_itermax, solve_w1_lp
-from ._validation import as_points, as_positive_int, as_weights, check_same_dimension
+from ._validation import as_positive_int
+from .potentials.base import validate_measures
 
 __all__ = ["w1", "w2", "sliced_w1", "LPError"]
 
@@ -20,11 +21,7 @@ class LPError(RuntimeError):
 
 
 def _clouds(x, y, a, b):
-    x = as_points(x, "x")
-    y = as_points(y, "y")
-    check_same_dimension(x, y, "x", "y")
-    a = as_weights(a, x.shape[0], "a")
-    b = as_weights(b, y.shape[0], "b")
+    x, a, y, b = validate_measures(x, a, y, b)
     return x, y, a, b
 
 

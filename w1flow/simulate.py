@@ -16,7 +16,7 @@ from ._validation import check_same_dimension
 from ._lp import DEFAULT_MEMORY_BUDGET
 from .checkpoint import fingerprint, read_checkpoint, write_checkpoint
 from .monitors import HealthCheckError, HealthMonitor, default_monitors
-from .solvers import CappedEuler, Euler, Solver, SolverContext
+from .solvers import Euler, Solver, SolverContext
 
 __all__ = ["simulate", "FlowResult"]
 
@@ -231,7 +231,6 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
     """
     from .metrics import _w1_lp
 
-    start_time = time.perf_counter()
     x, a, t1, dt, solver, potential, save_every = _validate(
         problem, x0, t1, dt, solver, potential, weights, save_every
     )

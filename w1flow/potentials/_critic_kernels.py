@@ -393,8 +393,6 @@ def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, gr
     # --- reverse pass through the forward graph; W̄_l = U_lᵀ A_l in one product ---
     for l in range(L - 1, -1, -1):
         h = sizes[l + 1]
-        Zn = _blk(Zb, N * cw[l], N, h)
-        Hn = _blk(A, M * ca[l + 1], N, h)
         Ub = _blk(U, M * cw[l], N, h)
         Zp = _blk(Zb, N * cw[l], Np, h)
         Hp = _blk(A, M * ca[l + 1], Np, h)
@@ -406,7 +404,6 @@ def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, gr
                     Up[i, j] = ci * w[j]
             _jac_apply(Zp, Hp, Up, Up, act, False)  # interpolate rows: z̄ = σ'' term only
         else:
-            hbar = _blk(tmp, 0, N, h)
             _jac_apply(Zp, Hp, _blk(tmp, 0, Np, h), Up, act, False)
             _jac_apply(_blk(Zb, N * cw[l] + Np * h, K, h), _blk(A, M * ca[l + 1] + Np * h, K, h),
                        _blk(tmp, Np * h, K, h), _blk(U, M * cw[l] + Np * h, K, h), act, True)

@@ -58,11 +58,24 @@ class Potential:
 
     x: np.ndarray
     a: np.ndarray
-    velocity: np.ndarray
     w1: float
     status: str = "optimal"
     message: str = ""
     plan = None
+    _velocity = None
+
+    @property
+    def velocity(self):
+        """``−∇φ`` at the particles, shape (n, d), read-only and computed once.
+
+        Right for smooth potentials (entropic, critic); the exact LP potential overrides it with
+        the plan velocity, because its c-transform has a kink at every particle.
+        """
+        if self._velocity is None:
+            V = -np.asarray(self.gradient(self.x), dtype=np.float64)
+            V.setflags(write=False)
+            self._velocity = V
+        return self._velocity
 
     @property
     def success(self) -> bool:

@@ -190,15 +190,6 @@ class NeuralCriticPotential(Potential):
         z = as_points(z, "z", dim=self.x.shape[1])
         return self._eval(z, True)
 
-    @property
-    def velocity(self):
-        """``−∇φ`` at the particles, shape (n, d) (read-only)."""
-        if self._velocity is None:
-            V = -self.gradient(self.x)
-            V.setflags(write=False)
-            self._velocity = V
-        return self._velocity
-
     # -- Lipschitz -------------------------------------------------------------------------
     def certified_lipschitz(self):
         """Product of the layers' spectral norms (``np.linalg.norm(W, 2)``) and ``|w|``.

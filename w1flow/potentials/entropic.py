@@ -169,15 +169,6 @@ class EntropicKantorovichPotential(Potential):
             out[sl] = zz * R.sum(axis=1)[:, None] - R @ self._yb
         return out
 
-    @property
-    def velocity(self):
-        """``−∇φ(x_i)``: the entropic plan velocity of each particle, shape (n, d)."""
-        if self._velocity is None:
-            V = -self.gradient(self.x)
-            V.setflags(write=False)
-            self._velocity = V
-        return self._velocity
-
     def __repr__(self):
         return (f"EntropicKantorovichPotential(reg={self.reg:g}, status={self.status!r}, "
                 f"n_iter={self.n_iter}, w1={self.w1:.6g})")
