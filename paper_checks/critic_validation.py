@@ -20,9 +20,15 @@ import sys
 import time
 import warnings
 
+from pathlib import Path
+
 import numpy as np
 
-import w1flow
+try:
+    import w1flow
+except ImportError:  # run from a source checkout without installing
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    import w1flow
 from w1flow.datasets import eight_gaussians, gaussian_blob
 from w1flow.potentials.critic import CriticPotential, critic_lipschitz_estimate
 from w1flow.potentials.exact import ExactPotential
