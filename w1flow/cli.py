@@ -81,12 +81,16 @@ def run_demo(out="w1flow-demo", n=500, dt=0.05, seed=0, save_every=2, progress=T
     return summary
 
 
+def _count(n, noun):
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _demo(args):
     summary = run_demo(out=args.out, n=args.n, dt=args.dt, seed=args.seed, progress=not args.quiet,
                        gif=not args.no_gif)
     out = Path(args.out).resolve()
     print(f"Exact W1 flow, n = {summary['n']}: W1 {summary['w1_initial']:.4f} -> "
-          f"{summary['capped']['w1_final']:.3g} (capped Euler, {summary['capped']['lp_solves']} LPs); "
+          f"{summary['capped']['w1_final']:.3g} (capped Euler, {_count(summary['capped']['lp_solves'], 'LP')}); "
           f"forward Euler dt = {summary['dt']} ends at {summary['euler']['w1_final']:.4f}.")
     print(f"Wrote {', '.join(summary['files'])} to {out}")
     return 0
