@@ -362,6 +362,12 @@ def test_blob_vs_eight_gaussians_dual_and_directions():
     cos = np.sum(V * E, 1) / np.linalg.norm(V, axis=1) / np.linalg.norm(E, axis=1)
     assert np.median(cos) >= 0.9
     assert gp.w1_normalized >= 0.85 * exact.w1  # max-|∇φ| normalisation is pessimistic for GP
+    # dual / (exact Lipschitz constant on the supports) is a certified lower bound of W1
+    assert hard.support_lipschitz <= hard.lipschitz * (1 + 1e-9)  # certificate bounds the measured
+    for pot in (gp, hard):
+        assert pot.w1_lower_bound <= exact.w1 + 1e-9
+    assert gp.w1 > exact.w1  # the raw GP dual overshoots W1 (slopes above 1), as documented
+    assert gp.w1_lower_bound >= 0.85 * exact.w1
 
 
 def test_translation_d10_held_out_dual():
