@@ -433,3 +433,42 @@ def test_interrupt_inside_a_step_keeps_the_last_consistent_checkpoint(tmp_path):
                     solver=Euler(reuse_plan=False))
     assert done.x_final.tobytes() == ref.x_final.tobytes()
     assert done.w1.tobytes() == ref.w1.tobytes()
+
+
+ORACLE_FAULTS = {
+    "x NaN": ("x", lambda x, a, y, b: (np.where(x == x[0, 0], np.nan, x), a, y, b)),
+    "x empty": ("x", lambda x, a, y, b: (x[:0], a, y, b)),
+    "x 3-D": ("x", lambda x, a, y, b: (x[:, :, None], a, y, b)),
+    "y inf": ("y", lambda x, a, y, b: (x, a, np.where(y == y[0, 0], np.inf, y), b)),
+    "y other dimension": ("dimension", lambda x, a, y, b: (x, a, np.hstack([y, y]), b)),
+    "a negative": ("a", lambda x, a, y, b: (x, -np.ones(len(x)), y, b)),
+    "a wrong length": ("a", lambda x, a, y, b: (x, np.ones(len(x) + 1), y, b)),
+    "b zero total": ("b", lambda x, a, y, b: (x, a, y, np.zeros(len(y)))),
+    "b string": ("b", lambda x, a, y, b: (x, a, y, "uniform")),
+}
+
+
+def _oracles():
+    from w1flow import CriticPotential, EntropicPotential, QuantilePotential
+
+    return {
+        "exact": (ExactPotential(), 2),
+        "entropic": (EntropicPotential(0.5), 2),
+        "quantile": (QuantilePotential(), 1),
+        "critic": (CriticPotential(hidden=(8,), n_warmup=3, seed=0), 2),
+    }
+
+
+@pytest.mark.parametrize("oracle_name", ["exact", "entropic", "quantile", "critic"])
+@pytest.mark.parametrize("fault", list(ORACLE_FAULTS))
+def test_oracles_called_directly_name_the_bad_argument(oracle_name, fault):
+    oracle, d = _oracles()[oracle_name]
+    rng = np.random.default_rng(1)
+    x, y = rng.normal(size=(6, d)) + 1, rng.normal(size=(5, d))
+    a, b = np.full(6, 1 / 6), np.full(5, 1 / 5)
+    name, make = ORACLE_FAULTS[fault]
+    with pytest.raises((ValueError, TypeError)) as err:
+        oracle(*make(x, a, y, b))
+    assert name in str(err.value)
+    pot = oracle(x, a, y, b)  # and the valid call works, with finite values
+    assert pot.success and np.all(np.isfinite(pot.velocity)) and np.isfinite(pot.w1)
