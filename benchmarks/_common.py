@@ -54,6 +54,15 @@ def emd_seconds(x, y, repeat=1):
     return best
 
 
+def write_json(path, obj):
+    """Write ``obj`` as indented JSON when ``path`` is given (the scripts' ``--json`` option)."""
+    if path:
+        import json
+
+        with open(path, "w") as fh:
+            json.dump(obj, fh, indent=2)
+
+
 def table(headers, rows):
     """A plain-text table (also valid Markdown)."""
     cells = [[str(h) for h in headers]] + [[str(c) for c in r] for r in rows]

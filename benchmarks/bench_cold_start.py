@@ -17,7 +17,7 @@ import sys
 import time
 from pathlib import Path
 
-from _common import machine, table
+from _common import machine, table, write_json
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -80,9 +80,7 @@ def main(argv=None):
     print(f"bench_cold_start ({machine()}), n = {args.n}, median of {repeat} fresh processes")
     print(table(["environment", "python start-up s", "import w1flow s", "first CappedEuler step s (incl. LP)",
                  "first Euler step s (incl. LP)", "process wall s"], rows))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
+    write_json(args.json, results)
     return results
 
 

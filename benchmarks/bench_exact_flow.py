@@ -18,12 +18,11 @@ Also measured: POT's warm start (``potentials_init``) for a re-solve after an ov
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 
 import numpy as np
 
-from _common import demo_problem, machine, table, timed
+from _common import demo_problem, machine, table, timed, write_json
 
 
 def _tol(x, y):
@@ -161,9 +160,7 @@ def main(argv=None):
                          f"{r['flow_w1_diff']:.1e}"])
         print(table(["n", "one re-solve cold s", "warm s", "speedup", "|cost diff|",
                      "flow t<=2 cold / warm s", "flow speedup", "flow LPs", "max W1 diff"], rows))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+    write_json(args.json, out)
     return out
 
 

@@ -14,12 +14,11 @@ Skipped with a message when torch or geomloss is missing (``pip install torch ge
 from __future__ import annotations
 
 import argparse
-import json
 import time
 
 import numpy as np
 
-from _common import demo_problem, machine, table
+from _common import demo_problem, machine, table, write_json
 
 SETTINGS = {"tutorial": dict(blur=0.01, scaling=0.5), "best": dict(blur=0.001, scaling=0.95)}
 TARGET = 0.05
@@ -97,9 +96,7 @@ def main(argv=None):
             results[name] = r
             rows.append([name, fmt(r["time_to_target"]), f"{r['total']:.2f}", f"{r['w1_final']:.3g}", "-"])
     print(table(["method", f"s to W1 <= {TARGET}", "s total", "final exact W1", "LPs"], rows))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(results, fh, indent=2)
+    write_json(args.json, results)
     return results
 
 

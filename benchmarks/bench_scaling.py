@@ -13,13 +13,12 @@ certificate (chunked O(n^2)) and the peak memory of the process.
 from __future__ import annotations
 
 import argparse
-import json
 import resource
 import sys
 
 import numpy as np
 
-from _common import demo_problem, emd_seconds, machine, table, timed
+from _common import demo_problem, emd_seconds, machine, table, timed, write_json
 
 
 def one(n, dt=0.05, repeat=1, seed=0):
@@ -80,9 +79,7 @@ def main(argv=None):
         print(f"  n={n} done", file=sys.stderr, flush=True)
     print(table(["n", "one ot.emd s", "capped flow s", "flow / emd", "steps", "LPs", "W1",
                  "certificate s", "max dual viol.", "peak RSS GB"], rows))
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump(out, fh, indent=2)
+    write_json(args.json, out)
     return out
 
 

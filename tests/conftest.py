@@ -40,6 +40,17 @@ def tol(*arrays):
     return 1e-12 * (1.0 + scale) * np.sqrt(size)
 
 
+def rand_weights(rng, n):
+    """Generic positive weights summing to 1."""
+    w = rng.uniform(0.1, 1.0, n)
+    return w / w.sum()
+
+
+def ray_lengths(pot):
+    """Lengths |x_i − y_j| of the plan's transport rays, one per plan entry."""
+    return np.linalg.norm(pot.x[pot.plan_rows] - pot.y[pot.plan_cols], axis=1)
+
+
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)

@@ -4,19 +4,10 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import generic_cloud, tol
+from conftest import generic_cloud, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
 from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, metrics, simulate
 
 seeds = st.integers(0, 2**32 - 1)
-
-
-def _rand_weights(rng, n):
-    w = rng.uniform(0.1, 1.0, n)
-    return w / w.sum()
-
-
-def _ray_lengths(pot):
-    return np.linalg.norm(pot.x[pot.plan_rows] - pot.y[pot.plan_cols], axis=1)
 
 
 @given(seed=seeds, n=st.integers(2, 40), d=st.integers(2, 10), frac=st.floats(0.05, 1.0))
