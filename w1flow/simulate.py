@@ -310,14 +310,14 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, sav
             return None
         t_start = time.perf_counter()
         try:
+            # Who knows W1 here, cheapest first: the solver itself (a carried plan), the field the
+            # caller already has, the next step's field (exact oracle), else an LP of its own.
             f = solver.w1_at(ctx, run["state"], t, x_now, a_now) if w1_method == "auto" else None
-            if f is not None:
-                pass
-            elif field_now is not None:
+            if f is None and field_now is not None:
                 f = field_now
-            elif reuse_fields:
+            if f is None and reuse_fields:
                 f = cache["field"] = ctx.field(x_now, a_now, t)
-            else:
+            if f is None:
                 f = _w1_lp(x_now, a_now, target, problem.target_weights, max_memory=w1_budget)
                 run["w1_lps"] += 1
             if not f.success:
