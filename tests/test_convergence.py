@@ -392,37 +392,31 @@ def test_tanh_critic_field_orders():
 # ------------------------------------------------------------------------------------------
 # Solvers, problems and the study itself
 # ------------------------------------------------------------------------------------------
-class _FailAtSecondStage:
+class _FailAtSecondStage(wf.Problem):
     """A problem whose field fails on every second evaluation (to test failure propagation)."""
 
     def __init__(self):
         self.calls = 0
 
-    def field(self, x, a, t, potential):
+    def field(self, x, a, t):
         self.calls += 1
-
-        class F:
-            velocity = -x
-            success = self.calls % 2 == 1
-            message = "stage failed"
-
-        return F()
+        return wf.problems.MeanFieldField(x, a, -x, status="success" if self.calls % 2 == 1 else "lp_failed",
+                                          message="stage failed")
 
 
 @pytest.mark.parametrize("solver", [Heun(), RK4()])
 def test_multistage_solvers_propagate_failure_and_refuse_split(solver):
-    from w1flow.solvers import SolverContext
-
-    ctx = SolverContext(problem=_FailAtSecondStage(), potential=None)
     x = np.ones((3, 2))
-    out = solver.step(ctx, 0.0, 0.1, x, np.full(3, 1 / 3), None)
-    assert not out.ok and out.message == "stage failed" and out.n_fields == 2
-    np.testing.assert_array_equal(out.x, x)
-    ok = solver.step(SolverContext(problem=MeanFieldODE(lambda x, a, t: -x), potential=None),
-                     0.0, 0.1, x, np.full(3, 1 / 3), None)
-    assert ok.ok and ok.n_fields == solver.order  # Heun: 2 stages, RK4: 4
+    out = wf.simulate(_FailAtSecondStage(), x, 0.3, 0.1, solver=solver)
+    assert out.status == "lp_failed" and out.message.endswith("stage failed")
+    assert out.n_steps == 0 and out.n_field_evals == 2  # the first stage worked, the second failed
+    np.testing.assert_array_equal(out.x_final, x)
+    ok = wf.simulate(MeanFieldODE(lambda x, a, t: -x), x, 0.1, 0.1, solver=solver)
+    assert ok.success and ok.n_field_evals == solver.order  # Heun: 2 stages, RK4: 4
     with pytest.raises(ValueError, match="split"):
         wf.simulate(wf.W1Flow(np.zeros((2, 2))), x, 1.0, 0.1, solver=solver, split=True)
+    with pytest.raises(ValueError, match="does not support split=True"):
+        type(solver)(split=True)
 
 
 def test_mean_field_ode_with_simulate():
@@ -432,11 +426,11 @@ def test_mean_field_ode_with_simulate():
     assert res.success and res.w1 is None
     mean = x0.mean(axis=0)
     np.testing.assert_allclose(res.x_final, mean + np.exp(-1.0) * (x0 - mean), atol=1e-4)
-    f = MeanFieldODE(drift).field(x0, np.full(10, 0.1), 0.0, None)
+    f = MeanFieldODE(drift).field(x0, np.full(10, 0.1), 0.0)
     assert f.success and f.status == "success" and f.velocity.shape == (10, 2) and f.x is x0
-    assert not hasattr(MeanFieldODE(drift), "target")
+    assert MeanFieldODE(drift).target is None
     with pytest.raises(ValueError, match="shape"):
-        MeanFieldODE(lambda x, a, t: x[:, :1]).field(x0, np.full(10, 0.1), 0.0, None)
+        MeanFieldODE(lambda x, a, t: x[:, :1]).field(x0, np.full(10, 0.1), 0.0)
     with pytest.raises(TypeError):
         MeanFieldODE(3.0)
     with pytest.raises(ValueError, match="dimension"):

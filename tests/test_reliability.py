@@ -1,6 +1,7 @@
 """Reliability: public-API fuzzing, reproducibility, checkpoint/resume (with a real kill), monitors."""
 
 import collections
+import dataclasses
 import os
 import pickle
 import signal
@@ -310,10 +311,9 @@ def test_kill_the_process_and_resume_bitwise(tmp_path):
 class _Backwards(CappedEuler):
     """A broken solver: moves particles away from their targets (W1 must then rise)."""
 
-    def step(self, ctx, t, dt, x, a, state, field=None):
-        res = super().step(ctx, t, dt, x, a, state, field)
-        res.x = 2 * state.start - res.x
-        return res
+    def step(self, ctx, t, dt, x, a, state):
+        res = super().step(ctx, t, dt, x, a, state)
+        return dataclasses.replace(res, x=2 * state.start - res.x)
 
 
 def test_w1_rise_under_capped_flow_is_flagged():

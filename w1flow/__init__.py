@@ -2,19 +2,18 @@
 
 The pieces, in the order data moves through them::
 
-    problem (W1Flow)  →  potential oracle (ExactPotential)  →  solver (Euler, CappedEuler)
-                      →  simulate(...)  →  FlowResult
+    problem (W1Flow, owning its oracle)  →  potential oracle (ExactPotential)  →  potential object
+        →  solver (Euler, CappedEuler, …)  →  simulate(...)  →  FlowResult
 
 Sign convention: the Kantorovich potential φ is high on the particles and low on the data;
-particles move with −∇φ (for the exact LP: the plan velocity).
+particles move with −∇φ (for the exact LP: the plan velocity). See ``docs/architecture.md``.
 """
 
 import logging as _logging
 
-from . import convergence, metrics, monitors
-from ._lp import MemoryBudgetError
-from .checkpoint import CheckpointError
-from .metrics import LPError
+from . import closed_forms, convergence, metrics, monitors, status
+from ._lp import LPError, MemoryBudgetError
+from .checkpoint import Checkpoint, CheckpointError
 from .monitors import HealthCheckError
 from .potentials import (
     CriticPotential,
@@ -25,17 +24,22 @@ from .potentials import (
     PotentialOracle,
     QuantilePotential,
 )
-from .problems import MeanFieldODE, W1Flow, W2Flow
-from .simulate import FlowResult, simulate
+from .problems import MeanFieldODE, Problem, W1Flow, W2Flow
+from .result import FlowResult
+from .saving import SaveAt
+from .simulate import simulate
 from .solvers import RK4, CappedEuler, Euler, Heun, Solver
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 _logging.getLogger(__name__).addHandler(_logging.NullHandler())
 
 __all__ = [
     "simulate",
+    "SaveAt",
+    "Checkpoint",
     "FlowResult",
+    "Problem",
     "W1Flow",
     "W2Flow",
     "MeanFieldODE",
@@ -53,7 +57,9 @@ __all__ = [
     "RK4",
     "metrics",
     "convergence",
+    "closed_forms",
     "monitors",
+    "status",
     "LPError",
     "MemoryBudgetError",
     "CheckpointError",

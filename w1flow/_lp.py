@@ -21,9 +21,10 @@ import numpy as np
 import ot
 from scipy.spatial.distance import cdist
 
-__all__ = ["LPResult", "solve_w1_lp", "pairwise_distances", "default_num_itermax", "monotone_plan",
-           "MemoryBudgetError", "DEFAULT_MEMORY_BUDGET", "Certificate", "certify_plan", "plan_cost",
-           "LP_DENSE_MATRICES"]
+__all__ = ["LPResult", "LPError", "solve_w1_lp", "solve_w2_lp", "w1_value", "W1Value",
+           "pairwise_distances", "default_num_itermax", "monotone_plan", "MemoryBudgetError",
+           "DEFAULT_MEMORY_BUDGET", "Certificate", "certify_plan", "plan_cost", "row_chunks",
+           "LP_DENSE_MATRICES", "CHUNK_BYTES", "unit_directions", "default_certificate_tol"]
 
 #: Default memory budget (bytes) for dense cost and plan matrices.
 DEFAULT_MEMORY_BUDGET = 4 * 1024**3
@@ -42,6 +43,10 @@ _RESULT_CODES = {0: "infeasible", 1: "optimal", 2: "unbounded", 3: "max_iter_rea
 
 class MemoryBudgetError(MemoryError):
     """A dense n × m computation would exceed the configured memory budget."""
+
+
+class LPError(RuntimeError):
+    """The exact transport LP did not reach optimality."""
 
 
 def pairwise_distances(x, y):
@@ -200,16 +205,74 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
     )
 
 
+def unit_directions(src, dst):
+    """Unit vectors ``(dst − src)/|dst − src|`` row by row, 0 where the points coincide.
+
+    Returns the directions and the lengths ``|dst − src|`` (from direct differences).
+    """
+    diff = dst - src
+    length = np.sqrt(np.einsum("ij,ij->i", diff, diff))
+    out = np.zeros_like(diff)
+    pos = length > 0
+    out[pos] = diff[pos] / length[pos, None]
+    return out, length
+
+
 def plan_cost(x, y, rows, cols, mass):
     """``Σ_k mass_k |x_{rows_k} − y_{cols_k}|`` from direct differences, O(nnz · d)."""
     diff = x[rows] - y[cols]
     return float(np.dot(mass, np.sqrt(np.einsum("ij,ij->i", diff, diff))))
 
 
-def _row_chunks(k, m, chunk_bytes=CHUNK_BYTES):
+def row_chunks(k, m, chunk_bytes=CHUNK_BYTES):
+    """Slices of ``range(k)`` such that a float64 block of (rows, m) stays under ``chunk_bytes``.
+
+    Every chunked k × m evaluation (certificate, c-transform, soft-min, Lipschitz over pairs)
+    goes through this, so memory stays O(chunk_bytes + (k + m) d) whatever the sizes.
+    """
     step = max(1, int(chunk_bytes) // (8 * max(m, 1)))
     for start in range(0, k, step):
         yield slice(start, min(k, start + step))
+
+
+class W1Value:
+    """An exact W1 value without a plan (the 1-D closed form), shaped like an :class:`LPResult`."""
+
+    status = "optimal"
+    message = "optimal"
+    success = True
+
+    def __init__(self, cost):
+        self.cost = float(cost)
+
+
+def w1_value(x, a, y, b, max_memory=DEFAULT_MEMORY_BUDGET):
+    """Exact W1 between validated clouds: the 1-D quantile formula, else :func:`solve_w1_lp`.
+
+    Returns an object with ``cost``, ``status``, ``message`` and ``success`` (an
+    :class:`LPResult` in d > 1, whose failure is reported, never raised).
+    """
+    if x.shape[1] == 1:
+        return W1Value(ot.wasserstein_1d(x[:, 0], y[:, 0], a, b, p=1))
+    return solve_w1_lp(x, a, y, b, max_memory=max_memory)
+
+
+def solve_w2_lp(x, a, y, b, max_memory=DEFAULT_MEMORY_BUDGET, what="the W2 plan"):
+    """The exact W2 LP (cost ``|x_i − y_j|²`` from direct differences) between weighted clouds.
+
+    Returns
+    -------
+    G : ndarray, shape (n, m)
+        The dense optimal plan.
+    log : dict
+        POT's log (``result_code``, ``u``, ``v``, ``cost``, ``warning``) and ``cost_matrix``.
+    """
+    n, m = x.shape[0], y.shape[0]
+    check_memory(n, m, max_memory, what)
+    M = cdist(x, y, "sqeuclidean")
+    G, log = ot.emd(a, b, M, numItermax=default_num_itermax(n, m), log=True, check_marginals=False)
+    log["cost_matrix"] = M
+    return G, log
 
 
 @dataclass(frozen=True)
@@ -237,6 +300,12 @@ class Certificate:
     message: str
 
 
+def default_certificate_tol(*arrays):
+    """Certificate tolerance ``1e-9 · (1 + max |coordinate|)`` (LP duals carry ~1e-13 round-off)."""
+    scale = max(float(np.max(np.abs(arr))) if arr.size else 0.0 for arr in arrays)
+    return 1e-9 * (1.0 + scale)
+
+
 def certify_plan(x, a, y, b, rows, cols, mass, u, v, tol, chunk_bytes=CHUNK_BYTES):
     """Check that the sparse plan ``(rows, cols, mass)`` is optimal for W1 between ``(x, a)`` and ``(y, b)``.
 
@@ -248,7 +317,7 @@ def certify_plan(x, a, y, b, rows, cols, mass, u, v, tol, chunk_bytes=CHUNK_BYTE
     """
     n, m = x.shape[0], y.shape[0]
     worst = -np.inf
-    for sl in _row_chunks(n, m, chunk_bytes):
+    for sl in row_chunks(n, m, chunk_bytes):
         D = cdist(x[sl], y)
         D -= u[sl, None]
         D -= v[None, :]

@@ -7,7 +7,10 @@ Every public entry point goes through these helpers, so the rules live in one pl
 * NaN or inf raise ``ValueError``; so do empty clouds and arrays of more than two dimensions;
 * weights must be finite and non-negative with a positive total. They are normalised to total
   mass 1 (a ``UserWarning`` says so when the total differs from 1 by more than 1e-9). Individual
-  zero weights are allowed: such particles are passive tracers.
+  zero weights are allowed: such particles are passive tracers;
+* options: booleans must be ``True``/``False`` (not 0/1 or strings), integers must be integers
+  (not 2.0 or ``True``), floats must be finite and in their range, seeds an int >= 0, a
+  ``numpy.random.Generator`` or None.
 """
 
 from __future__ import annotations
@@ -20,9 +23,15 @@ import numpy as np
 __all__ = [
     "as_points",
     "as_weights",
+    "validate_measures",
+    "as_bool",
+    "as_int",
+    "as_float",
     "as_positive_float",
     "as_nonnegative_float",
     "as_positive_int",
+    "as_seed",
+    "as_rng",
     "check_same_dimension",
 ]
 
@@ -121,6 +130,70 @@ def as_weights(w, n, name="weights", normalize=True):
     return np.ascontiguousarray(arr)
 
 
+def validate_measures(x, a, y, b):
+    """Validate an oracle's inputs: float64 points of equal dimension and normalised weights.
+
+    ``a`` or ``b`` may be None (uniform). Cheap (O(n + m)) next to any potential computation, so
+    every oracle calls it: direct calls such as ``ExactPotential()(x, a, y, b)`` get the same
+    clear errors as :func:`~w1flow.simulate`.
+    """
+    x = as_points(x, "x")
+    y = as_points(y, "y")
+    check_same_dimension(x, y, "x", "y")
+    a = as_weights(a, x.shape[0], "a")
+    b = as_weights(b, y.shape[0], "b")
+    return x, a, y, b
+
+
+def as_bool(value, name):
+    """Return ``value`` as a bool; only ``True``/``False`` (and numpy bools) are accepted."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def as_int(value, name, minimum=None):
+    """Return ``value`` as an int (``>= minimum`` when given); bools and floats are refused."""
+    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an integer, got {type(value).__name__}.")
+    value = int(value)
+    if minimum is not None and value < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
+    return value
+
+
+def as_float(value, name, low=-np.inf, high=np.inf, low_open=False, high_open=True):
+    """Return ``value`` as a finite float in the interval from ``low`` to ``high``.
+
+    ``low_open``/``high_open`` exclude the end points; the error names the interval.
+    """
+    value = _as_real_scalar(value, name)
+    ok = value > low if low_open else value >= low
+    ok = ok and (value < high if high_open else value <= high)
+    if not ok:
+        lo = "(" if low_open else "["
+        hi = ")" if high_open else "]"
+        raise ValueError(f"{name} must be finite and in {lo}{low}, {high}{hi}, got {value}.")
+    return value
+
+
+def as_seed(seed, name="seed"):
+    """Check a seed: None, an int >= 0 or a ``numpy.random.Generator`` (returned unchanged)."""
+    if seed is None or isinstance(seed, np.random.Generator):
+        return seed
+    if isinstance(seed, bool) or not isinstance(seed, (numbers.Integral, np.integer)):
+        raise TypeError(f"{name} must be an int, a numpy.random.Generator or None, got {seed!r}.")
+    if seed < 0:
+        raise ValueError(f"{name} must be non-negative, got {seed}.")
+    return seed
+
+
+def as_rng(seed, name="seed"):
+    """A ``numpy.random.Generator`` from a seed (a Generator is used as it is, not copied)."""
+    seed = as_seed(seed, name)
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
 def _as_real_scalar(value, name):
     if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
         if isinstance(value, np.ndarray) and value.shape == ():
@@ -151,12 +224,7 @@ def as_nonnegative_float(value, name):
 
 def as_positive_int(value, name):
     """Return ``value`` as an int >= 1, or raise naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be a positive integer, got {type(value).__name__}.")
-    value = int(value)
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value}.")
-    return value
+    return as_int(value, name, minimum=1)
 
 
 def check_same_dimension(x, y, x_name="x0", y_name="target"):

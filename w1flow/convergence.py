@@ -11,29 +11,26 @@ Errors are measured with a metric that matches what the flow defines:
   (permutation invariant: use it when particles can swap roles, e.g. W1 flows after arrivals);
 * ``"max"``: ``max_i |x_i − x_i^ref|`` where particle labels are kept (smooth mean-field ODEs).
 
-Closed-form oracles (functions of the initial state and the time):
-
-* :func:`w2_flow_closed_form`: ``Y_t = e^{−t} Y_0 + (1 − e^{−t}) T(Y_0)`` for the W2 flow;
-* :func:`linear_mean_field_closed_form`: ``dY = A(Y − E[Y]) + B(E[Y] − m)`` by matrix exponentials;
-* :func:`capped_flow_closed_form` / :func:`capped_w1_closed_form`: the capped W1 flow along the
-  initial optimal plan (:class:`~w1flow.CappedEuler` reproduces it to round-off);
-* :func:`~w1flow.potentials.quantile.quantile_flow`: the exact 1-D W1 flow.
+Closed-form oracles (functions of the initial state and the time) live in
+:mod:`w1flow.closed_forms` and are re-exported here: the W2 flow, the linear McKean–Vlasov ODE,
+the capped W1 flow and its W1, the exact 1-D (quantile) flow, and a frozen tanh critic's drift.
 
 See ``docs/convergence.md`` for the oracles and the measured slopes.
 """
 
 from __future__ import annotations
 
-import math
 import time
+import warnings
 from dataclasses import dataclass, field as dc_field
 
 import numpy as np
 
 from . import metrics
-from ._lp import solve_w1_lp
-from ._validation import as_points, as_positive_float, as_weights, check_same_dimension
-from .potentials.base import validate_measures
+from ._validation import as_int, as_points, as_positive_float, as_weights, check_same_dimension
+from .closed_forms import (capped_flow_closed_form, capped_w1_closed_form, linear_mean_field_closed_form,
+                           linear_mean_field_drift, tanh_critic_drift, w2_flow_closed_form)
+from .saving import SaveAt
 
 __all__ = [
     "ConvergenceResult",
@@ -115,29 +112,11 @@ class ConvergenceResult:
         return f"{name}: slope {self.slope:.2f}"
 
     def plot(self, ax=None, label=None, reference_slopes=(1, 2, 4), floor=1e-17, **kwargs):
-        """Log-log plot of error against dt, with dashed reference slopes through the data.
+        """Log-log plot of error against dt (see :func:`w1flow.plotting.plot_convergence`)."""
+        from .plotting import plot_convergence
 
-        Errors of exactly 0 are drawn at ``floor``. Returns the matplotlib axes.
-        """
-        import matplotlib.pyplot as plt
-
-        if ax is None:
-            _, ax = plt.subplots(figsize=(6, 4.5))
-        err = np.maximum(self.errors, floor)
-        lab = label if label is not None else self.legend()
-        kwargs.setdefault("marker", "o")
-        kwargs.setdefault("linestyle", "-")
-        (line,) = ax.loglog(self.dts, err, label=lab, **kwargs)
-        if reference_slopes:
-            x0, y0 = self.dts[0], err[0]
-            for p in reference_slopes:
-                if np.isfinite(self.slope) and abs(p - self.slope) < 0.5:
-                    ax.loglog(self.dts, y0 * (self.dts / x0) ** p, "--", color=line.get_color(),
-                              alpha=0.35, lw=1)
-        ax.set_xlabel("dt")
-        ax.set_ylabel(f"error at T ({self.metric})")
-        ax.grid(True, which="both", alpha=0.3)
-        return ax
+        return plot_convergence(self, ax=ax, label=label, reference_slopes=reference_slopes, floor=floor,
+                                **kwargs)
 
     def __repr__(self):
         fr = "None" if self.fit_range is None else f"({self.fit_range[0]:.3g}, {self.fit_range[1]:.3g})"
@@ -148,8 +127,7 @@ class ConvergenceResult:
 def dt_ladder(dt_max, levels):
     """``dt_max / 2**k`` for ``k = 0 … levels − 1`` (a halving ladder, largest first)."""
     dt_max = as_positive_float(dt_max, "dt_max")
-    if isinstance(levels, bool) or not isinstance(levels, (int, np.integer)) or levels < 2:
-        raise ValueError(f"levels must be an integer >= 2, got {levels!r}.")
+    levels = as_int(levels, "levels", 2)
     return dt_max / 2.0 ** np.arange(levels)
 
 
@@ -197,9 +175,8 @@ def fine_reference(problem, x0, T, dt, potential=None, weights=None, solver=None
     from .solvers import RK4
 
     solver = RK4() if solver is None else solver
-    simulate_kwargs.setdefault("record_w1", False)
-    res = simulate(problem, x0, T, dt, solver=solver, potential=potential, weights=weights,
-                   save_every=save_every, **simulate_kwargs)
+    simulate_kwargs.setdefault("saveat", SaveAt(every=save_every, w1=None))
+    res = simulate(problem, x0, T, dt, solver=solver, potential=potential, weights=weights, **simulate_kwargs)
     _final(res)
     return res
 
@@ -296,7 +273,7 @@ def order_study(problem, x0, solver, T, dts, reference="fine", metric="w2", weig
     progress : bool
         Show a tqdm bar over the step sizes.
     simulate_kwargs : dict, optional
-        Extra arguments for :func:`~w1flow.simulate` (e.g. ``split=True``).
+        Extra arguments for :func:`~w1flow.simulate` (e.g. ``monitors=None``).
 
     Returns
     -------
@@ -316,13 +293,19 @@ def order_study(problem, x0, solver, T, dts, reference="fine", metric="w2", weig
     if score is not None and metric != "max":
         raise ValueError("score= selects particles by label; it needs metric='max'.")
     kwargs = dict(simulate_kwargs or {})
-    kwargs.setdefault("record_w1", False)
+    old = sorted(set(kwargs) & {"record_w1", "save_every", "w1_method", "saveat"})
+    if old:
+        warnings.warn(f"order_study saves only the final state and records no W1; simulate_kwargs {old} "
+                      "are ignored (and deprecated since w1flow 0.2).", DeprecationWarning, stacklevel=2)
+        for key in old:
+            kwargs.pop(key)
+    kwargs["saveat"] = SaveAt(every=2**30, w1=None)  # only the final state
 
     # reference
     if isinstance(reference, str):
         if reference != "fine":
             raise ValueError(f"reference must be 'fine', a callable or a FlowResult; got {reference!r}.")
-        ref_kwargs = {k: v for k, v in kwargs.items() if k != "split"}
+        ref_kwargs = {k: v for k, v in kwargs.items() if k not in ("split", "saveat")}
         ref = fine_reference(problem, x0, T, float(dts.min()) / refine, potential=potential,
                              weights=weights, solver=reference_solver, save_every=2**30, **ref_kwargs)
         xr, ar = _final(ref)
@@ -348,7 +331,7 @@ def order_study(problem, x0, solver, T, dts, reference="fine", metric="w2", weig
         # the user's weights, not the normalised copy: normalising uniform weights twice can
         # leave a ~1e-16 mismatch that makes the exact plan split
         res = simulate(problem, x0, T, float(dt), solver=solver, potential=potential, weights=weights,
-                       save_every=2**30, **kwargs)
+                       **kwargs)
         x, w = _final(res)
         errors[k] = _error(metric, x, w, xr, ar, score)
     level = roundoff * max(1.0, float(np.max(np.abs(xr))))
@@ -358,134 +341,3 @@ def order_study(problem, x0, solver, T, dts, reference="fine", metric="w2", weig
         used=used, roundoff=level, label=label if label is not None else solver.name,
         wall_time=time.perf_counter() - start,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Closed forms
-# --------------------------------------------------------------------------------------------
-def w2_flow_closed_form(x0, T_map_targets, t):
-    """The W2 flow ``Y_t = e^{−t} Y_0 + (1 − e^{−t}) T(Y_0)`` (Huang & Malik).
-
-    ``T_map_targets`` are the optimal-map targets ``T(Y_0)`` of the initial particles (e.g.
-    ``W2Flow(y).target_map(x0, a)[0]``); the pairing never changes along the flow.
-    """
-    x0 = as_points(x0, "x0")
-    T_map_targets = as_points(T_map_targets, "T_map_targets", dim=x0.shape[1])
-    if T_map_targets.shape != x0.shape:
-        raise ValueError(f"T_map_targets must have shape {x0.shape}, got {T_map_targets.shape}.")
-    s = math.exp(-float(t))
-    return s * x0 + (1.0 - s) * T_map_targets
-
-
-def _linear_coeffs(A, B, m, d):
-    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
-    B = np.atleast_2d(np.asarray(B, dtype=np.float64))
-    m = np.zeros(d) if m is None else np.asarray(m, dtype=np.float64).reshape(-1)
-    if A.shape != (d, d) or B.shape != (d, d) or m.shape != (d,):
-        raise ValueError(f"A and B must be ({d}, {d}) and m ({d},); got {A.shape}, {B.shape}, {m.shape}.")
-    return A, B, m
-
-
-def linear_mean_field_drift(A, B, m=None):
-    """Drift of the linear McKean–Vlasov ODE ``dY = A(Y − E[Y]) + B(E[Y] − m)``.
-
-    Use with :class:`~w1flow.MeanFieldODE`; ``E[Y] = Σ_i a_i Y_i`` is the weighted mean.
-    """
-    A = np.atleast_2d(np.asarray(A, dtype=np.float64))
-    d = A.shape[0]
-    A, B, m = _linear_coeffs(A, B, m, d)
-
-    def drift(x, a, t):
-        mean = a @ x
-        return (x - mean) @ A.T + (mean - m) @ B.T
-
-    drift.__name__ = "linear_mean_field"
-    return drift
-
-
-def linear_mean_field_closed_form(A, B, m, x0, a, t):
-    """Exact solution of ``dY = A(Y − E[Y]) + B(E[Y] − m)`` at time ``t``.
-
-    The mean obeys ``dE/dt = B(E − m)`` and each deviation ``Y_i − E`` obeys ``dD/dt = A D``, so
-
-    .. math::  Y_i(t) = m + e^{tB}(E_0 − m) + e^{tA}(x_i − E_0),\\qquad E_0 = Σ_i a_i x_i.
-    """
-    from scipy.linalg import expm
-
-    x0 = as_points(x0, "x0")
-    a = as_weights(a, x0.shape[0], "a")
-    A, B, m = _linear_coeffs(A, B, m, x0.shape[1])
-    t = float(t)
-    mean0 = a @ x0
-    mean_t = m + expm(t * B) @ (mean0 - m)
-    return mean_t[None, :] + (x0 - mean0) @ expm(t * A).T
-
-
-def _capped_pieces(x0, a, y, b):
-    x0, a, y, b = validate_measures(x0, a, y, b)
-    lp = solve_w1_lp(x0, a, y, b)
-    if not lp.success:
-        raise metrics.LPError(lp.message)
-    return x0, y, lp
-
-
-def capped_flow_closed_form(x0, a, y, b, t):
-    """Positions at time ``t`` of the capped W1 flow along the initial optimal plan.
-
-    Each piece ``G_ij > 0`` of the exact plan (the same LP as :class:`~w1flow.ExactPotential`)
-    starts at ``x_i`` and moves at unit speed toward ``y_j``, stopping on arrival; the plan stays
-    optimal, which is why this is the W1 flow (in 1-D it equals the quantile flow).
-
-    Returns
-    -------
-    z : ndarray, shape (k, d)
-        Positions of the pieces (one per particle when the plan does not split).
-    w : ndarray, shape (k,)
-        Their masses.
-    parent : ndarray of int
-        The particle each piece comes from.
-    """
-    x0, y, lp = _capped_pieces(x0, a, y, b)
-    from .potentials.exact import unit_directions
-
-    start, end = x0[lp.rows], y[lp.cols]
-    direction, dist = unit_directions(start, end)
-    t = float(t)
-    z = start + np.minimum(t, dist)[:, None] * direction
-    arrived = t >= dist
-    z[arrived] = end[arrived]
-    return z, lp.mass.copy(), lp.rows.copy()
-
-
-def capped_w1_closed_form(x0, a, y, b, t):
-    """W1 to the data along the capped flow: ``Σ_ij G_ij (|x_i − y_j| − t)^+`` (t scalar or array)."""
-    x0, y, lp = _capped_pieces(x0, a, y, b)
-    dist = np.sqrt(np.sum((x0[lp.rows] - y[lp.cols]) ** 2, axis=1))
-    tt = np.asarray(t, dtype=np.float64)
-    out = np.maximum(dist[None, :] - tt.reshape(-1, 1), 0.0) @ lp.mass
-    return float(out[0]) if tt.ndim == 0 else out.reshape(tt.shape)
-
-
-def tanh_critic_drift(dim, width=16, seed=0, scale=1.0):
-    """Drift ``−∇f`` of a frozen random one-hidden-layer tanh critic ``f(x) = w₂·tanh(W₁x + b₁)``.
-
-    A smooth (analytic) field with bounded derivatives, for order tests of the steppers on the
-    kind of field a neural critic gives. Returns the drift ``(x, a, t) -> (n, d)`` with the
-    critic's value function as ``drift.critic`` and parameters as ``drift.params``.
-    """
-    rng = np.random.default_rng(seed)
-    W1 = rng.standard_normal((width, dim)) * (scale / math.sqrt(dim))
-    b1 = rng.standard_normal(width) * 0.5
-    w2 = rng.standard_normal(width) / math.sqrt(width)
-
-    def drift(x, a, t):
-        h = np.tanh(x @ W1.T + b1)
-        return -((1.0 - h * h) * w2) @ W1
-
-    def critic(x):
-        return np.tanh(np.asarray(x, dtype=float) @ W1.T + b1) @ w2
-
-    drift.__name__ = "tanh_critic"
-    drift.critic = critic
-    drift.params = {"W1": W1, "b1": b1, "w2": w2}
-    return drift

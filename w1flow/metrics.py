@@ -9,38 +9,15 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from ._lp import DEFAULT_MEMORY_BUDGET, check_memory, default_num_itermax, solve_w1_lp
-from ._validation import as_positive_int
-from .potentials.base import validate_measures
+from ._lp import DEFAULT_MEMORY_BUDGET, LPError, solve_w2_lp, w1_value
+from ._validation import as_positive_int, as_rng, validate_measures
 
 __all__ = ["w1", "w2", "sliced_w1", "LPError"]
-
-
-class LPError(RuntimeError):
-    """The exact transport LP did not reach optimality."""
 
 
 def _clouds(x, y, a, b):
     x, a, y, b = validate_measures(x, a, y, b)
     return x, y, a, b
-
-
-def _w1_lp(x, a, y, b, max_memory=DEFAULT_MEMORY_BUDGET):
-    """Exact W1 LP on validated inputs (1-D: exact quantile formula, no LP)."""
-    if x.shape[1] == 1:
-        return _W1Value(float(ot.wasserstein_1d(x[:, 0], y[:, 0], a, b, p=1)))
-    return solve_w1_lp(x, a, y, b, max_memory=max_memory)
-
-
-class _W1Value:
-    """A W1 value that never fails (1-D closed form), shaped like an LPResult."""
-
-    status = "optimal"
-    message = "optimal"
-    success = True
-
-    def __init__(self, cost):
-        self.cost = cost
 
 
 def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET):
@@ -68,7 +45,7 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET):
         If the LP does not reach optimality.
     """
     x, y, a, b = _clouds(x, y, a, b)
-    res = _w1_lp(x, a, y, b, max_memory)
+    res = w1_value(x, a, y, b, max_memory)
     if not res.success:
         raise LPError(res.message)
     return res.cost
@@ -79,16 +56,11 @@ def w2(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET):
 
     Costs are squared direct differences. Raises :class:`LPError` if the LP fails.
     """
-    from scipy.spatial.distance import cdist
-
     x, y, a, b = _clouds(x, y, a, b)
-    n, m = x.shape[0], y.shape[0]
-    check_memory(n, m, max_memory, "w2")
-    M = cdist(x, y, "sqeuclidean")
-    G, log = ot.emd(a, b, M, numItermax=default_num_itermax(n, m), log=True, check_marginals=False)
+    G, log = solve_w2_lp(x, a, y, b, max_memory, what="w2")
     if int(log["result_code"]) != 1:
         raise LPError(f"W2 LP not optimal (result_code={log['result_code']}): {log.get('warning')}")
-    return float(np.sqrt(max(float(np.sum(G * M)), 0.0)))
+    return float(np.sqrt(max(float(np.sum(G * log["cost_matrix"])), 0.0)))
 
 
 def sliced_w1(x, y, a=None, b=None, n_projections=200, seed=None):
@@ -100,7 +72,7 @@ def sliced_w1(x, y, a=None, b=None, n_projections=200, seed=None):
     """
     x, y, a, b = _clouds(x, y, a, b)
     n_projections = as_positive_int(n_projections, "n_projections")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_rng(seed)
     d = x.shape[1]
     theta = rng.standard_normal((n_projections, d))
     theta /= np.linalg.norm(theta, axis=1, keepdims=True)

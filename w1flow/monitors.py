@@ -8,13 +8,16 @@ in ``FlowResult.health``).
 The default set (:func:`default_monitors`):
 
 * :class:`NonFiniteMonitor` — a NaN or inf in the positions or in W1;
-* :class:`W1IncreaseMonitor` — only for :class:`~w1flow.CappedEuler`, whose exact W1 can only
-  decrease; uncapped Euler legitimately lets W1 rise while it chatters near the data;
+* :class:`W1IncreaseMonitor` — only for solvers whose W1 provably cannot rise
+  (``solver.w1_nonincreasing``: :class:`~w1flow.CappedEuler`); uncapped Euler legitimately lets
+  W1 rise while it chatters near the data;
 * :class:`LipschitzDriftMonitor` — for potentials that report a ``lipschitz`` estimate (the
   neural critic): the estimate drifting above a bound means the dual value no longer bounds W1.
 """
 
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -102,9 +105,42 @@ class LipschitzDriftMonitor(HealthMonitor):
 
 def default_monitors(solver):
     """The monitors :func:`~w1flow.simulate` uses unless told otherwise."""
-    from .solvers import CappedEuler
-
     monitors = [NonFiniteMonitor(), LipschitzDriftMonitor()]
-    if isinstance(solver, CappedEuler):
+    if getattr(solver, "w1_nonincreasing", False):
         monitors.append(W1IncreaseMonitor())
     return monitors
+
+
+_ACTIONS = ("stop", "raise", "warn")
+
+
+class _Health:
+    """The monitors of one run and what a flag does (``on_unhealthy``); keeps every message."""
+
+    def __init__(self, monitors, on_unhealthy, solver, messages=None):
+        if on_unhealthy not in _ACTIONS:
+            raise ValueError(f"on_unhealthy must be 'stop', 'raise' or 'warn', got {on_unhealthy!r}.")
+        if isinstance(monitors, str) and monitors == "default":
+            monitors = default_monitors(solver)
+        elif monitors is None:
+            monitors = []
+        else:
+            monitors = list(monitors)
+            if not all(isinstance(m, HealthMonitor) for m in monitors):
+                raise TypeError("monitors must be 'default', None, or a list of HealthMonitor objects.")
+        self.monitors, self.action = monitors, on_unhealthy
+        self.messages = [] if messages is None else messages  # the run's list: flags survive checkpoints
+
+    def check(self, t, x, a, w1_history, field):
+        """Run the monitors; return a message when the run must stop."""
+        for monitor in self.monitors:
+            msg = monitor.check(t, x, a, w1_history, field)
+            if msg is None:
+                continue
+            self.messages.append(msg)
+            if self.action == "raise":
+                raise HealthCheckError(msg)
+            if self.action == "stop":
+                return msg
+            warnings.warn(f"w1flow health check: {msg}", RuntimeWarning, stacklevel=4)
+        return None

@@ -1,14 +1,15 @@
-"""Figures for flows: particle snapshots, W1 against time, and GIF animations.
+"""Figures: particle snapshots, W1 against time, GIF animations, and convergence (log-log) plots.
 
-All functions take a :class:`~w1flow.FlowResult` and write files or draw on given axes. They use
-matplotlib's object API and never call ``plt.show()``.
+The flow figures take a :class:`~w1flow.FlowResult`, :func:`plot_convergence` a
+:class:`~w1flow.convergence.ConvergenceResult`; they write files or draw on given axes, and
+never call ``plt.show()``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_snapshots", "plot_w1", "animate_flow"]
+__all__ = ["plot_snapshots", "plot_w1", "animate_flow", "plot_convergence"]
 
 
 def _figure(**kwargs):
@@ -89,7 +90,7 @@ def plot_w1(curves, path=None, closed_form=None, title="W1 to the data"):
     ax = fig.add_subplot(1, 1, 1)
     for label, res in curves.items():
         if res.w1 is None:
-            raise ValueError(f"result {label!r} has no W1 history (record_w1=False).")
+            raise ValueError(f"result {label!r} has no W1 history (SaveAt(w1=None)).")
         pos = res.w1 > 0
         ax.semilogy(res.ts[pos], res.w1[pos], "-o", ms=2, label=label)
     if closed_form is not None:
@@ -146,3 +147,45 @@ def animate_flow(result, target, path, fps=12, max_frames=80):
     anim = FuncAnimation(fig, update, frames=frames, blit=False)
     anim.save(str(path), writer=PillowWriter(fps=fps))
     return path
+
+
+def plot_convergence(result, ax=None, label=None, reference_slopes=(1, 2, 4), floor=1e-17, **kwargs):
+    """Log-log plot of a convergence study's error against dt, with dashed reference slopes.
+
+    Parameters
+    ----------
+    result : ConvergenceResult
+    ax : matplotlib Axes, optional
+        Where to draw (a new figure otherwise).
+    label : str, optional
+        Legend entry (default: ``result.legend()``, the fitted slope).
+    reference_slopes : sequence of int
+        Orders drawn as dashed lines through the first point when within 0.5 of the fit.
+    floor : float
+        Errors of exactly 0 are drawn at this value.
+    **kwargs
+        Passed to ``ax.loglog`` (``marker`` and ``linestyle`` default to ``"o"`` and ``"-"``).
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    if ax is None:
+        import matplotlib.pyplot as plt
+
+        _, ax = plt.subplots(figsize=(6, 4.5))
+    err = np.maximum(result.errors, floor)
+    lab = label if label is not None else result.legend()
+    kwargs.setdefault("marker", "o")
+    kwargs.setdefault("linestyle", "-")
+    (line,) = ax.loglog(result.dts, err, label=lab, **kwargs)
+    if reference_slopes:
+        x0, y0 = result.dts[0], err[0]
+        for p in reference_slopes:
+            if np.isfinite(result.slope) and abs(p - result.slope) < 0.5:
+                ax.loglog(result.dts, y0 * (result.dts / x0) ** p, "--", color=line.get_color(),
+                          alpha=0.35, lw=1)
+    ax.set_xlabel("dt")
+    ax.set_ylabel(f"error at T ({result.metric})")
+    ax.grid(True, which="both", alpha=0.3)
+    return ax

@@ -1,21 +1,71 @@
 """Problems: what flows.
 
 A problem turns the current particles ``(x, a)`` at time ``t`` into a *field*: an object with a
-``velocity`` array of shape (n, d) (and, for W1 flows, the potential, its plan and W1).
-Solvers only talk to problems through :meth:`field`.
+``velocity`` array of shape (n, d), a ``status`` and a ``message`` (for W1 flows, the potential
+object, with its plan and W1). Solvers only talk to problems through ``field(x, a, t)`` (via
+:class:`~w1flow.solvers.SolverContext`, which counts and times the calls).
+
+A problem owns how its field is estimated: :class:`W1Flow` holds a potential oracle
+(:class:`~w1flow.ExactPotential` unless told otherwise); ``simulate(..., potential=...)`` runs
+one call with another oracle through :meth:`Problem.with_potential`, which returns a copy and
+leaves the user's problem unchanged. :class:`MeanFieldODE` and :class:`W2Flow` compute their
+fields themselves and refuse an oracle.
 """
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 
-from ._validation import as_points, as_weights
+from ._lp import DEFAULT_MEMORY_BUDGET, solve_w2_lp
+from ._validation import as_int, as_points, as_weights
+from .status import is_ok
 from .potentials.exact import ExactPotential
 
-__all__ = ["W1Flow", "MeanFieldODE", "W2Flow"]
+__all__ = ["Problem", "W1Flow", "MeanFieldODE", "W2Flow", "MeanFieldField"]
 
 
-class W1Flow:
+class Problem:
+    """Interface of a problem: what flows, and how its field is computed.
+
+    Attributes
+    ----------
+    target, target_weights : ndarray or None
+        The data measure, for problems that have one (W1 is then recorded against it).
+    dim : int or None
+        Dimension of the space, when the problem fixes it.
+    potential : PotentialOracle or None
+        The oracle the problem estimates its field with (None: it needs none).
+    provides_plan : bool
+        True when :meth:`field` returns a potential with an optimal transport plan
+        (``plan_rows``, ``split()``, ``rays()``): what :class:`~w1flow.CappedEuler` needs.
+    """
+
+    target = None
+    target_weights = None
+    dim = None
+    potential = None
+    provides_plan = False
+
+    def field(self, x, a, t):  # pragma: no cover - interface
+        """The field at particles ``(x, a)`` (weights summing to 1) and time ``t``."""
+        raise NotImplementedError
+
+    def with_potential(self, potential):
+        """A copy of the problem that estimates its field with ``potential`` (None: this problem).
+
+        Problems without an oracle refuse one, rather than ignore it.
+        """
+        if potential is None:
+            return self
+        raise TypeError(
+            f"{type(self).__name__} computes its own field and takes no potential oracle; "
+            f"drop potential={potential!r}."
+        )
+
+
+class W1Flow(Problem):
     """The Wasserstein-1 gradient flow toward a fixed data measure.
 
     .. math::  \\frac{dY_t}{dt} = −∇φ_{μ_t}(Y_t),\\qquad μ_t = \\mathrm{Law}(Y_t),
@@ -29,28 +79,49 @@ class W1Flow:
         Data points y_j (a 1-D array is m points on the line).
     target_weights : array_like, shape (m,), optional
         Non-negative data weights b_j; uniform by default; normalised to total mass 1.
+    potential : PotentialOracle, optional
+        How φ is estimated: :class:`~w1flow.ExactPotential` (the default),
+        :class:`~w1flow.EntropicPotential`, :class:`~w1flow.QuantilePotential` (1-D) or
+        :class:`~w1flow.CriticPotential`. Stateful oracles (a warm-started critic) keep their
+        state between runs of this problem.
     """
 
-    def __init__(self, target, target_weights=None):
+    def __init__(self, target, target_weights=None, potential=None):
         self.target = as_points(target, "target")
         self.target_weights = as_weights(target_weights, self.target.shape[0], "target_weights")
+        if potential is None:
+            potential = ExactPotential()
+        elif not callable(potential):
+            raise TypeError(f"potential must be a potential oracle such as ExactPotential(); got {potential!r}.")
+        self.potential = potential
 
     @property
     def dim(self):
         """Dimension d of the space."""
         return self.target.shape[1]
 
-    def default_potential(self):
-        """The oracle used when :func:`~w1flow.simulate` is given none: the exact LP."""
-        return ExactPotential()
+    @property
+    def provides_plan(self):
+        """True when the oracle returns exact potentials with an optimal plan."""
+        return bool(getattr(self.potential, "provides_plan", False))
 
-    def field(self, x, a, t, potential):
+    def with_potential(self, potential):
+        """A copy of this flow with another oracle (the data arrays are shared, not copied)."""
+        if potential is None or potential is self.potential:
+            return self
+        if not callable(potential):
+            raise TypeError(f"potential must be a potential oracle such as ExactPotential(); got {potential!r}.")
+        twin = copy.copy(self)
+        twin.potential = potential
+        return twin
+
+    def field(self, x, a, t):
         """The potential object at particles ``(x, a)``; its ``velocity`` drives the solvers."""
-        return potential(x, a, self.target, self.target_weights, t)
+        return self.potential(x, a, self.target, self.target_weights, t)
 
     def __repr__(self):
         m, d = self.target.shape
-        return f"W1Flow(target: {m} points in R^{d})"
+        return f"W1Flow(target: {m} points in R^{d}, potential={self.potential!r})"
 
 
 class MeanFieldField:
@@ -75,14 +146,15 @@ class MeanFieldField:
 
     @property
     def success(self):
-        return self.status == "success"
+        """True unless the field could not be computed (:func:`w1flow.status.is_ok`)."""
+        return is_ok(self.status)
 
     def __repr__(self):
         n, d = self.velocity.shape
         return f"{type(self).__name__}(status={self.status!r}, {n} particles in R^{d})"
 
 
-class MeanFieldODE:
+class MeanFieldODE(Problem):
     """A general mean-field (McKean–Vlasov) ODE for a weighted particle ensemble.
 
     .. math::  \\frac{dY^i_t}{dt} = b\\big(Y^i_t;\\ μ_t,\\ t\\big),\\qquad μ_t = Σ_i a_i δ_{Y^i_t},
@@ -108,10 +180,8 @@ class MeanFieldODE:
     def __init__(self, drift, dim=None):
         if not callable(drift):
             raise TypeError(f"drift must be callable as drift(x, weights, t); got {drift!r}.")
-        if dim is not None and (isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1):
-            raise ValueError(f"dim must be a positive integer or None, got {dim!r}.")
         self.drift = drift
-        self.dim = None if dim is None else int(dim)
+        self.dim = None if dim is None else as_int(dim, "dim", 1)
 
     def velocity(self, x, a, t):
         """The drift at ``(x, a, t)`` as a float64 array of shape (n, d) (shape-checked)."""
@@ -126,8 +196,8 @@ class MeanFieldODE:
                 )
         return v
 
-    def field(self, x, a, t, potential=None):
-        """The field at ``(x, a, t)``; ``potential`` is ignored (there is none)."""
+    def field(self, x, a, t):
+        """The field at ``(x, a, t)``: the drift, shape-checked."""
         return MeanFieldField(x, a, self.velocity(x, a, t))
 
     def __repr__(self):
@@ -136,7 +206,7 @@ class MeanFieldODE:
         return f"MeanFieldODE(drift={name}{dim})"
 
 
-class W2Flow:
+class W2Flow(Problem):
     """The Wasserstein-2 gradient flow toward a fixed data measure (W2-FE, Huang & Malik).
 
     .. math::  \\frac{dY_t}{dt} = T_{μ_t}(Y_t) − Y_t,
@@ -145,8 +215,8 @@ class W2Flow:
     ``|x − y|²``: ``T(x_i) = Σ_j G_ij y_j / a_i``. For ``n = m`` and uniform weights G is a
     permutation; the continuous flow is ``Y_t = e^{−t} Y_0 + (1 − e^{−t}) T_0(Y_0)`` and forward
     Euler with ``0 < Δt <= 1`` contracts W2 by exactly ``1 − Δt`` per step. Zero-weight particles
-    (tracers) move toward the data point of their c-transform argmin. The potential argument of
-    :meth:`field` is ignored (the plan comes from POT's ``emd``).
+    (tracers) move toward the data point of their c-transform argmin. The field comes from its
+    own exact W2 LP (the one :func:`w1flow.metrics.w2` solves); it takes no potential oracle.
 
     Parameters
     ----------
@@ -159,8 +229,6 @@ class W2Flow:
     """
 
     def __init__(self, target, target_weights=None, max_memory=None):
-        from ._lp import DEFAULT_MEMORY_BUDGET
-
         self.target = as_points(target, "target")
         self.target_weights = as_weights(target_weights, self.target.shape[0], "target_weights")
         self.max_memory = DEFAULT_MEMORY_BUDGET if max_memory is None else max_memory
@@ -171,19 +239,8 @@ class W2Flow:
         return self.target.shape[1]
 
     def plan(self, x, a):
-        """Exact W2 plan between ``(x, a)`` and the data: ``(G, log)`` from ``ot.emd``."""
-        import ot
-        from scipy.spatial.distance import cdist
-
-        from ._lp import check_memory, default_num_itermax
-
-        y, b = self.target, self.target_weights
-        check_memory(x.shape[0], y.shape[0], self.max_memory, "the W2 plan")
-        M = cdist(x, y, "sqeuclidean")
-        G, log = ot.emd(a, b, M, numItermax=default_num_itermax(x.shape[0], y.shape[0]), log=True,
-                        check_marginals=False)
-        log["cost_matrix"] = M
-        return G, log
+        """Exact W2 plan between ``(x, a)`` and the data: ``(G, log)`` (see :func:`~w1flow._lp.solve_w2_lp`)."""
+        return solve_w2_lp(x, a, self.target, self.target_weights, self.max_memory)
 
     def target_map(self, x, a):
         """Barycentric projection ``T(x_i) = Σ_j G_ij y_j / a_i`` of the exact W2 plan.
@@ -207,7 +264,7 @@ class W2Flow:
             T[~pos] = y[j]
         return T, G, log
 
-    def field(self, x, a, t, potential=None):
+    def field(self, x, a, t):
         """Velocity ``T(x) − x`` at ``(x, a)``, with the plan ``G``, ``w2`` and the LP status."""
         T, G, log = self.target_map(x, a)
         code = int(log["result_code"])

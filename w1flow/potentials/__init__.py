@@ -1,16 +1,18 @@
 """Potential oracles: how the Kantorovich potential φ_μ is estimated.
 
-* :class:`ExactPotential` — POT's network simplex; exact W1, plan velocity.
+* :class:`ExactPotential` — POT's network simplex; exact W1, plan velocity, and the plan's
+  operations (split, rays, carry, certify) on the potential object.
 * :class:`EntropicPotential` — log-domain Sinkhorn; a smooth soft-min potential (order tests).
 * :class:`QuantilePotential` — the exact 1-D potential from CDFs, monotone plan, no LP.
 * :class:`CriticPotential` — a small Numba neural critic (gradient penalty or hard 1-Lipschitz).
 """
 
+from ..closed_forms import quantile_flow, quantile_flow_w1
 from .base import Potential, PotentialOracle, validate_measures
 from .critic import CriticPotential, NeuralCriticPotential, critic_lipschitz_estimate
 from .entropic import EntropicKantorovichPotential, EntropicPotential
 from .exact import ExactKantorovichPotential, ExactPotential
-from .quantile import QuantileKantorovichPotential, QuantilePotential, quantile_flow, quantile_flow_w1
+from .quantile import QuantileKantorovichPotential, QuantilePotential
 
 __all__ = [
     "Potential",

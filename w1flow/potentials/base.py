@@ -14,24 +14,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._validation import as_points, as_weights, check_same_dimension
+from .._validation import as_points, validate_measures
+from ..status import is_ok
 
 __all__ = ["Potential", "PotentialOracle", "validate_measures"]
-
-
-def validate_measures(x, a, y, b):
-    """Validate an oracle's inputs: float64 points of equal dimension and normalised weights.
-
-    ``a`` or ``b`` may be None (uniform). Cheap (O(n + m)) next to any potential computation, so
-    every oracle calls it: direct calls such as ``ExactPotential()(x, a, y, b)`` get the same
-    clear errors as :func:`~w1flow.simulate`.
-    """
-    x = as_points(x, "x")
-    y = as_points(y, "y")
-    check_same_dimension(x, y, "x", "y")
-    a = as_weights(a, x.shape[0], "a")
-    b = as_weights(b, y.shape[0], "b")
-    return x, a, y, b
 
 
 class Potential:
@@ -51,7 +37,8 @@ class Potential:
     w1 : float
         The W1 value (exact for the LP, an estimate for learned or smoothed potentials).
     status : str
-        ``"optimal"``/``"converged"`` on success, otherwise a failure code.
+        ``"optimal"``/``"converged"`` on success, otherwise a failure word (see
+        :mod:`w1flow.status`).
     message : str
         Human-readable status.
     """
@@ -79,8 +66,8 @@ class Potential:
 
     @property
     def success(self) -> bool:
-        """True when the potential was computed successfully."""
-        return self.status in ("optimal", "converged")
+        """True when the potential was computed successfully (:func:`w1flow.status.is_ok`)."""
+        return is_ok(self.status)
 
     def value(self, z: np.ndarray) -> np.ndarray:  # pragma: no cover - interface
         raise NotImplementedError
@@ -119,6 +106,9 @@ class PotentialOracle:
 
     #: True when ``.w1`` of the returned potential is the exact W1 distance.
     exact_w1 = False
+    #: True when the returned potential carries an optimal plan (``plan_rows``, :meth:`split`,
+    #: :meth:`rays`…), which solvers that move particles along the plan need.
+    provides_plan = False
 
     def __init__(self):
         self.counters = {"evaluations": 0, "lp_solves": 0}

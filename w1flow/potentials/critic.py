@@ -32,7 +32,8 @@ import numbers
 
 import numpy as np
 
-from .._validation import as_points, as_weights
+from .._lp import row_chunks
+from .._validation import as_float, as_int, as_points, as_rng, as_seed, as_weights
 from .base import Potential, PotentialOracle
 
 __all__ = ["CriticPotential", "NeuralCriticPotential", "critic_lipschitz_estimate"]
@@ -106,28 +107,6 @@ def _certified(theta, sizes, offs):
     for W, _ in layers:
         out *= float(np.linalg.norm(W, 2))
     return out
-
-
-def _int_arg(value, name, minimum):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-        raise TypeError(f"{name} must be an integer, got {type(value).__name__}.")
-    value = int(value)
-    if value < minimum:
-        raise ValueError(f"{name} must be >= {minimum}, got {value}.")
-    return value
-
-
-def _float_arg(value, name, low, high=np.inf, low_open=False, high_open=True):
-    if isinstance(value, bool) or not isinstance(value, (numbers.Real, np.floating, np.integer)):
-        raise TypeError(f"{name} must be a real number, got {type(value).__name__}.")
-    value = float(value)
-    ok = np.isfinite(value) and (value > low if low_open else value >= low)
-    ok = ok and (value < high if high_open else value <= high)
-    if not ok:
-        lo = "(" if low_open else "["
-        hi = ")" if high_open else "]"
-        raise ValueError(f"{name} must be finite and in {lo}{low}, {high}{hi}, got {value}.")
-    return value
 
 
 class NeuralCriticPotential(Potential):
@@ -238,11 +217,10 @@ class NeuralCriticPotential(Potential):
 
             pts = np.concatenate([self.x[self.a > 0], self.y[self.b > 0]])
             vals = self.value(pts)
-            step = max(1, (32 * 1024**2) // (8 * pts.shape[0]))
             best = 0.0
-            for start in range(0, pts.shape[0], step):
-                D = cdist(pts[start:start + step], pts)
-                F = np.abs(vals[start:start + step, None] - vals[None, :])
+            for sl in row_chunks(pts.shape[0], pts.shape[0]):
+                D = cdist(pts[sl], pts)
+                F = np.abs(vals[sl, None] - vals[None, :])
                 pos = D > 0
                 if np.any(pos):
                     best = max(best, float(np.max(F[pos] / D[pos])))
@@ -329,7 +307,7 @@ class CriticPotential(PotentialOracle):
             hidden = (hidden,)
         if not isinstance(hidden, (tuple, list)) or len(hidden) == 0:
             raise TypeError(f"hidden must be a non-empty sequence of positive ints, got {hidden!r}.")
-        self.hidden = tuple(_int_arg(h, "hidden", 1) for h in hidden)
+        self.hidden = tuple(as_int(h, "hidden", 1) for h in hidden)
         if lipschitz not in ("gp", "hard"):
             raise ValueError(f"lipschitz must be 'gp' or 'hard', got {lipschitz!r}.")
         self.lipschitz = lipschitz
@@ -340,30 +318,25 @@ class CriticPotential(PotentialOracle):
         self.activation = "groupsort" if activation == "maxmin" else activation
         if self.activation == "groupsort" and any(h % 2 for h in self.hidden):
             raise ValueError(f"hidden widths must be even for GroupSort (pairs), got {self.hidden}.")
-        self.gp_lambda = _float_arg(gp_lambda, "gp_lambda", 0.0)
-        self.lr = _float_arg(lr, "lr", 0.0, low_open=True)
+        self.gp_lambda = as_float(gp_lambda, "gp_lambda", 0.0)
+        self.lr = as_float(lr, "lr", 0.0, low_open=True)
         if not isinstance(betas, (tuple, list)) or len(betas) != 2:
             raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}.")
-        self.betas = (_float_arg(betas[0], "betas[0]", 0.0, 1.0),
-                      _float_arg(betas[1], "betas[1]", 0.0, 1.0))
-        self.n_critic = _int_arg(n_critic, "n_critic", 1)
-        self.n_warmup = _int_arg(n_warmup, "n_warmup", 0)
-        self.batch_size = None if batch_size is None else _int_arg(batch_size, "batch_size", 1)
-        self.gp_batch_size = None if gp_batch_size is None else _int_arg(gp_batch_size, "gp_batch_size", 1)
-        self.adam_eps = _float_arg(adam_eps, "adam_eps", 0.0, low_open=True)
-        if not (seed is None or isinstance(seed, np.random.Generator)
-                or (isinstance(seed, (numbers.Integral, np.integer)) and not isinstance(seed, bool))):
-            raise TypeError(f"seed must be an int, a numpy.random.Generator or None, got {seed!r}.")
-        if isinstance(seed, (numbers.Integral, np.integer)) and seed < 0:
-            raise ValueError(f"seed must be non-negative, got {seed}.")
-        self.seed = seed
+        self.betas = (as_float(betas[0], "betas[0]", 0.0, 1.0),
+                      as_float(betas[1], "betas[1]", 0.0, 1.0))
+        self.n_critic = as_int(n_critic, "n_critic", 1)
+        self.n_warmup = as_int(n_warmup, "n_warmup", 0)
+        self.batch_size = None if batch_size is None else as_int(batch_size, "batch_size", 1)
+        self.gp_batch_size = None if gp_batch_size is None else as_int(gp_batch_size, "gp_batch_size", 1)
+        self.adam_eps = as_float(adam_eps, "adam_eps", 0.0, low_open=True)
+        self.seed = as_seed(seed)
         self._act = _ACTIVATIONS[self.activation]
         self._hard = lipschitz == "hard"
         self._clear()
 
     # -- state ------------------------------------------------------------------------------
     def _clear(self):
-        self._rng = self.seed if isinstance(self.seed, np.random.Generator) else np.random.default_rng(self.seed)
+        self._rng = as_rng(self.seed)
         self.theta = None
         self._m = self._v = None
         self._step = 0
@@ -548,7 +521,7 @@ def critic_lipschitz_estimate(potential, points, n_pairs=2000, seed=None, grid_s
         bounds of the true Lipschitz constant on the box.
     """
     pts = as_points(points, "points")
-    rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+    rng = as_rng(seed)
     k, d = pts.shape
     i, j = rng.integers(0, k, n_pairs), rng.integers(0, k, n_pairs)
     keep = np.linalg.norm(pts[i] - pts[j], axis=1) > 1e-12

@@ -29,14 +29,13 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._lp import DEFAULT_MEMORY_BUDGET, check_memory
-from .base import Potential, PotentialOracle, validate_measures
+from .._lp import DEFAULT_MEMORY_BUDGET, check_memory, row_chunks
+from .._validation import as_bool, as_float, as_int, validate_measures
+from .base import Potential, PotentialOracle
 
 __all__ = ["EntropicPotential", "EntropicKantorovichPotential"]
 
 logger = logging.getLogger(__name__)
-
-_CHUNK_BYTES = 32 * 1024**2
 
 
 def _soft_min(D, h, logw, reg, axis):
@@ -139,10 +138,7 @@ class EntropicKantorovichPotential(Potential):
 
     def _weights(self, z):
         """Soft-min weights π_j(z) (over data with b_j > 0), distances and φ(z), in chunks."""
-        m = self._yb.shape[0]
-        step = max(1, _CHUNK_BYTES // (8 * max(m, 1)))
-        for start in range(0, z.shape[0], step):
-            sl = slice(start, min(z.shape[0], start + step))
+        for sl in row_chunks(z.shape[0], self._yb.shape[0]):
             D = cdist(z[sl], self._yb)
             Z = (self._gb[None, :] - D) / self.reg + self._logb[None, :]
             mx = Z.max(axis=1)
@@ -199,16 +195,10 @@ class EntropicPotential(PotentialOracle):
 
     def __init__(self, reg, max_iter=10000, tol=1e-10, warm_start=True, max_memory=DEFAULT_MEMORY_BUDGET):
         super().__init__()
-        reg = float(reg)
-        if not (np.isfinite(reg) and reg > 0):
-            raise ValueError(f"reg must be a finite number > 0, got {reg!r}.")
-        if isinstance(max_iter, bool) or not isinstance(max_iter, (int, np.integer)) or max_iter < 1:
-            raise ValueError(f"max_iter must be a positive integer, got {max_iter!r}.")
-        tol = float(tol)
-        if not (np.isfinite(tol) and tol > 0):
-            raise ValueError(f"tol must be a finite number > 0, got {tol!r}.")
-        self.reg, self.max_iter, self.tol = reg, int(max_iter), tol
-        self.warm_start = bool(warm_start)
+        self.reg = as_float(reg, "reg", 0.0, low_open=True)
+        self.max_iter = as_int(max_iter, "max_iter", 1)
+        self.tol = as_float(tol, "tol", 0.0, low_open=True)
+        self.warm_start = as_bool(warm_start, "warm_start")
         self.max_memory = max_memory
         self.counters = {"evaluations": 0, "lp_solves": 0, "sinkhorn_iterations": 0}
         self._last = None

@@ -26,20 +26,14 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._lp import CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LPResult, check_memory, plan_cost, solve_w1_lp
-from .base import Potential, PotentialOracle, validate_measures
+from .._lp import (DEFAULT_MEMORY_BUDGET, LPResult, certify_plan, check_memory, default_certificate_tol,
+                   plan_cost, row_chunks, solve_w1_lp, unit_directions)
+from .._validation import as_bool, as_int, validate_measures
+from .base import Potential, PotentialOracle
 
-__all__ = ["ExactPotential", "ExactKantorovichPotential", "plan_velocity"]
+__all__ = ["ExactPotential", "ExactKantorovichPotential", "plan_velocity", "c_transform", "unit_directions"]
 
 logger = logging.getLogger(__name__)
-
-_CHUNK_BYTES = CHUNK_BYTES
-
-
-def _chunks(k, m):
-    step = max(1, _CHUNK_BYTES // (8 * max(m, 1)))
-    for start in range(0, k, step):
-        yield slice(start, min(k, start + step))
 
 
 def c_transform(z, y, v):
@@ -47,25 +41,12 @@ def c_transform(z, y, v):
     k = z.shape[0]
     val = np.empty(k)
     arg = np.empty(k, dtype=np.int64)
-    for sl in _chunks(k, y.shape[0]):
+    for sl in row_chunks(k, y.shape[0]):
         D = cdist(z[sl], y) - v[None, :]
         j = np.argmin(D, axis=1)
         arg[sl] = j
         val[sl] = D[np.arange(D.shape[0]), j]
     return val, arg
-
-
-def unit_directions(src, dst):
-    """Unit vectors ``(dst − src)/|dst − src|`` row by row, 0 where the points coincide.
-
-    Returns the directions and the lengths ``|dst − src|``.
-    """
-    diff = dst - src
-    length = np.sqrt(np.einsum("ij,ij->i", diff, diff))
-    out = np.zeros_like(diff)
-    pos = length > 0
-    out[pos] = diff[pos] / length[pos, None]
-    return out, length
 
 
 def plan_velocity(x, a, y, rows, cols, mass):
@@ -163,7 +144,7 @@ class ExactKantorovichPotential(Potential):
 
         O(n + nnz): no LP. The caller is responsible for the plan still being optimal at
         ``x_new`` (for instance, every particle moved along its ray by at most its remaining
-        distance, with ``u_new = u − displacement``); :func:`~w1flow._lp.certify_plan` checks it.
+        distance, with ``u_new = u − displacement``); :meth:`certify` checks it.
         """
         lp = LPResult(rows=self.plan_rows, cols=self.plan_cols, mass=self.plan_mass,
                       u=np.ascontiguousarray(u_new, dtype=np.float64), v=self.v,
@@ -171,6 +152,134 @@ class ExactKantorovichPotential(Potential):
                       result_code=1, status="optimal", message=message)
         return ExactKantorovichPotential(x_new, self.a, self.y, self.b, lp, max_memory=self.max_memory,
                                          reused=True)
+
+    # -- operations on the plan -------------------------------------------------------------
+    def cost_at(self, x):
+        """``Σ_k G_k |x_{r_k} − y_{c_k}|``: the cost of this plan with the particles at ``x``, O(nnz)."""
+        return plan_cost(x, self.y, self.plan_rows, self.plan_cols, self.plan_mass)
+
+    def split(self):
+        """Split every particle along the plan into sub-particles with one target each.
+
+        Particle i becomes one sub-particle of mass ``G_ij`` at ``x_i`` per plan entry; zero-weight
+        particles (not in the plan) are kept as tracers with weight 0. Sub-particles stay next to
+        their parents (stable order).
+
+        Returns
+        -------
+        potential : ExactKantorovichPotential
+            The same potential on the sub-particles: its plan gives each sub-particle its own
+            target (``plan_rows`` are the sub-particles with mass), the particle duals are the
+            parents' ``u_i``, the data duals are unchanged. Its :attr:`velocity` is the unit
+            vector toward each sub-particle's target (tracers: ``−∇φ``).
+        parent : ndarray of int
+            Index of each sub-particle's parent.
+        """
+        rows, cols, mass = self.plan_rows, self.plan_cols, self.plan_mass
+        tracers = np.flatnonzero(self.a == 0)
+        parent = np.concatenate([rows, tracers])
+        target = np.concatenate([cols, np.full(tracers.size, -1, dtype=np.int64)])
+        a_sub = np.concatenate([mass, np.zeros(tracers.size)])
+        order = np.argsort(parent, kind="stable")  # keep sub-particles next to their parents
+        parent, target, a_sub = parent[order], target[order], a_sub[order]
+        x_sub = np.ascontiguousarray(self.x[parent])
+        p_rows = np.flatnonzero(target >= 0)
+        p_cols, p_mass = target[p_rows], a_sub[p_rows]
+        lp = LPResult(rows=p_rows, cols=p_cols, mass=p_mass, u=self.u[parent], v=self.v,
+                      cost=plan_cost(x_sub, self.y, p_rows, p_cols, p_mass), result_code=self.lp.result_code,
+                      status=self.status, message=self.message)
+        pot = ExactKantorovichPotential(x_sub, a_sub, self.y, self.b, lp, max_memory=self.max_memory,
+                                        reused=self.reused)
+        return pot, parent
+
+    def rays(self):
+        """Each particle's transport ray at this potential: target point, unit direction, length.
+
+        A particle goes to its plan target; a zero-weight tracer to the data point of its
+        c-transform minimum (the ray of ``−∇φ``). Needs a plan with one target per row
+        (:meth:`split` first otherwise).
+
+        Returns
+        -------
+        target : ndarray, shape (n, d)
+        direction : ndarray, shape (n, d)
+            Unit vectors (0 for particles on their target).
+        length : ndarray, shape (n,)
+            ``|x_i − target_i|``.
+        """
+        if self.is_split:
+            raise ValueError("the plan splits some particles' mass, so a particle has no single ray; "
+                             "call split() first.")
+        target_idx = self.target_index
+        target = np.empty_like(self.x)
+        has = target_idx >= 0
+        target[has] = self.y[target_idx[has]]
+        if np.any(~has):  # tracers: the c-transform argmin of φ
+            _, j = c_transform(self.x[~has], self.y, self.v)
+            target[~has] = self.y[j]
+        direction, length = unit_directions(self.x, target)
+        return target, direction, length
+
+    def carry(self, x_new, h, speed):
+        """This plan at ``x_new`` after one Euler step of length ``h``, when provably optimal; else None.
+
+        Every plan row must have a single target. A particle that moved by ``h·speed_i <= r_i``
+        (``r_i`` its distance to its target) stays on its ray with ``u_i − h·speed_i``: the duals
+        stay feasible (triangle inequality) and tight on the plan. A particle that overshot
+        (``h > r_i``) gets ``u_i = |x_i' − y_j| − v_j``, and its row ``u_i + v_k <= |x_i' − y_k|`` is
+        checked over all k (O(m) per overshooting particle, chunked); any violation returns None
+        (re-solve). Other constraints are unchanged or follow from the triangle inequality, so a
+        returned plan is optimal (to round-off) at ``x_new``.
+
+        Parameters
+        ----------
+        x_new : ndarray, shape (n, d)
+            Positions after the step.
+        h : float
+            The step length (time).
+        speed : ndarray, shape (n,)
+            ``|V_i|`` of each particle during the step (0 for particles at rest).
+
+        Returns
+        -------
+        ExactKantorovichPotential or None
+            With ``reused=True``.
+        """
+        rows, cols, y, v = self.plan_rows, self.plan_cols, self.y, self.v
+        r = np.sqrt(np.einsum("ij,ij->i", self.x[rows] - y[cols], self.x[rows] - y[cols]))
+        u_new = self.u - h * speed  # particles moved by h·|V_i| (0 for arrived ones)
+        over = (r > 0) & (h > r)
+        if np.any(over):
+            i, j = rows[over], cols[over]
+            m = y.shape[0]
+            for sl in row_chunks(i.size, m):
+                D = cdist(x_new[i[sl]], y)
+                D -= v[None, :]
+                idx = np.arange(D.shape[0])
+                own = D[idx, j[sl]].copy()
+                D[idx, j[sl]] = np.inf
+                if m > 1 and np.any(D.min(axis=1) < own):
+                    return None  # another data point is now closer in the c-transform: re-solve
+                u_new[i[sl]] = own
+        lp = LPResult(rows=rows, cols=cols, mass=self.plan_mass, u=u_new, v=v,
+                      cost=plan_cost(x_new, y, rows, cols, self.plan_mass), result_code=1, status="optimal",
+                      message="optimal (plan reused, no LP)")
+        return ExactKantorovichPotential(x_new, self.a, y, self.b, lp, max_memory=self.max_memory, reused=True)
+
+    def certify(self, tol=None):
+        """Prove this plan optimal: dual feasibility of ``(u, v)`` and a zero duality gap, to ``tol``.
+
+        Chunked O(nm) time, bounded memory (:func:`~w1flow._lp.certify_plan`). ``tol`` defaults
+        to :func:`default_certificate_tol` of the particles and the data.
+
+        Returns
+        -------
+        Certificate
+        """
+        if tol is None:
+            tol = default_certificate_tol(self.x, self.y)
+        return certify_plan(self.x, self.a, self.y, self.b, self.plan_rows, self.plan_cols, self.plan_mass,
+                            self.u, self.v, tol)
 
     # -- values and velocities ------------------------------------------------------------------
     def value(self, z):
@@ -219,16 +328,13 @@ class ExactPotential(PotentialOracle):
     """
 
     exact_w1 = True
+    provides_plan = True
 
     def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False):
         super().__init__()
-        if not isinstance(warm_start, (bool, np.bool_)):
-            raise TypeError(f"warm_start must be True or False, got {warm_start!r}.")
-        self.warm_start = bool(warm_start)
+        self.warm_start = as_bool(warm_start, "warm_start")
         self._last_duals = None
-        if num_itermax is not None and (not isinstance(num_itermax, (int, np.integer)) or num_itermax < 1):
-            raise ValueError(f"num_itermax must be a positive integer, got {num_itermax!r}.")
-        self.num_itermax = num_itermax
+        self.num_itermax = None if num_itermax is None else as_int(num_itermax, "num_itermax", 1)
         self.max_memory = max_memory
 
     def __call__(self, x, a, y, b, t=0.0):

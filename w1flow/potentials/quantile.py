@@ -18,7 +18,9 @@ speed toward ``Q_ν(u)`` and stops there,
 which stays non-decreasing in u (targets are ordered), so ``Q_t`` is the quantile function of
 ``μ_t`` and ``W_1(μ_t, ν) = ∫_0^1 (|Q_0(u) − Q_ν(u)| − t)^+ du``. With equal weights and n = m
 this is the capped flow of the particles; with a plan that splits an atom, it is the flow of the
-sub-particles (``simulate(..., split=True)``). Cost: O((n + m) log(n + m)) per evaluation.
+sub-particles (``Euler(split=True)``, ``CappedEuler(split=True)``). Cost: O((n + m) log(n + m))
+per evaluation. The closed forms :func:`~w1flow.closed_forms.quantile_flow` and
+:func:`~w1flow.closed_forms.quantile_flow_w1` live in :mod:`w1flow.closed_forms` (re-exported here).
 """
 
 from __future__ import annotations
@@ -26,22 +28,15 @@ from __future__ import annotations
 import numpy as np
 
 from .._lp import LPResult, monotone_plan
-from .._validation import as_points, as_weights, check_same_dimension
-from .base import PotentialOracle, validate_measures
+from .._validation import validate_measures
+from ..closed_forms import _require_1d, quantile_flow, quantile_flow_w1
+from .base import PotentialOracle
 from .exact import ExactKantorovichPotential
 
 __all__ = ["QuantilePotential", "QuantileKantorovichPotential", "quantile_flow", "quantile_flow_w1"]
 
 #: CDF differences below this are treated as 0 (round-off of cumulative sums).
 _CDF_TOL = 1e-12
-
-
-def _require_1d(x, what):
-    if x.shape[1] != 1:
-        raise ValueError(
-            f"{what} is 1-D only, but the points have dimension {x.shape[1]}. Use ExactPotential "
-            "(any dimension) or EntropicPotential, or project to a line first."
-        )
 
 
 def _cdf_on_grid(s, pts, w):
@@ -121,6 +116,7 @@ class QuantilePotential(PotentialOracle):
     """
 
     exact_w1 = True
+    provides_plan = True
 
     def __call__(self, x, a, y, b, t=0.0):
         """The exact 1-D potential between ``(x, a)`` and ``(y, b)``."""
@@ -131,64 +127,3 @@ class QuantilePotential(PotentialOracle):
 
     def __repr__(self):
         return "QuantilePotential()"
-
-
-def _inputs(x0, a, y, b):
-    x0 = as_points(x0, "x0")
-    y = as_points(y, "y")
-    check_same_dimension(x0, y, "x0", "y")
-    _require_1d(x0, "the quantile flow")
-    a = as_weights(a, x0.shape[0], "a")
-    b = as_weights(b, y.shape[0], "b")
-    return x0, a, y, b
-
-
-def quantile_flow(x0, a, y, b, t):
-    """Positions at time ``t`` of the exact 1-D W1 flow, in quantile (sub-particle) form.
-
-    Parameters
-    ----------
-    x0 : array_like, shape (n,) or (n, 1)
-        Initial particles.
-    a : array_like or None
-        Their weights (uniform if None).
-    y : array_like, shape (m,) or (m, 1)
-        Data.
-    b : array_like or None
-        Data weights (uniform if None).
-    t : float
-        Time ``>= 0``.
-
-    Returns
-    -------
-    z : ndarray, shape (k, 1)
-        Positions of the pieces of the monotone plan, ``x_i`` moved at unit speed toward ``y_j``
-        and stopped on arrival.
-    w : ndarray, shape (k,)
-        Their masses ``G_ij`` (a probability vector).
-    parent : ndarray of int, shape (k,)
-        Index in ``x0`` of each piece (with equal weights and n = m: a permutation of
-        ``arange(n)``, and ``z[argsort(parent)]`` are the particles' positions).
-    """
-    x0, a, y, b = _inputs(x0, a, y, b)
-    t = float(t)
-    if not t >= 0:
-        raise ValueError(f"t must be >= 0, got {t}.")
-    rows, cols, mass = monotone_plan(x0[:, 0], a, y[:, 0], b)
-    start, end = x0[rows, 0], y[cols, 0]
-    dist = np.abs(end - start)
-    z = np.where(t >= dist, end, start + np.sign(end - start) * np.minimum(t, dist))
-    return z.reshape(-1, 1), mass, rows
-
-
-def quantile_flow_w1(x0, a, y, b, t):
-    """W1 to the data along the exact 1-D flow: ``Σ_k G_k (|x_{r_k} − y_{c_k}| − t)^+``.
-
-    ``t`` may be a scalar or an array of times (the result has its shape).
-    """
-    x0, a, y, b = _inputs(x0, a, y, b)
-    rows, cols, mass = monotone_plan(x0[:, 0], a, y[:, 0], b)
-    dist = np.abs(x0[rows, 0] - y[cols, 0])
-    tt = np.asarray(t, dtype=np.float64)
-    out = np.maximum(dist[None, :] - tt.reshape(-1, 1), 0.0) @ mass
-    return float(out[0]) if tt.ndim == 0 else out.reshape(tt.shape)
