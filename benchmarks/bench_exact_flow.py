@@ -76,12 +76,12 @@ def whole_flow(n, dt=0.05, seed=0):
 
 def warm_start(n, seed=0, repeat=3):
     """Re-solve after one Euler step in the chattering phase: cold vs potentials_init=(u', v)."""
-    from w1flow import Euler, W1Flow, simulate
+    from w1flow import Euler, SaveAt, W1Flow, simulate
     from w1flow._lp import solve_w1_lp
 
     x0, y = demo_problem(n, seed)
     a = np.full(n, 1 / n)
-    x = simulate(W1Flow(y), x0, 1.5, 0.05, solver=Euler(), record_w1=False).x_final
+    x = simulate(W1Flow(y), x0, 1.5, 0.05, solver=Euler(), saveat=SaveAt(w1=None)).x_final
     lp = solve_w1_lp(x, a, y, a)
     from w1flow.potentials.exact import plan_velocity
 

@@ -75,8 +75,7 @@ def build_studies(seed, n):
     T0 = w2.target_map(x_w2, None)[0]
     studies.append(("(1) W2 flow, Euler [W2]", lambda: order_study(
         w2, x_w2, Euler(), 1.0, dt_ladder(0.1, 5), metric="w2",
-        reference=lambda x, w, T: w2_flow_closed_form(x, T0, T),
-        simulate_kwargs={"record_w1": False})))
+        reference=lambda x, w, T: w2_flow_closed_form(x, T0, T))))
 
     # (2) linear McKean–Vlasov with weights
     d = 3

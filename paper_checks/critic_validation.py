@@ -92,7 +92,7 @@ def flow(n=N):
         t0 = time.perf_counter()
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", RuntimeWarning)
-            res = w1flow.simulate(w1flow.W1Flow(y), x, 8.0, 0.1, potential=oracle, save_every=10,
+            res = w1flow.simulate(w1flow.W1Flow(y), x, 8.0, 0.1, potential=oracle, saveat=w1flow.SaveAt(every=10),
                                   on_unhealthy="warn")
         el = time.perf_counter() - t0
         print(f"[{name:5s}] status {res.status}; exact W1 at t = {np.array2string(res.ts, precision=1)}: "

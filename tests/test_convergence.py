@@ -121,7 +121,7 @@ def test_w2_euler_contracts_by_one_minus_dt(seed, n, d, dt, shift):
     rng = np.random.default_rng(seed)
     x0 = gaussian_cloud(rng, n, d, shift)
     y = gaussian_cloud(rng, n, d, 0.0)
-    res = wf.simulate(W2Flow(y), x0, 4 * dt, dt, record_w1=False)
+    res = wf.simulate(W2Flow(y), x0, 4 * dt, dt, saveat=wf.SaveAt(w1=None))
     assert res.success
     w2s = np.array([metrics.w2(x, y) for x in res.xs])
     expected = w2s[0] * (1.0 - dt) ** np.arange(len(w2s))
@@ -144,7 +144,7 @@ def test_w2_euler_order_against_closed_form(seed, d):
     T0 = problem.target_map(x0, None)[0]
     res = order_study(problem, x0, Euler(), 1.0, dt_ladder(0.1, 4),
                       reference=lambda x, w, T: w2_flow_closed_form(x, T0, T), metric="w2",
-                      simulate_kwargs={"record_w1": False})
+                      )
     assert abs(res.slope - 1.0) <= 0.1, res
 
 
@@ -180,7 +180,7 @@ def test_capped_euler_is_the_closed_form(seed, n, m, d, weighted, dt):
     a = random_weights(rng, n) if weighted else None
     b = random_weights(rng, m) if weighted else None
     T = 3.0
-    res = wf.simulate(wf.W1Flow(y, b), x0, T, dt, solver=CappedEuler(), weights=a, split=True)
+    res = wf.simulate(wf.W1Flow(y, b), x0, T, dt, solver=CappedEuler(split=True), weights=a)
     assert res.success, res.message
     scale = 1.0 + np.abs(x0).max() + np.abs(y).max()
     np.testing.assert_allclose(res.w1, capped_w1_closed_form(x0, a, y, b, res.ts), rtol=0,
@@ -243,7 +243,7 @@ def test_quantile_flow_matches_exact_lp_flow(seed, n, m, weighted):
     np.testing.assert_allclose(rq.w1, re.w1, rtol=0, atol=1e-12)
     # the closed form of the (splitting) capped flow
     rc = wf.simulate(prob, x0, 4.0, 0.25, weights=a, potential=QuantilePotential(),
-                     solver=CappedEuler(), split=True)
+                     solver=CappedEuler(split=True))
     np.testing.assert_allclose(rc.w1, quantile_flow_w1(x0, a, y, b, rc.ts), atol=1e-12)
     z, w, _ = quantile_flow(x0, a, y, b, 4.0)
     assert metrics.w1(z, rc.x_final, w, rc.a_final) <= 1e-12
@@ -321,7 +321,7 @@ def test_entropic_status_is_never_silent():
     pot = EntropicPotential(0.05, max_iter=2, warm_start=False)(x, None, y, None)
     assert pot.status == "max_iter_reached" and not pot.success and "max_iter" in pot.message
     res = wf.simulate(wf.W1Flow(y), x, 1.0, 0.1, potential=EntropicPotential(0.05, max_iter=2),
-                      record_w1=False)
+                      saveat=wf.SaveAt(w1=None))
     assert not res.success and res.n_steps == 0
     with pytest.raises(ValueError, match="reg"):
         EntropicPotential(0.0)
@@ -413,8 +413,6 @@ def test_multistage_solvers_propagate_failure_and_refuse_split(solver):
     np.testing.assert_array_equal(out.x_final, x)
     ok = wf.simulate(MeanFieldODE(lambda x, a, t: -x), x, 0.1, 0.1, solver=solver)
     assert ok.success and ok.n_field_evals == solver.order  # Heun: 2 stages, RK4: 4
-    with pytest.raises(ValueError, match="split"):
-        wf.simulate(wf.W1Flow(np.zeros((2, 2))), x, 1.0, 0.1, solver=solver, split=True)
     with pytest.raises(ValueError, match="does not support split=True"):
         type(solver)(split=True)
 

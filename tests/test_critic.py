@@ -387,7 +387,7 @@ def test_critic_driven_flow_reduces_exact_w1():
     x = gaussian_blob(n, center=(3, 0), std=0.5, seed=1)
     y = eight_gaussians(n, seed=2)
     oracle = CriticPotential(lipschitz="hard", lr=3e-3, n_critic=20, seed=0)
-    res = w1flow.simulate(w1flow.W1Flow(y), x, 8.0, 0.1, potential=oracle, save_every=20)
+    res = w1flow.simulate(w1flow.W1Flow(y), x, 8.0, 0.1, potential=oracle, saveat=w1flow.SaveAt(every=20))
     assert res.success, res.message
     assert res.w1[-1] <= 0.1 * res.w1[0]
     assert oracle.counters["evaluations"] == 80

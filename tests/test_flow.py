@@ -28,7 +28,7 @@ def test_split_mode_step_lowers_w1_by_exactly_dt(seed, n, m, d, frac):
     a, b = _rand_weights(rng, n), _rand_weights(rng, m)
     pot = ExactPotential()(x, a, y, b)
     dt = frac * _ray_lengths(pot).min()
-    res = simulate(W1Flow(y, b), x, dt, dt, solver=Euler(), weights=a, split=True)
+    res = simulate(W1Flow(y, b), x, dt, dt, solver=Euler(split=True), weights=a)
     assert res.w1[0] - res.w1[1] == pytest.approx(dt, abs=tol(x, y))
     # weights and parents are carried: sub-particle masses add up to the parents' weights
     np.testing.assert_allclose(np.bincount(res.parents[-1], res.weights[-1], n), a, atol=1e-14)
@@ -89,7 +89,7 @@ def test_capped_euler_split_mode_matches_closed_form(seed, n, m, d):
     pot = ExactPotential()(x, a, y, b)
     lengths = _ray_lengths(pot)
     dt = lengths.max() / 5.5
-    res = simulate(W1Flow(y, b), x, lengths.max() + dt, dt, solver=CappedEuler(), weights=a, split=True)
+    res = simulate(W1Flow(y, b), x, lengths.max() + dt, dt, solver=CappedEuler(split=True), weights=a)
     closed = [pot.plan_mass @ np.maximum(lengths - t, 0) for t in res.ts]
     np.testing.assert_allclose(res.w1, closed, atol=tol(x, y), rtol=0)
     assert res.w1[-1] <= tol(x, y)  # co-located sub-particles: the LP value is round-off, not 0

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 
-from w1flow import CappedEuler, Euler, ExactPotential, MemoryBudgetError, W1Flow, metrics, simulate
+from w1flow import (Checkpoint, CappedEuler, Euler, ExactPotential, MemoryBudgetError, SaveAt, W1Flow, metrics,
+                    simulate)
 from w1flow._lp import default_num_itermax, pairwise_distances, solve_w1_lp
 
 Y = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
@@ -27,11 +28,10 @@ X = np.array([[3.0, 0.0], [3.0, 1.0], [4.0, 0.5]])
         (dict(dt=-1.0), ValueError, "dt must be > 0"),
         (dict(dt=np.nan), ValueError, "dt must be finite"),
         (dict(t1=-1.0), ValueError, "t1 must be >= 0"),
-        (dict(save_every=0), ValueError, "save_every must be >= 1"),
-        (dict(save_every=1.5), TypeError, "save_every"),
         (dict(solver="euler"), TypeError, "solver must be a Solver"),
         (dict(potential=3), TypeError, "potential must be a potential oracle"),
-        (dict(split="yes"), TypeError, "split must be True or False"),
+        (dict(saveat=dict(every=10)), TypeError, "saveat must be a SaveAt"),
+        (dict(checkpoint=3), TypeError, "checkpoint path must be a str or a Path"),
     ],
 )
 def test_simulate_rejects_bad_input(kwargs, exc, match):
@@ -39,6 +39,26 @@ def test_simulate_rejects_bad_input(kwargs, exc, match):
     args.update(kwargs)
     with pytest.raises(exc, match=match):
         simulate(**args)
+
+
+@pytest.mark.parametrize(
+    "make, exc, match",
+    [
+        (lambda: SaveAt(every=0), ValueError, r"\bevery must be >= 1"),
+        (lambda: SaveAt(every=1.5), TypeError, r"\bevery must be an integer"),
+        (lambda: SaveAt(every=2, ts=[1.0]), ValueError, "every= or ts="),
+        (lambda: SaveAt(ts=[-1.0]), ValueError, r"\bts must hold finite times"),
+        (lambda: SaveAt(ts=[np.nan]), ValueError, r"\bts must hold finite times"),
+        (lambda: SaveAt(w1="exact"), ValueError, r"\bw1 must be 'auto', 'lp' or None"),
+        (lambda: Checkpoint("run.ckpt", every=0), ValueError, r"\bevery must be >= 1"),
+        (lambda: Checkpoint("run.ckpt", resume="yes"), TypeError, r"\bresume must be True or False"),
+        (lambda: Euler(split="yes"), TypeError, r"\bsplit must be True or False"),
+        (lambda: simulate(W1Flow(Y), X, 1.0, 0.1, saveat=SaveAt(ts=[2.0])), ValueError, r"after t1"),
+    ],
+)
+def test_specs_reject_bad_input(make, exc, match):
+    with pytest.raises(exc, match=match):
+        make()
 
 
 @pytest.mark.parametrize(
@@ -105,7 +125,7 @@ def test_n_equals_one_and_t1_zero():
 
 
 def test_last_step_lands_exactly_on_t1_and_snapshots_include_ends():
-    res = simulate(W1Flow(Y), X, 1.0, 0.3, save_every=2)
+    res = simulate(W1Flow(Y), X, 1.0, 0.3, saveat=SaveAt(every=2))
     assert res.ts[0] == 0.0 and res.ts[-1] == 1.0
     assert res.n_steps == 4
     np.testing.assert_allclose(res.ts, [0.0, 0.6, 1.0])

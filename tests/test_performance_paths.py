@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, strategies as st
 
 from conftest import generic_cloud, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
-from w1flow import CappedEuler, Euler, ExactPotential, MemoryBudgetError, W1Flow, metrics, simulate
+from w1flow import CappedEuler, Euler, ExactPotential, MemoryBudgetError, SaveAt, W1Flow, metrics, simulate
 from w1flow._lp import certify_plan
 
 seeds = st.integers(0, 2**32 - 1)
@@ -25,9 +25,8 @@ def test_plan_reuse_equals_resolve_every_step(seed, n, d, uniform, same_size, sp
     x, y = generic_cloud(rng, n, d, shift=1.5), generic_cloud(rng, m, d)
     a = None if uniform else _rand_weights(rng, n)
     b = None if uniform else _rand_weights(rng, m)
-    kw = dict(weights=a, split=split)
-    ref = simulate(W1Flow(y, b), x, 3.0, dt, solver=Euler(reuse_plan=False), **kw)
-    fast = simulate(W1Flow(y, b), x, 3.0, dt, solver=Euler(), **kw)
+    ref = simulate(W1Flow(y, b), x, 3.0, dt, solver=Euler(reuse_plan=False, split=split), weights=a)
+    fast = simulate(W1Flow(y, b), x, 3.0, dt, solver=Euler(split=split), weights=a)
     assert ref.success and fast.success
     np.testing.assert_allclose(fast.w1, ref.w1, atol=tol(x, y), rtol=0)
     assert fast.n_lp_solves <= ref.n_lp_solves
@@ -74,20 +73,20 @@ def test_capped_flow_costs_one_lp_including_the_w1_history(rng):
     np.testing.assert_allclose(res.w1, closed, atol=tol(x, y), rtol=0)
     assert res.w1[-1] == 0.0
     # the LP-verified history (one LP per save point) agrees
-    lp = simulate(W1Flow(y), x, t1, dt, solver=CappedEuler(), w1_method="lp")
+    lp = simulate(W1Flow(y), x, t1, dt, solver=CappedEuler(), saveat=SaveAt(w1="lp"))
     assert lp.n_lp_solves == len(lp.ts)  # the initial LP gives W1 at t = 0, one LP per later save
     np.testing.assert_allclose(res.w1, lp.w1, atol=tol(x, y), rtol=0)
     # the certificate adds no LP
-    cert = simulate(W1Flow(y), x, t1, dt, solver=CappedEuler(certify=True), save_every=5)
+    cert = simulate(W1Flow(y), x, t1, dt, solver=CappedEuler(certify=True), saveat=SaveAt(every=5))
     assert cert.success and cert.n_lp_solves == 1
 
 
 def test_capped_flow_split_mode_one_lp_and_certified(rng):
     x, y = generic_cloud(rng, 20, 2, shift=1.0), generic_cloud(rng, 27, 2)
     a, b = _rand_weights(rng, 20), _rand_weights(rng, 27)
-    res = simulate(W1Flow(y, b), x, 8.0, 0.25, solver=CappedEuler(certify=True), weights=a, split=True)
+    res = simulate(W1Flow(y, b), x, 8.0, 0.25, solver=CappedEuler(certify=True, split=True), weights=a)
     assert res.success and res.n_lp_solves == 1
-    lp = simulate(W1Flow(y, b), x, 8.0, 0.25, solver=CappedEuler(), weights=a, split=True, w1_method="lp")
+    lp = simulate(W1Flow(y, b), x, 8.0, 0.25, solver=CappedEuler(split=True), weights=a, saveat=SaveAt(w1="lp"))
     np.testing.assert_allclose(res.w1, lp.w1, atol=tol(x, y), rtol=0)
 
 
@@ -183,9 +182,8 @@ def test_solver_options_are_validated():
         CappedEuler(certify=1)
     with pytest.raises(ValueError, match="certify_tol"):
         CappedEuler(certify=True, certify_tol=-1.0)
-    x = np.zeros((3, 2))
-    with pytest.raises(ValueError, match="w1_method"):
-        simulate(W1Flow(x), x + 1, 1.0, 0.5, w1_method="closed")
+    with pytest.raises(ValueError, match=r"\bw1 must be"):
+        SaveAt(w1="closed")
 
 
 def test_bench_cli_names_its_benchmarks(capsys):

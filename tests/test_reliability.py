@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
 
-from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, metrics, simulate
+from w1flow import Checkpoint, CappedEuler, Euler, ExactPotential, SaveAt, W1Flow, metrics, simulate
 from w1flow.checkpoint import CheckpointError
 from w1flow.datasets import eight_gaussians, gaussian_blob
 from w1flow.monitors import HealthCheckError, LipschitzDriftMonitor, W1IncreaseMonitor
@@ -44,8 +44,8 @@ FAULTS = {
     "target_weights wrong length": "target_weights",
     "dt zero": "dt", "dt negative": "dt", "dt NaN": "dt", "dt inf": "dt", "dt string": "dt", "dt None": "dt",
     "t1 negative": "t1", "t1 NaN": "t1", "t1 string": "t1", "t1 bool": "t1",
-    "save_every 0": "save_every", "save_every negative": "save_every", "save_every float": "save_every",
-    "save_every string": "save_every", "split string": "split",
+    "every 0": "every", "every negative": "every", "every float": "every",
+    "every string": "every", "split string": "split",
 }
 FAULT_NAMES = ["none"] * (len(FAULTS) - 1) + [f for f in FAULTS if f != "none"]
 
@@ -104,8 +104,8 @@ def _inject(fault, args, rng):
         "dt zero": lambda: 0.0, "dt negative": lambda: -0.1, "dt NaN": lambda: np.nan,
         "dt inf": lambda: np.inf, "dt string": lambda: "0.1", "dt None": lambda: None,
         "t1 negative": lambda: -1.0, "t1 NaN": lambda: np.nan, "t1 string": lambda: "1", "t1 bool": lambda: True,
-        "save_every 0": lambda: 0, "save_every negative": lambda: -2, "save_every float": lambda: 1.5,
-        "save_every string": lambda: "2", "split string": lambda: "yes",
+        "every 0": lambda: 0, "every negative": lambda: -2, "every float": lambda: 1.5,
+        "every string": lambda: "2", "split string": lambda: "yes",
     }[fault]()
     key = FAULTS[fault]
     args[key] = bad
@@ -128,23 +128,24 @@ def test_fuzz_public_api(data):
     wform, w = _weights(data.draw, n)
     bform, b = _weights(data.draw, np.asarray(y).shape[0])
     args = dict(x0=x0, target=y, weights=w, target_weights=b, dt=data.draw(st.floats(0.05, 2.0)),
-                t1=data.draw(st.floats(0.0, 3.0)), save_every=data.draw(st.integers(1, 4)),
+                t1=data.draw(st.floats(0.0, 3.0)), every=data.draw(st.integers(1, 4)),
                 split=data.draw(st.booleans()))
     fault = data.draw(st.sampled_from(FAULT_NAMES))
     if fault != "none":
         _inject(fault, args, rng)
-    solver = data.draw(st.sampled_from([Euler(), CappedEuler()]))
+    solver_cls = data.draw(st.sampled_from([Euler, CappedEuler]))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # documented: weights normalised
             problem = W1Flow(args["target"], args["target_weights"])
+            solver = solver_cls(split=args["split"])
             res = simulate(problem, args["x0"], args["t1"], args["dt"], solver=solver,
-                           weights=args["weights"], save_every=args["save_every"], split=args["split"])
+                           weights=args["weights"], saveat=SaveAt(every=args["every"]))
             direct = metrics.w1(args["x0"], args["target"], args["weights"], args["target_weights"])
     except (ValueError, TypeError) as exc:
         msg = str(exc)
         if fault == "none":  # the one documented refusal of valid input
-            assert isinstance(solver, CappedEuler) and not args["split"] and "split=True" in msg, msg
+            assert solver_cls is CappedEuler and not args["split"] and "split=True" in msg, msg
             FUZZ_LOG["valid input -> CappedEuler asks for split=True"] += 1
         else:
             assert FAULTS[fault] in msg, (fault, msg)
@@ -167,12 +168,12 @@ def test_fuzz_public_api(data):
 def test_every_fault_of_the_battery_is_refused_with_its_argument_named(fault):
     rng = np.random.default_rng(0)
     args = dict(x0=rng.normal(size=(4, 2)) + 2, target=rng.normal(size=(5, 2)), weights=None,
-                target_weights=None, dt=0.1, t1=1.0, save_every=1, split=False)
+                target_weights=None, dt=0.1, t1=1.0, every=1, split=False)
     _inject(fault, args, rng)
     with pytest.raises((ValueError, TypeError)) as err:
         problem = W1Flow(args["target"], args["target_weights"])
         simulate(problem, args["x0"], args["t1"], args["dt"], weights=args["weights"],
-                 save_every=args["save_every"], split=args["split"])
+                 saveat=SaveAt(every=args["every"]), solver=Euler(split=args["split"]))
     assert FAULTS[fault] in str(err.value)
 
 
@@ -221,7 +222,7 @@ def test_same_seed_gives_bitwise_identical_runs():
 def test_interrupt_and_resume_is_bitwise_identical(tmp_path, solver_cls, split):
     x, y = _demo_problem(n=50, seed=1)
     w = np.linspace(1, 2, 50) / np.linspace(1, 2, 50).sum() if split else None
-    kwargs = dict(solver=solver_cls(), weights=w, save_every=3, split=split)
+    kwargs = dict(solver=solver_cls(split=split), weights=w, saveat=SaveAt(every=3))
     ref = simulate(W1Flow(y), x, 2.0, 0.05, **kwargs)
     ck = tmp_path / "run.ckpt"
     steps = []
@@ -231,11 +232,11 @@ def test_interrupt_and_resume_is_bitwise_identical(tmp_path, solver_cls, split):
         if len(steps) == 23:
             raise KeyboardInterrupt
 
-    part = simulate(W1Flow(y), x, 2.0, 0.05, callback=interrupt_once, checkpoint=ck, checkpoint_every=5,
+    part = simulate(W1Flow(y), x, 2.0, 0.05, callback=interrupt_once, checkpoint=Checkpoint(ck, every=5),
                     **kwargs)
     assert part.status == "interrupted" and "resume=True" in part.message
     assert part.n_steps == 23 and ck.exists()
-    done = simulate(W1Flow(y), x, 2.0, 0.05, checkpoint=ck, resume=True, **kwargs)
+    done = simulate(W1Flow(y), x, 2.0, 0.05, checkpoint=Checkpoint(ck, resume=True), **kwargs)
     assert done.success and done.n_steps == ref.n_steps
     assert done.x_final.tobytes() == ref.x_final.tobytes()
     assert done.w1.tobytes() == ref.w1.tobytes()
@@ -248,24 +249,24 @@ def test_resume_refuses_a_checkpoint_of_another_run(tmp_path):
     ck = tmp_path / "run.ckpt"
     simulate(W1Flow(y), x, 0.5, 0.1, checkpoint=ck)
     with pytest.raises(CheckpointError, match="different run"):
-        simulate(W1Flow(y), x, 0.5, 0.05, checkpoint=ck, resume=True)
+        simulate(W1Flow(y), x, 0.5, 0.05, checkpoint=Checkpoint(ck, resume=True))
     ck.write_bytes(b"not a pickle")
     with pytest.raises(CheckpointError, match="could not be read"):
-        simulate(W1Flow(y), x, 0.5, 0.1, checkpoint=ck, resume=True)
+        simulate(W1Flow(y), x, 0.5, 0.1, checkpoint=Checkpoint(ck, resume=True))
 
 
 KILL_SCRIPT = textwrap.dedent(
     """
     import sys, time
     import numpy as np
-    from w1flow import W1Flow, simulate
+    from w1flow import Checkpoint, SaveAt, W1Flow, simulate
     from w1flow.datasets import gaussian_blob, eight_gaussians
     rng = np.random.default_rng(1)
     x, y = gaussian_blob(80, seed=rng), eight_gaussians(80, seed=rng)
     def slow(t, xx, aa):
         time.sleep(0.02)
-    simulate(W1Flow(y), x, 3.0, 0.02, save_every=4, callback=slow if sys.argv[2] == "slow" else None,
-             checkpoint=sys.argv[1], checkpoint_every=10, resume=True)
+    simulate(W1Flow(y), x, 3.0, 0.02, saveat=SaveAt(every=4), callback=slow if sys.argv[2] == "slow" else None,
+             checkpoint=Checkpoint(sys.argv[1], every=10, resume=True))
     """
 )
 
@@ -295,9 +296,9 @@ def test_kill_the_process_and_resume_bitwise(tmp_path):
     assert 30 <= k < 150, k
     rng = np.random.default_rng(1)
     x, y = gaussian_blob(80, seed=rng), eight_gaussians(80, seed=rng)
-    resumed = simulate(W1Flow(y), x, 3.0, 0.02, save_every=4, checkpoint=ck, checkpoint_every=10,
-                       resume=True)
-    ref = simulate(W1Flow(y), x, 3.0, 0.02, save_every=4)
+    resumed = simulate(W1Flow(y), x, 3.0, 0.02, saveat=SaveAt(every=4),
+                       checkpoint=Checkpoint(ck, every=10, resume=True))
+    ref = simulate(W1Flow(y), x, 3.0, 0.02, saveat=SaveAt(every=4))
     assert resumed.success
     assert resumed.x_final.tobytes() == ref.x_final.tobytes()
     assert resumed.w1.tobytes() == ref.w1.tobytes()
@@ -365,7 +366,7 @@ def test_nan_from_a_bad_drift_stops_the_run():
             return pot
 
     x, y = _demo_problem(n=10)
-    res = simulate(W1Flow(y), x, 1.0, 0.1, potential=NaNOracle(), record_w1=False)
+    res = simulate(W1Flow(y), x, 1.0, 0.1, potential=NaNOracle(), saveat=SaveAt(w1=None))
     assert res.status == "nonfinite" and res.n_steps == 1
     assert all(np.all(np.isfinite(s)) for s in res.xs)
     assert W1IncreaseMonitor().check(0, x, None, [1.0, 1.0 + 1e-6], None) is not None
@@ -386,7 +387,8 @@ def test_critic_driven_flow_resumes_bitwise(tmp_path):
     def critic():
         return CriticPotential(lipschitz="hard", hidden=(32, 32), n_warmup=40, n_critic=3, seed=5)
 
-    ref = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2)
+    every2 = SaveAt(every=2)
+    ref = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), saveat=every2)
     ck = tmp_path / "critic.ckpt"
     calls = []
 
@@ -395,15 +397,16 @@ def test_critic_driven_flow_resumes_bitwise(tmp_path):
         if len(calls) == 7:
             raise KeyboardInterrupt
 
-    part = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2, callback=stop,
-                    checkpoint=ck, checkpoint_every=3)
+    part = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), saveat=every2, callback=stop,
+                    checkpoint=Checkpoint(ck, every=3))
     assert part.status == "interrupted"
-    done = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2, checkpoint=ck, resume=True)
+    done = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), saveat=every2,
+                    checkpoint=Checkpoint(ck, resume=True))
     assert done.success
     assert done.x_final.tobytes() == ref.x_final.tobytes()
     assert done.w1.tobytes() == ref.w1.tobytes()
     # and a fresh critic with the same seed repeats the run bitwise
-    again = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), save_every=2)
+    again = simulate(W1Flow(y), x, 0.6, 0.05, potential=critic(), saveat=every2)
     assert again.x_final.tobytes() == ref.x_final.tobytes()
 
 
@@ -423,13 +426,14 @@ def test_interrupt_inside_a_step_keeps_the_last_consistent_checkpoint(tmp_path):
     x, y = _demo_problem(n=40, seed=3)
     Flaky = _Flaky
     ck = tmp_path / "mid.ckpt"
-    ref = simulate(W1Flow(y), x, 1.0, 0.05, save_every=4, solver=Euler(reuse_plan=False))
-    part = simulate(W1Flow(y), x, 1.0, 0.05, save_every=4, potential=Flaky(), checkpoint=ck,
-                    checkpoint_every=1, solver=Euler(reuse_plan=False))
+    every4 = SaveAt(every=4)
+    ref = simulate(W1Flow(y), x, 1.0, 0.05, saveat=every4, solver=Euler(reuse_plan=False))
+    part = simulate(W1Flow(y), x, 1.0, 0.05, saveat=every4, potential=Flaky(), checkpoint=Checkpoint(ck, every=1),
+                    solver=Euler(reuse_plan=False))
     assert part.status == "interrupted" and "last periodic checkpoint is kept" in part.message
     with open(ck, "rb") as fh:
         assert pickle.load(fh)["k"] == part.n_steps >= 1  # the last completed step
-    done = simulate(W1Flow(y), x, 1.0, 0.05, save_every=4, checkpoint=ck, resume=True,
+    done = simulate(W1Flow(y), x, 1.0, 0.05, saveat=every4, checkpoint=Checkpoint(ck, resume=True),
                     solver=Euler(reuse_plan=False))
     assert done.x_final.tobytes() == ref.x_final.tobytes()
     assert done.w1.tobytes() == ref.w1.tobytes()

@@ -28,7 +28,8 @@ def run_demo(out="w1flow-demo", n=500, dt=0.05, seed=0, save_every=2, progress=T
     import matplotlib
 
     matplotlib.use("Agg")
-    from . import CappedEuler, Euler, ExactPotential, W1Flow, simulate
+    from . import CappedEuler, Euler, SaveAt, W1Flow, simulate
+    from .closed_forms import capped_w1_closed_form
     from .datasets import eight_gaussians, gaussian_blob
     from .plotting import animate_flow, plot_snapshots, plot_w1
 
@@ -39,14 +40,14 @@ def run_demo(out="w1flow-demo", n=500, dt=0.05, seed=0, save_every=2, progress=T
     y = eight_gaussians(n, radius=2.0, std=0.05, seed=rng)
     problem = W1Flow(y)
     # The flow ends when the longest transport ray is travelled: read it off the initial plan.
-    pot0 = ExactPotential()(x0, np.full(n, 1 / n), problem.target, problem.target_weights)
-    rays = np.linalg.norm(x0[pot0.plan_rows] - y[pot0.plan_cols], axis=1)
+    _, _, rays = problem.potential(x0, None, problem.target, problem.target_weights).rays()
     t_hit = float(rays.max())
     t1 = float(np.ceil((t_hit + 2 * dt) / dt) * dt)
     t_start = time.perf_counter()
-    capped = simulate(problem, x0, t1, dt, solver=CappedEuler(), save_every=save_every, progress=progress)
-    euler = simulate(problem, x0, t1, dt, solver=Euler(), save_every=save_every, progress=progress)
-    closed = [float(np.dot(pot0.plan_mass, np.maximum(rays - t, 0))) for t in capped.ts]
+    saveat = SaveAt(every=save_every)
+    capped = simulate(problem, x0, t1, dt, solver=CappedEuler(), saveat=saveat, progress=progress)
+    euler = simulate(problem, x0, t1, dt, solver=Euler(), saveat=saveat, progress=progress)
+    closed = capped_w1_closed_form(x0, None, y, None, capped.ts)  # from its own LP
     plot_snapshots(capped, y, out / "snapshots.png", title=f"Exact W1 flow (capped Euler), n = {n}")
     plot_w1({"capped Euler (exact flow)": capped, f"forward Euler, dt = {dt}": euler}, out / "w1.png",
             closed_form=(capped.ts, closed))
