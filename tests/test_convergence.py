@@ -15,6 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import w1flow as wf
+from conftest import rand_weights
 from w1flow import metrics
 from w1flow.convergence import (
     ConvergenceResult,
@@ -32,7 +33,7 @@ from w1flow.convergence import (
 )
 from w1flow.potentials.entropic import EntropicPotential
 from w1flow.potentials.exact import ExactPotential
-from w1flow.potentials.quantile import QuantilePotential, quantile_flow, quantile_flow_w1
+from w1flow.potentials.quantile import QuantilePotential
 from w1flow.problems import MeanFieldODE, W2Flow
 from w1flow.solvers import RK4, CappedEuler, Euler, Heun
 
@@ -48,11 +49,6 @@ def random_matrix(rng, d, rho):
     return rho * M / np.linalg.norm(M, 2)
 
 
-def random_weights(rng, n):
-    w = rng.uniform(0.2, 1.0, n)
-    return w / w.sum()
-
-
 # ------------------------------------------------------------------------------------------
 # (2) linear McKean–Vlasov: closed form by matrix exponentials
 # ------------------------------------------------------------------------------------------
@@ -61,7 +57,7 @@ def test_linear_mean_field_closed_form_solves_the_ode():
     d, n = 3, 7
     A, B = random_matrix(rng, d, 1.0), random_matrix(rng, d, 0.7)
     m = rng.standard_normal(d)
-    x0, a = rng.standard_normal((n, d)), random_weights(rng, n)
+    x0, a = rng.standard_normal((n, d)), rand_weights(rng, n)
     drift = linear_mean_field_drift(A, B, m)
     np.testing.assert_allclose(linear_mean_field_closed_form(A, B, m, x0, a, 0.0), x0, atol=1e-15)
     t, h = 0.7, 1e-5
@@ -88,7 +84,7 @@ def test_linear_mean_field_orders(seed, d, n, rho, weighted):
     A, B = random_matrix(rng, d, rho), random_matrix(rng, d, rho)
     m = rng.standard_normal(d)
     x0 = rng.standard_normal((n, d))
-    a = random_weights(rng, n) if weighted else None
+    a = rand_weights(rng, n) if weighted else None
     problem = MeanFieldODE(linear_mean_field_drift(A, B, m), dim=d)
 
     def exact(x, w, T):
@@ -177,8 +173,8 @@ def test_capped_euler_is_the_closed_form(seed, n, m, d, weighted, dt):
     rng = np.random.default_rng(seed)
     x0 = 2.0 + rng.standard_normal((n, d))
     y = rng.standard_normal((m, d))
-    a = random_weights(rng, n) if weighted else None
-    b = random_weights(rng, m) if weighted else None
+    a = rand_weights(rng, n) if weighted else None
+    b = rand_weights(rng, m) if weighted else None
     T = 3.0
     res = wf.simulate(wf.W1Flow(y, b), x0, T, dt, solver=CappedEuler(split=True), weights=a)
     assert res.success, res.message
@@ -201,54 +197,8 @@ def test_capped_order_study_is_roundoff():
 
 
 # ------------------------------------------------------------------------------------------
-# (5) the exact 1-D flow through quantile functions
+# (5) the exact 1-D flow (the quantile potential's own tests: tests/test_quantile.py)
 # ------------------------------------------------------------------------------------------
-def test_quantile_potential_identities():
-    rng = np.random.default_rng(11)
-    x, y = 1.0 + rng.standard_normal((40, 1)), 0.5 * rng.standard_normal((55, 1))
-    a, b = random_weights(rng, 40), random_weights(rng, 55)
-    a[3] = 0.0
-    a /= a.sum()
-    q, e = QuantilePotential()(x, a, y, b), ExactPotential()(x, a, y, b)
-    assert q.success and q.status == "optimal"
-    assert q.w1 == pytest.approx(e.w1, rel=1e-12)
-    assert a @ q(x) - b @ q(y) == pytest.approx(e.w1, rel=1e-12)  # KR duality
-    z = np.linspace(-4, 5, 2001)
-    assert np.max(np.abs(np.diff(q(z))) / np.diff(z)) <= 1 + 1e-9  # 1-Lipschitz
-    pos = a > 0
-    np.testing.assert_allclose(q.velocity[pos], e.velocity[pos], atol=1e-14)
-    # φ' = sign(F_ν − F_μ) off the support: +1 (particles move left) where F_μ < F_ν
-    zz = np.linspace(-3, 4, 301).reshape(-1, 1)
-    Fm = np.array([a[x[:, 0] <= t].sum() for t in zz[:, 0]])
-    Fn = np.array([b[y[:, 0] <= t].sum() for t in zz[:, 0]])
-    sgn = np.sign(np.where(np.abs(Fn - Fm) < 1e-12, 0.0, Fn - Fm))
-    np.testing.assert_array_equal(q.grad(zz)[:, 0], sgn)
-    with pytest.raises(ValueError, match="1-D only"):
-        QuantilePotential()(np.zeros((3, 2)), None, np.ones((4, 2)), None)
-
-
-@settings(deadline=None, max_examples=examples(10))
-@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 30), m=st.integers(2, 30),
-       weighted=st.booleans())
-def test_quantile_flow_matches_exact_lp_flow(seed, n, m, weighted):
-    """Euler with the quantile oracle reproduces the exact LP flow's W1 history (same plan)."""
-    rng = np.random.default_rng(seed)
-    x0, y = 1.5 + rng.standard_normal(n), rng.standard_normal(m)
-    a = random_weights(rng, n) if weighted else None
-    b = random_weights(rng, m) if weighted else None
-    prob = wf.W1Flow(y, b)
-    rq = wf.simulate(prob, x0, 2.0, 0.1, weights=a, potential=QuantilePotential())
-    re = wf.simulate(prob, x0, 2.0, 0.1, weights=a, potential=ExactPotential())
-    assert rq.success and re.success
-    np.testing.assert_allclose(rq.w1, re.w1, rtol=0, atol=1e-12)
-    # the closed form of the (splitting) capped flow
-    rc = wf.simulate(prob, x0, 4.0, 0.25, weights=a, potential=QuantilePotential(),
-                     solver=CappedEuler(split=True))
-    np.testing.assert_allclose(rc.w1, quantile_flow_w1(x0, a, y, b, rc.ts), atol=1e-12)
-    z, w, _ = quantile_flow(x0, a, y, b, 4.0)
-    assert metrics.w1(z, rc.x_final, w, rc.a_final) <= 1e-12
-
-
 def test_chattering_plateau_is_first_order():
     """Uncapped Euler on the exact 1-D W1 flow: terminal W1 to the data ∝ dt (slope ~ 1)."""
     rng = np.random.default_rng(5)
@@ -294,58 +244,8 @@ def capped_hitting_time(x0, y):
 
 
 # ------------------------------------------------------------------------------------------
-# (3) entropic potential: unit tests and the order of Heun on its (smooth) flow
+# (3) entropic potential: the order of Heun on its (smooth) flow (unit tests: tests/test_entropic.py)
 # ------------------------------------------------------------------------------------------
-def test_entropic_gradient_matches_finite_differences():
-    rng = np.random.default_rng(2)
-    x, y = rng.standard_normal((30, 2)) + [2.0, 0.0], rng.standard_normal((25, 2))
-    pot = EntropicPotential(0.2)(x, None, y, None)
-    assert pot.status == "converged" and pot.success
-    z = 2.0 * rng.standard_normal((40, 2))
-    h = 1e-6
-    fd = np.stack([(pot(z + h * e) - pot(z - h * e)) / (2 * h) for e in np.eye(2)], axis=1)
-    np.testing.assert_allclose(pot.grad(z), fd, atol=1e-8)
-    assert np.all(np.linalg.norm(pot.grad(z), axis=1) <= 1 + 1e-12)  # 1-Lipschitz
-    np.testing.assert_allclose(pot.velocity, -pot.grad(x), atol=1e-15)
-    # the velocity is the entropic plan velocity Σ_j (P_ij/a_i) e_ij
-    P, a = pot.plan, np.full(30, 1 / 30)
-    E = y[None, :, :] - x[:, None, :]
-    E /= np.linalg.norm(E, axis=2, keepdims=True)
-    np.testing.assert_allclose(np.einsum("ij,ijk->ik", P / a[:, None], E), pot.velocity, atol=1e-9)
-    np.testing.assert_allclose(P.sum(axis=0), np.full(25, 1 / 25), atol=1e-10)
-
-
-def test_entropic_status_is_never_silent():
-    rng = np.random.default_rng(4)
-    x, y = rng.standard_normal((20, 2)) + 3.0, rng.standard_normal((20, 2))
-    pot = EntropicPotential(0.05, max_iter=2, warm_start=False)(x, None, y, None)
-    assert pot.status == "max_iter_reached" and not pot.success and "max_iter" in pot.message
-    res = wf.simulate(wf.W1Flow(y), x, 1.0, 0.1, potential=EntropicPotential(0.05, max_iter=2),
-                      saveat=wf.SaveAt(w1=None))
-    assert not res.success and res.n_steps == 0
-    with pytest.raises(ValueError, match="reg"):
-        EntropicPotential(0.0)
-
-
-def test_entropic_converges_to_lp_as_reg_to_zero():
-    rng = np.random.default_rng(6)
-    x, y = rng.standard_normal((60, 2)) + [2.5, 0.0], 0.5 * rng.standard_normal((70, 2))
-    a = random_weights(rng, 60)
-    exact = ExactPotential()(x, a, y, None)
-    z = 2.0 * rng.standard_normal((200, 2)) + [1.0, 0.0]
-    gaps, phi_err = [], []
-    for reg in (0.3, 0.1, 0.03, 0.01):
-        pot = EntropicPotential(reg, max_iter=100000)(x, a, y, None)
-        assert pot.success
-        assert pot.w1 <= exact.w1 + 1e-9  # φ is 1-Lipschitz: KR lower bound
-        assert pot.transport_cost >= exact.w1 - 1e-9
-        gaps.append(exact.w1 - pot.w1)
-        diff = pot(z) - exact(z)  # same orientation: high on particles, low on data
-        phi_err.append(np.max(np.abs(diff - np.median(diff))))
-    assert np.all(np.diff(gaps) < 0) and gaps[-1] < 0.02 * exact.w1
-    assert np.all(np.diff(phi_err) < 0) and phi_err[-1] < 0.1
-
-
 @pytest.fixture(scope="module")
 def entropic_setup():
     rng = np.random.default_rng(0)

@@ -1,0 +1,60 @@
+"""The entropic (Sinkhorn) potential: gradient, 1-Lipschitz bound, plan velocity, status, and its limit
+as reg -> 0 against the exact LP."""
+
+import numpy as np
+import pytest
+
+import w1flow as wf
+from conftest import rand_weights
+from w1flow.potentials.entropic import EntropicPotential
+from w1flow.potentials.exact import ExactPotential
+
+
+def test_entropic_gradient_matches_finite_differences():
+    rng = np.random.default_rng(2)
+    x, y = rng.standard_normal((30, 2)) + [2.0, 0.0], rng.standard_normal((25, 2))
+    pot = EntropicPotential(0.2)(x, None, y, None)
+    assert pot.status == "converged" and pot.success
+    z = 2.0 * rng.standard_normal((40, 2))
+    h = 1e-6
+    fd = np.stack([(pot(z + h * e) - pot(z - h * e)) / (2 * h) for e in np.eye(2)], axis=1)
+    np.testing.assert_allclose(pot.grad(z), fd, atol=1e-8)
+    assert np.all(np.linalg.norm(pot.grad(z), axis=1) <= 1 + 1e-12)  # 1-Lipschitz
+    np.testing.assert_allclose(pot.velocity, -pot.grad(x), atol=1e-15)
+    # the velocity is the entropic plan velocity Σ_j (P_ij/a_i) e_ij
+    P, a = pot.plan, np.full(30, 1 / 30)
+    E = y[None, :, :] - x[:, None, :]
+    E /= np.linalg.norm(E, axis=2, keepdims=True)
+    np.testing.assert_allclose(np.einsum("ij,ijk->ik", P / a[:, None], E), pot.velocity, atol=1e-9)
+    np.testing.assert_allclose(P.sum(axis=0), np.full(25, 1 / 25), atol=1e-10)
+
+
+def test_entropic_status_is_never_silent():
+    rng = np.random.default_rng(4)
+    x, y = rng.standard_normal((20, 2)) + 3.0, rng.standard_normal((20, 2))
+    pot = EntropicPotential(0.05, max_iter=2, warm_start=False)(x, None, y, None)
+    assert pot.status == "max_iter_reached" and not pot.success and "max_iter" in pot.message
+    res = wf.simulate(wf.W1Flow(y), x, 1.0, 0.1, potential=EntropicPotential(0.05, max_iter=2),
+                      saveat=wf.SaveAt(w1=None))
+    assert not res.success and res.n_steps == 0
+    with pytest.raises(ValueError, match="reg"):
+        EntropicPotential(0.0)
+
+
+def test_entropic_converges_to_lp_as_reg_to_zero():
+    rng = np.random.default_rng(6)
+    x, y = rng.standard_normal((60, 2)) + [2.5, 0.0], 0.5 * rng.standard_normal((70, 2))
+    a = rand_weights(rng, 60)
+    exact = ExactPotential()(x, a, y, None)
+    z = 2.0 * rng.standard_normal((200, 2)) + [1.0, 0.0]
+    gaps, phi_err = [], []
+    for reg in (0.3, 0.1, 0.03, 0.01):
+        pot = EntropicPotential(reg, max_iter=100000)(x, a, y, None)
+        assert pot.success
+        assert pot.w1 <= exact.w1 + 1e-9  # φ is 1-Lipschitz: KR lower bound
+        assert pot.transport_cost >= exact.w1 - 1e-9
+        gaps.append(exact.w1 - pot.w1)
+        diff = pot(z) - exact(z)  # same orientation: high on particles, low on data
+        phi_err.append(np.max(np.abs(diff - np.median(diff))))
+    assert np.all(np.diff(gaps) < 0) and gaps[-1] < 0.02 * exact.w1
+    assert np.all(np.diff(phi_err) < 0) and phi_err[-1] < 0.1

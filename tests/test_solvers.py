@@ -1,0 +1,125 @@
+"""Every Solver subclass, through simulate: its fitted order equals ``solver.order`` on a smooth
+time-dependent mean-field ODE with a closed form; solvers that are exact along their flow
+(CappedEuler) reproduce an independent closed form to round-off instead. Also the contract:
+steps never mutate their inputs, capability flags are honoured before any work."""
+
+import numpy as np
+import ot
+import pytest
+from scipy.linalg import expm
+from scipy.spatial.distance import cdist
+
+from conftest import generic_cloud, rand_weights
+from w1flow import MeanFieldODE, SaveAt, W1Flow, simulate, solvers
+from w1flow.convergence import fit_order
+
+
+def _public_solvers():
+    out, todo = [], [solvers.Solver]
+    while todo:
+        cls = todo.pop()
+        for sub in cls.__subclasses__():
+            todo.append(sub)
+            if sub.__module__ == "w1flow.solvers" and not sub.__name__.startswith("_"):
+                out.append(sub)
+    return sorted(out, key=lambda c: c.__name__)
+
+
+SOLVERS = _public_solvers()
+
+# dY_i = A (Y_i − E[Y]) + cos(t)·u, E[Y] = Σ a_i Y_i: the mean moves by sin(t)·u and deviations
+# by e^{tA}. Time enters the drift, so a method whose stage times are wrong loses its order.
+A = np.array([[-0.6, 0.9, 0.1], [-0.8, -0.3, 0.4], [0.2, -0.5, -0.2]])
+U = np.array([1.0, -0.5, 0.25])
+
+
+def _drift(x, a, t):
+    return (x - a @ x) @ A.T + np.cos(t) * U
+
+
+def _exact(x0, a, t):
+    mean = a @ x0
+    return mean + np.sin(t) * U + (x0 - mean) @ expm(t * A).T
+
+
+def test_the_registry_holds_every_solver():
+    assert {c.__name__ for c in SOLVERS} == {"Euler", "CappedEuler", "Heun", "RK4"}
+
+
+@pytest.mark.parametrize("solver_cls", [c for c in SOLVERS if not c.needs_plan], ids=lambda c: c.__name__)
+def test_fitted_order_equals_the_declared_order(solver_cls, rng):
+    x0 = rng.standard_normal((25, 3))
+    a = rand_weights(rng, 25)
+    T = 1.3
+    dts = 0.2 / 2.0 ** np.arange(5)
+    errors = []
+    for dt in dts:
+        res = simulate(MeanFieldODE(_drift), x0, T, dt, solver=solver_cls(), weights=a, saveat=SaveAt(every=10**6))
+        assert res.success
+        errors.append(np.max(np.linalg.norm(res.x_final - _exact(x0, a, T), axis=1)))
+    slope, _, used, _ = fit_order(dts, errors, roundoff=1e-11)
+    assert used.sum() >= 4, errors
+    assert abs(slope - solver_cls.order) < 0.15, (solver_cls.__name__, slope, errors)
+
+
+@pytest.mark.parametrize("solver_cls", [c for c in SOLVERS if c.needs_plan], ids=lambda c: c.__name__)
+def test_exact_solvers_reproduce_an_independent_closed_form(solver_cls, rng):
+    """Capped flow: each particle at unit speed toward its LP target, stopping there."""
+    n, d = 30, 2
+    x0, y = generic_cloud(rng, n, d, shift=2.0), generic_cloud(rng, n, d)
+    C = cdist(x0, y)
+    G = ot.emd(np.full(n, 1 / n), np.full(n, 1 / n), C)  # a permutation on a generic cloud
+    target = y[np.argmax(G, axis=1)]
+    length = np.linalg.norm(target - x0, axis=1)
+    for dt in (0.3, 0.1, 0.037):
+        for T in (0.5, 1.7, length.max() + dt):
+            res = simulate(W1Flow(y), x0, T, dt, solver=solver_cls())
+            s = np.minimum(T, length)[:, None]
+            expected = x0 + s * (target - x0) / length[:, None]
+            assert np.max(np.abs(res.x_final - expected)) <= 1e-13 * (1 + np.abs(x0).max())
+            w1_ref = ot.emd2(np.full(n, 1 / n), np.full(n, 1 / n), cdist(res.x_final, y))
+            assert res.w1[-1] == pytest.approx(w1_ref, abs=1e-12)
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS, ids=lambda c: c.__name__)
+def test_steps_never_mutate_their_inputs(solver_cls, rng):
+    x0, y = generic_cloud(rng, 12, 2, shift=2.0), generic_cloud(rng, 12, 2)
+    seen = []
+
+    def callback(t, x, a):  # the driver hands the solver's arrays on: keep them and compare later
+        seen.append((x, x.copy(), a, a.copy()))
+
+    res = simulate(W1Flow(y), x0, 1.0, 0.1, solver=solver_cls(), callback=callback)
+    assert res.success and len(seen) == 10
+    for x, x_copy, a, a_copy in seen:
+        assert np.array_equal(x, x_copy) and np.array_equal(a, a_copy)
+
+
+def test_capability_flags_are_honoured_before_any_work():
+    calls = []
+
+    def drift(x, a, t):
+        calls.append(t)
+        return -x
+
+    for cls in SOLVERS:
+        if cls.needs_plan:
+            with pytest.raises(TypeError, match="needs a potential with an optimal plan"):
+                simulate(MeanFieldODE(drift), np.ones((3, 2)), 1.0, 0.1, solver=cls())
+        if not cls.supports_split:
+            with pytest.raises(ValueError, match="does not support split=True"):
+                cls(split=True)
+    assert calls == []
+    flagged = [c.__name__ for c in SOLVERS if c.w1_nonincreasing]
+    assert flagged == ["CappedEuler"]
+
+
+def test_replace_changes_options_and_validates_them():
+    e = solvers.Euler(reuse_plan=False)
+    e2 = e.replace(split=True)
+    assert e2.split and not e2.reuse_plan and not e.split
+    with pytest.raises(TypeError, match="no option"):
+        e.replace(spilt=True)
+    with pytest.raises(TypeError, match=r"\bcertify must be True or False"):
+        e.replace(certify="yes")
+    assert solvers.Heun().replace(split=False).options == {}
