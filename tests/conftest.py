@@ -28,6 +28,11 @@ settings.register_profile(
 settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
+def examples(n):
+    """At most ``n`` hypothesis examples, or fewer if the loaded profile asks for fewer."""
+    return min(n, settings.default.max_examples)
+
+
 def generic_cloud(rng, n, d, scale=1.0, shift=0.0):
     """Gaussian points: distinct pairwise distances with probability 1 (no ties)."""
     return shift + scale * rng.standard_normal((n, d))

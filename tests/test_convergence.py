@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import w1flow as wf
-from conftest import rand_weights
+from conftest import examples, rand_weights
 from w1flow import metrics
 from w1flow.convergence import (
     ConvergenceResult,
@@ -36,11 +36,6 @@ from w1flow.potentials.exact import ExactPotential
 from w1flow.potentials.quantile import QuantilePotential
 from w1flow.problems import MeanFieldODE, W2Flow
 from w1flow.solvers import RK4, CappedEuler, Euler, Heun
-
-
-def examples(n):
-    """At most ``n`` examples, or fewer if the loaded profile asks for fewer."""
-    return min(n, settings.default.max_examples)
 
 
 def random_matrix(rng, d, rho):

@@ -7,16 +7,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import w1flow as wf
-from conftest import rand_weights
+from conftest import examples, rand_weights
 from w1flow import metrics
 from w1flow.closed_forms import quantile_flow, quantile_flow_w1
 from w1flow.potentials.exact import ExactPotential
 from w1flow.potentials.quantile import QuantilePotential
 from w1flow.solvers import CappedEuler
-
-
-def examples(n):
-    return min(n, settings.default.max_examples)
 
 
 def test_quantile_potential_identities():
