@@ -275,7 +275,9 @@ def test_interface_counters_warm_start_and_reset():
     assert p.x is not None and p.a.shape == (32,)
     assert p.w1 == pytest.approx(p(x).mean() - p(y).mean(), rel=1e-12)
     assert p.w1_normalized == pytest.approx(p.w1 / p.lipschitz)
-    assert np.ndim(p(x[0])) == 0 and p.grad(x[0]).shape == (2,)
+    assert p(x[:1]).shape == (1,) and p.grad(x[:1]).shape == (1, 2)
+    with pytest.raises(ValueError, match=r"1-D array is read as points on a line.*shape \(1, 2\)"):
+        p(x[0])  # one rule everywhere: a flat array is points on a line
     val, grad = p.value_and_gradient(x)
     np.testing.assert_array_equal(grad, p.gradient(x))
     assert "CriticPotential" in repr(o) and "NeuralCriticPotential" in repr(p)

@@ -33,7 +33,7 @@ def test_entropic_status_is_never_silent():
     rng = np.random.default_rng(4)
     x, y = rng.standard_normal((20, 2)) + 3.0, rng.standard_normal((20, 2))
     pot = EntropicPotential(0.05, max_iter=2, warm_start=False)(x, None, y, None)
-    assert pot.status == "max_iter_reached" and not pot.success and "max_iter" in pot.message
+    assert pot.status == "not_converged" and not pot.success and "max_iter" in pot.message
     res = wf.simulate(wf.W1Flow(y), x, 1.0, 0.1, potential=EntropicPotential(0.05, max_iter=2),
                       saveat=wf.SaveAt(w1=None))
     assert not res.success and res.n_steps == 0

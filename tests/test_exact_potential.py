@@ -120,7 +120,7 @@ def test_velocity_drops_zero_length_terms_and_tracers_use_gradient(rng):
     x2 = np.vstack([x, [[5.0, 5.0]]])
     a2 = np.append(a, 0.0)
     pot2 = ExactPotential()(x2, a2, y, a)
-    np.testing.assert_allclose(pot2.velocity[-1], -pot2.grad(x2[-1]), atol=0)
+    np.testing.assert_allclose(pot2.velocity[-1:], -pot2.grad(x2[-1:]), atol=0)
     assert np.linalg.norm(pot2.velocity[-1]) == pytest.approx(1.0)
 
 

@@ -6,6 +6,10 @@
 * ``numItermax`` grows with the problem size (POT's default 1e5 is hit near n = 4000 in 2-D).
 * ``result_code`` is checked and turned into a status; a failed LP never passes silently.
 * ``numThreads`` is never passed (deprecated and ignored in POT 0.9.7).
+* Costs are divided by their largest entry before the LP and the duals multiplied back: POT's
+  network simplex compares reduced costs with absolute tolerances, so at coordinates of order
+  1e-8 (W2) or 1e-14 (W1) it sees costs as ties and returns a wrong plan "optimal". With
+  normalised costs the plan does not depend on the unit of length.
 * A memory budget stops a dense LP before it exhausts memory.
 * In 1-D the plan is the monotone (north-west corner) coupling, which is optimal for every
   convex cost and unique in the sense that quantiles are matched; the duals still come from
@@ -171,9 +175,11 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
     M = pairwise_distances(x, y) if cost is None else cost
     if num_itermax is None:
         num_itermax = default_num_itermax(n, m)
+    scale = _cost_scale(M)
+    M = M / scale  # O(1) costs: the LP's tolerances are absolute (see the module docstring)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        kw = {} if potentials_init is None else {"potentials_init": potentials_init}
+        kw = {} if potentials_init is None else {"potentials_init": tuple(p / scale for p in potentials_init)}
         G, log = ot.emd(a, b, M, numItermax=int(num_itermax), log=True, check_marginals=False, **kw)
     del M  # the dense matrices go out of scope here; only the sparse plan is kept
     code = int(log["result_code"])
@@ -196,8 +202,8 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
         rows=np.ascontiguousarray(rows, dtype=np.int64),
         cols=np.ascontiguousarray(cols, dtype=np.int64),
         mass=np.ascontiguousarray(mass, dtype=np.float64),
-        u=np.ascontiguousarray(log["u"], dtype=np.float64),
-        v=np.ascontiguousarray(log["v"], dtype=np.float64),
+        u=np.ascontiguousarray(log["u"], dtype=np.float64) * scale,
+        v=np.ascontiguousarray(log["v"], dtype=np.float64) * scale,
         cost=cost_value,
         result_code=code,
         status=status,
@@ -270,9 +276,18 @@ def solve_w2_lp(x, a, y, b, max_memory=DEFAULT_MEMORY_BUDGET, what="the W2 plan"
     n, m = x.shape[0], y.shape[0]
     check_memory(n, m, max_memory, what)
     M = cdist(x, y, "sqeuclidean")
-    G, log = ot.emd(a, b, M, numItermax=default_num_itermax(n, m), log=True, check_marginals=False)
+    scale = _cost_scale(M)
+    G, log = ot.emd(a, b, M / scale, numItermax=default_num_itermax(n, m), log=True, check_marginals=False)
+    log["u"], log["v"] = np.asarray(log["u"]) * scale, np.asarray(log["v"]) * scale
+    log["cost"] = float(np.sum(G * M))
     log["cost_matrix"] = M
     return G, log
+
+
+def _cost_scale(M):
+    """The largest cost (1 when all costs are 0): the LP runs on ``M / scale``."""
+    top = float(M.max()) if M.size else 0.0
+    return top if top > 0 and np.isfinite(top) else 1.0
 
 
 @dataclass(frozen=True)
@@ -301,9 +316,12 @@ class Certificate:
 
 
 def default_certificate_tol(*arrays):
-    """Certificate tolerance ``1e-9 · (1 + max |coordinate|)`` (LP duals carry ~1e-13 round-off)."""
-    scale = max(float(np.max(np.abs(arr))) if arr.size else 0.0 for arr in arrays)
-    return 1e-9 * (1.0 + scale)
+    """Certificate tolerance ``1e-9 · max |coordinate|`` of the given clouds.
+
+    Relative to the problem's own scale (distances carry round-off of order ``eps · |x|``, LP
+    duals about 1e-13 of that), so the certificate means the same at every unit of length.
+    """
+    return 1e-9 * max(float(np.max(np.abs(arr))) if arr.size else 0.0 for arr in arrays)
 
 
 def certify_plan(x, a, y, b, rows, cols, mass, u, v, tol, chunk_bytes=CHUNK_BYTES):

@@ -3,7 +3,9 @@
 Every public entry point goes through these helpers, so the rules live in one place:
 
 * lists, ints and float32 are converted to float64; non-contiguous arrays are copied;
-* a 1-D array of length n is read as n points on the line (shape ``(n, 1)``);
+* a 1-D array of length n is read as n points on the line (shape ``(n, 1)``), everywhere:
+  for ``simulate``, the problems, the oracles and a potential's ``φ(z)``; one point in R^d is
+  shape ``(1, d)``, and the dimension errors say so;
 * NaN or inf raise ``ValueError``; so do empty clouds and arrays of more than two dimensions;
 * weights must be finite and non-negative with a positive total. They are normalised to total
   mass 1 (a ``UserWarning`` says so when the total differs from 1 by more than 1e-9). Individual
@@ -33,6 +35,7 @@ __all__ = [
     "as_seed",
     "as_rng",
     "check_same_dimension",
+    "readonly",
 ]
 
 
@@ -72,7 +75,8 @@ def as_points(x, name="x", dim=None):
         If ``x`` is empty, has ndim not in {1, 2}, holds NaN or inf, or has the wrong dimension.
     """
     arr = _to_float_array(x, name)
-    if arr.ndim == 1:
+    flat = arr.ndim == 1
+    if flat:
         arr = arr.reshape(-1, 1)
     if arr.ndim != 2:
         raise ValueError(
@@ -86,8 +90,13 @@ def as_points(x, name="x", dim=None):
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s); remove or replace them.")
     if dim is not None and arr.shape[1] != dim:
-        raise ValueError(f"{name} has dimension {arr.shape[1]}, but dimension {dim} is required.")
+        raise ValueError(f"{name} has dimension {arr.shape[1]}, but dimension {dim} is required"
+                         + (_FLAT_HINT.format(d=dim) if flat else "."))
     return arr
+
+
+_FLAT_HINT = ("; a 1-D array is read as points on a line (as everywhere in w1flow): pass one point "
+              "in R^{d} as shape (1, {d}).")
 
 
 def as_weights(w, n, name="weights", normalize=True):
@@ -227,10 +236,22 @@ def as_positive_int(value, name):
     return as_int(value, name, minimum=1)
 
 
+def readonly(arr):
+    """A read-only view of ``arr`` (no copy): what user code (drifts, callbacks) is handed.
+
+    Writing into it raises ``ValueError: assignment destination is read-only`` instead of
+    silently changing the solution.
+    """
+    view = arr.view()
+    view.flags.writeable = False
+    return view
+
+
 def check_same_dimension(x, y, x_name="x0", y_name="target"):
     """Raise ``ValueError`` if the point clouds live in different dimensions."""
     if x.shape[1] != y.shape[1]:
+        hint = _FLAT_HINT.format(d=y.shape[1]) if x.shape[1] == 1 else "."
         raise ValueError(
             f"{x_name} has dimension {x.shape[1]} but {y_name} has dimension {y.shape[1]}; "
-            "particles and target must live in the same space."
+            f"particles and target must live in the same space{hint}"
         )

@@ -19,7 +19,7 @@ import copy
 import numpy as np
 
 from ._lp import DEFAULT_MEMORY_BUDGET, solve_w2_lp
-from ._validation import as_int, as_points, as_weights
+from ._validation import as_int, as_points, as_weights, readonly
 from .status import is_ok
 from .potentials.exact import ExactPotential
 
@@ -40,6 +40,10 @@ class Problem:
     provides_plan : bool
         True when :meth:`field` returns a potential with an optimal transport plan
         (``plan_rows``, ``split()``, ``rays()``): what :class:`~w1flow.CappedEuler` needs.
+    decay_rate : float or None
+        The largest rate (1/time) at which the field pulls particles back, when the problem
+        knows it (W2Flow: 1); solvers refuse a step size outside their stability interval
+        for it. None: unknown.
     """
 
     target = None
@@ -47,10 +51,16 @@ class Problem:
     dim = None
     potential = None
     provides_plan = False
+    decay_rate = None
 
     def field(self, x, a, t):  # pragma: no cover - interface
         """The field at particles ``(x, a)`` (weights summing to 1) and time ``t``."""
         raise NotImplementedError
+
+    def settings(self):
+        """What defines the problem (its data, drift, options; not its oracle): what a checkpoint
+        fingerprints. The default is every public attribute except ``potential``."""
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "potential"}
 
     def with_potential(self, potential):
         """A copy of the problem that estimates its field with ``potential`` (None: this problem).
@@ -166,7 +176,9 @@ class MeanFieldODE(Problem):
     ----------
     drift : callable
         ``drift(x, weights, t) -> ndarray (n, d)``: the velocity of every particle, given all
-        positions ``x`` (n, d), their weights (n,) (summing to 1) and the time ``t``.
+        positions ``x`` (n, d), their weights (n,) (summing to 1) and the time ``t``. ``x`` and
+        ``weights`` are read-only views of the solver's arrays (no copies): a drift that writes
+        into them raises ``ValueError`` rather than change the solution.
     dim : int, optional
         Dimension d; if given, ``simulate`` checks ``x0`` against it.
 
@@ -185,7 +197,7 @@ class MeanFieldODE(Problem):
 
     def velocity(self, x, a, t):
         """The drift at ``(x, a, t)`` as a float64 array of shape (n, d) (shape-checked)."""
-        v = np.asarray(self.drift(x, a, t), dtype=np.float64)
+        v = np.asarray(self.drift(readonly(x), readonly(a), t), dtype=np.float64)
         if v.shape != x.shape:
             if v.ndim == 1 and x.shape[1] == 1 and v.shape[0] == x.shape[0]:
                 v = v.reshape(-1, 1)
@@ -227,6 +239,9 @@ class W2Flow(Problem):
     max_memory : float or None
         Budget in bytes for the dense cost and plan matrices.
     """
+
+    #: The flow pulls each particle toward its target at rate 1: dY/dt = −(Y − T).
+    decay_rate = 1.0
 
     def __init__(self, target, target_weights=None, max_memory=None):
         self.target = as_points(target, "target")

@@ -85,7 +85,8 @@ class _Grid:
 
     def __init__(self, t1, dt, saveat):
         self.t1, self.dt = t1, dt
-        self.n_regular = int(math.ceil(t1 / dt - 1e-12)) if t1 > 0 else 0
+        # a run to t1 > 0 takes at least one step, however small t1 is next to dt
+        self.n_regular = max(1, int(math.ceil(t1 / dt - 1e-12))) if t1 > 0 else 0
         self.every = saveat.step_every
         self.extra, self.snapped = [], set()
         for p in saveat.ts or ():

@@ -19,7 +19,7 @@ import numpy as np
 
 from ._lp import DEFAULT_MEMORY_BUDGET
 from ._validation import (as_bool, as_int, as_nonnegative_float, as_points, as_positive_float, as_weights,
-                          check_same_dimension)
+                          check_same_dimension, readonly)
 from .checkpoint import Checkpoint, fingerprint
 from .monitors import _Health
 from .problems import Problem
@@ -80,8 +80,8 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
         atomically) and whether to resume from it; a path is ``Checkpoint(path)``. A resumed run
         is bitwise identical to an uninterrupted one.
     callback : callable, optional
-        ``callback(t, x, a)`` after every step; returning ``True`` stops the run
-        (status ``"callback"``).
+        ``callback(t, x, a)`` after every step, with read-only views of the particles and
+        weights (copy them to keep them); returning ``True`` stops the run (status ``"callback"``).
     progress : bool
         Show a tqdm progress bar.
     monitors : "default", list of HealthMonitor, or None
@@ -111,9 +111,8 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     if max_steps is not None and grid.n_steps > max_steps:
         raise ValueError(f"t1/dt asks for {grid.n_steps} steps, more than max_steps={max_steps}; increase "
                          "dt or pass a larger max_steps.")
-    run_id = fingerprint(x, a, t1, dt, repr(saveat), type(solver).__name__, solver.split,
-                         problem.target if problem.target is not None else type(problem).__name__,
-                         problem.target_weights)
+    run_id = fingerprint(x0=x, weights=a, t1=t1, dt=dt, saveat=saveat, solver=solver, oracle=oracle,
+                         problem=type(problem), **{f"problem.{k}": v for k, v in problem.settings().items()})
     call_start = time.perf_counter()
     saved = checkpoint.load(run_id) if checkpoint is not None else None
     if saved is not None:
@@ -125,7 +124,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
                    history=_History(problem, saveat.w1, budget), lp_before=_oracle_lps(oracle))
     solver = run.solver
     ctx = SolverContext(problem.with_potential(run.oracle), run.n_fields, run.field_seconds, run.memo)
-    health = _Health(monitors, on_unhealthy, solver, run.health)
+    health = _Health(monitors, on_unhealthy, solver, run.health, run.flagging)
     bar = _progress_bar(progress, grid.n_steps, run.k, solver)
     status, message, consistent = "success", "", True
     try:
@@ -135,7 +134,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
             consistent = True
         while status == "success" and run.j < grid.n_regular:
             h, t_end, j_end, save = grid.next_step(run.t, run.j)
-            consistent = False  # an interrupt from here on leaves the run half-updated
+            consistent, fields_before = False, ctx.n_fields  # an interrupt now leaves the run half-updated
             out = solver.step(ctx, run.t, h, run.x, run.a, run.state)
             if not out.ok:
                 status = run_status(out.status)
@@ -154,13 +153,12 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
                 status = "nonfinite"
                 message = run_message(status, f"(step {run.k}, t={run.t:.6g})")
                 break
-            if save:
-                consistent = False
-                status, message = _save(run, ctx, health)
-                consistent = True
-                if status != "success":
-                    break
-            if callback is not None and callback(run.t, run.x, run.a):
+            consistent = False
+            status, message = _check(run, ctx, health, save, ctx.n_fields > fields_before)
+            consistent = True
+            if status != "success":
+                break
+            if callback is not None and callback(run.t, readonly(run.x), readonly(run.a)):
                 status, message = "callback", run_message("callback", f"(t={run.t:.6g})")
                 break
             if checkpoint is not None and run.k % checkpoint.every == 0 and run.j < grid.n_regular:
@@ -178,7 +176,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
             _write(checkpoint, run, ctx, run_id, status, call_start)  # before the last snapshot below
         else:
             message += " (interrupted mid-step: the last periodic checkpoint is kept)"
-    if status in ("interrupted", "callback") and run.history.ts and run.history.ts[-1] != run.t:
+    if status in ("interrupted", "callback", "unhealthy") and run.history.ts and run.history.ts[-1] != run.t:
         try:  # keep the state reached as the last snapshot
             run.history.save(run.t, run.x, run.a, run.parent, solver, ctx, run.state)
         except KeyboardInterrupt:  # pragma: no cover - a second interrupt while saving
@@ -208,6 +206,8 @@ class _Run:
     n_fields: int = 0
     field_seconds: float = 0.0
     health: list = dc_field(default_factory=list)
+    flagging: set = dc_field(default_factory=set)  # monitors flagging at their last check
+    w1_trace: list = dc_field(default_factory=list)  # W1 at t0, and the last two values known
     lp_before: int = 0  # the oracle's LP count before the run
     elapsed: float = 0.0  # seconds spent before the last checkpoint
 
@@ -282,27 +282,36 @@ def _initialise(run, ctx, health, dt):
         status = run_status(out.status)
         return status, run_message(status, out.message)
     run.state = out.state
-    status, message = _save(run, ctx, health, health_check=False)
+    status, message = _check(run, ctx, health, save=True, new_field=True)
     if out.parent is not None:
         run.parent = run.parent[out.parent]
     run.x, run.a = out.x, out.a
-    if status == "success":
-        msg = health.check(run.t, run.history.xs[-1], run.history.ws[-1], run.history.w1s, ctx.last)
-        if msg is not None:
-            return "unhealthy", run_message("unhealthy", msg)
     return status, message
 
 
-def _save(run, ctx, health, health_check=True):
-    """Save a snapshot (and its W1), then run the monitors; returns the status."""
-    failed = run.history.save(run.t, run.x, run.a, run.parent, run.solver, ctx, run.state)
-    if failed is not None:
-        status = run_status(failed.status)
-        return status, run_message(status, failed.message)
-    if health_check:
-        msg = health.check(run.t, run.x, run.a, run.history.w1s, ctx.last)
-        if msg is not None:
-            return "unhealthy", run_message("unhealthy", msg)
+def _check(run, ctx, health, save, new_field):
+    """After a step: the save point (snapshot and W1) if it is one, the W1 trace, and the
+    monitors (the every-step ones, then at save points the others); returns the status."""
+    hist = run.history
+    if save:
+        failed = hist.save(run.t, run.x, run.a, run.parent, run.solver, ctx, run.state)
+        if failed is not None:
+            status = run_status(failed.status)
+            return status, run_message(status, failed.message)
+    w1 = None
+    if save and hist.record:
+        w1 = hist.w1s[-1]
+    elif run.solver.w1_nonincreasing and hist.target is not None:  # O(n): checked at every step
+        rec = run.solver.w1(ctx, run.state, run.t, run.x, run.a, certify=False)
+        w1 = rec.w1 if rec is not None else None
+    if w1 is not None:
+        run.w1_trace = [*run.w1_trace[:1], *run.w1_trace[1:][-1:], w1]
+    x, a = readonly(run.x), readonly(run.a)
+    msg = health.check(run.t, x, a, run.w1_trace, ctx.last if new_field else None, every_step=True)
+    if msg is None and save:
+        msg = health.check(run.t, x, a, hist.w1s if hist.record else run.w1_trace, ctx.last, every_step=False)
+    if msg is not None:
+        return "unhealthy", run_message("unhealthy", msg)
     return "success", ""
 
 

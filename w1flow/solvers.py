@@ -15,9 +15,11 @@ solver it holds; whatever a solver carries between steps lives in its ``state``.
 ``step(ctx, t, dt, x, a, state) -> StepResult``
     One step from ``t`` to ``t + dt``. It never mutates ``state``, ``x`` or ``a``: a new state
     comes back in the result.
-``w1(ctx, state, t, x, a) -> W1Record | None``
+``w1(ctx, state, t, x, a, certify=True) -> W1Record | None``
     Optional: W1 to the data at a save point, from what the solver knows (the cost of a plan
-    it carries, with a certificate when asked). ``None`` lets the driver solve an LP.
+    it carries, with a certificate when the solver was asked for one and ``certify`` is True).
+    ``None`` lets the driver solve an LP. For a solver with ``w1_nonincreasing`` the driver also
+    calls it after every step with ``certify=False`` (it must then cost O(n)) for the monitors.
 
 A :class:`StepResult` carries the new ``x``, ``a``, ``parent`` (None: particles unchanged),
 ``state``, a ``status`` (``"success"`` or the word of the field that failed, see
@@ -246,6 +248,9 @@ class Solver:
     needs_plan = False
     #: Splitting mode (only solvers with ``supports_split``).
     split = False
+    #: Stability interval on the negative real axis: the method contracts ``dy/dt = −λ y`` only
+    #: for ``0 < λ·dt < stability_limit`` (checked against ``problem.decay_rate`` by :meth:`init`).
+    stability_limit = np.inf
 
     @property
     def options(self):
@@ -282,8 +287,26 @@ class Solver:
         StepResult
             The cloud to start from (replaced only by splitting), the solver's initial state,
             and any field evaluated at ``t0`` (``field_at_end``).
+
+        Raises
+        ------
+        ValueError
+            When ``dt0`` is outside the solver's stability interval for the problem's
+            ``decay_rate`` (e.g. Euler on :class:`~w1flow.W2Flow` with ``dt >= 2``).
         """
+        self.check_stable(ctx, dt0)
         return StepResult(x, a)
+
+    def check_stable(self, ctx, dt):
+        """Refuse a step size for which this method cannot contract the problem's decay."""
+        rate = getattr(ctx.problem, "decay_rate", None)
+        if rate and dt * rate >= self.stability_limit:
+            raise ValueError(
+                f"dt={dt:g} is unstable for {type(ctx.problem).__name__} with {type(self).__name__}: the "
+                f"problem decays at rate {rate:g} and the method contracts only for rate·dt < "
+                f"{self.stability_limit:.6g}; use dt < {self.stability_limit / rate:.6g} (dt <= 1/rate "
+                "avoids overshooting)."
+            )
 
     def step(self, ctx, t, dt, x, a, state):  # pragma: no cover - interface
         """Advance ``(x, a)`` from ``t`` to ``t + dt``; never mutates ``state``, ``x`` or ``a``.
@@ -307,7 +330,7 @@ class Solver:
         """
         raise NotImplementedError
 
-    def w1(self, ctx, state, t, x, a):
+    def w1(self, ctx, state, t, x, a, certify=True):
         """W1 to the data at a save point from the solver's own knowledge, or None.
 
         Parameters
@@ -318,6 +341,9 @@ class Solver:
         t : float
         x, a : ndarray
             The particles at ``t``.
+        certify : bool
+            False: the value only, without the certificate the solver may have been asked for
+            (the per-step health checks of solvers with ``w1_nonincreasing``).
 
         Returns
         -------
@@ -352,25 +378,34 @@ class Euler(Solver):
         feasibility plus duality gap); a failure stops the run with status
         ``"certificate_failed"``.
     certify_tol : float, optional
-        Tolerance of the certificate (default ``1e-9 · (1 + max |coordinate|)``).
+        Tolerance of the certificate (default ``1e-9 · max |coordinate|``, relative to the problem's
+        scale).
     split : bool
         Splitting mode for split plans (see the module docstring).
+    min_mass : float
+        In splitting mode, plan entries lighter than this fraction of the total mass are merged
+        into the heaviest entry of their row instead of becoming sub-particles
+        (:meth:`ExactKantorovichPotential.split`): without it, re-solved LPs breed sub-particles
+        of round-off mass (a weighted 30-particle flow grew to 2,343 sub-particles, 2,167 of
+        them lighter than 1e-15). 0 keeps every entry.
     """
 
     order = 1
     name = "euler"
     supports_split = True
+    stability_limit = 2.0
 
-    def __init__(self, reuse_plan=True, certify=False, certify_tol=None, split=False):
+    def __init__(self, reuse_plan=True, certify=False, certify_tol=None, split=False, min_mass=1e-12):
         self.reuse_plan = as_bool(reuse_plan, "reuse_plan")
         self.certify = as_bool(certify, "certify")
         self.certify_tol = _check_tol(certify_tol)
         self.split = as_bool(split, "split")
+        self.min_mass = as_float(min_mass, "min_mass", 0.0, 1.0)
 
     @property
     def options(self):
         return {"reuse_plan": self.reuse_plan, "certify": self.certify, "certify_tol": self.certify_tol,
-                "split": self.split}
+                "split": self.split, "min_mass": self.min_mass}
 
     def step(self, ctx, t, dt, x, a, state):
         """One Euler step along the field's velocity (the plan velocity for exact potentials).
@@ -384,7 +419,7 @@ class Euler(Solver):
             return StepResult.failed(x, a, field)
         parent = None
         if self.split and getattr(field, "is_split", False):
-            field, parent = field.split()
+            field, parent = field.split(self.min_mass)
             x, a = field.x, field.a
         V = field.velocity
         x_new = x + dt * V
@@ -393,7 +428,7 @@ class Euler(Solver):
             carried = field.carry(x_new, dt, np.sqrt(np.einsum("ij,ij->i", V, V)))
         return StepResult(x_new, a, parent=parent, field_at_end=carried)
 
-    def w1(self, ctx, state, t, x, a):
+    def w1(self, ctx, state, t, x, a, certify=True):
         """With an exact oracle: the W1 of the field the next step starts from.
 
         That field is the carried plan when there is one (certified with ``certify=True``), or
@@ -405,7 +440,7 @@ class Euler(Solver):
         ctx.remember(field, t)
         if not field.success:
             return W1Record.of_field(field)
-        if self.certify and getattr(field, "reused", False):
+        if certify and self.certify and getattr(field, "reused", False):
             return W1Record.of_certificate(field.w1, field.certify(self.certify_tol))
         return W1Record.of_field(field)
 
@@ -462,9 +497,12 @@ class CappedEuler(Solver):
         ``u_i + v_j <= |x_i − y_j| + tol`` for all i, j (chunked O(nm), bounded memory), with a
         duality gap within tol. A failure stops the run with status ``"certificate_failed"``.
     certify_tol : float, optional
-        Tolerance (default ``1e-9 · (1 + max |coordinate|)`` of the start and the data).
+        Tolerance (default ``1e-9 · max |coordinate|`` of the start and the data).
     split : bool
         Split particles along a split initial plan (otherwise such a plan is refused).
+    min_mass : float
+        Plan entries lighter than this fraction of the total mass merge into the heaviest entry
+        of their row when splitting (see :class:`Euler`).
     """
 
     order = 1
@@ -473,14 +511,16 @@ class CappedEuler(Solver):
     w1_nonincreasing = True
     needs_plan = True
 
-    def __init__(self, certify=False, certify_tol=None, split=False):
+    def __init__(self, certify=False, certify_tol=None, split=False, min_mass=1e-12):
         self.certify = as_bool(certify, "certify")
         self.certify_tol = _check_tol(certify_tol)
         self.split = as_bool(split, "split")
+        self.min_mass = as_float(min_mass, "min_mass", 0.0, 1.0)
 
     @property
     def options(self):
-        return {"certify": self.certify, "certify_tol": self.certify_tol, "split": self.split}
+        return {"certify": self.certify, "certify_tol": self.certify_tol, "split": self.split,
+                "min_mass": self.min_mass}
 
     def init(self, ctx, t0, dt0, x, a):
         """Solve the one LP at ``t0`` and lay out every particle's ray (splitting if asked)."""
@@ -500,7 +540,7 @@ class CappedEuler(Solver):
                     "points (unequal weights or n != m), so a particle has no single ray. Use "
                     "CappedEuler(split=True) to divide particles along the plan, or Euler."
                 )
-            pot, parent = field.split()
+            pot, parent = field.split(self.min_mass)
         target, direction, distance = pot.rays()
         state = _CappedState(start=pot.x.copy(), direction=direction, distance=distance, target=target,
                              t0=float(t0), potential=pot)
@@ -510,7 +550,7 @@ class CappedEuler(Solver):
         """Positions on the rays at ``t + dt``: O(n), no field evaluation."""
         return StepResult(state.positions(t + dt), a, state=state)
 
-    def w1(self, ctx, state, t, x, a):
+    def w1(self, ctx, state, t, x, a, certify=True):
         """W1 from the initial plan, ``Σ G_ij |x_i(t) − y_j| = Σ G_ij (|x_i − y_j| − t)⁺``: O(n), no LP.
 
         It is computed from the positions actually reached, so a solver that leaves the rays
@@ -522,7 +562,7 @@ class CappedEuler(Solver):
         pot = state.potential
         x = state.current(t, x)
         w1 = pot.cost_at(x)
-        if not self.certify:
+        if not (certify and self.certify):
             return W1Record(w1=w1, message="optimal (cost of the initial plan)")
         tol = self.certify_tol if self.certify_tol is not None else default_certificate_tol(state.start, pot.y)
         disp = x - state.start
@@ -579,6 +619,7 @@ class Heun(_ExplicitRK):
 
     order = 2
     name = "heun"
+    stability_limit = 2.0
     _a = ((), (1.0,))
     _b = (0.5, 0.5)
     _c = (0.0, 1.0)
@@ -592,6 +633,7 @@ class RK4(_ExplicitRK):
 
     order = 4
     name = "rk4"
+    stability_limit = 2.785293563405282  # |1 + z + z²/2 + z³/6 + z⁴/24| = 1 at z = −2.7853
     _a = ((), (0.5,), (0.0, 0.5), (0.0, 0.0, 1.0))
     _b = (1.0 / 6.0, 1.0 / 3.0, 1.0 / 3.0, 1.0 / 6.0)
     _c = (0.0, 0.5, 0.5, 1.0)

@@ -60,6 +60,10 @@ _TABLE = (
            "rerun with Euler(reuse_plan=False) or SaveAt(w1='lp')."),
     Status("nonfinite", False, ("run", "field"), "A non-finite position appeared; the run stopped.",
            "Lower dt, or a critic's learning rate (a critic reports it for non-finite weights)."),
+    Status("sinkhorn_failed", False, ("run",),
+           "Sinkhorn did not reach its tolerance; the run stopped.",
+           "The message gives the marginal error reached. Raise EntropicPotential's max_iter or "
+           "reg, or loosen tol; eps-scaling (on by default) is what makes small reg reachable."),
     Status("unhealthy", False, ("run",), "A health monitor flagged the run:",
            "See w1flow.monitors and FlowResult.health; on_unhealthy='warn' lets it go on."),
     Status("callback", False, ("run",), "The callback asked to stop."),
@@ -69,6 +73,9 @@ _TABLE = (
     # -- potentials and fields ----------------------------------------------------------------
     Status("optimal", True, ("field", "step"), "An exact LP (or a certified plan) is optimal."),
     Status("converged", True, ("field",), "An iterative potential (Sinkhorn, a critic) finished its work."),
+    Status("not_converged", False, ("field",),
+           "Sinkhorn stopped at max_iter with its marginal error above tol.",
+           "Raise max_iter or reg, or loosen tol."),
     Status("max_iter_reached", False, ("field",),
            "An iterative solver stopped at its iteration cap before optimality.",
            "Raise POT's num_itermax or Sinkhorn's max_iter."),
@@ -99,13 +106,22 @@ def describe(word):
     return f"{status.summary} {status.advice}".strip()
 
 
+#: How a failed field, step or W1 record maps to the run's status (anything else: "lp_failed").
+_RUN_STATUS_OF = {
+    "certificate_failed": "certificate_failed",
+    "not_converged": "sinkhorn_failed",
+    "nonfinite": "nonfinite",
+}
+
+
 def run_status(failed_word):
     """The run status for a failed field, step or W1 record reporting ``failed_word``.
 
-    A failed certificate keeps its own word; every other failure of a potential is
-    ``"lp_failed"``.
+    A failed certificate keeps its own word, a Sinkhorn that did not converge is
+    ``"sinkhorn_failed"``, a non-finite potential (a critic's weights) is ``"nonfinite"``; every
+    other failure of a potential (an LP's) is ``"lp_failed"``.
     """
-    return "certificate_failed" if failed_word == "certificate_failed" else "lp_failed"
+    return _RUN_STATUS_OF.get(failed_word, "lp_failed")
 
 
 def run_message(word, detail=""):

@@ -76,25 +76,27 @@ class Potential:
         raise NotImplementedError
 
     def __call__(self, z):
-        """φ(z) for points ``z`` of shape (k, d) (or (d,) for one point)."""
+        """φ(z) for points ``z`` of shape (k, d).
+
+        As everywhere in w1flow, a 1-D array is k points on the line (so it needs d = 1; one
+        point in R^d is shape (1, d)); a scalar is one point on the line and gives a scalar.
+        """
         z, single = self._points(z)
         out = self.value(z)
         return out[0] if single else out
 
     def grad(self, z):
-        """∇φ(z), shape (k, d). Meant for points **off** the particles (see :attr:`velocity`)."""
+        """∇φ(z), shape (k, d). Meant for points **off** the particles (see :attr:`velocity`).
+
+        Points as in :meth:`__call__`."""
         z, single = self._points(z)
         out = self.gradient(z)
         return out[0] if single else out
 
     def _points(self, z):
-        # One point may be given as shape (d,); in 1-D a flat array is k points on the line.
-        d = self.x.shape[1]
-        arr = np.asarray(z, dtype=np.float64) if not isinstance(z, (list, tuple)) else np.asarray(z)
-        single = arr.ndim == 0 or (arr.ndim == 1 and d > 1)
-        if single:
-            arr = arr.reshape(1, d) if arr.size == d else arr.reshape(1, -1)
-        return as_points(arr, "z", dim=d), single
+        # One rule everywhere (as_points): a 1-D array is k points on the line; a scalar is one.
+        single = np.ndim(z) == 0
+        return as_points(np.reshape(z, (1, 1)) if single else z, "z", dim=self.x.shape[1]), single
 
 
 class PotentialOracle:
@@ -117,6 +119,14 @@ class PotentialOracle:
         """Forget state and zero the counters."""
         for k in self.counters:
             self.counters[k] = 0
+
+    def settings(self):
+        """The options that define this oracle (not its state): what a checkpoint fingerprints.
+
+        The default is every public attribute except ``counters``; oracles with public state
+        override it.
+        """
+        return {k: v for k, v in vars(self).items() if not k.startswith("_") and k != "counters"}
 
     def __call__(self, x, a, y, b, t=0.0):  # pragma: no cover - interface
         raise NotImplementedError

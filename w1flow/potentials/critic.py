@@ -334,6 +334,13 @@ class CriticPotential(PotentialOracle):
         self._hard = lipschitz == "hard"
         self._clear()
 
+    def settings(self):
+        """The constructor options (the network, moments and generator are state, checkpointed)."""
+        return {"hidden": self.hidden, "activation": self.activation, "lipschitz": self.lipschitz,
+                "gp_lambda": self.gp_lambda, "lr": self.lr, "betas": self.betas, "n_critic": self.n_critic,
+                "n_warmup": self.n_warmup, "batch_size": self.batch_size, "gp_batch_size": self.gp_batch_size,
+                "seed": self.seed, "adam_eps": self.adam_eps}
+
     # -- state ------------------------------------------------------------------------------
     def _clear(self):
         self._rng = as_rng(self.seed)

@@ -70,6 +70,22 @@ def plan_velocity(x, a, y, rows, cols, mass):
     return V
 
 
+def _merge_light_entries(rows, cols, mass, min_mass):
+    """The plan with entries lighter than ``min_mass`` added to the heaviest entry of their row."""
+    light = mass < min_mass
+    if not np.any(light):
+        return rows, cols, mass
+    order = np.lexsort((-mass, rows))  # by row, heaviest first
+    head = order[np.r_[True, rows[order][1:] != rows[order][:-1]]]
+    heaviest = np.empty(int(rows.max()) + 1, dtype=np.int64)
+    heaviest[rows[head]] = head
+    drop = light & (np.arange(mass.size) != heaviest[rows])  # a row's heaviest entry always stays
+    merged = mass.copy()
+    np.add.at(merged, heaviest[rows[drop]], mass[drop])
+    keep = ~drop
+    return rows[keep], cols[keep], merged[keep]
+
+
 class ExactKantorovichPotential(Potential):
     """Kantorovich potential of an exact W1 LP (value, gradient, plan velocity, plan, W1).
 
@@ -158,12 +174,21 @@ class ExactKantorovichPotential(Potential):
         """``Σ_k G_k |x_{r_k} − y_{c_k}|``: the cost of this plan with the particles at ``x``, O(nnz)."""
         return plan_cost(x, self.y, self.plan_rows, self.plan_cols, self.plan_mass)
 
-    def split(self):
+    def split(self, min_mass=0.0):
         """Split every particle along the plan into sub-particles with one target each.
 
         Particle i becomes one sub-particle of mass ``G_ij`` at ``x_i`` per plan entry; zero-weight
         particles (not in the plan) are kept as tracers with weight 0. Sub-particles stay next to
         their parents (stable order).
+
+        Parameters
+        ----------
+        min_mass : float
+            Plan entries lighter than this (a fraction of the total mass 1) are merged into the
+            heaviest entry of their row, so that no sub-particle of round-off mass is created
+            (re-solved LPs split sub-particles into pieces of about 1e-18 when their masses
+            match the data's only to round-off). Row masses, hence the total mass, are kept; the
+            plan moves by at most ``min_mass`` per merged entry. 0 keeps every entry.
 
         Returns
         -------
@@ -175,7 +200,7 @@ class ExactKantorovichPotential(Potential):
         parent : ndarray of int
             Index of each sub-particle's parent.
         """
-        rows, cols, mass = self.plan_rows, self.plan_cols, self.plan_mass
+        rows, cols, mass = _merge_light_entries(self.plan_rows, self.plan_cols, self.plan_mass, min_mass)
         tracers = np.flatnonzero(self.a == 0)
         parent = np.concatenate([rows, tracers])
         target = np.concatenate([cols, np.full(tracers.size, -1, dtype=np.int64)])
@@ -354,6 +379,9 @@ class ExactPotential(PotentialOracle):
         if not lp.success:
             logger.warning(lp.message)
         return ExactKantorovichPotential(x, a, y, b, lp, max_memory=self.max_memory)
+
+    def settings(self):
+        return {"num_itermax": self.num_itermax, "max_memory": self.max_memory, "warm_start": self.warm_start}
 
     def reset(self):
         """Forget the warm-start duals and zero the counters."""
