@@ -345,9 +345,9 @@ def test_fit_order_and_result_plot(tmp_path):
     ax = res.plot()
     ax.figure.savefig(tmp_path / "loglog.png")
     assert (tmp_path / "loglog.png").stat().st_size > 0
-    with pytest.raises(ValueError, match="metric"):
+    with pytest.raises(ValueError, match=r"\bmetric\b"):
         order_study(MeanFieldODE(lambda x, a, t: -x), np.ones((2, 1)), Euler(), 1.0, dts,
                     reference=lambda x, w, T: x, metric="l2")
-    with pytest.raises(ValueError, match="score"):
+    with pytest.raises(ValueError, match=r"\bscore\b"):
         order_study(MeanFieldODE(lambda x, a, t: -x), np.ones((2, 1)), Euler(), 1.0, dts,
                     reference=lambda x, w, T: x, metric="w1", score=[0])

@@ -37,7 +37,7 @@ def test_entropic_status_is_never_silent():
     res = wf.simulate(wf.W1Flow(y), x, 1.0, 0.1, potential=EntropicPotential(0.05, max_iter=2),
                       saveat=wf.SaveAt(w1=None))
     assert not res.success and res.n_steps == 0
-    with pytest.raises(ValueError, match="reg"):
+    with pytest.raises(ValueError, match=r"\breg\b"):
         EntropicPotential(0.0)
 
 

@@ -134,7 +134,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
             consistent = True
         while status == "success" and run.j < grid.n_regular:
             h, t_end, j_end, save = grid.next_step(run.t, run.j)
-            consistent, fields_before = False, ctx.n_fields  # an interrupt now leaves the run half-updated
+            consistent = False  # an interrupt from here on leaves the run half-updated
             out = solver.step(ctx, run.t, h, run.x, run.a, run.state)
             if not out.ok:
                 status = run_status(out.status)
@@ -154,7 +154,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
                 message = run_message(status, f"(step {run.k}, t={run.t:.6g})")
                 break
             consistent = False
-            status, message = _check(run, ctx, health, save, ctx.n_fields > fields_before)
+            status, message = _check(run, ctx, health, save)
             consistent = True
             if status != "success":
                 break
@@ -208,6 +208,7 @@ class _Run:
     health: list = dc_field(default_factory=list)
     flagging: set = dc_field(default_factory=set)  # monitors flagging at their last check
     w1_trace: list = dc_field(default_factory=list)  # W1 at t0, and the last two values known
+    fields_checked: int = 0  # field evaluations the monitors have seen
     lp_before: int = 0  # the oracle's LP count before the run
     elapsed: float = 0.0  # seconds spent before the last checkpoint
 
@@ -282,22 +283,27 @@ def _initialise(run, ctx, health, dt):
         status = run_status(out.status)
         return status, run_message(status, out.message)
     run.state = out.state
-    status, message = _check(run, ctx, health, save=True, new_field=True)
+    status, message = _check(run, ctx, health, save=True)
     if out.parent is not None:
         run.parent = run.parent[out.parent]
     run.x, run.a = out.x, out.a
     return status, message
 
 
-def _check(run, ctx, health, save, new_field):
+def _check(run, ctx, health, save):
     """After a step: the save point (snapshot and W1) if it is one, the W1 trace, and the
-    monitors (the every-step ones, then at save points the others); returns the status."""
+    monitors (the every-step ones, then at save points the others); returns the status.
+
+    The every-step monitors see the newest field if one was evaluated since the last check
+    (by the step, or for W1 at this save point), so every field is checked once, as soon as
+    it exists."""
     hist = run.history
     if save:
         failed = hist.save(run.t, run.x, run.a, run.parent, run.solver, ctx, run.state)
         if failed is not None:
             status = run_status(failed.status)
             return status, run_message(status, failed.message)
+    new_field, run.fields_checked = ctx.n_fields > run.fields_checked, ctx.n_fields
     w1 = None
     if save and hist.record:
         w1 = hist.w1s[-1]
