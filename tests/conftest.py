@@ -51,6 +51,21 @@ def rand_weights(rng, n):
     return w / w.sum()
 
 
+def lp_rays(x, a, y, b):
+    """Lengths and masses of the transport rays of an optimal plan from POT directly: ``ot.emd``
+    on ``cdist`` costs, built here, independent of w1flow's LP layer (a reference for closed
+    forms; unique on generic clouds)."""
+    import ot
+    from scipy.spatial.distance import cdist
+
+    x, y = np.asarray(x, dtype=float).reshape(len(x), -1), np.asarray(y, dtype=float).reshape(len(y), -1)
+    a = np.full(len(x), 1 / len(x)) if a is None else np.asarray(a, dtype=float)
+    b = np.full(len(y), 1 / len(y)) if b is None else np.asarray(b, dtype=float)
+    G = ot.emd(a, b, cdist(x, y))
+    rows, cols = np.nonzero(G)
+    return np.linalg.norm(x[rows] - y[cols], axis=1), G[rows, cols]
+
+
 def ray_lengths(pot):
     """Lengths |x_i − y_j| of the plan's transport rays, one per plan entry."""
     return np.linalg.norm(pot.x[pot.plan_rows] - pot.y[pot.plan_cols], axis=1)

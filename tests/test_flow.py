@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import generic_cloud, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
+from conftest import generic_cloud, lp_rays, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
 from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, metrics, simulate
 
 seeds = st.integers(0, 2**32 - 1)
@@ -66,12 +66,11 @@ def test_capped_euler_matches_closed_form(seed, n, d):
     rng = np.random.default_rng(seed)
     x, y = generic_cloud(rng, n, d, shift=1.0), generic_cloud(rng, n, d)
     a = np.full(n, 1 / n)
-    pot = ExactPotential()(x, a, y, a)
-    lengths = _ray_lengths(pot)
+    lengths, mass = lp_rays(x, a, y, a)  # the closed form from POT's plan, not w1flow's
     t_hit = lengths.max()
     dt = t_hit / 7.3
     res = simulate(W1Flow(y), x, t_hit + dt, dt, solver=CappedEuler())
-    closed = [pot.plan_mass @ np.maximum(lengths - t, 0) for t in res.ts]
+    closed = [mass @ np.maximum(lengths - t, 0) for t in res.ts]
     np.testing.assert_allclose(res.w1, closed, atol=tol(x, y), rtol=0)
     assert res.w1[-1] == 0.0
     # W1 reaches 0 exactly at the longest transport distance, not before
@@ -86,11 +85,10 @@ def test_capped_euler_split_mode_matches_closed_form(seed, n, m, d):
     rng = np.random.default_rng(seed)
     x, y = generic_cloud(rng, n, d, shift=1.0), generic_cloud(rng, m, d)
     a, b = _rand_weights(rng, n), _rand_weights(rng, m)
-    pot = ExactPotential()(x, a, y, b)
-    lengths = _ray_lengths(pot)
+    lengths, mass = lp_rays(x, a, y, b)  # the closed form from POT's plan, not w1flow's
     dt = lengths.max() / 5.5
     res = simulate(W1Flow(y, b), x, lengths.max() + dt, dt, solver=CappedEuler(split=True), weights=a)
-    closed = [pot.plan_mass @ np.maximum(lengths - t, 0) for t in res.ts]
+    closed = [mass @ np.maximum(lengths - t, 0) for t in res.ts]
     np.testing.assert_allclose(res.w1, closed, atol=tol(x, y), rtol=0)
     assert res.w1[-1] <= tol(x, y)  # co-located sub-particles: the LP value is round-off, not 0
     np.testing.assert_allclose(np.bincount(res.parents[-1], res.weights[-1], n), a, atol=1e-14)
