@@ -6,7 +6,8 @@ import numpy as np
 
 from ._validation import as_positive_float, as_positive_int
 
-__all__ = ["gaussian_blob", "eight_gaussians", "rng_from"]
+__all__ = ["gaussian_blob", "eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring",
+           "rng_from"]
 
 
 def rng_from(seed):
@@ -37,3 +38,60 @@ def eight_gaussians(n, radius=2.0, std=0.05, seed=None):
     angles = 2 * np.pi * (np.arange(n) % 8) / 8
     centers = radius * np.stack([np.cos(angles), np.sin(angles)], axis=1)
     return centers + std * rng.standard_normal((n, 2))
+
+
+def twenty_five_gaussians(n, spacing=1.0, std=0.05, seed=None):
+    """n samples from 25 equal Gaussians (std ``std``) on a 5 × 5 grid ``spacing · {−2, …, 2}²``.
+
+    Samples are spread as evenly as possible over the modes (mode ``i % 25`` for sample i).
+    """
+    n = as_positive_int(n, "n")
+    spacing = as_positive_float(spacing, "spacing")
+    std = as_positive_float(std, "std")
+    rng = rng_from(seed)
+    k = np.arange(n) % 25
+    centers = spacing * np.stack([k % 5 - 2.0, k // 5 - 2.0], axis=1)
+    return centers + std * rng.standard_normal((n, 2))
+
+
+def two_moons(n, noise=0.05, seed=None):
+    """n samples of two interleaving half circles (scikit-learn's ``make_moons``, in numpy).
+
+    The upper moon is the unit half circle ``(cos s, sin s)``, ``s ∈ [0, π]``, the lower one
+    ``(1 − cos s, 1/2 − sin s)``; ``⌈n/2⌉`` and ``⌊n/2⌋`` points evenly spaced in s, plus Gaussian
+    noise of std ``noise``. Centred at the origin (shifted by (−1/2, −1/4)).
+    """
+    n = as_positive_int(n, "n")
+    noise = float(noise)
+    rng = rng_from(seed)
+    n_up = (n + 1) // 2
+    n_down = n - n_up
+    s_up, s_down = np.linspace(0, np.pi, n_up), np.linspace(0, np.pi, n_down)
+    up = np.stack([np.cos(s_up), np.sin(s_up)], axis=1)
+    down = np.stack([1 - np.cos(s_down), 0.5 - np.sin(s_down)], axis=1)
+    out = np.concatenate([up, down]) + np.array([-0.5, -0.25])
+    return out + noise * rng.standard_normal(out.shape) if noise > 0 else out
+
+
+def swiss_roll(n, noise=0.05, scale=0.25, seed=None):
+    """n samples of the 2-D swiss roll: ``s (cos s, sin s) · scale`` for ``s ~ 1.5π (1 + 2U)``.
+
+    ``U`` uniform on [0, 1] (scikit-learn's ``make_swiss_roll`` projected on its (x, z) plane),
+    plus Gaussian noise of std ``noise``; ``scale`` 0.25 gives a radius of about 3.5.
+    """
+    n = as_positive_int(n, "n")
+    scale = as_positive_float(scale, "scale")
+    rng = rng_from(seed)
+    s = 1.5 * np.pi * (1 + 2 * rng.random(n))
+    out = scale * s[:, None] * np.stack([np.cos(s), np.sin(s)], axis=1)
+    return out + noise * rng.standard_normal(out.shape) if noise > 0 else out
+
+
+def ring(n, radius=1.5, std=0.05, seed=None):
+    """n samples near the circle of radius ``radius`` (uniform angle, radial noise ``std``)."""
+    n = as_positive_int(n, "n")
+    radius = as_positive_float(radius, "radius")
+    rng = rng_from(seed)
+    ang = 2 * np.pi * rng.random(n)
+    r = radius + std * rng.standard_normal(n)
+    return np.stack([r * np.cos(ang), r * np.sin(ang)], axis=1)

@@ -52,9 +52,11 @@ Gradient in x (the particles' velocity is ``−∇φ``):
     g^{(L)} = w,\\quad s^{(l)} = J(z^{(l)})\\, g^{(l+1)},\\quad g^{(l)} = W_l^T s^{(l)},
     \\quad ∇_x φ = g^{(0)}.
 
-Gradient penalty (WGAN-GP) ``P = (λ/K) Σ_k (|∇φ(q_k)| − 1)²``: its parameter gradient is the
-reverse-mode derivative of the chain above (the "double backward"). With
-``ḡ^{(0)} = (2λ/K)(|g^{(0)}| − 1) g^{(0)}/|g^{(0)}|`` and for ``l = 0 … L−1``
+Gradient penalty (WGAN-GP) ``P = (λ/K) Σ_k (|∇φ(q_k)| − 1)²``, or its one-sided form
+``(λ/K) Σ_k max(|∇φ(q_k)| − 1, 0)²`` (the Lipschitz penalty of Petzka et al. 2018): its
+parameter gradient is the reverse-mode derivative of the chain above (the "double backward").
+With ``e_k = |g^{(0)}| − 1`` (one-sided: ``max(e_k, 0)``),
+``ḡ^{(0)} = (2λ/K) e_k g^{(0)}/|g^{(0)}|`` and for ``l = 0 … L−1``
 
 .. math::
 
@@ -318,10 +320,11 @@ def _workspace(sizes, Np, K):
 
 
 @njit(**_JIT)
-def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, grad):
+def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, one_sided, A, Zb, U, Gb, gx, tmp, grad):
     """Loss and gradient (into ``grad``) on the stacked layout described in the module
     docstring; A's block 0 rows [0, Np) hold the particles/data, rows [Np, Np+K) the
-    interpolates. Returns ``(loss, dual, penalty, mean |∇φ(Q)|)``."""
+    interpolates. ``one_sided``: penalise only gradient norms above 1.
+    Returns ``(loss, dual, penalty, mean |∇φ(Q)|)``."""
     L = sizes.shape[0] - 1
     ca, cw = _cums(sizes)
     N = Np + K
@@ -361,8 +364,11 @@ def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, gr
                 r2 += gx[k, j] * gx[k, j]
             r = np.sqrt(r2)
             mean_norm += r
-            pen += (r - 1.0) * (r - 1.0)
-            f = scale * (r - 1.0) / r if r > 0.0 else 0.0
+            e = r - 1.0
+            if one_sided and e < 0.0:
+                e = 0.0
+            pen += e * e
+            f = scale * e / r if r > 0.0 else 0.0
             for j in range(d):
                 gbar[k, j] = f * gx[k, j]
         pen *= lam / K
@@ -425,11 +431,12 @@ def _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, gr
 
 
 @njit(**_JIT)
-def critic_loss_grad(theta, offs, sizes, act, P, c, Q, lam, grad):
+def critic_loss_grad(theta, offs, sizes, act, P, c, Q, lam, grad, one_sided=False):
     """Critic loss and its gradient in ``theta`` (written to ``grad``).
 
-    ``loss = −Σ_i c_i φ(P_i) + (λ/K) Σ_k (|∇φ(Q_k)| − 1)²``. With ``c = (+a, −b)`` on the
-    stacked particles and data this is minus the dual objective plus the penalty.
+    ``loss = −Σ_i c_i φ(P_i) + (λ/K) Σ_k (|∇φ(Q_k)| − 1)²`` (one-sided: ``max(·, 0)²``). With
+    ``c = (+a, −b)`` on the stacked particles and data this is minus the dual objective plus
+    the penalty.
 
     Returns ``(loss, dual, penalty, mean |∇φ(Q)|)`` with ``dual = Σ c φ(P)``.
     """
@@ -438,7 +445,7 @@ def critic_loss_grad(theta, offs, sizes, act, P, c, Q, lam, grad):
     A, Zb, U, Gb, gx, tmp = _workspace(sizes, Np, K)
     _copy_rows(P, A, 0)
     _copy_rows(Q, A, Np * d)
-    return _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx, tmp, grad)
+    return _loss_grad(theta, offs, sizes, act, Np, K, c, lam, one_sided, A, Zb, U, Gb, gx, tmp, grad)
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,9 +529,10 @@ def _adam(theta, adam_m, adam_v, grad, step, lr, beta1, beta2, adam_eps):
 
 @njit(**_JIT)
 def _train_steps(theta, adam_m, adam_v, step, offs, sizes, act, X, Y, ix, cx, iy, cy, gi, gj,
-                 geps, lam, lr, beta1, beta2, adam_eps, s0, n_steps):
+                 geps, lam, one_sided, lr, beta1, beta2, adam_eps, s0, n_steps):
     """Adam steps ``s = s0 … s0 + n_steps − 1`` (rows ``s % len(...)`` of the index arrays)
-    without any projection; see :func:`critic_train`."""
+    without any projection; see :func:`critic_train`. Returns the step count and the means
+    over these steps of the loss, dual, penalty and mean gradient norm."""
     d = X.shape[1]
     grad = np.empty(theta.shape[0])
     bx = ix.shape[1]
@@ -558,15 +566,20 @@ def _train_steps(theta, adam_m, adam_v, step, offs, sizes, act, X, Y, ix, cx, iy
                 e = geps[rg, k]
                 for j in range(d):
                     Q[k, j] = e * X[gi[rg, k], j] + (1.0 - e) * Y[gj[rg, k], j]
-        loss, dual, pen, mn = _loss_grad(theta, offs, sizes, act, Np, K, c, lam, A, Zb, U, Gb, gx,
-                                         tmp, grad)
+        ls, du, pe, m_ = _loss_grad(theta, offs, sizes, act, Np, K, c, lam, one_sided, A, Zb, U, Gb, gx,
+                                    tmp, grad)
+        loss += ls
+        dual += du
+        pen += pe
+        mn += m_
         step += 1
         _adam(theta, adam_m, adam_v, grad, step, lr, beta1, beta2, adam_eps)
-    return step, loss, dual, pen, mn
+    k = max(n_steps, 1)
+    return step, loss / k, dual / k, pen / k, mn / k
 
 
 def critic_train(theta, adam_m, adam_v, step, offs, sizes, act, hard, X, Y, ix, cx, iy, cy,
-                 gi, gj, geps, lam, lr, beta1, beta2, adam_eps, bj_tol, bj_maxit, n_steps):
+                 gi, gj, geps, lam, lr, beta1, beta2, adam_eps, bj_tol, bj_maxit, n_steps, one_sided=False):
     """Run ``n_steps`` Adam updates of the critic, in place on ``theta``/``adam_m``/``adam_v``.
 
     Step ``s`` uses the particles ``X[ix[s % len(ix)]]`` with coefficients ``cx[...]`` and the
@@ -574,22 +587,26 @@ def critic_train(theta, adam_m, adam_v, step, offs, sizes, act, hard, X, Y, ix, 
     ``geps[s] X[gi[s]] + (1 − geps[s]) Y[gj[s]]`` for the penalty (none if ``gi`` has 0
     columns). ``hard``: after each step, Björck-orthonormalise the weights.
 
-    Returns ``(step, loss, dual, penalty, mean grad norm, worst Björck residual)`` of the last
-    step (``dual``, ``penalty`` are before that step's update).
+    Returns ``(step, loss, dual, penalty, mean grad norm, worst Björck residual)``: the step
+    count, the means over the ``n_steps`` steps of the loss and its parts (each evaluated before
+    its step's update), and the worst residual. ``one_sided``: the one-sided penalty.
 
     A plain Python function over two kernels so that the gradient-penalty critic never compiles
     the Björck code (cold JIT): without ``hard`` all steps run in one :func:`_train_steps`
     call; with it, each step is followed by :func:`project_hard` (one Python round trip per
     step, small next to the Björck iterations).
     """
-    args = (offs, sizes, act, X, Y, ix, cx, iy, cy, gi, gj, geps, lam, lr, beta1, beta2, adam_eps)
+    args = (offs, sizes, act, X, Y, ix, cx, iy, cy, gi, gj, geps, lam, bool(one_sided), lr, beta1, beta2,
+            adam_eps)
     if not hard:
         return (*_train_steps(theta, adam_m, adam_v, step, *args, 0, n_steps), 0.0)
-    out = (step, 0.0, 0.0, 0.0, 0.0)
     worst = 0.0
+    sums = np.zeros(4)
     for s in range(n_steps):
-        out = _train_steps(theta, adam_m, adam_v, out[0], *args, s, 1)
+        out = _train_steps(theta, adam_m, adam_v, step, *args, s, 1)
+        step = out[0]
+        sums += out[1:]
         r = project_hard(theta, offs, sizes, bj_tol, bj_maxit)
         if not r <= worst:
             worst = r
-    return (*out, worst)
+    return (step, *(sums / max(n_steps, 1)), worst)
