@@ -2,6 +2,8 @@
 
 Profiles: ``dev`` (default locally) and ``ci`` (loaded when CI=true). Both disable the deadline,
 because the first example of a test pays Numba compilation and LP warm-up.
+``mutation`` (loaded when W1FLOW_MUTATION=1, it wins over CI=true) is for mutation-testing runs
+(mutmut, ``docs/reliability.md``): the same checks on fewer, derandomized examples.
 """
 
 import os
@@ -25,7 +27,20 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+settings.register_profile(
+    "mutation",
+    max_examples=10,
+    deadline=None,
+    derandomize=True,
+    database=None,
+    print_blob=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+MUTATION_RUN = os.environ.get("W1FLOW_MUTATION", "") == "1"
+if MUTATION_RUN:
+    settings.load_profile("mutation")
+else:
+    settings.load_profile("ci" if os.environ.get("CI", "").lower() == "true" else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
 def examples(n):

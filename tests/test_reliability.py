@@ -30,7 +30,7 @@ REPO = Path(__file__).resolve().parents[1]
 # (ValueError / TypeError) whose message names the offending argument.
 # ---------------------------------------------------------------------------------------------
 
-FUZZ_EXAMPLES = 500
+FUZZ_EXAMPLES = 100 if os.environ.get("W1FLOW_MUTATION", "") == "1" else 500  # fewer under mutation testing
 FUZZ_LOG = collections.Counter()
 
 # One fault at a time (or none), and the argument its error message must name.
@@ -194,7 +194,9 @@ def test_fuzz_count_report(capsys):
         for key in sorted(k for k in FUZZ_LOG if "->" in k):
             print(f"[fuzz]   {FUZZ_LOG[key]:4d}  {key}")
     assert total >= FUZZ_EXAMPLES
-    assert FUZZ_LOG["valid result"] >= 100 and FUZZ_LOG["ValueError"] >= 50 and FUZZ_LOG["TypeError"] >= 20
+    # the mix of outcomes, as fractions of FUZZ_EXAMPLES (100 / 50 / 20 of 500)
+    assert FUZZ_LOG["valid result"] >= FUZZ_EXAMPLES // 5 and FUZZ_LOG["ValueError"] >= FUZZ_EXAMPLES // 10
+    assert FUZZ_LOG["TypeError"] >= FUZZ_EXAMPLES // 25
 
 
 # ---------------------------------------------------------------------------------------------
@@ -431,6 +433,7 @@ class _Flaky(ExactPotential):
 
 def test_interrupt_inside_a_step_keeps_the_last_consistent_checkpoint(tmp_path):
     x, y = _demo_problem(n=40, seed=3)
+    _Flaky.calls = 0  # a class-level counter: reset it, or a second run in one process never interrupts
     Flaky = _Flaky
     ck = tmp_path / "mid.ckpt"
     every4 = SaveAt(every=4)
