@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from hypothesis import given, strategies as st
 
-from conftest import generic_cloud, lp_rays, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
+from conftest import generic_cloud, lp_rays, lp_w1, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
 from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, metrics, simulate
 
 seeds = st.integers(0, 2**32 - 1)
@@ -19,6 +19,8 @@ def test_euler_step_lowers_w1_by_exactly_dt_for_permutation_plans(seed, n, d, fr
     res = simulate(W1Flow(y), x, dt, dt, solver=Euler())
     assert res.success and res.n_steps == 1
     assert res.w1[0] - res.w1[1] == pytest.approx(dt, abs=tol(x, y))
+    # the identity holds for W1 from an independent LP, not only for the library's value
+    assert lp_w1(x, None, y, None) - lp_w1(res.x_final, None, y, None) == pytest.approx(dt, abs=tol(x, y))
 
 
 @given(seed=seeds, n=st.integers(2, 25), m=st.integers(2, 25), d=st.integers(2, 10), frac=st.floats(0.05, 1.0))
@@ -30,6 +32,7 @@ def test_split_mode_step_lowers_w1_by_exactly_dt(seed, n, m, d, frac):
     dt = frac * _ray_lengths(pot).min()
     res = simulate(W1Flow(y, b), x, dt, dt, solver=Euler(split=True), weights=a)
     assert res.w1[0] - res.w1[1] == pytest.approx(dt, abs=tol(x, y))
+    assert lp_w1(x, a, y, b) - lp_w1(res.x_final, res.a_final, y, b) == pytest.approx(dt, abs=tol(x, y))
     # weights and parents are carried: sub-particle masses add up to the parents' weights
     np.testing.assert_allclose(np.bincount(res.parents[-1], res.weights[-1], n), a, atol=1e-14)
     assert res.xs[-1].shape[0] == len(pot.plan_mass)
