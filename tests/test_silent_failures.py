@@ -63,11 +63,11 @@ def test_a_rising_w1_is_flagged_whatever_the_save_interval(every):
 
 
 class _DriftingCritic(ExactPotential):
-    """Reports a Lipschitz estimate 1 + t: above the monitor's 1.5 from t = 0.6 on."""
+    """Reports a Lipschitz estimate 2.5 + t: above the monitor's 3 from t = 0.6 on."""
 
     def __call__(self, x, a, y, b, t=0.0):
         pot = super().__call__(x, a, y, b, t)
-        pot.lipschitz = 1.0 + t
+        pot.lipschitz = 2.5 + t  # above the default bound 3 from t = 0.6 on
         return pot
 
 
