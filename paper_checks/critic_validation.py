@@ -123,7 +123,8 @@ HELD_OUT = {"ring (held out)": lambda n, s: ring(n, seed=s)}
 
 FLOW_VARIANTS = {
     "default": {},  # CriticPotential's defaults, whatever they are
-    "0.1 defaults": dict(lipschitz="gp", penalty="two-sided", n_critic=10, n_warmup=1000, velocity="gradient"),
+    "0.1 defaults": dict(hidden=(64, 64), lipschitz="gp", penalty="two-sided", n_critic=10, n_warmup=1000,
+                         velocity="gradient"),
 }
 
 

@@ -180,7 +180,7 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         kw = {} if potentials_init is None else {"potentials_init": tuple(p / scale for p in potentials_init)}
-        G, log = ot.emd(a, b, M, numItermax=int(num_itermax), log=True, check_marginals=False, **kw)
+        G, log = ot.emd(a, b, M, numItermax=int(num_itermax), log=True, **kw)
     del M  # the dense matrices go out of scope here; only the sparse plan is kept
     code = int(log["result_code"])
     status = _RESULT_CODES.get(code, f"code_{code}")
@@ -198,12 +198,12 @@ def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, 
         rows, cols = np.nonzero(G)
         mass = G[rows, cols]
     cost_value = plan_cost(x, y, rows, cols, mass)
-    return LPResult(
-        rows=np.ascontiguousarray(rows, dtype=np.int64),
-        cols=np.ascontiguousarray(cols, dtype=np.int64),
-        mass=np.ascontiguousarray(mass, dtype=np.float64),
-        u=np.ascontiguousarray(log["u"], dtype=np.float64) * scale,
-        v=np.ascontiguousarray(log["v"], dtype=np.float64) * scale,
+    return LPResult(  # int64 indices (np.nonzero, argsort: contiguous copies) and float64 values
+        rows=np.ascontiguousarray(rows),
+        cols=np.ascontiguousarray(cols),
+        mass=mass,
+        u=log["u"] * scale,
+        v=log["v"] * scale,
         cost=cost_value,
         result_code=code,
         status=status,
@@ -277,7 +277,7 @@ def solve_w2_lp(x, a, y, b, max_memory=DEFAULT_MEMORY_BUDGET, what="the W2 plan"
     check_memory(n, m, max_memory, what)
     M = cdist(x, y, "sqeuclidean")
     scale = _cost_scale(M)
-    G, log = ot.emd(a, b, M / scale, numItermax=default_num_itermax(n, m), log=True, check_marginals=False)
+    G, log = ot.emd(a, b, M / scale, numItermax=default_num_itermax(n, m), log=True)
     log["u"], log["v"] = np.asarray(log["u"]) * scale, np.asarray(log["v"]) * scale
     log["cost"] = float(np.sum(G * M))
     log["cost_matrix"] = M

@@ -366,13 +366,13 @@ class ExactPotential(PotentialOracle):
         """Solve the LP between particles ``(x, a)`` and data ``(y, b)``; return the potential."""
         x, a, y, b = validate_measures(x, a, y, b)
         init = None
-        if getattr(self, "warm_start", False) and getattr(self, "_last_duals", None) is not None:
+        if self.warm_start and self._last_duals is not None:
             u0, v0 = self._last_duals
             if u0.shape[0] == x.shape[0] and v0.shape[0] == y.shape[0]:
                 init = (u0, v0)
         lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory,
                          potentials_init=init)
-        if getattr(self, "warm_start", False) and lp.success:
+        if self.warm_start and lp.success:
             self._last_duals = (lp.u, lp.v)
         self.counters["evaluations"] += 1
         self.counters["lp_solves"] += 1
