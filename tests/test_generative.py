@@ -1,0 +1,215 @@
+"""W1-FE and its baselines (w1flow.generative): the generator's derivatives against finite
+differences, K = 1 ≡ WGAN (SGD and Adam, both MSE normalisations), what persistence does,
+bad input, and bitwise resume."""
+
+import numpy as np
+import pytest
+
+import w1flow as wf
+from w1flow.closed_forms import tanh_critic_drift
+from w1flow.datasets import eight_gaussians
+from w1flow.generative import MLPGenerator, train
+from w1flow.generative import _kernels as GK
+from w1flow.potentials.base import Potential, PotentialOracle
+
+
+class _TanhPotential(Potential):
+    """A fixed smooth potential φ(z) = w₂·tanh(W₁z + b₁) (independent of the batches)."""
+
+    def __init__(self, x, a, drift):
+        self.x, self.a, self.drift = x, a, drift
+        self.status, self.message = "converged", "frozen"
+        self.w1 = float(np.mean(drift.critic(x)))
+
+    def value(self, z):
+        return self.drift.critic(z)
+
+    def gradient(self, z):
+        return -self.drift(z, None, 0.0)
+
+
+class _Frozen(PotentialOracle):
+    """A deterministic oracle: the same smooth φ at every call (for exact equivalences)."""
+
+    def __init__(self, d=2, seed=3, scale=2.0):
+        super().__init__()
+        self.drift = tanh_critic_drift(d, width=16, seed=seed, scale=scale)
+
+    def __call__(self, x, a, y, b, t=0.0):
+        self.counters["evaluations"] += 1
+        return _TanhPotential(x, a, self.drift)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return eight_gaussians(4000, seed=0)
+
+
+@pytest.mark.parametrize("activation", ["tanh", "relu"])
+def test_generator_gradient_matches_finite_differences(activation):
+    g = MLPGenerator(3, 2, hidden=(5, 4), activation=activation, seed=1)
+    rng = np.random.default_rng(2)
+    Z, gout = rng.standard_normal((7, 3)), rng.standard_normal((7, 2))
+    grad = GK.param_grad(g.theta, g.offs, g.sizes, g._act, Z, gout)
+    h = 1e-6
+    fd = np.empty_like(grad)
+    for k in range(g.n_params):
+        tp, tm = g.theta.copy(), g.theta.copy()
+        tp[k] += h
+        tm[k] -= h
+        fp = np.sum(gout * GK.evaluate(tp, g.offs, g.sizes, g._act, Z))
+        fm = np.sum(gout * GK.evaluate(tm, g.offs, g.sizes, g._act, Z))
+        fd[k] = (fp - fm) / (2 * h)
+    np.testing.assert_allclose(grad, fd, rtol=1e-6, atol=1e-8)
+    # the forward pass against a numpy reference
+    h0 = Z
+    for l in range(len(g.sizes) - 1):
+        h0 = h0 @ g.weight(l).T + g.bias(l)
+        if l < len(g.sizes) - 2:
+            h0 = np.tanh(h0) if activation == "tanh" else np.maximum(h0, 0.0)
+    np.testing.assert_allclose(g(Z), h0, rtol=1e-13, atol=1e-14)
+
+
+def _pair(data, w1fe_kw, wgan_kw, n_iter=6):
+    a, b = MLPGenerator(2, 2, hidden=(16, 16), seed=5), MLPGenerator(2, 2, hidden=(16, 16), seed=5)
+    ra = train(a, data, _Frozen(), method="w1fe", K=1, n_iter=n_iter, batch_size=64, seed=7, **w1fe_kw)
+    rb = train(b, data, _Frozen(), method="wgan", n_iter=n_iter, batch_size=64, seed=7, **wgan_kw)
+    assert ra.success and rb.success
+    return a.theta, b.theta
+
+
+@pytest.mark.parametrize("dt", [0.5, 0.05])
+@pytest.mark.parametrize("mse", ["sum", "mean"])
+def test_k1_is_wgan_with_sgd_at_learning_rate_2_dt_eta(data, dt, mse):
+    """W1-FE with K = 1 and SGD at η equals WGAN at 2Δtη (2Δtη/d when the MSE averages over d)."""
+    eta, d = 0.05, 2
+    scale = 2 * dt / (d if mse == "mean" else 1)
+    ta, tb = _pair(data, dict(dt=dt, optimizer="sgd", lr=eta, mse=mse), dict(optimizer="sgd", lr=scale * eta))
+    assert np.max(np.abs(ta - tb)) <= 1e-12 * max(1.0, np.abs(tb).max())
+    # and a wrong factor is seen: the test can fail
+    _, tc = _pair(data, dict(dt=dt, optimizer="sgd", lr=eta, mse=mse), dict(optimizer="sgd", lr=1.01 * scale * eta))
+    assert np.max(np.abs(ta - tc)) > 1e-9
+
+
+@pytest.mark.parametrize("dt", [0.5, 0.01])
+@pytest.mark.parametrize("mse", ["sum", "mean"])
+def test_k1_is_wgan_with_adam_at_the_same_lr_and_eps_over_c(data, dt, mse):
+    """Adam ignores the constant gradient scale c = 2Δt (or 2Δt/d) except through ε: W1-FE at
+    (lr, ε) is WGAN at (lr, ε/c), to round-off."""
+    eps, d = 1e-8, 2
+    c = 2 * dt / (d if mse == "mean" else 1)
+    ta, tb = _pair(data, dict(dt=dt, lr=1e-3, eps=eps, mse=mse), dict(lr=1e-3, eps=eps / c))
+    assert np.max(np.abs(ta - tb)) <= 1e-12 * max(1.0, np.abs(tb).max())
+    if dt == 0.01:  # with the same ε the small gradient scale shows
+        _, td = _pair(data, dict(dt=dt, lr=1e-3, eps=1e-2, mse=mse), dict(lr=1e-3, eps=1e-2))
+        assert np.max(np.abs(ta - td)) > 1e-9
+
+
+def test_naive_persistence_with_k1_is_wgan(data):
+    a, b, c = (MLPGenerator(2, 2, hidden=(16,), seed=5) for _ in range(3))
+    for gen, method in ((a, "wgan"), (b, "naive_same"), (c, "naive_fresh")):
+        train(gen, data, _Frozen(), method=method, K=1, n_iter=4, batch_size=32, seed=1, lr=1e-3)
+    np.testing.assert_array_equal(a.theta, b.theta)
+    np.testing.assert_array_equal(a.theta, c.theta)
+
+
+def test_persistence_reaches_the_euler_targets_as_k_grows(data):
+    """With K SGD steps on fixed targets the generator moves by about Δt|∇φ| once K·lr is large
+    enough (to the least-squares fit of the 128 targets its parameters allow); with K = 1 by a
+    small fraction of it. The trainer logs both; their ratio tells which regime a run is in."""
+    ratios = {}
+    for K in (1, 256):
+        gen = MLPGenerator(2, 2, hidden=(32, 32), seed=0)
+        res = train(gen, data, _Frozen(), method="w1fe", K=K, dt=0.05, n_iter=3, batch_size=128, lr=0.01,
+                    optimizer="sgd")
+        h = res.history
+        ratios[K] = h["displacement"] / h["target_displacement"]
+        assert res.generator_steps == 3 * K and np.all(h["generator_steps"] == K * np.arange(1, 4))
+    assert np.all(ratios[1] < 0.3) and np.all((0.85 < ratios[256]) & (ratios[256] < 1.05)), ratios
+
+
+def test_naive_persistence_keeps_pushing_where_w1fe_stops(data):
+    """Naive persistent WGAN steps minimise an unbounded loss: the generator moves ever further;
+    W1-FE with the same K stops at its targets."""
+    moves = {}
+    for method in ("w1fe", "naive_same"):
+        gen = MLPGenerator(2, 2, hidden=(32, 32), seed=0)
+        res = train(gen, data, _Frozen(), method=method, K=256, dt=0.05, n_iter=1, batch_size=128, lr=0.005,
+                    optimizer="sgd")
+        moves[method] = res.history["displacement"][0]
+        if method == "w1fe":
+            target = res.history["target_displacement"][0]
+    assert moves["w1fe"] < 1.1 * target and moves["naive_same"] > 20 * target, (moves, target)
+
+
+@pytest.mark.parametrize("oracle", ["exact", "critic"])
+def test_w1fe_lowers_the_exact_w1_in_both_modes(data, oracle):
+    held = eight_gaussians(500, seed=9)
+    pot = wf.ExactPotential() if oracle == "exact" else wf.CriticPotential(hidden=(32, 32), n_critic=5, seed=0)
+    gen = MLPGenerator(2, 2, hidden=(32, 32), seed=0)
+    res = train(gen, data, pot, method="w1fe", K=8, dt=0.1, n_iter=60, batch_size=128, lr=2e-3, held_out=held,
+                eval_every=30, eval_samples=500)
+    it, w1 = res.w1
+    assert res.success and list(it) == [30, 60]
+    w1_0 = wf.metrics.w1(MLPGenerator(2, 2, hidden=(32, 32), seed=0).sample(500, seed=np.random.default_rng([0, 1])),
+                         held[:500])
+    assert w1[-1] < 0.6 * w1_0, (w1_0, w1)
+    if oracle == "exact":
+        assert res.lp_solves == 60 and res.critic_updates == 0
+    else:
+        assert res.critic_updates == 1000 + 59 * 5  # warm-up, then n_critic per step
+
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(generator=MLPGenerator(2, 3)), ValueError, r"output dimension 3 differs from the data's 2"),
+    (dict(K=0), ValueError, r"^K must be >= 1"),
+    (dict(dt=0.0), ValueError, r"^dt must be finite and in \(0"),
+    (dict(dt=-0.1), ValueError, r"^dt must be"),
+    (dict(batch_size=0), ValueError, r"^batch_size must be >= 1"),
+    (dict(data=np.zeros((0, 2))), ValueError, r"^data is empty"),
+    (dict(method="wgan", K=2), ValueError, r"K = 1"),
+    (dict(method="sgd"), ValueError, r"^method must be one of"),
+    (dict(mse="l2"), ValueError, r"^mse must be"),
+    (dict(eval_every=10), ValueError, r"eval_every needs held_out"),
+    (dict(potential=3), TypeError, r"^potential must be a potential oracle"),
+])
+def test_bad_input_names_the_argument(data, kwargs, exc, match):
+    args = dict(generator=MLPGenerator(2, 2, hidden=(8,)), data=data, potential=_Frozen())
+    args.update({k: v for k, v in kwargs.items() if k in args})
+    rest = {k: v for k, v in kwargs.items() if k not in args}
+    with pytest.raises(exc, match=match):
+        train(args["generator"], args["data"], args["potential"], n_iter=1, **rest)
+
+
+class _Interrupting(wf.ExactPotential):
+    """The exact oracle, interrupted at its 4th call (a Ctrl-C in the middle of training)."""
+
+    calls = 0
+
+    def __call__(self, *args, **kwargs):
+        type(self).calls += 1
+        if type(self).calls == 4:
+            raise KeyboardInterrupt
+        return super().__call__(*args, **kwargs)
+
+
+def test_interrupted_training_resumes_bitwise(tmp_path, data):
+    held = eight_gaussians(300, seed=9)
+    kw = dict(method="w1fe", K=4, dt=0.1, n_iter=8, batch_size=64, lr=2e-3, held_out=held, eval_every=2,
+              eval_samples=300)
+    ref = train(MLPGenerator(2, 2, hidden=(16,), seed=1), data, _Interrupting.__base__(), **kw)
+    _Interrupting.calls = 0
+    ck = tmp_path / "gen.ckpt"
+    gen = MLPGenerator(2, 2, hidden=(16,), seed=1)
+    part = train(gen, data, _Interrupting(), checkpoint=wf.Checkpoint(ck, every=2), **kw)
+    assert part.status == "interrupted" and part.n_iter == 3 and ck.exists()
+    again = MLPGenerator(2, 2, hidden=(16,), seed=1)
+    done = train(again, data, _Interrupting(), checkpoint=wf.Checkpoint(ck, resume=True), **kw)
+    assert done.success and done.n_iter == 8
+    assert again.theta.tobytes() == ref.generator.theta.tobytes()
+    for key in ("w1", "critic_dual", "generator_steps", "critic_steps", "displacement"):
+        assert done.history[key].tobytes() == ref.history[key].tobytes(), key
+    # another configuration is refused, naming what differs
+    with pytest.raises(wf.CheckpointError, match=r"different run: config differ"):
+        train(MLPGenerator(2, 2, hidden=(16,), seed=1), data, _Interrupting(),
+              checkpoint=wf.Checkpoint(ck, resume=True), **dict(kw, K=5))

@@ -1,0 +1,355 @@
+"""The W1-FE generative algorithm (Malik & Huang) and its baselines, on the potential-oracle interface.
+
+Each outer step of :func:`train` with ``method="w1fe"``:
+
+1. **potential**: the oracle estimates φ between a generated batch ``G(z_c)`` and a data batch
+   (``CriticPotential``, warm-started from step to step; or ``ExactPotential`` on the batch: the
+   algorithm with a perfect critic, which the paper cannot run);
+2. **targets**: a batch z is frozen and the forward-Euler targets ``y = G(z) − Δt ∇φ(G(z))``
+   are computed once (detached). With a critic, z is a fresh batch (the paper's pseudocode);
+   with an oracle that returns an optimal plan (the exact LP), z is the critic's batch and
+   ``−∇φ`` there is the plan velocity (the c-transform's gradient is not defined at the
+   particles: ``docs/concepts.md``);
+3. **persistent training**: K generator steps on ``L(θ) = (1/n) Σ_i |G_θ(z_i) − y_i|²`` with the
+   same z and the same y.
+
+The baselines share steps 1 and the gradient rule of step 2 and replace step 3:
+
+* ``"wgan"``: one generator step on the WGAN loss ``(1/n) Σ φ(G(z_i))`` (K = 1; WGAN-GP with a
+  penalised critic);
+* ``"naive_same"``: K WGAN generator steps on the same batch z, the critic frozen (minibatch
+  persistency), ∇φ re-evaluated at the moving outputs;
+* ``"naive_fresh"``: K WGAN generator steps, each on a fresh batch.
+
+**K = 1 is WGAN** (Proposition 4.1): ``∇_θ L = 2Δt ∇_θ (1/n) Σ φ(G_θ(z_i))`` at the current θ.
+With SGD at learning rate η one W1-FE step is one WGAN step at ``2Δt·η`` (``2Δt·η/d`` when the MSE
+also averages over the d coordinates, ``mse="mean"``, as torch's ``MSELoss``). Adam ignores a
+constant gradient scale except through its ε: W1-FE at (lr, ε) is WGAN at (lr, ε/c) with
+``c = 2Δt`` (``mse="sum"``) or ``2Δt/d`` (``"mean"``). ``tests/test_generative.py`` checks both to
+round-off.
+
+The defaults (Adam, lr 1e-4, betas (0.5, 0.9), batch 256, ``mse="sum"``) are ours, not the
+paper's: its protocol is not published (``../shared/reference/w1fe-paper.md`` §6–7).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field as dc_field
+
+import numpy as np
+
+from .._validation import as_bool, as_float, as_int, as_points
+from ..checkpoint import Checkpoint, fingerprint
+from ..status import run_message, run_status
+from .generator import MLPGenerator, _kernels
+
+__all__ = ["train", "TrainResult", "METHODS"]
+
+logger = logging.getLogger(__name__)
+
+#: The training rules :func:`train` knows.
+METHODS = ("w1fe", "wgan", "naive_same", "naive_fresh")
+
+_HISTORY = ("iteration", "w1", "critic_dual", "critic_steps", "generator_steps", "wall_time",
+            "displacement", "target_displacement")
+
+
+@dataclass
+class TrainResult:
+    """The outcome of :func:`train`.
+
+    Attributes
+    ----------
+    status, message : str
+        ``"success"`` when all iterations ran; otherwise the failure (a potential that could not
+        be computed, non-finite parameters, an interrupt) and what to do.
+    history : dict of ndarray
+        One entry per outer step: ``iteration``; ``w1`` (exact W1 between ``eval_samples``
+        generated and held-out points, NaN between evaluations); ``critic_dual`` (the
+        potential's W1 estimate on the training batch); ``critic_steps`` (cumulative critic
+        updates, or LPs for an exact oracle); ``generator_steps`` (cumulative);
+        ``wall_time`` (cumulative seconds of training, evaluations excluded);
+        ``displacement`` (mean ``|G_new(z) − G_old(z)|`` on the step's batch) and
+        ``target_displacement`` (mean ``Δt |∇φ|``, what an exact Euler step would move; NaN for
+        the WGAN baselines), whose ratio says whether K and the learning rate let the generator
+        reach its targets.
+    generator : MLPGenerator
+        The trained generator (the one passed in, updated in place).
+    n_iter, generator_steps, critic_updates, lp_solves : int
+    wall_time : float
+        Seconds of training (evaluations excluded).
+    eval_time : float
+        Seconds spent on the W1 evaluations.
+    """
+
+    status: str
+    message: str
+    history: dict
+    generator: object
+    n_iter: int
+    generator_steps: int
+    critic_updates: int
+    lp_solves: int
+    wall_time: float
+    eval_time: float = 0.0
+    config: dict = dc_field(default_factory=dict)
+
+    @property
+    def success(self):
+        return self.status == "success"
+
+    @property
+    def w1(self):
+        """``(iterations, exact W1)`` at the evaluated steps."""
+        h = self.history
+        ok = np.isfinite(h["w1"])
+        return h["iteration"][ok], h["w1"][ok]
+
+    def __repr__(self):
+        it, w = self.w1
+        last = f", w1[-1]={w[-1]:.4g}" if w.size else ""
+        return (f"TrainResult(status={self.status!r}, iterations={self.n_iter}, generator_steps="
+                f"{self.generator_steps}, critic_updates={self.critic_updates}{last}, "
+                f"wall_time={self.wall_time:.3g}s)")
+
+
+@dataclass
+class _State:
+    """Everything a checkpoint of a training run holds."""
+
+    theta: np.ndarray
+    m1: np.ndarray
+    v1: np.ndarray
+    step: int
+    rng: dict
+    oracle: object
+    it: int = 0
+    history: dict = dc_field(default_factory=lambda: {k: [] for k in _HISTORY})
+    generator_steps: int = 0
+    elapsed: float = 0.0
+    eval_time: float = 0.0
+    counts_before: dict = dc_field(default_factory=dict)  # the oracle's counters at the start
+
+
+def _check_inputs(generator, data, potential, method, K, dt, batch_size, n_iter, optimizer, mse, held_out,
+                  eval_every, eval_samples, lr, betas, eps):
+    if not isinstance(generator, MLPGenerator):
+        raise TypeError(f"generator must be an MLPGenerator, got {type(generator).__name__}.")
+    data = as_points(data, "data")
+    if data.shape[1] != generator.out_dim:
+        raise ValueError(f"the generator's output dimension {generator.out_dim} differs from the data's "
+                         f"{data.shape[1]}; build MLPGenerator(out_dim={data.shape[1]}).")
+    if not callable(potential):
+        raise TypeError(f"potential must be a potential oracle such as CriticPotential(); got {potential!r}.")
+    if method not in METHODS:
+        raise ValueError(f"method must be one of {METHODS}, got {method!r}.")
+    K = as_int(K, "K", 1)
+    if method == "wgan" and K != 1:
+        raise ValueError("method='wgan' takes one generator step per critic phase (K = 1); use "
+                         "method='naive_same' or 'naive_fresh' for K > 1.")
+    dt = as_float(dt, "dt", 0.0, low_open=True)
+    batch_size = as_int(batch_size, "batch_size", 1)
+    n_iter = as_int(n_iter, "n_iter", 0)
+    if optimizer not in ("adam", "sgd"):
+        raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}.")
+    if mse not in ("sum", "mean"):
+        raise ValueError(f"mse must be 'sum' (over coordinates) or 'mean' (as torch's MSELoss), got {mse!r}.")
+    if held_out is not None:
+        held_out = as_points(held_out, "held_out", dim=data.shape[1])
+    if eval_every is not None:
+        eval_every = as_int(eval_every, "eval_every", 1)
+        if held_out is None:
+            raise ValueError("eval_every needs held_out data to measure W1 against.")
+    eval_samples = as_int(eval_samples, "eval_samples", 1)
+    lr = as_float(lr, "lr", 0.0, low_open=True)
+    if not isinstance(betas, (tuple, list)) or len(betas) != 2:
+        raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}.")
+    betas = (as_float(betas[0], "betas[0]", 0.0, 1.0), as_float(betas[1], "betas[1]", 0.0, 1.0))
+    eps = as_float(eps, "eps", 0.0)
+    return data, K, dt, batch_size, n_iter, held_out, eval_every, eval_samples, lr, betas, eps
+
+
+def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000, batch_size=256,
+          optimizer="adam", lr=1e-4, betas=(0.5, 0.9), eps=1e-8, mse="sum", held_out=None, eval_every=None,
+          eval_samples=2000, seed=0, progress=False, checkpoint=None):
+    """Train a generator with W1-FE (persistency K) or a WGAN baseline; see the module docstring.
+
+    Parameters
+    ----------
+    generator : MLPGenerator
+        Updated in place (and returned in the result).
+    data : array_like, shape (N, d)
+        Training samples; batches are drawn from them with replacement.
+    potential : PotentialOracle
+        ``CriticPotential(...)`` (warm-started from step to step; its settings choose the stopping
+        rule or a fixed ``n_critic``) or ``ExactPotential()`` (the exact LP on each batch).
+    method : {"w1fe", "wgan", "naive_same", "naive_fresh"}
+    K : int
+        Generator steps per outer step (W1-FE's persistency; the naive baselines' repeats).
+    dt : float
+        W1-FE's Euler step Δt (units of the data), > 0.
+    n_iter : int
+        Outer steps.
+    batch_size : int
+        Generated and data points per batch.
+    optimizer : {"adam", "sgd"}
+    lr, betas, eps : float, (float, float), float
+        The optimiser's learning rate, Adam's decay rates and ε.
+    mse : {"sum", "mean"}
+        W1-FE's loss normalisation: ``(1/n) Σ_i |G(z_i) − y_i|²`` (``"sum"`` over coordinates) or
+        also divided by d (``"mean"``, torch's ``MSELoss``).
+    held_out : array_like, optional
+        Held-out data for the exact W1 evaluations.
+    eval_every : int, optional
+        Evaluate every this many outer steps (and after the last): the exact W1 (LP) between
+        ``eval_samples`` generated points (from a fixed latent sample) and ``eval_samples``
+        held-out points.
+    seed : int
+        Seed of the batches' random stream (the generator's and the critic's have their own).
+    progress : bool
+        Show a tqdm progress bar.
+    checkpoint : Checkpoint, str or Path, optional
+        Write the run state every ``Checkpoint.every`` outer steps, on an interrupt and at the
+        end; ``resume=True`` continues bitwise. The fingerprint covers the generator's initial
+        parameters and settings, the data, the oracle's settings and every argument here.
+
+    Returns
+    -------
+    TrainResult
+    """
+    data, K, dt, batch_size, n_iter, held_out, eval_every, eval_samples, lr, betas, eps = _check_inputs(
+        generator, data, potential, method, K, dt, batch_size, n_iter, optimizer, mse, held_out, eval_every,
+        eval_samples, lr, betas, eps)
+    progress = as_bool(progress, "progress")
+    config = dict(method=method, K=K, dt=dt, n_iter=n_iter, batch_size=batch_size, optimizer=optimizer, lr=lr,
+                  betas=betas, eps=eps, mse=mse, eval_every=eval_every, eval_samples=eval_samples, seed=seed)
+    if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
+        checkpoint = Checkpoint(checkpoint)
+    run_id = fingerprint(config=config, generator=generator.settings(), theta0=generator.theta, data=data,
+                         held_out=held_out, oracle=potential)
+    saved = checkpoint.load(run_id) if checkpoint is not None else None
+    if saved is not None:
+        st = saved["state"]
+        generator.theta[:] = st.theta
+        st.theta = generator.theta
+    else:
+        rng = np.random.default_rng(seed)
+        st = _State(theta=generator.theta, m1=np.zeros(generator.n_params), v1=np.zeros(generator.n_params),
+                    step=0, rng=rng.bit_generator.state, oracle=potential,
+                    counts_before={k: _count(potential, k) for k in ("critic_updates", "lp_solves")})
+    rng = np.random.default_rng()
+    rng.bit_generator.state = st.rng
+    oracle = st.oracle
+    K_ = _kernels()
+    z_eval = np.random.default_rng([seed, 1]).standard_normal((eval_samples, generator.latent_dim))
+    before = st.counts_before
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=n_iter, initial=st.it, desc=f"w1flow {method} K={K}", unit="it")
+    status, message = "success", "Training ran every iteration."
+    call_start, consistent = time.perf_counter(), True
+    opt = (lr, betas[0], betas[1], eps, optimizer == "sgd")
+    args = (generator.offs, generator.sizes, generator._act)
+    try:
+        while st.it < n_iter:
+            consistent = False
+            t0 = time.perf_counter()
+            z_c = rng.standard_normal((batch_size, generator.latent_dim))
+            xd = data[rng.integers(0, data.shape[0], batch_size)]
+            out_c = K_.evaluate(st.theta, *args, z_c)
+            pot = oracle(out_c, None, xd, None, float(st.it))
+            if not pot.success:
+                status = run_status(pot.status)
+                message = run_message(status, pot.message)
+                break
+            plan = getattr(oracle, "provides_plan", False)
+            if plan:  # −∇φ at the LP's own particles is the plan velocity
+                z, out, g = z_c, out_c, -np.asarray(pot.velocity)
+            else:
+                z = rng.standard_normal((batch_size, generator.latent_dim))
+                out = K_.evaluate(st.theta, *args, z)
+                g = np.asarray(pot.grad(out))
+            n = batch_size
+            if method == "w1fe":
+                Y = out - dt * g
+                st.step, _, _ = K_.mse_steps(st.theta, st.m1, st.v1, st.step, *args, z, Y, K, *opt, mse == "mean")
+                steps, target = K, dt
+            else:
+                for k in range(K):
+                    if k > 0:
+                        if method == "naive_fresh":
+                            z = rng.standard_normal((batch_size, generator.latent_dim))
+                        g = np.asarray(pot.grad(K_.evaluate(st.theta, *args, z)))
+                    st.step = K_.vjp_step(st.theta, st.m1, st.v1, st.step, *args, z, np.ascontiguousarray(g / n),
+                                          *opt)
+                steps, target = K, np.nan  # no Euler step to reach
+            moved = K_.evaluate(st.theta, *args, z) - out
+            st.generator_steps += steps
+            st.elapsed += time.perf_counter() - t0
+            if not np.all(np.isfinite(st.theta)):
+                status = "nonfinite"
+                message = run_message(status, f"(the generator's parameters, iteration {st.it}); lower lr")
+                break
+            w1 = np.nan
+            if eval_every is not None and ((st.it + 1) % eval_every == 0 or st.it + 1 == n_iter):
+                te = time.perf_counter()
+                w1 = _eval_w1(st.theta, args, z_eval, held_out, eval_samples, K_)
+                st.eval_time += time.perf_counter() - te
+            h = st.history
+            h["iteration"].append(st.it + 1)
+            h["w1"].append(w1)
+            h["critic_dual"].append(float(pot.w1))
+            h["critic_steps"].append(sum(_count(oracle, k) - v for k, v in before.items()))
+            h["generator_steps"].append(st.generator_steps)
+            h["wall_time"].append(st.elapsed)
+            h["displacement"].append(float(np.mean(np.linalg.norm(moved, axis=1))))
+            h["target_displacement"].append(float(target * np.mean(np.linalg.norm(g, axis=1))))
+            st.it += 1
+            st.rng = rng.bit_generator.state
+            consistent = True
+            if bar is not None:
+                bar.update(1)
+            if checkpoint is not None and st.it % checkpoint.every == 0 and st.it < n_iter:
+                _write(checkpoint, run_id, st, "running")
+    except KeyboardInterrupt:
+        status = "interrupted"
+        message = run_message(status, f"(iteration {st.it})")
+    finally:
+        if bar is not None:
+            bar.close()
+    if checkpoint is not None and status in ("success", "interrupted"):
+        if consistent:
+            _write(checkpoint, run_id, st, status)
+        else:
+            message += " (interrupted mid-step: the last periodic checkpoint is kept)"
+    if status != "success":
+        logger.warning("train stopped: %s", message)
+    history = {k: np.asarray(v, dtype=np.float64 if k in ("w1", "critic_dual", "wall_time", "displacement",
+                                                          "target_displacement") else np.int64)
+               for k, v in st.history.items()}
+    return TrainResult(status=status, message=message, history=history, generator=generator, n_iter=st.it,
+                       generator_steps=st.generator_steps,
+                       critic_updates=_count(oracle, "critic_updates") - before["critic_updates"],
+                       lp_solves=_count(oracle, "lp_solves") - before["lp_solves"], wall_time=st.elapsed,
+                       eval_time=st.eval_time, config=config)
+
+
+def _eval_w1(theta, args, z_eval, held_out, k, K_):
+    from ..metrics import w1
+
+    gen = K_.evaluate(theta, *args, z_eval)
+    ref = held_out[:k] if held_out.shape[0] >= k else held_out
+    return w1(gen, ref)
+
+
+def _count(oracle, key):
+    counters = getattr(oracle, "counters", None)
+    return int(counters.get(key, 0)) if isinstance(counters, dict) else 0
+
+
+def _write(checkpoint, run_id, st, status):
+    checkpoint.write({"fingerprint": run_id, "status": status, "k": st.it, "state": st})
