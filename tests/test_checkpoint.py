@@ -150,3 +150,141 @@ def test_fingerprint_describes_values_not_identities():
     assert fingerprint(r=np.random.default_rng(1)).parts != fingerprint(r=np.random.default_rng(2)).parts
     assert not fingerprint(d=a1).unverifiable
     assert fingerprint(d=threading.Lock()).unverifiable == ("d (lock)",)
+
+
+# ---------------------------------------------------------------------------------------------
+# What the fingerprint describes (each case a way two runs can differ)
+# ---------------------------------------------------------------------------------------------
+from scipy.spatial.distance import cdist  # noqa: E402  (a library function a drift may call)
+
+from w1flow.closed_forms import linear_mean_field_drift  # noqa: E402
+
+SCALE = 2.0
+
+
+def _fp(obj):
+    return fingerprint(d=obj).parts["d"]
+
+
+def test_code_constants_attribute_names_and_nested_code_are_fingerprinted():
+    assert _fp(lambda x, a, t: -2.0 * x) != _fp(lambda x, a, t: -3.0 * x)  # a constant
+    assert _fp(lambda x, a, t: np.sin(x)) != _fp(lambda x, a, t: np.cos(x))  # an attribute name
+    global SCALE
+    nested = lambda x, a, t: np.array([[SCALE * v for v in row] for row in x])  # noqa: E731
+    before = _fp(nested)
+    try:
+        SCALE = 3.0  # read only inside the comprehension's own code object
+        assert _fp(nested) != before
+    finally:
+        SCALE = 2.0
+    assert _fp(nested) == before
+
+
+def test_library_functions_are_named_and_closures_of_w1flow_drifts_hashed():
+    uses_cdist = lambda x, a, t: -cdist(x, x).mean(axis=1, keepdims=True) * x  # noqa: E731
+    assert _fp(uses_cdist) == _fp(uses_cdist) and not fingerprint(d=uses_cdist).unverifiable
+    A = np.array([[-1.0, 0.2], [0.0, -0.5]])
+    assert _fp(linear_mean_field_drift(A, A)) == _fp(linear_mean_field_drift(A.copy(), A.copy()))
+    assert _fp(linear_mean_field_drift(A, A)) != _fp(linear_mean_field_drift(2 * A, A))
+
+
+def test_an_empty_closure_cell_does_not_hide_the_others():
+    def make(b):
+        def drift(x, a, t):
+            return late * b * x  # noqa: F821 - `late` is bound after the fingerprint
+
+        fp = _fp(drift)
+        late = 1.0  # noqa: F841
+        return fp
+
+    assert make(1.0) != make(2.0)
+
+
+def test_unverifiable_values_are_named_by_where_they_are():
+    lock = threading.Lock()
+
+    def closure(x, a, t):
+        with lock:
+            return x
+
+    def default(x, a, t, guard=threading.Lock()):
+        return x
+
+    assert fingerprint(d=closure).unverifiable == ("d.<closure lock> (lock)",)
+    assert fingerprint(d=default).unverifiable == ("d.<defaults>[0][0] (lock)",)
+    assert fingerprint(d=_reads_global_lock).unverifiable == ("d.<global GLOBAL_LOCK> (lock)",)
+
+
+GLOBAL_LOCK = threading.Lock()
+
+
+def _reads_global_lock(x, a, t):
+    with GLOBAL_LOCK:
+        return x
+
+
+def test_fingerprint_differences_name_missing_parts_too():
+    a = fingerprint(x=1, y=2)
+    b = fingerprint(x=1, z=2)
+    assert a.differences(b) == ["y", "z"] and a.differences(a) == []
+
+
+def test_checkpoint_files_are_written_atomically_into_new_folders(tmp_path):
+    from w1flow.checkpoint import read_checkpoint, write_checkpoint
+
+    path = tmp_path / "a" / "b" / "run.ckpt"
+    write_checkpoint(path, {"k": 1})
+    assert read_checkpoint(path)["k"] == 1
+    with pytest.raises((AttributeError, TypeError, pickle_error())):
+        write_checkpoint(path, {"k": 2, "bad": lambda: None})  # unpicklable: nothing replaces the file
+    assert read_checkpoint(path)["k"] == 1
+    assert sorted(p.name for p in path.parent.iterdir()) == ["run.ckpt"]  # no temporary file left
+
+
+def pickle_error():
+    import pickle
+
+    return pickle.PicklingError
+
+
+def test_unreadable_or_foreign_checkpoints_are_refused(tmp_path):
+    import pickle
+
+    from w1flow.checkpoint import FORMAT_VERSION, read_checkpoint
+
+    path = tmp_path / "x.ckpt"
+    path.write_bytes(pickle.dumps(["not", "a", "dict"]))
+    with pytest.raises(CheckpointError, match="unknown format"):
+        read_checkpoint(path)
+    path.write_bytes(pickle.dumps({"format_version": 1}))
+    with pytest.raises(CheckpointError, match=r"format version 1.*reads format 2"):
+        read_checkpoint(path)
+    path.write_bytes(pickle.dumps({"format_version": FORMAT_VERSION, "fingerprint": "0123abcd"}))
+    with pytest.raises(CheckpointError, match="different run: everything differ"):
+        read_checkpoint(path, expected_fingerprint=fingerprint(x=1))
+
+
+def test_checkpoint_records_status_and_wall_time_across_a_resume(tmp_path):
+    import pickle
+    import time
+
+    ck = tmp_path / "w.ckpt"
+    x0 = _theta0()
+    start = time.perf_counter()
+    part = simulate(MeanFieldODE(kuramoto(2.0)), x0, 2.0, 0.01, solver=RK4(), checkpoint=Checkpoint(ck, every=10),
+                    callback=_stop_after(50))
+    with open(ck, "rb") as fh:
+        saved = pickle.load(fh)
+    assert saved["status"] == "interrupted" and saved["k"] == 50 == part.n_steps
+    done = simulate(MeanFieldODE(kuramoto(2.0)), x0, 2.0, 0.01, solver=RK4(), checkpoint=Checkpoint(ck, resume=True))
+    total = time.perf_counter() - start
+    assert part.wall_time > 0 and part.wall_time < done.wall_time <= total
+    with open(ck, "rb") as fh:
+        assert pickle.load(fh)["status"] == "success"
+
+
+def test_checkpoint_spec_validates_every_option():
+    with pytest.raises(TypeError, match=r"^override must be True or False"):
+        Checkpoint("x.ckpt", override="yes")
+    with pytest.raises(TypeError, match=r"^every must be an integer"):
+        Checkpoint("x.ckpt", every=2.5)

@@ -123,3 +123,46 @@ def test_replace_changes_options_and_validates_them():
     with pytest.raises(TypeError, match=r"\bcertify must be True or False"):
         e.replace(certify="yes")
     assert solvers.Heun().replace(split=False).options == {}
+
+
+# ---------------------------------------------------------------------------------------------
+# The contract's value objects
+# ---------------------------------------------------------------------------------------------
+class _Field:
+    def __init__(self, status, message="why", w1=1.5, reused=False):
+        self.status, self.message, self.w1, self.reused = status, message, w1, reused
+
+    @property
+    def success(self):
+        return self.status == "optimal"
+
+
+def test_a_failed_step_returns_its_inputs_with_the_fields_status():
+    x, a, state = np.ones((2, 1)), np.full(2, 0.5), object()
+    out = solvers.StepResult.failed(x, a, _Field("max_iter_reached", "POT gave up"), state)
+    assert out.x is x and out.a is a and out.state is state and out.parent is None
+    assert (out.status, out.message, out.ok) == ("max_iter_reached", "POT gave up", False)
+    assert out.field_at_end is None and out.error is None
+    assert solvers.StepResult(x, a).ok
+
+
+def test_w1_records_of_fields_and_certificates():
+    fresh = solvers.W1Record.of_field(_Field("optimal", "optimal", w1=2.5))
+    assert (fresh.w1, fresh.status, fresh.message, fresh.from_lp, fresh.success) == (2.5, "optimal", "optimal", True,
+                                                                                     True)
+    carried = solvers.W1Record.of_field(_Field("optimal", "carried", w1=2.0, reused=True))
+    assert carried.from_lp is False and carried.w1 == 2.0 and carried.message == "carried"
+    bad = solvers.W1Record.of_field(_Field("infeasible", "no", w1=3.0))
+    assert np.isnan(bad.w1) and (bad.status, bad.message, bad.success) == ("infeasible", "no", False)
+
+    class Cert:
+        def __init__(self, ok):
+            self.ok, self.message = ok, f"certificate {'passed' if ok else 'failed'}"
+
+    good = solvers.W1Record.of_certificate(1.25, Cert(True))
+    assert (good.w1, good.status, good.message, good.success) == (1.25, "optimal", "certificate passed", True)
+    assert isinstance(good.certificate, Cert) and good.certificate.ok and good.from_lp is False
+    worse = solvers.W1Record.of_certificate(1.5, Cert(False))
+    assert (worse.w1, worse.status, worse.message, worse.success) == (1.5, "certificate_failed",
+                                                                      "certificate failed", False)
+    assert not worse.certificate.ok

@@ -124,7 +124,8 @@ class LPResult:
 def monotone_plan(x1, a, y1, b):
     """North-west-corner (quantile) coupling of two 1-D weighted clouds, in sparse form.
 
-    Ties in position are broken by index, so the rule is deterministic.
+    Ties in position are broken by index, so the rule is deterministic. Every entry has
+    positive mass, so zero-weight points get none.
     """
     ix = np.argsort(x1, kind="stable")
     iy = np.argsort(y1, kind="stable")
@@ -133,17 +134,13 @@ def monotone_plan(x1, a, y1, b):
     ca[-1] = cb[-1] = 1.0  # both normalised; remove round-off at the end
     breaks = np.union1d(ca, cb)
     lo = np.concatenate(([0.0], breaks[:-1]))
-    mass = breaks - lo
-    keep = mass > 0
-    lo, hi, mass = lo[keep], breaks[keep], mass[keep]
+    keep = breaks > lo  # a zero first weight makes a zero-length first piece
+    lo, hi = lo[keep], breaks[keep]
+    # the quantile interval (lo, hi] lies in one particle's and one data point's mass: those
+    # whose cumulative mass first reaches its midpoint (both have positive weight)
     mid = 0.5 * (lo + hi)
-    r = np.searchsorted(ca, mid, side="left")
-    c = np.searchsorted(cb, mid, side="left")
-    r = np.minimum(r, len(ix) - 1)
-    c = np.minimum(c, len(iy) - 1)
-    rows, cols = ix[r], iy[c]
-    pos = (a[rows] > 0) & (b[cols] > 0)
-    return rows[pos], cols[pos], mass[pos]
+    rows, cols = ix[np.searchsorted(ca, mid)], iy[np.searchsorted(cb, mid)]
+    return rows, cols, hi - lo
 
 
 def solve_w1_lp(x, a, y, b, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, cost=None,
@@ -259,7 +256,7 @@ def w1_value(x, a, y, b, max_memory=DEFAULT_MEMORY_BUDGET):
     :class:`LPResult` in d > 1, whose failure is reported, never raised).
     """
     if x.shape[1] == 1:
-        return W1Value(ot.wasserstein_1d(x[:, 0], y[:, 0], a, b, p=1))
+        return W1Value(ot.wasserstein_1d(x[:, 0], y[:, 0], a, b))  # p = 1 is POT's default
     return solve_w1_lp(x, a, y, b, max_memory=max_memory)
 
 

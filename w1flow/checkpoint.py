@@ -63,9 +63,9 @@ class Checkpoint:
     def __post_init__(self):
         if not isinstance(self.path, (str, os.PathLike)):
             raise TypeError(f"checkpoint path must be a str or a Path, got {self.path!r}.")
-        object.__setattr__(self, "every", as_int(self.every, "every", 1))
-        object.__setattr__(self, "resume", as_bool(self.resume, "resume"))
-        object.__setattr__(self, "override", as_bool(self.override, "override"))
+        as_int(self.every, "every", 1)
+        as_bool(self.resume, "resume")
+        as_bool(self.override, "override")
 
     def load(self, expected):
         """The saved run state when resuming from an existing file, else None.
@@ -276,7 +276,7 @@ def write_checkpoint(path, state):
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(payload, fh, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(payload, fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)

@@ -54,7 +54,6 @@ When a plan sends a particle's mass to several data points, two behaviours exist
 
 from __future__ import annotations
 
-import copy
 import time
 from dataclasses import dataclass
 
@@ -105,9 +104,9 @@ class StepResult:
 
     @classmethod
     def failed(cls, x, a, field, state=None):
-        """The result of a step that could not be taken because ``field`` failed."""
-        return cls(x, a, state=state, status=getattr(field, "status", "lp_failed"),
-                   message=getattr(field, "message", "the field could not be computed"))
+        """The result of a step that could not be taken because ``field`` failed: the inputs
+        unchanged, with the field's status and message."""
+        return cls(x, a, state=state, status=field.status, message=field.message)
 
 
 @dataclass(frozen=True)
@@ -267,7 +266,7 @@ class Solver:
         if unknown:
             raise TypeError(f"{type(self).__name__} has no option(s) {sorted(unknown)}; "
                             f"its options are {sorted(self.options)}.")
-        return type(self)(**{**self.options, **changes}) if changes else copy.copy(self)
+        return type(self)(**{**self.options, **changes})
 
     def init(self, ctx, t0, dt0, x, a):
         """Prepare a run at ``t0``: a zero-length step.
