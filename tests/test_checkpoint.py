@@ -288,3 +288,18 @@ def test_checkpoint_spec_validates_every_option():
         Checkpoint("x.ckpt", override="yes")
     with pytest.raises(TypeError, match=r"^every must be an integer"):
         Checkpoint("x.ckpt", every=2.5)
+
+
+def test_library_modules_are_told_from_user_code(tmp_path, monkeypatch):
+    import importlib
+
+    from w1flow.checkpoint import _library_module
+
+    for name in ("numpy", "numpy.linalg", "scipy.spatial", "ot", "w1flow.problems", "builtins", "math", "json",
+                 "collections.abc", "tqdm", "pytest"):
+        assert _library_module(name), name
+    (tmp_path / "my_drifts.py").write_text("def f(x):\n    return x\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    importlib.import_module("my_drifts")
+    for name in ("my_drifts", "conftest", None, "", "not_a_loaded_module"):
+        assert not _library_module(name), name

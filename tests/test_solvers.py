@@ -152,6 +152,9 @@ def test_w1_records_of_fields_and_certificates():
                                                                                      True)
     carried = solvers.W1Record.of_field(_Field("optimal", "carried", w1=2.0, reused=True))
     assert carried.from_lp is False and carried.w1 == 2.0 and carried.message == "carried"
+    plain = _Field("optimal", "optimal", w1=2.5)
+    del plain.reused  # a field that says nothing about reuse came from its own LP
+    assert solvers.W1Record.of_field(plain).from_lp is True
     bad = solvers.W1Record.of_field(_Field("infeasible", "no", w1=3.0))
     assert np.isnan(bad.w1) and (bad.status, bad.message, bad.success) == ("infeasible", "no", False)
 
@@ -166,3 +169,137 @@ def test_w1_records_of_fields_and_certificates():
     assert (worse.w1, worse.status, worse.message, worse.success) == (1.5, "certificate_failed",
                                                                       "certificate failed", False)
     assert not worse.certificate.ok
+
+
+# ---------------------------------------------------------------------------------------------
+# Options: every bad value is refused with the option's name; settings round-trip
+# ---------------------------------------------------------------------------------------------
+_BAD = {bool: ["maybe", 2], "tol": [0.0, -1e-3, "x"], "fraction": [-0.1, 1.5, float("nan")]}
+
+
+@pytest.mark.parametrize("solver_cls", SOLVERS, ids=lambda c: c.__name__)
+def test_every_bad_option_names_itself(solver_cls):
+    for name, value in solver_cls().options.items():
+        kind = "tol" if name == "certify_tol" else "fraction" if name == "min_mass" else type(value)
+        for bad in _BAD[kind]:
+            with pytest.raises((TypeError, ValueError), match=rf"\b{name}\b"):
+                solver_cls(**{name: bad})
+    if not solver_cls.supports_split:
+        with pytest.raises(ValueError, match=rf"^{solver_cls.__name__} does not support split=True"):
+            solver_cls(split=True)
+        with pytest.raises(TypeError, match=r"\bsplit must be True or False"):
+            solver_cls(split="no")
+
+
+@pytest.mark.parametrize("oracle", ["ExactPotential", "EntropicPotential", "QuantilePotential", "CriticPotential"])
+def test_oracle_settings_are_its_constructor_keywords(oracle):
+    import inspect
+
+    import w1flow
+
+    cls = getattr(w1flow, oracle)
+    o = cls(reg=0.05) if oracle == "EntropicPotential" else cls()
+    params = set(inspect.signature(cls).parameters) - {"kwargs"}
+    assert set(o.settings()) == params
+    assert cls(**o.settings()).settings() == o.settings()
+
+
+# ---------------------------------------------------------------------------------------------
+# The context's memo: a hit only for the same arrays (by content) at the same time
+# ---------------------------------------------------------------------------------------------
+def test_the_memo_hits_only_the_same_state(rng):
+    from w1flow import ExactPotential
+
+    x, y = generic_cloud(rng, 6, 2), generic_cloud(rng, 6, 2)
+    a = np.full(6, 1 / 6)
+    ctx = solvers.SolverContext(W1Flow(y).with_potential(ExactPotential()))
+    f = ctx.field(x, a, 0.5)
+    ctx.remember(f, 0.5)
+    assert ctx.field(x.copy(), a.copy(), 0.5) is f and ctx.n_fields == 1  # same content: a hit
+    for xx, aa, t in [(x + 1e-12, a, 0.5), (x[:5], a[:5] / a[:5].sum(), 0.5), (x, a, 0.25),
+                      (x, np.r_[a[:5] * 0.5, 1 - 2.5 / 6], 0.5)]:
+        assert ctx.recall(xx, aa, t) is None
+    n = ctx.n_fields
+    g = ctx.field(x + 1e-12, a, 0.5)
+    assert g is not f and ctx.n_fields == n + 1
+
+
+# ---------------------------------------------------------------------------------------------
+# Euler's W1 records: the certificate only where a carried plan was asked to prove itself
+# ---------------------------------------------------------------------------------------------
+def test_euler_certifies_carried_plans_only_when_asked(rng):
+    from w1flow import ExactPotential
+
+    n = 12
+    x, y = generic_cloud(rng, n, 2), generic_cloud(rng, n, 2) + 3.0
+    a = np.full(n, 1 / n)
+    ctx = solvers.SolverContext(W1Flow(y).with_potential(ExactPotential()))
+    for certify, tol in [(False, None), (True, None), (True, 1e-4)]:
+        s = solvers.Euler(certify=certify, certify_tol=tol)
+        out = s.init(ctx, 0.0, 0.1, x, a)
+        fresh = s.w1(ctx, out.state, 0.0, out.x, out.a)
+        assert fresh.certificate is None and fresh.from_lp  # a solved LP needs no certificate
+        nxt = s.step(ctx, 0.0, 0.1, out.x, out.a, out.state)
+        ctx.remember(nxt.field_at_end, 0.1)
+        assert nxt.field_at_end.reused  # far from the data: the plan is carried
+        rec = s.w1(ctx, nxt.state, 0.1, nxt.x, nxt.a)
+        ref = ot.emd2(a, a, cdist(nxt.x, y), numItermax=10**7)
+        assert abs(rec.w1 - ref) <= 1e-12 * ref
+        if certify:
+            assert rec.certificate.ok and rec.success
+            expect = tol if tol is not None else 1e-9 * max(np.abs(nxt.x).max(), np.abs(y).max())
+            assert rec.certificate.tol == expect
+        else:
+            assert rec.certificate is None and not rec.from_lp
+        assert s.w1(ctx, nxt.state, 0.1, nxt.x, nxt.a, certify=False).certificate is None
+
+
+def test_a_certifying_euler_runs_with_oracles_that_have_no_plan(rng):
+    from w1flow import EntropicPotential
+
+    x, y = rng.standard_normal((20, 2)), rng.standard_normal((20, 2)) + 2
+    res = simulate(W1Flow(y), x, 0.3, 0.1, solver=solvers.Euler(certify=True),
+                   potential=EntropicPotential(reg=0.05), saveat=SaveAt(every=1))
+    assert res.success and res.w1.size == 4
+    ref = ot.emd2(np.full(20, 0.05), np.full(20, 0.05), cdist(res.x_final, y))
+    assert abs(res.w1[-1] - ref) <= 1e-12 * ref  # an LP of the saving, not the oracle's estimate
+
+
+def test_a_certifying_euler_runs_with_the_exact_quantile_oracle(rng):
+    from w1flow import QuantilePotential
+
+    x, y = rng.standard_normal((30, 1)), rng.standard_normal((30, 1)) + 2
+    res = simulate(W1Flow(y), x, 0.3, 0.1, solver=solvers.Euler(certify=True),
+                   potential=QuantilePotential(), saveat=SaveAt(every=1))
+    assert res.success
+    ref = ot.wasserstein_1d(res.x_final[:, 0], y[:, 0])
+    assert abs(res.w1[-1] - ref) <= 1e-12
+
+
+def test_reprs_evaluate_to_equivalent_objects():
+    import w1flow
+
+    ns = vars(w1flow)
+    objs = [solvers.Euler(reuse_plan=False, certify=True, certify_tol=1e-6, split=True, min_mass=1e-9),
+            solvers.CappedEuler(split=True), solvers.Heun(), solvers.RK4(),
+            w1flow.ExactPotential(num_itermax=10**7, max_memory=None, warm_start=True),
+            w1flow.EntropicPotential(reg=0.05, max_iter=500, anderson=0), w1flow.QuantilePotential(),
+            w1flow.CriticPotential(hidden=(8,), n_critic=7, seed=3)]
+    for o in objs:
+        text = repr(o)
+        assert text.startswith(type(o).__name__ + "(")
+        twin = eval(text, dict(ns))
+        assert type(twin) is type(o)
+        assert (twin.options == o.options) if isinstance(o, solvers.Solver) else (twin.settings() == o.settings())
+
+
+def test_exact_oracle_reset_forgets_its_warm_start(rng):
+    from w1flow import ExactPotential
+
+    x, y = generic_cloud(rng, 10, 2), generic_cloud(rng, 10, 2)
+    a = np.full(10, 0.1)
+    o = ExactPotential(warm_start=True)
+    o(x, a, y, a)
+    assert o.counters["lp_solves"] == 1 and o._last_duals is not None
+    o.reset()
+    assert o.counters["lp_solves"] == 0 and o._last_duals is None

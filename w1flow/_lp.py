@@ -318,7 +318,7 @@ def default_certificate_tol(*arrays):
     Relative to the problem's own scale (distances carry round-off of order ``eps · |x|``, LP
     duals about 1e-13 of that), so the certificate means the same at every unit of length.
     """
-    return 1e-9 * max(float(np.max(np.abs(arr))) if arr.size else 0.0 for arr in arrays)
+    return 1e-9 * max(float(np.max(np.abs(arr))) for arr in arrays)
 
 
 def certify_plan(x, a, y, b, rows, cols, mass, u, v, tol, chunk_bytes=CHUNK_BYTES):
@@ -340,15 +340,13 @@ def certify_plan(x, a, y, b, rows, cols, mass, u, v, tol, chunk_bytes=CHUNK_BYTE
     primal = plan_cost(x, y, rows, cols, mass)
     dual = float(np.dot(a, u) + np.dot(b, v))
     gap = primal - dual
-    ok = bool(worst <= tol and abs(gap) <= tol)
-    if ok:
+    feasible, closed = worst <= tol, abs(gap) <= tol
+    if feasible and closed:
         message = f"plan certified optimal (max dual violation {worst:.3g}, gap {gap:.3g}, tol {tol:.3g})"
     else:
-        what = []
-        if not worst <= tol:
-            what.append(f"dual feasibility violated by {worst:.3g}")
-        if not abs(gap) <= tol:
-            what.append(f"duality gap {gap:.3g} (plan cost {primal:.12g}, dual value {dual:.12g})")
-        message = f"optimality certificate failed ({'; '.join(what)}; tol {tol:.3g})"
-    return Certificate(ok=ok, max_violation=worst, gap=gap, primal=primal, dual=dual, tol=float(tol),
+        message = "; ".join(
+            ([] if feasible else [f"dual feasibility violated by {worst:.3g}"])
+            + ([] if closed else [f"duality gap {gap:.3g} (plan cost {primal:.12g}, dual value {dual:.12g})"]))
+        message = f"optimality certificate failed ({message}; tol {tol:.3g})"
+    return Certificate(ok=bool(feasible and closed), max_violation=worst, gap=gap, primal=primal, dual=dual, tol=float(tol),
                        message=message)

@@ -59,7 +59,6 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._lp import default_certificate_tol
 from ._validation import as_bool, as_float
 
 __all__ = ["Solver", "Euler", "CappedEuler", "Heun", "RK4", "StepResult", "W1Record", "SolverContext"]
@@ -439,7 +438,7 @@ class Euler(Solver):
         ctx.remember(field, t)
         if not field.success:
             return W1Record.of_field(field)
-        if certify and self.certify and getattr(field, "reused", False):
+        if certify and self.certify and field.reused:  # every exact potential says if it was carried
             return W1Record.of_certificate(field.w1, field.certify(self.certify_tol))
         return W1Record.of_field(field)
 
@@ -496,7 +495,7 @@ class CappedEuler(Solver):
         ``u_i + v_j <= |x_i − y_j| + tol`` for all i, j (chunked O(nm), bounded memory), with a
         duality gap within tol. A failure stops the run with status ``"certificate_failed"``.
     certify_tol : float, optional
-        Tolerance (default ``1e-9 · max |coordinate|`` of the start and the data).
+        Tolerance (default ``1e-9 · max |coordinate|`` of the current positions and the data).
     split : bool
         Split particles along a split initial plan (otherwise such a plan is refused).
     min_mass : float
@@ -562,12 +561,14 @@ class CappedEuler(Solver):
         x = state.current(t, x)
         w1 = pot.cost_at(x)
         if not (certify and self.certify):
-            return W1Record(w1=w1, message="optimal (cost of the initial plan)")
-        tol = self.certify_tol if self.certify_tol is not None else default_certificate_tol(state.start, pot.y)
+            return W1Record(w1=w1,
+                            message="optimal (cost of the initial plan)")
         disp = x - state.start
         moved = np.sqrt(np.einsum("ij,ij->i", disp, disp))
-        # the initial plan at the reached positions, with the duals lowered by the distance moved
-        return W1Record.of_certificate(w1, pot.moved(x, pot.u - moved).certify(tol))
+        # the initial plan at the reached positions, with the duals lowered by the distance moved;
+        # the default tolerance is that of the reached positions and the data (they lie on
+        # segments from the start to the data, so it never exceeds that of the start)
+        return W1Record.of_certificate(w1, pot.moved(x, pot.u - moved).certify(self.certify_tol))
 
 
 class _ExplicitRK(Solver):

@@ -120,6 +120,10 @@ class PotentialOracle:
         for k in self.counters:
             self.counters[k] = 0
 
+    def __repr__(self):
+        """``Name(option=value, ...)`` from :meth:`settings`: evaluates to an equivalent oracle."""
+        return f"{type(self).__name__}(" + ", ".join(f"{k}={v!r}" for k, v in self.settings().items()) + ")"
+
     def settings(self):
         """The options that define this oracle (not its state): what a checkpoint fingerprints.
 

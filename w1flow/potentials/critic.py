@@ -633,9 +633,6 @@ class CriticPotential(PotentialOracle):
             pot.message = "the critic's parameters became non-finite; lower lr"
         return pot
 
-    def __repr__(self):
-        return "CriticPotential(" + ", ".join(f"{k}={v!r}" for k, v in self.settings().items()) + ")"
-
 
 def critic_lipschitz_estimate(potential, points, n_pairs=2000, seed=None, grid_size=64):
     """Empirical Lipschitz report of a potential (meant for the gradient-penalty critic).

@@ -338,6 +338,3 @@ class EntropicPotential(PotentialOracle):
         self.counters["evaluations"] += 1
         self.counters["sinkhorn_iterations"] += it
         return EntropicKantorovichPotential(x, a, y, b, reg, g_full, it, err, status, message)
-
-    def __repr__(self):
-        return f"EntropicPotential(reg={self.reg:g}, max_iter={self.max_iter}, tol={self.tol:g})"

@@ -42,7 +42,8 @@ def c_transform(z, y, v):
     val = np.empty(k)
     arg = np.empty(k, dtype=np.int64)
     for sl in row_chunks(k, y.shape[0]):
-        D = cdist(z[sl], y) - v[None, :]
+        D = cdist(z[sl], y)
+        D -= v[None, :]  # in place: one block of chunk size at a time
         j = np.argmin(D, axis=1)
         arg[sl] = j
         val[sl] = D[np.arange(D.shape[0]), j]
@@ -155,7 +156,7 @@ class ExactKantorovichPotential(Potential):
         out[self.plan_rows[single]] = self.plan_cols[single]
         return out
 
-    def moved(self, x_new, u_new, message="optimal (plan reused)"):
+    def moved(self, x_new, u_new):
         """The same plan and data duals ``v`` at new particle positions, with particle duals ``u_new``.
 
         O(n + nnz): no LP. The caller is responsible for the plan still being optimal at
@@ -163,9 +164,10 @@ class ExactKantorovichPotential(Potential):
         distance, with ``u_new = u − displacement``); :meth:`certify` checks it.
         """
         lp = LPResult(rows=self.plan_rows, cols=self.plan_cols, mass=self.plan_mass,
-                      u=np.ascontiguousarray(u_new, dtype=np.float64), v=self.v,
+                      u=np.ascontiguousarray(u_new), v=self.v,
                       cost=plan_cost(x_new, self.y, self.plan_rows, self.plan_cols, self.plan_mass),
-                      result_code=1, status="optimal", message=message)
+                      result_code=1, status="optimal",
+                      message="optimal (plan reused)")
         return ExactKantorovichPotential(x_new, self.a, self.y, self.b, lp, max_memory=self.max_memory,
                                          reused=True)
 
@@ -203,7 +205,7 @@ class ExactKantorovichPotential(Potential):
         rows, cols, mass = _merge_light_entries(self.plan_rows, self.plan_cols, self.plan_mass, min_mass)
         tracers = np.flatnonzero(self.a == 0)
         parent = np.concatenate([rows, tracers])
-        target = np.concatenate([cols, np.full(tracers.size, -1, dtype=np.int64)])
+        target = np.concatenate([cols, np.full(tracers.size, -1)])
         a_sub = np.concatenate([mass, np.zeros(tracers.size)])
         order = np.argsort(parent, kind="stable")  # keep sub-particles next to their parents
         parent, target, a_sub = parent[order], target[order], a_sub[order]
@@ -239,9 +241,8 @@ class ExactKantorovichPotential(Potential):
         target = np.empty_like(self.x)
         has = target_idx >= 0
         target[has] = self.y[target_idx[has]]
-        if np.any(~has):  # tracers: the c-transform argmin of φ
-            _, j = c_transform(self.x[~has], self.y, self.v)
-            target[~has] = self.y[j]
+        _, j = c_transform(self.x[~has], self.y, self.v)  # tracers: the c-transform argmin of φ
+        target[~has] = self.y[j]
         direction, length = unit_directions(self.x, target)
         return target, direction, length
 
@@ -283,7 +284,7 @@ class ExactKantorovichPotential(Potential):
                 idx = np.arange(D.shape[0])
                 own = D[idx, j[sl]].copy()
                 D[idx, j[sl]] = np.inf
-                if m > 1 and np.any(D.min(axis=1) < own):
+                if m > 1 and np.any(D.min(1) < own):
                     return None  # another data point is now closer in the c-transform: re-solve
                 u_new[i[sl]] = own
         lp = LPResult(rows=rows, cols=cols, mass=self.plan_mass, u=u_new, v=v,
@@ -387,7 +388,3 @@ class ExactPotential(PotentialOracle):
         """Forget the warm-start duals and zero the counters."""
         super().reset()
         self._last_duals = None
-
-    def __repr__(self):
-        warm = ", warm_start=True" if self.warm_start else ""
-        return f"ExactPotential(num_itermax={self.num_itermax}, max_memory={self.max_memory}{warm})"

@@ -124,6 +124,3 @@ class QuantilePotential(PotentialOracle):
         _require_1d(x, "QuantilePotential")
         self.counters["evaluations"] += 1
         return QuantileKantorovichPotential(x, a, y, b)
-
-    def __repr__(self):
-        return "QuantilePotential()"
