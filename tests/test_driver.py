@@ -1,0 +1,187 @@
+"""The driver loop of simulate: what it reports (progress, logs, counters, times), where it stops
+(max_steps, callbacks, interrupts in and between steps) and what its checkpoints then hold."""
+
+import logging
+import pickle
+import time
+
+import numpy as np
+import ot
+import pytest
+from scipy.spatial.distance import cdist
+
+from conftest import generic_cloud
+from w1flow import (CappedEuler, Checkpoint, EntropicPotential, Euler, MeanFieldODE, MemoryBudgetError, SaveAt,
+                    W1Flow, simulate)
+from w1flow._lp import LP_DENSE_MATRICES, dense_bytes
+
+
+def _decay(x, a, t):
+    return -x
+
+
+def _ckpt(path):
+    with open(path, "rb") as fh:
+        return pickle.load(fh)
+
+
+def test_progress_bar_counts_every_step_also_after_a_resume(tmp_path, capsys):
+    x0 = np.ones((3, 2))
+    simulate(MeanFieldODE(_decay), x0, 1.0, 0.1)
+    assert capsys.readouterr().err == ""  # no bar unless asked
+    simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, progress=True)
+    err = capsys.readouterr().err
+    assert "w1flow euler" in err and "10/10" in err
+
+    calls = []
+
+    def stop_at_4(t, x, a):
+        calls.append(t)
+        if len(calls) == 4:
+            raise KeyboardInterrupt
+
+    ck = tmp_path / "run.ckpt"
+    part = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, checkpoint=Checkpoint(ck, every=2), callback=stop_at_4)
+    assert part.status == "interrupted" and part.n_steps == 4
+    capsys.readouterr()
+    done = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, checkpoint=Checkpoint(ck, resume=True), progress=True)
+    err = capsys.readouterr().err
+    assert done.success and done.n_steps == 10
+    assert "10/10" in err and " 4/10" in err  # starts where the run stopped
+
+
+def test_max_steps_is_inclusive():
+    x0 = np.ones((2, 1))
+    stop = lambda t, x, a: True  # noqa: E731 - stop after the first step
+    assert simulate(MeanFieldODE(_decay), x0, 1.0, 0.25, max_steps=4, callback=stop).status == "callback"
+    with pytest.raises(ValueError, match=r"asks for 5 steps, more than max_steps=4"):
+        simulate(MeanFieldODE(_decay), x0, 1.25, 0.25, max_steps=4)
+    # the default guard: ten million steps are allowed, one more is refused before any work
+    assert simulate(MeanFieldODE(_decay), x0, 10_000_000 * 0.5, 0.5, callback=stop).status == "callback"
+    with pytest.raises(ValueError, match=r"max_steps=10000000\b"):
+        simulate(MeanFieldODE(_decay), x0, 10_000_001 * 0.5, 0.5)
+
+
+def _interrupting_drift(at_call):
+    calls = []
+
+    def drift(x, a, t):
+        calls.append(t)
+        if len(calls) == at_call:
+            raise KeyboardInterrupt
+        return -x
+
+    return drift
+
+
+def test_an_interrupt_inside_a_step_keeps_the_last_periodic_checkpoint(tmp_path):
+    ck = tmp_path / "run.ckpt"
+    x0 = np.linspace(1, 2, 6)[:, None]
+    # Euler evaluates the drift once per step (the first call is step 1): interrupt step 8
+    res = simulate(MeanFieldODE(_interrupting_drift(8)), x0, 1.0, 0.1, checkpoint=Checkpoint(ck, every=3))
+    assert res.status == "interrupted" and res.n_steps == 7
+    assert "interrupted mid-step: the last periodic checkpoint is kept" in res.message
+    saved = _ckpt(ck)
+    assert saved["k"] == 6 and saved["status"] == "running"
+    # the kept state is a consistent one: resuming reproduces the uninterrupted run bitwise
+    whole = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1)
+    # (a fresh drift of the same kind has the same fingerprint; it would stop at its 8th call only)
+    again = simulate(MeanFieldODE(_interrupting_drift(8)), x0, 1.0, 0.1, checkpoint=Checkpoint(ck, resume=True))
+    assert again.success and np.array_equal(again.x_final, whole.x_final)
+    # an interrupt in the very first evaluation leaves no checkpoint at all
+    ck2 = tmp_path / "first.ckpt"
+    res = simulate(MeanFieldODE(_interrupting_drift(1)), x0, 1.0, 0.1, checkpoint=Checkpoint(ck2, every=3))
+    assert res.status == "interrupted" and res.n_steps == 0 and not ck2.exists()
+    # nor does an interrupt while the solver initialises (here: the first LP of a W1 flow)
+    from w1flow import ExactPotential
+
+    class Interrupting(ExactPotential):
+        def __call__(self, *args, **kwargs):
+            raise KeyboardInterrupt
+
+    ck3 = tmp_path / "init.ckpt"
+    y = np.linspace(3, 4, 6)[:, None]
+    res = simulate(W1Flow(y), x0, 1.0, 0.1, potential=Interrupting(), checkpoint=Checkpoint(ck3, every=3))
+    assert res.status == "interrupted" and res.n_steps == 0 and not ck3.exists()
+    assert "mid-step" in res.message
+
+
+def test_an_interrupt_between_steps_checkpoints_the_state_reached(tmp_path):
+    ck = tmp_path / "run.ckpt"
+    x0 = np.linspace(1, 2, 6)[:, None]
+    calls = []
+
+    def stop(t, x, a):
+        calls.append(t)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    res = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, checkpoint=Checkpoint(ck, every=3), callback=stop)
+    assert res.status == "interrupted" and res.n_steps == 5
+    assert res.message.endswith(f"; resume with checkpoint=Checkpoint({str(ck)!r}, resume=True)")
+    assert "mid-step" not in res.message
+    saved = _ckpt(ck)
+    assert saved["k"] == 5 and saved["status"] == "interrupted"
+    assert res.ts[-1] == pytest.approx(0.5, abs=1e-15)
+
+
+def test_a_path_checkpoint_uses_the_0_1_defaults(tmp_path):
+    ck = tmp_path / "run.ckpt"
+    x0 = np.linspace(1, 2, 4)[:, None]
+    res = simulate(MeanFieldODE(_interrupting_drift(131)), x0, 15.0, 0.1, checkpoint=str(ck))
+    assert res.status == "interrupted" and _ckpt(ck)["k"] == 100  # every=100
+    # no resume unless asked: another run on the same path starts afresh (and overwrites it)
+    other = simulate(MeanFieldODE(_decay), 2 * x0, 1.0, 0.1, checkpoint=str(ck))
+    assert other.success and other.n_steps == 10 and _ckpt(ck)["status"] == "success"
+
+
+def test_a_stop_between_save_points_keeps_the_state_reached_without_more_lps(rng):
+    n = 12
+    x, y = generic_cloud(rng, n, 2), generic_cloud(rng, n, 2) + 2.0
+    calls = []
+
+    def stop(t, xx, a):
+        calls.append(t)
+        return len(calls) == 3
+
+    res = simulate(W1Flow(y), x, 1.0, 0.1, solver=CappedEuler(), saveat=SaveAt(every=5), callback=stop)
+    assert res.status == "callback" and res.n_steps == 3
+    assert res.ts.tolist() == pytest.approx([0.0, 0.3], abs=1e-15)
+    assert res.n_lp_solves == 1  # the whole capped run, the last snapshot included, costs one LP
+    a = np.full(n, 1 / n)
+    ref = ot.emd2(a, a, cdist(res.x_final, y), numItermax=10**7)
+    assert abs(res.w1[-1] - ref) <= 1e-12
+
+
+def test_the_driver_logs_only_failures(rng, caplog):
+    x, y = generic_cloud(rng, 8, 2), generic_cloud(rng, 8, 2)
+    with caplog.at_level(logging.INFO, logger="w1flow"):
+        assert simulate(W1Flow(y), x, 0.3, 0.1).success
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    with caplog.at_level(logging.INFO, logger="w1flow"):
+        res = simulate(W1Flow(y), x, 0.3, 0.1, callback=lambda t, xx, a: True)
+    assert res.status == "callback"
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warned == [f"simulate stopped: {res.message}"]
+
+
+def test_recorded_w1_lps_keep_the_oracles_memory_budget(rng):
+    n = 30
+    x, y = rng.standard_normal((n, 2)), rng.standard_normal((n, 2)) + 2
+    budget = dense_bytes(n, n, LP_DENSE_MATRICES)
+    ok = simulate(W1Flow(y), x, 0.2, 0.1, potential=EntropicPotential(reg=0.1, max_memory=budget),
+                  saveat=SaveAt(w1="lp"))
+    assert ok.success and ok.n_lp_solves == 3
+    with pytest.raises(MemoryBudgetError, match=r"\b30 x 30\b"):
+        simulate(W1Flow(y), x, 0.2, 0.1, potential=EntropicPotential(reg=0.1, max_memory=budget - 1),
+                 saveat=SaveAt(w1="lp"))
+
+
+def test_result_reports_dt_and_wall_time(rng):
+    x, y = generic_cloud(rng, 10, 2), generic_cloud(rng, 10, 2)
+    start = time.perf_counter()
+    res = simulate(W1Flow(y), x, 0.5, 0.125, solver=Euler(reuse_plan=False))
+    outer = time.perf_counter() - start
+    assert res.dt == 0.125 and res.n_steps == 4
+    assert 0 < res.wall_time <= outer and res.timings["total"] == res.wall_time
+    assert 0 < res.timings["field"] <= res.wall_time and 0 <= res.timings["w1"] <= res.wall_time
