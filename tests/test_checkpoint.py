@@ -297,6 +297,7 @@ def test_library_modules_are_told_from_user_code(tmp_path, monkeypatch):
 
     for name in ("numpy", "numpy.linalg", "scipy.spatial", "ot", "w1flow.problems", "builtins", "math", "json",
                  "collections.abc", "tqdm", "pytest"):
+        importlib.import_module(name)  # a drift's module globals are loaded modules
         assert _library_module(name), name
     (tmp_path / "my_drifts.py").write_text("def f(x):\n    return x\n")
     monkeypatch.syspath_prepend(str(tmp_path))
