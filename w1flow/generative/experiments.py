@@ -28,7 +28,8 @@ from ..potentials import CriticPotential, ExactPotential
 from .generator import MLPGenerator
 from .trainer import train
 
-__all__ = ["TARGETS", "DEFAULTS", "run_cell", "sweep", "figures", "noise_floor"]
+__all__ = ["TARGETS", "DEFAULTS", "job", "run_cell", "run_jobs", "load_cells", "sweep", "summary", "figures",
+           "noise_floor", "label", "final_stats", "first_reach"]
 
 TARGETS = {
     "8 Gaussians": eight_gaussians,
@@ -92,69 +93,135 @@ def run_cell(target, method, K, dt, seed, mode="critic", **overrides):
     )
 
 
-def _key(cell):
-    return (cell["target"], cell["method"], cell["K"], cell["dt"], cell["seed"], cell["mode"], cell["config"]["lr"])
+def job(target, method, K, dt, seed, mode="critic", **overrides):
+    """One training run's specification (JSON-able); ``overrides`` change :data:`DEFAULTS`."""
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown run option(s) {sorted(unknown)}; the options are {sorted(DEFAULTS)}.")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {list(TARGETS)}, got {target!r}.")
+    return dict(target=target, method=method, K=int(K), dt=float(dt), seed=int(seed), mode=mode,
+                overrides=dict(sorted(overrides.items())))
 
 
-def sweep(out, targets=None, Ks=(1, 2, 4, 8, 16, 32), dts=(0.05, 0.2), seeds=(0, 1, 2), modes=("critic", "exact"),
-          baselines=(("wgan", 1), ("naive_same", 4), ("naive_fresh", 4)), progress=True, **overrides):
-    """Run every cell not yet in ``out/cells.jsonl``; write the summary and figures.
+def _key(spec):
+    return json.dumps({k: spec[k] for k in ("target", "method", "K", "dt", "seed", "mode", "overrides")},
+                      sort_keys=True)
 
-    W1-FE runs for every K and Δt; each baseline ``(method, K)`` runs once per target, seed and
-    mode (its Δt is irrelevant and recorded as 0). Returns the list of cells.
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    store = out / "cells.jsonl"
+
+def _run_job(spec):
+    cell = run_cell(spec["target"], spec["method"], spec["K"], spec["dt"] or 0.1, spec["seed"], spec["mode"],
+                    **spec["overrides"])
+    cell.update(dt=spec["dt"], overrides=spec["overrides"])
+    return cell
+
+
+def load_cells(out):
+    """Every run recorded in ``out/cells.jsonl``, by key."""
+    store = Path(out) / "cells.jsonl"
     done = {}
     if store.exists():
         for line in store.read_text().splitlines():
-            cell = json.loads(line)
-            done[_key(cell)] = cell
-    targets = list(TARGETS) if targets is None else list(targets)
-    lr = overrides.get("lr", DEFAULTS["lr"])
-    jobs = [(t, "w1fe", K, dt, s, m, lr) for t, K, dt, s, m in itertools.product(targets, Ks, dts, seeds, modes)]
-    jobs += [(t, meth, K, 0.0, s, m, lr) for t, (meth, K), s, m in itertools.product(targets, baselines, seeds, modes)]
-    todo = [j for j in jobs if j not in done]
+            if line.strip():
+                cell = json.loads(line)
+                done[_key(cell)] = cell
+    return done
+
+
+def run_jobs(out, jobs, workers=1, progress=True):
+    """Run the jobs not yet in ``out/cells.jsonl`` (appending each as it finishes); return the
+    cells of ``jobs`` in order.
+
+    ``workers > 1`` runs that many processes (spawned, so each has its own single-threaded
+    Numba and BLAS when the caller set ``NUMBA_NUM_THREADS=1`` and ``OMP_NUM_THREADS=1``).
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    done = load_cells(out)
+    todo = list({_key(j): j for j in jobs if _key(j) not in done}.values())
     bar = None
     if progress:
         from tqdm.auto import tqdm
 
         bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="W1-FE sweep", unit="run")
-    for t, meth, K, dt, s, m, _ in todo:
-        cell = run_cell(t, meth, K, dt or 0.1, s, m, **overrides)
-        cell["dt"] = dt
+
+    def record(cell):
         done[_key(cell)] = cell
-        with open(store, "a") as fh:
+        with open(out / "cells.jsonl", "a") as fh:
             fh.write(json.dumps(cell) + "\n")
         if bar is not None:
             bar.update(1)
-    if bar is not None:
-        bar.close()
-    cells = [done[j] for j in jobs]
+
+    try:
+        if workers > 1 and len(todo) > 1:
+            import multiprocessing
+            from concurrent.futures import ProcessPoolExecutor, as_completed
+
+            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+                for fut in as_completed([pool.submit(_run_job, j) for j in todo]):
+                    record(fut.result())
+        else:
+            for j in todo:
+                record(_run_job(j))
+    finally:
+        if bar is not None:
+            bar.close()
+    return [done[_key(j)] for j in jobs]
+
+
+def sweep(out, targets=None, Ks=(1, 2, 4, 8, 16, 32), dts=(0.1, 0.5), seeds=(0, 1, 2), modes=("critic", "exact"),
+          baselines=(("wgan", 1), ("naive_same", 4), ("naive_fresh", 4)), workers=1, progress=True, **overrides):
+    """W1-FE for every K and Δt, and each baseline ``(method, K)`` (its Δt is irrelevant, recorded
+    as 0), per target, seed and mode; then the summary and the figures. Returns the cells."""
+    targets = list(TARGETS) if targets is None else list(targets)
+    jobs = [job(t, "w1fe", K, dt, s, m, **overrides) for t, K, dt, s, m in itertools.product(targets, Ks, dts, seeds, modes)]
+    jobs += [job(t, meth, K, 0.0, s, m, **overrides)
+             for t, (meth, K), s, m in itertools.product(targets, baselines, seeds, modes)]
+    cells = run_jobs(out, jobs, workers=workers, progress=progress)
     floors = {t: noise_floor(t) for t in targets}
-    _summary(cells, floors, out / "summary.csv")
-    figures(cells, floors, out)
+    summary(cells, floors, Path(out) / "summary.csv")
+    figures(cells, floors, out, dt=list(dts)[0])
     return cells
 
 
-def _label(c):
-    lr = f" lr={c['config']['lr']:g}"
-    return (f"W1-FE K={c['K']} dt={c['dt']:g}" if c["method"] == "w1fe" else f"{c['method']} K={c['K']}") + lr
+def label(c):
+    """A run's name: the method, K (and Δt for W1-FE), and the options changed from :data:`DEFAULTS`."""
+    extra = "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in c.get("overrides", {}).items())
+    return (f"W1-FE K={c['K']} dt={c['dt']:g}" if c["method"] == "w1fe" else f"{c['method']} K={c['K']}") + extra
 
 
-def _summary(cells, floors, path):
+def final_stats(cells):
+    """Mean and std over the cells' final exact W1."""
+    fin = np.array([c["final_w1"] if c["final_w1"] is not None else np.nan for c in cells], dtype=float)
+    return float(np.nanmean(fin)), float(np.nanstd(fin))
+
+
+def first_reach(cells, level, xkey="critic_steps"):
+    """The first ``xkey`` value (critic updates, generator steps, wall seconds) at which the
+    seed-mean W1 curve is at or below ``level``; None if it never is."""
+    n = min(len(c["w1"]) for c in cells)
+    if n == 0:
+        return None
+    mean = np.mean([c["w1"][:n] for c in cells], axis=0)
+    x = np.mean([c[xkey][:n] for c in cells], axis=0)
+    hit = np.flatnonzero(mean <= level)
+    return float(x[hit[0]]) if hit.size else None
+
+
+def summary(cells, floors, path):
+    """``path`` (CSV): per target, mode and run, the final exact W1 mean ± std over the seeds,
+    beside the noise floor, with the budget it used."""
     groups = {}
     for c in cells:
-        groups.setdefault((c["target"], c["mode"], _label(c)), []).append(c)
+        groups.setdefault((c["target"], c["mode"], label(c)), []).append(c)
     with open(path, "w", newline="") as fh:
         w = csv.writer(fh)
         w.writerow(["target", "mode", "run", "seeds", "final W1 mean", "final W1 std", "noise floor",
                     "critic updates", "generator steps", "wall s"])
         for (t, m, lab), cs in sorted(groups.items()):
-            fin = np.array([c["final_w1"] for c in cs], dtype=float)
-            w.writerow([t, m, lab, len(cs), f"{np.nanmean(fin):.4f}", f"{np.nanstd(fin):.4f}", f"{floors[t]:.4f}",
-                        cs[0]["critic_steps"][-1] if cs[0]["critic_steps"] else "",
+            mean, std = final_stats(cs)
+            w.writerow([t, m, lab, " ".join(str(c["seed"]) for c in cs), f"{mean:.4f}", f"{std:.4f}",
+                        f"{floors[t]:.4f}", cs[0]["critic_steps"][-1] if cs[0]["critic_steps"] else "",
                         cs[0]["generator_steps"][-1] if cs[0]["generator_steps"] else "",
                         f"{np.mean([c['seconds'] for c in cs]):.1f}"])
 
@@ -183,7 +250,7 @@ def figures(cells, floors, out, dt=None):
                        and (c["method"] != "w1fe" or c["dt"] == dt)]
                 groups = {}
                 for c in sel:
-                    groups.setdefault(_label(c), []).append(c)
+                    groups.setdefault(label(c), []).append(c)
                 for lab, cs in groups.items():
                     n = min(len(c["w1"]) for c in cs)
                     if n == 0:
@@ -206,7 +273,7 @@ def figures(cells, floors, out, dt=None):
     for mode in modes:
         sel = [c for c in cells if c["mode"] == mode and c["seed"] == cells[0]["seed"]
                and (c["method"] != "w1fe" or c["dt"] == dt)]
-        labs = list(dict.fromkeys(_label(c) for c in sel))
+        labs = list(dict.fromkeys(label(c) for c in sel))
         fig, axes = plt.subplots(len(targets), len(labs), figsize=(2.2 * len(labs), 2.2 * len(targets)),
                                  squeeze=False, layout="constrained")
         for i, target in enumerate(targets):
@@ -214,7 +281,7 @@ def figures(cells, floors, out, dt=None):
             for j, lab in enumerate(labs):
                 ax = axes[i, j]
                 ax.scatter(data[:, 0], data[:, 1], s=1, c="0.8")
-                cs = [c for c in sel if c["target"] == target and _label(c) == lab]
+                cs = [c for c in sel if c["target"] == target and label(c) == lab]
                 if cs:
                     s = np.asarray(cs[0]["samples"])
                     ax.scatter(s[:, 0], s[:, 1], s=1, c="tab:blue")
