@@ -304,3 +304,15 @@ def test_library_modules_are_told_from_user_code(tmp_path, monkeypatch):
     importlib.import_module("my_drifts")
     for name in ("my_drifts", "conftest", None, "", "not_a_loaded_module"):
         assert not _library_module(name), name
+    import sysconfig
+    import types
+
+    for path, expect in [("/opt/env/lib/python3.11/site-packages/fake/__init__.py", True),
+                         ("/usr/lib/python3/dist-packages/fake/__init__.py", True),
+                         (sysconfig.get_paths()["stdlib"] + "/fake.py", True),
+                         ("/home/me/project/fake.py", False), (None, False)]:
+        fake = types.ModuleType("fake_pkg")
+        if path is not None:
+            fake.__file__ = path
+        monkeypatch.setitem(__import__("sys").modules, "fake_pkg", fake)
+        assert _library_module("fake_pkg.sub") is expect, path

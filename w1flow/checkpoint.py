@@ -134,11 +134,14 @@ def fingerprint(**parts):
 
 def _library_module(name):
     """True for modules of installed packages and the standard library (described by name only)."""
-    top = (name or "").split(".")[0]
-    if top in sys.builtin_module_names or top in ("builtins", "numpy", "scipy", "ot", "numba", "w1flow"):
+    if not name:
+        return False
+    top = name.split(".")[0]
+    if top == "w1flow" or top in sys.builtin_module_names:  # w1flow itself, wherever it is installed
         return True
-    module = sys.modules.get(top)
-    path = getattr(module, "__file__", None) or ""
+    path = getattr(sys.modules.get(top), "__file__", None)
+    if not path:
+        return False
     return "site-packages" in path or "dist-packages" in path or path.startswith(sysconfig.get_paths()["stdlib"])
 
 
