@@ -134,6 +134,20 @@ def _bench(args):
     return status
 
 
+def _check(args):
+    """Run the paper checks and write the report; exit status 1 unless every check holds."""
+    from .paper_checks import _core
+
+    names = None if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
+    mode = "full" if args.full else "quick"
+    reports = _core.run_checks(names, mode=mode, out=args.out, progress=not args.quiet)
+    for r in reports:
+        print(f"{r.verdict:>12} (expected {r.expected}; broken run: {r.broken_verdict})  "
+              f"{'holds' if r.holds else 'DOES NOT HOLD'}  {r.title}: {r.key}")
+    print(f"wrote {Path(args.out) / 'report.md'} and report.json")
+    return _core.exit_code(reports)
+
+
 def main(argv=None):
     """Entry point of the ``w1flow`` console script."""
     parser = argparse.ArgumentParser(prog="w1flow", description="Wasserstein-1 gradient flows of particles.")
@@ -153,6 +167,14 @@ def main(argv=None):
     bench.add_argument("--max-n", type=int, help="largest n of bench_scaling (default 10000)")
     bench.add_argument("--dir", help="folder of the benchmark scripts (default: the checkout's benchmarks/)")
     bench.set_defaults(func=_bench)
+    check = sub.add_parser("check", help="run the paper checks: every claim with a measured verdict")
+    size = check.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="small instances (the default; under a minute on 2 cores)")
+    size.add_argument("--full", action="store_true", help="larger instances and the slow checks")
+    check.add_argument("--only", help="comma-separated subset of the checks (see w1flow.paper_checks.CHECKS)")
+    check.add_argument("--out", default="w1flow-checks", help="output folder (default: %(default)s)")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.set_defaults(func=_check)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

@@ -1,0 +1,18 @@
+"""Executable checks of the papers' claims, each with a measured verdict (issue E).
+
+Run them with ``w1flow check [--quick|--full] [--only NAME[,NAME]] --out DIR``, or from Python::
+
+    from w1flow.paper_checks import run_checks
+    reports = run_checks(mode="quick", out="w1flow-checks")
+
+Each module states one claim with its source and confidence tag, runs the experiment, and
+returns a verdict (PASS, FAIL, INCONCLUSIVE) against thresholds fixed in its code; the runner
+also runs it on a deliberately broken input or implementation, which must not give the expected
+verdict. In a source checkout the modules live in ``paper_checks/``; installed, they are the
+package ``w1flow.paper_checks``.
+"""
+
+from ._core import CHECKS, FAIL, INCONCLUSIVE, PASS, CheckReport, Outcome, exit_code, run_check, run_checks
+
+__all__ = ["CHECKS", "PASS", "FAIL", "INCONCLUSIVE", "Outcome", "CheckReport", "run_check", "run_checks",
+           "exit_code"]

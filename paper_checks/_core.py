@@ -1,0 +1,211 @@
+"""The machinery of the paper checks: outcomes, the registry, the runner and the report.
+
+A check is a module of this package with
+
+* ``TITLE`` (the claim in a line), ``CLAIM`` (the claim as the paper or our notes state it),
+  ``SOURCE`` (where it comes from, with the confidence tag of ``w1fe-paper.md``: [V] verified,
+  [R] reconstructed, [A] our analysis, [I] inferred), ``EXPECTED`` (the verdict we expect:
+  ``"PASS"``, or ``"FAIL"`` for a claim we believe false as stated);
+* ``THRESHOLDS``: each threshold with the error source it stands for, fixed before the run;
+* ``BROKEN``: what the deliberately broken run changes (a wrong sign, a wrong potential, a stale
+  plan ...);
+* ``run(mode, broken=False, out=None) -> Outcome``.
+
+The runner runs every check twice: as is, and broken. A check *holds* when its verdict is the
+expected one and the broken run's verdict is not (a check that cannot fail is a defect).
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import logging
+import math
+import time
+import traceback
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger("w1flow.paper_checks")
+
+PASS, FAIL, INCONCLUSIVE = "PASS", "FAIL", "INCONCLUSIVE"
+VERDICTS = (PASS, FAIL, INCONCLUSIVE)
+MODES = ("quick", "full")
+
+#: The checks, in the order of the report (module names of this package).
+CHECKS = (
+    "first_variation",
+    "dissipation",
+    "euler_convergence",
+    "non_uniqueness",
+    "wgan_equivalence",
+    "strict_convexity",
+    "w2fe_contraction",
+)
+
+
+@dataclass
+class Outcome:
+    """What one run of a check measured.
+
+    Attributes
+    ----------
+    verdict : {"PASS", "FAIL", "INCONCLUSIVE"}
+    key : str
+        The key number(s), one line, for the report's table.
+    numbers : dict
+        Everything measured (JSON-serialisable).
+    details : str
+        Markdown for the report (tables of the measured values).
+    figures : list of str
+        Files written into the output folder.
+    """
+
+    verdict: str
+    key: str
+    numbers: dict = field(default_factory=dict)
+    details: str = ""
+    figures: list = field(default_factory=list)
+
+    def __post_init__(self):
+        if self.verdict not in VERDICTS:
+            raise ValueError(f"verdict must be one of {VERDICTS}, got {self.verdict!r}.")
+
+
+@dataclass
+class CheckReport:
+    """One check's result in a report: the claim, both runs and whether the check holds."""
+
+    name: str
+    title: str
+    source: str
+    expected: str
+    verdict: str
+    key: str
+    broken: str
+    broken_verdict: str
+    holds: bool
+    seconds: float
+    numbers: dict
+    thresholds: dict
+    details: str = ""
+    figures: list = field(default_factory=list)
+    error: str = ""
+
+
+def verdict_from(ok, bad):
+    """PASS when every criterion in ``ok`` holds, FAIL when any in ``bad`` holds, else INCONCLUSIVE.
+
+    ``bad`` lists the outcomes that contradict the claim beyond every stated error source;
+    anything between (a threshold missed, but not by enough to contradict the claim) is
+    INCONCLUSIVE.
+    """
+    if any(bad):
+        return FAIL
+    return PASS if all(ok) else INCONCLUSIVE
+
+
+def load(name):
+    """The check module ``name`` (one of :data:`CHECKS`)."""
+    if name not in CHECKS:
+        raise ValueError(f"unknown check {name!r}; choose from {', '.join(CHECKS)}.")
+    return importlib.import_module(f"{__package__}.{name}")
+
+
+def _jsonable(obj):
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, (np.floating, float)):
+        v = float(obj)
+        return v if math.isfinite(v) else str(v)
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, np.bool_):
+        return bool(obj)
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    return obj
+
+
+def run_check(name, mode="quick", out=None):
+    """Run check ``name`` as is and broken; return a :class:`CheckReport` (never raises for the
+    check's own errors: they make the report's ``error`` and the check does not hold)."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}, got {mode!r}.")
+    mod = load(name)
+    start = time.perf_counter()
+    try:
+        res = mod.run(mode=mode, broken=False, out=out)
+        bad = mod.run(mode=mode, broken=True, out=None)
+        error = ""
+    except Exception:  # a crashing check is reported, not hidden: the check does not hold
+        logger.exception("check %s raised", name)
+        res = Outcome(INCONCLUSIVE, "raised an exception")
+        bad = Outcome(INCONCLUSIVE, "not run")
+        error = traceback.format_exc()
+    holds = not error and res.verdict == mod.EXPECTED and bad.verdict != mod.EXPECTED
+    return CheckReport(name=name, title=mod.TITLE, source=mod.SOURCE, expected=mod.EXPECTED,
+                       verdict=res.verdict, key=res.key, broken=mod.BROKEN, broken_verdict=bad.verdict,
+                       holds=holds, seconds=time.perf_counter() - start, numbers=_jsonable(res.numbers),
+                       thresholds={k: {"value": v[0], "why": v[1]} for k, v in mod.THRESHOLDS.items()},
+                       details=res.details, figures=list(res.figures), error=error)
+
+
+def run_checks(names=None, mode="quick", out="w1flow-checks", progress=False):
+    """Run the checks ``names`` (default: all) and write ``report.md`` and ``report.json`` to ``out``.
+
+    Returns the list of :class:`CheckReport`. The report's table has one row per claim: its
+    source, the verdict against the expected one, the key number, and the broken run's verdict.
+    """
+    names = list(CHECKS) if names is None else list(names)
+    for n in names:
+        load(n)  # unknown names fail before anything runs
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    reports = []
+    it = names
+    if progress:
+        from tqdm.auto import tqdm
+
+        it = tqdm(names, desc="paper checks", unit="check")
+    for n in it:
+        if progress:
+            it.set_postfix_str(n)
+        reports.append(run_check(n, mode=mode, out=out))
+        logger.info("%s: %s (expected %s), broken: %s", n, reports[-1].verdict, reports[-1].expected,
+                    reports[-1].broken_verdict)
+    (out / "report.json").write_text(json.dumps({"mode": mode, "checks": [asdict(r) for r in reports]}, indent=1))
+    (out / "report.md").write_text(report_markdown(reports, mode))
+    return reports
+
+
+def report_markdown(reports, mode):
+    """The report: a table of claims and verdicts, then each check's thresholds and numbers."""
+    lines = [f"# Paper checks ({mode} mode)", "",
+             "Verdicts against thresholds fixed in the code before the run. *Holds*: the verdict is the "
+             "expected one and the deliberately broken run's is not.", "",
+             "| claim | source | verdict (expected) | key number | broken run | holds | s |",
+             "|---|---|---|---|---|---|---|"]
+    for r in reports:
+        lines.append(f"| {r.title} | {r.source} | **{r.verdict}** ({r.expected}) | {r.key} | "
+                     f"{r.broken}: {r.broken_verdict} | {'yes' if r.holds else 'NO'} | {r.seconds:.1f} |")
+    for r in reports:
+        lines += ["", f"## {r.title}", "", f"Source: {r.source}. Verdict **{r.verdict}** (expected {r.expected}); "
+                  f"broken run ({r.broken}): {r.broken_verdict}.", "", "Thresholds:", ""]
+        lines += [f"- `{k}` = {v['value']:g}: {v['why']}" for k, v in r.thresholds.items()]
+        if r.details:
+            lines += ["", r.details]
+        lines += [f"", *[f"![{f}]({f})" for f in r.figures]] if r.figures else []
+        if r.error:
+            lines += ["", "```", r.error.strip(), "```"]
+    return "\n".join(lines) + "\n"
+
+
+def exit_code(reports):
+    """0 when every check holds, 1 otherwise (a claim that should pass fails, a claim we expect to
+    be false passes, a broken run gives the expected verdict, or a check raised)."""
+    return 0 if all(r.holds for r in reports) else 1
