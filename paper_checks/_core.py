@@ -207,9 +207,10 @@ def report_markdown(reports, mode):
              "expected one and the deliberately broken run's is not.", "",
              "| claim | source | verdict (expected) | key number | broken run | holds | s |",
              "|---|---|---|---|---|---|---|"]
+    cell = lambda text: str(text).replace("|", "\\|")  # noqa: E731  (a | inside a cell ends it)
     for r in reports:
-        lines.append(f"| {r.title} | {r.source} | **{r.verdict}** ({r.expected}) | {r.key} | "
-                     f"{r.broken}: {r.broken_verdict} | {_holds(r)} | {r.seconds:.1f} |")
+        lines.append(f"| {cell(r.title)} | {cell(r.source)} | **{r.verdict}** ({r.expected}) | {cell(r.key)} | "
+                     f"{cell(r.broken)}: {r.broken_verdict} | {_holds(r)} | {r.seconds:.1f} |")
     for r in reports:
         lines += ["", f"## {r.title}", "", f"Source: {r.source}. Verdict **{r.verdict}** (expected {r.expected}); "
                   f"broken run ({r.broken}): {r.broken_verdict}.", "", "Thresholds:", ""]

@@ -56,6 +56,6 @@ def run(mode="quick", broken=False, out=None):
     worst = max(max(r[2], r[3]) for r in rows)
     verdict = verdict_from([worst <= THRESHOLDS["rel_param"][0]], [worst > THRESHOLDS["contradiction"][0]])
     key = f"max relative parameter difference {worst:.1e} after {n_iter} steps (SGD at 2Δtη, Adam at ε/2Δt; both MSE normalisations)"
-    details = "| Δt | MSE | SGD: max |θ₁ − θ₂| / max|θ| | Adam |\n|---|---|---|---|\n" + "\n".join(
+    details = "| Δt | MSE | SGD: max abs(θ₁ − θ₂) / max abs(θ) | Adam |\n|---|---|---|---|\n" + "\n".join(
         f"| {dt:g} | {mse} | {s:.1e} | {a:.1e} |" for dt, mse, s, a in rows)
     return Outcome(verdict, key, dict(rows=rows, n_iter=n_iter), details)
