@@ -3,6 +3,7 @@ it reads), the oracle and its settings, the solver and its settings, the data, w
 what cannot be compared is refused unless Checkpoint(override=True)."""
 
 import threading
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -199,6 +200,34 @@ def test_an_empty_closure_cell_does_not_hide_the_others():
 
     assert make(1.0) != make(2.0)
 
+    def make_first(b):  # the empty cell comes first among the free variables
+        def drift(x, a, t):
+            return aa_late * b * x  # noqa: F821
+
+        assert drift.__code__.co_freevars == ("aa_late", "b")
+        fp = _fp(drift)
+        aa_late = 1.0  # noqa: F841
+        return fp
+
+    assert make_first(1.0) != make_first(2.0)
+
+
+OUTER = 2.0
+INNER = 2.0
+
+
+def test_globals_read_by_the_function_and_by_its_nested_code_are_both_fingerprinted():
+    global OUTER, INNER
+    drift = lambda x, a, t: OUTER * np.array([[INNER * v for v in row] for row in x])  # noqa: E731
+    before = _fp(drift)
+    for name in ("OUTER", "INNER"):
+        globals()[name] = 3.0
+        try:
+            assert _fp(drift) != before, name
+        finally:
+            globals()[name] = 2.0
+    assert _fp(drift) == before
+
 
 def test_unverifiable_values_are_named_by_where_they_are():
     lock = threading.Lock()
@@ -241,6 +270,30 @@ def test_checkpoint_files_are_written_atomically_into_new_folders(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["run.ckpt"]  # no temporary file left
 
 
+def test_the_temporary_file_is_a_sibling_of_the_checkpoint(tmp_path, monkeypatch):
+    """os.replace is atomic only within one file system: the temporary file must be written in
+    the checkpoint's own folder, named after it, and renamed onto it."""
+    import os
+
+    from w1flow.checkpoint import read_checkpoint, write_checkpoint
+
+    seen = []
+    real = os.replace
+
+    def spy(src, dst):
+        seen.append((os.fspath(src), os.fspath(dst)))
+        return real(src, dst)
+
+    monkeypatch.setattr(os, "replace", spy)
+    path = tmp_path / "run.ckpt"
+    write_checkpoint(path, {"k": 3})
+    (src, dst), = seen
+    src = Path(src)
+    assert Path(dst) == path and src.parent == path.parent
+    assert src.name.startswith("run.ckpt.") and src.name.endswith(".tmp") and src != path
+    assert read_checkpoint(path)["k"] == 3
+
+
 def pickle_error():
     import pickle
 
@@ -253,9 +306,10 @@ def test_unreadable_or_foreign_checkpoints_are_refused(tmp_path):
     from w1flow.checkpoint import FORMAT_VERSION, read_checkpoint
 
     path = tmp_path / "x.ckpt"
-    path.write_bytes(pickle.dumps(["not", "a", "dict"]))
-    with pytest.raises(CheckpointError, match="unknown format"):
-        read_checkpoint(path)
+    for foreign in (["not", "a", "dict"], ["format_version"], {"no": "version"}):
+        path.write_bytes(pickle.dumps(foreign))
+        with pytest.raises(CheckpointError, match="unknown format"):
+            read_checkpoint(path)
     path.write_bytes(pickle.dumps({"format_version": 1}))
     with pytest.raises(CheckpointError, match=r"format version 1.*reads format 2"):
         read_checkpoint(path)

@@ -407,3 +407,128 @@ def test_carry_refuses_a_plan_that_an_overshoot_made_suboptimal():
     # a step that keeps every particle on its ray is always carried
     x_ok, speed = _euler_move(pot, 0.5)
     assert pot.carry(x_ok, 0.5, speed) is not None
+
+
+def test_row_chunks_are_as_many_rows_as_the_budget_holds():
+    """Chunks of floor(chunk_bytes / (8 m)) rows (at least one), covering every row once."""
+    sizes = [s.stop - s.start for s in lp_mod.row_chunks(100, 10, chunk_bytes=8 * 10 * 7)]
+    assert sizes == [7] * 14 + [2]
+    assert [s.stop - s.start for s in lp_mod.row_chunks(5, 1, chunk_bytes=8 * 3)] == [3, 2]  # m = 1
+    assert [s.stop - s.start for s in lp_mod.row_chunks(3, 10**6, chunk_bytes=8)] == [1, 1, 1]  # one row too big
+    assert list(lp_mod.row_chunks(0, 10)) == []
+
+
+def test_an_optimal_lp_says_so_and_an_unknown_result_code_is_named(rng, monkeypatch):
+    x, y = generic_cloud(rng, 6, 2) + 2, generic_cloud(rng, 5, 2)
+    a, b = rand_weights(rng, 6), rand_weights(rng, 5)
+    res = lp_mod.solve_w1_lp(x, a, y, b)
+    assert res.success and res.status == "optimal" and res.message == "optimal"
+    real = ot.emd
+
+    def fake(*args, **kw):
+        import warnings
+
+        G, log = real(*args, **kw)
+        log["result_code"] = 7
+        warnings.warn("POT says something went wrong")
+        return G, log
+
+    monkeypatch.setattr(ot, "emd", fake)
+    bad = lp_mod.solve_w1_lp(x, a, y, b)
+    assert not bad.success and bad.status == "code_7"
+    assert "result_code=7" in bad.message and "POT says something went wrong" in bad.message
+
+
+def test_a_given_cost_matrix_and_warm_start_duals_reach_pot_scaled(rng, monkeypatch):
+    """solve_w1_lp uses the cost it is given, and hands potentials_init to POT in the scaled units
+    of the normalised costs (duals scale like costs)."""
+    x, y = generic_cloud(rng, 5, 2) + 2, generic_cloud(rng, 4, 2)
+    a, b = rand_weights(rng, 5), rand_weights(rng, 4)
+    M = lp_mod.pairwise_distances(x, y)
+    seen = {}
+    real = ot.emd
+
+    def spy(a_, b_, M_, **kw):
+        seen["M"], seen["kw"] = M_.copy(), kw
+        return real(a_, b_, M_, **kw)
+
+    monkeypatch.setattr(ot, "emd", spy)
+    ref = lp_mod.solve_w1_lp(x, a, y, b)
+    scale = M.max() / seen["M"].max()
+    assert "potentials_init" not in seen["kw"]
+    lp_mod.solve_w1_lp(x, a, y, b, cost=2.0 * M)  # a given cost is used as given
+    np.testing.assert_allclose(seen["M"] * (2.0 * M).max() / seen["M"].max(), 2.0 * M, rtol=1e-15)
+    lp_mod.solve_w1_lp(x, a, y, b, potentials_init=(ref.u, ref.v))
+    u0, v0 = seen["kw"]["potentials_init"]
+    np.testing.assert_allclose(u0 * scale, ref.u, rtol=1e-14, atol=1e-15)
+    np.testing.assert_allclose(v0 * scale, ref.v, rtol=1e-14, atol=1e-15)
+
+
+def test_exact_potential_warm_starts_only_when_asked_and_when_sizes_match(rng, monkeypatch):
+    x, y = generic_cloud(rng, 5, 2) + 2, generic_cloud(rng, 4, 2)
+    a, b = rand_weights(rng, 5), rand_weights(rng, 4)
+    inits = []
+    real = lp_mod.solve_w1_lp
+    import w1flow.potentials.exact as exact_mod
+
+    def spy(*args, potentials_init=None, **kw):
+        inits.append(potentials_init)
+        return real(*args, potentials_init=potentials_init, **kw)
+
+    monkeypatch.setattr(exact_mod, "solve_w1_lp", spy)
+    cold = ExactPotential()
+    cold(x, a, y, b), cold(x, a, y, b)
+    assert inits == [None, None] and cold.counters["evaluations"] == 2 and cold.counters["lp_solves"] == 2
+    inits.clear()
+    warm = ExactPotential(warm_start=True)
+    first = warm(x, a, y, b)
+    warm(x + 0.01, a, y, b)
+    assert inits[0] is None
+    np.testing.assert_array_equal(inits[1][0], first.lp.u)
+    np.testing.assert_array_equal(inits[1][1], first.lp.v)
+    warm(x[:4], rand_weights(rng, 4), y, b)  # another number of particles: a cold solve
+    warm(x, a, y[:3], rand_weights(rng, 3))  # another number of data points: a cold solve
+    assert inits[2] is None and inits[3] is None
+    assert warm.counters["evaluations"] == 4
+    warm.reset()
+    warm(x, a, y, b)
+    assert inits[4] is None and warm.counters["evaluations"] == 1
+
+
+@pytest.mark.parametrize("bad", [0, -3])
+def test_num_itermax_must_be_a_positive_integer(bad):
+    with pytest.raises(ValueError, match=r"\bnum_itermax\b"):
+        ExactPotential(num_itermax=bad)
+    assert ExactPotential(num_itermax=1).num_itermax == 1
+
+
+def test_plan_velocity_of_rows_without_mass_is_zero():
+    """Rows with a_i = 0, or whose plan entries carry no mass, get velocity 0 (no 0/0)."""
+    from w1flow.potentials.exact import plan_velocity
+
+    x = np.array([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0]])
+    y = np.array([[0.0, 3.0], [4.0, 0.0]])
+    a = np.array([0.5, 0.0, 0.5])
+    rows, cols = np.array([0, 0, 1, 2]), np.array([0, 1, 0, 1])
+    mass = np.array([0.25, 0.25, 0.0, 0.5])  # row 1: an entry without mass, and a_1 = 0
+    V = plan_velocity(x, a, y, rows, cols, mass)
+    assert np.all(np.isfinite(V))
+    np.testing.assert_array_equal(V[1], [0.0, 0.0])
+    np.testing.assert_allclose(V[0], 0.5 * np.array([0.0, 1.0]) + 0.5 * np.array([1.0, 0.0]), rtol=1e-15)
+    np.testing.assert_array_equal(V[2], [1.0, 0.0])
+    # a plan entry with mass on a row whose weight is 0 still gives that row no velocity
+    V2 = plan_velocity(x, a, y, np.array([0, 1, 2]), np.array([0, 0, 1]), np.array([0.5, 0.1, 0.5]))
+    np.testing.assert_array_equal(V2[1], [0.0, 0.0])
+    # and a row with weight whose plan entries carry no mass gets 0, not 0/0
+    V3 = plan_velocity(x, np.array([0.5, 0.2, 0.3]), y, np.array([0, 1, 2]), np.array([0, 0, 1]),
+                       np.array([0.5, 0.0, 0.5]))
+    assert np.all(np.isfinite(V3))
+    np.testing.assert_array_equal(V3[1], [0.0, 0.0])
+
+
+def test_split_keeps_whether_the_plan_was_reused(rng):
+    from w1flow.potentials.exact import ExactKantorovichPotential
+
+    x, a, y, b, tracers, pot = _split_case(rng)
+    again = ExactKantorovichPotential(pot.x, pot.a, pot.y, pot.b, pot.lp, reused=True)
+    assert again.split()[0].reused is True and pot.split()[0].reused is False

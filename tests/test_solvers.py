@@ -146,15 +146,34 @@ def test_a_failed_step_returns_its_inputs_with_the_fields_status():
     assert solvers.StepResult(x, a).ok
 
 
+@pytest.mark.parametrize("solver", [solvers.Heun(), solvers.RK4()])
+def test_a_runge_kutta_step_whose_later_stage_fails_returns_its_inputs(solver):
+    class _Ctx:
+        calls = 0
+
+        def field(self, x, a, t):
+            self.calls += 1
+            f = _Field("optimal" if self.calls == 1 else "max_iter_reached", "stage failed")
+            f.velocity = np.ones_like(x)
+            return f
+
+    x, a = np.zeros((3, 2)), np.full(3, 1 / 3)
+    out = solver.step(_Ctx(), 0.0, 0.1, x, a, None)
+    assert out.x is x and out.a is a and (out.status, out.message) == ("max_iter_reached", "stage failed")
+
+
 def test_w1_records_of_fields_and_certificates():
     fresh = solvers.W1Record.of_field(_Field("optimal", "optimal", w1=2.5))
     assert (fresh.w1, fresh.status, fresh.message, fresh.from_lp, fresh.success) == (2.5, "optimal", "optimal", True,
                                                                                      True)
     carried = solvers.W1Record.of_field(_Field("optimal", "carried", w1=2.0, reused=True))
     assert carried.from_lp is False and carried.w1 == 2.0 and carried.message == "carried"
-    plain = _Field("optimal", "optimal", w1=2.5)
-    del plain.reused  # a field that says nothing about reuse came from its own LP
-    assert solvers.W1Record.of_field(plain).from_lp is True
+    from w1flow.potentials.base import Potential
+
+    class Plain(Potential):  # a potential that says nothing about reuse came from its own solve
+        w1, message = 2.5, "optimal"
+
+    assert solvers.W1Record.of_field(Plain()).from_lp is True
     bad = solvers.W1Record.of_field(_Field("infeasible", "no", w1=3.0))
     assert np.isnan(bad.w1) and (bad.status, bad.message, bad.success) == ("infeasible", "no", False)
 

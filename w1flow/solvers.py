@@ -140,9 +140,8 @@ class W1Record:
     def of_field(cls, field):
         """The W1 of a potential object (its LP value, or its failure)."""
         if not field.success:
-            return cls(w1=float("nan"), status=field.status, message=field.message)
-        return cls(w1=field.w1, status="optimal", message=field.message,
-                   from_lp=not getattr(field, "reused", False))
+            return cls(w1=np.nan, status=field.status, message=field.message)
+        return cls(w1=field.w1, message=field.message, from_lp=not field.reused)
 
     @classmethod
     def of_certificate(cls, w1, cert):

@@ -41,6 +41,9 @@ class Potential:
         :mod:`w1flow.status`).
     message : str
         Human-readable status.
+    reused : bool
+        True when the potential carries an earlier plan (moved with the particles) instead of a
+        new solve; only exact potentials reuse plans.
     """
 
     x: np.ndarray
@@ -48,6 +51,7 @@ class Potential:
     w1: float
     status: str = "optimal"
     message: str = ""
+    reused: bool = False
     plan = None
     _velocity = None
 
