@@ -532,3 +532,33 @@ def test_split_keeps_whether_the_plan_was_reused(rng):
     x, a, y, b, tracers, pot = _split_case(rng)
     again = ExactKantorovichPotential(pot.x, pot.a, pot.y, pot.b, pot.lp, reused=True)
     assert again.split()[0].reused is True and pot.split()[0].reused is False
+
+
+def test_the_pivot_cap_stops_at_the_largest_c_int_and_dense_matrices_are_float64():
+    assert lp_mod.default_num_itermax(10**5, 10**5) == 2**31 - 1  # POT's numItermax is a C int
+    assert lp_mod.dense_bytes(10, 20, 3) == 8 * 10 * 20 * 3
+    with pytest.raises(MemoryBudgetError, match=r"^the exact LP needs dense 1000 x 1000 matrices"):
+        lp_mod.check_memory(1000, 1000, 1e3)
+
+
+def test_the_failure_message_carries_pots_warnings_or_its_log(rng, monkeypatch):
+    x, y = generic_cloud(rng, 6, 2) + 2, generic_cloud(rng, 5, 2)
+    a, b = rand_weights(rng, 6), rand_weights(rng, 5)
+    real = ot.emd
+
+    def fake(warn, log_warning):
+        def emd(*args, **kw):
+            import warnings
+
+            G, log = real(*args, **kw)
+            log["result_code"], log["warning"] = 3, log_warning
+            for w in warn:
+                warnings.warn(w)
+            return G, log
+        return emd
+
+    monkeypatch.setattr(ot, "emd", fake(["first", "second"], None))
+    assert lp_mod.solve_w1_lp(x, a, y, b).message.endswith(": first; second")
+    monkeypatch.setattr(ot, "emd", fake([], "numItermax reached before optimality"))
+    res = lp_mod.solve_w1_lp(x, a, y, b)
+    assert res.status == "max_iter_reached" and res.message.endswith(": numItermax reached before optimality")

@@ -46,7 +46,7 @@ def test_the_registry_holds_every_solver():
     assert {c.__name__ for c in SOLVERS} == {"Euler", "CappedEuler", "Heun", "RK4"}
 
 
-@pytest.mark.parametrize("solver_cls", [c for c in SOLVERS if not c.needs_plan], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("solver_cls", [c for c in SOLVERS if not c().needs_plan], ids=lambda c: c.__name__)
 def test_fitted_order_equals_the_declared_order(solver_cls, rng):
     x0 = rng.standard_normal((25, 3))
     a = rand_weights(rng, 25)
@@ -62,7 +62,7 @@ def test_fitted_order_equals_the_declared_order(solver_cls, rng):
     assert abs(slope - solver_cls.order) < 0.15, (solver_cls.__name__, slope, errors)
 
 
-@pytest.mark.parametrize("solver_cls", [c for c in SOLVERS if c.needs_plan], ids=lambda c: c.__name__)
+@pytest.mark.parametrize("solver_cls", [c for c in SOLVERS if c().needs_plan], ids=lambda c: c.__name__)
 def test_exact_solvers_reproduce_an_independent_closed_form(solver_cls, rng):
     """Capped flow: each particle at unit speed toward its LP target, stopping there."""
     n, d = 30, 2
@@ -103,7 +103,7 @@ def test_capability_flags_are_honoured_before_any_work():
         return -x
 
     for cls in SOLVERS:
-        if cls.needs_plan:
+        if cls().needs_plan:
             with pytest.raises(TypeError, match="needs a potential with an optimal plan"):
                 simulate(MeanFieldODE(drift), np.ones((3, 2)), 1.0, 0.1, solver=cls())
         if not cls.supports_split:
@@ -144,6 +144,35 @@ def test_a_failed_step_returns_its_inputs_with_the_fields_status():
     assert (out.status, out.message, out.ok) == ("max_iter_reached", "POT gave up", False)
     assert out.field_at_end is None and out.error is None
     assert solvers.StepResult(x, a).ok
+
+
+def test_solver_defaults():
+    assert solvers.Euler().options == {"reuse_plan": True, "certify": False, "certify_tol": None, "split": False,
+                                       "min_mass": 1e-12}
+    assert solvers.CappedEuler().options == {"certify": False, "certify_tol": None, "split": False,
+                                             "min_mass": 1e-12}
+    assert not solvers.Euler().needs_plan and solvers.Euler(split=True).needs_plan and solvers.CappedEuler().needs_plan
+
+
+def test_euler_with_splitting_needs_an_oracle_with_a_plan(rng):
+    from w1flow import EntropicPotential, W1Flow, simulate
+
+    x, y = generic_cloud(rng, 6, 2) + 2, generic_cloud(rng, 5, 2)
+    with pytest.raises(TypeError, match=r"^Euler\(.*split=True.*\) needs a potential with an optimal plan"):
+        simulate(W1Flow(y), x, 0.1, 0.1, solver=solvers.Euler(split=True), potential=EntropicPotential(0.5))
+
+
+def test_a_failed_euler_step_returns_its_inputs():
+    class _Ctx:
+        exact = True
+
+        def field(self, x, a, t):
+            return _Field("max_iter_reached", "no plan")
+
+    x, a = np.zeros((3, 2)), np.full(3, 1 / 3)
+    for solver in (solvers.Euler(), solvers.Euler(split=True)):
+        out = solver.step(_Ctx(), 0.0, 0.1, x, a, None)
+        assert out.x is x and out.a is a and (out.status, out.message) == ("max_iter_reached", "no plan")
 
 
 @pytest.mark.parametrize("solver", [solvers.Heun(), solvers.RK4()])

@@ -266,8 +266,8 @@ def _validate(problem, x0, t1, dt, solver, potential, weights):
     run_problem = problem.with_potential(potential)  # refuses an oracle the problem cannot use
     if solver.needs_plan and not run_problem.provides_plan:
         field = type(run_problem.potential).__name__ if run_problem.potential is not None else type(problem).__name__
-        raise TypeError(f"{type(solver).__name__} needs a potential with an optimal plan (ExactPotential, "
-                        f"QuantilePotential); got {field}. Use Euler with this oracle.")
+        raise TypeError(f"{solver!r} needs a potential with an optimal plan (ExactPotential, "
+                        f"QuantilePotential); got {field}. Use Euler() without split with this oracle.")
     return problem, x, a, t1, dt, run_problem.potential
 
 

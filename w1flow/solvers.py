@@ -31,7 +31,8 @@ error estimate, None for the fixed-step methods here; room for adaptive stepping
 Class attributes tell the driver what a solver can do: ``order`` (on smooth fields),
 ``supports_split`` (takes ``split=True``), ``w1_nonincreasing`` (W1 provably never rises along
 it, so a rise is a bug the monitors flag) and ``needs_plan`` (it moves particles along an optimal
-plan, so the problem's oracle must provide one: checked before any work).
+plan, so the problem's oracle must provide one: checked before any work; ``Euler`` needs one only
+with ``split=True``, so there it is a property of the instance).
 
 Solvers reach the problem only through :class:`SolverContext`: ``ctx.field(x, a, t)`` evaluates
 (and counts, and times) the problem's field, or returns the memo's field when it was computed
@@ -404,6 +405,11 @@ class Euler(Solver):
         return {"reuse_plan": self.reuse_plan, "certify": self.certify, "certify_tol": self.certify_tol,
                 "split": self.split, "min_mass": self.min_mass}
 
+    @property
+    def needs_plan(self):
+        """Splitting moves sub-particles along the plan: ``split=True`` needs an oracle with one."""
+        return self.split
+
     def step(self, ctx, t, dt, x, a, state):
         """One Euler step along the field's velocity (the plan velocity for exact potentials).
 
@@ -415,7 +421,7 @@ class Euler(Solver):
         if not field.success:
             return StepResult.failed(x, a, field)
         parent = None
-        if self.split and getattr(field, "is_split", False):
+        if self.split and field.is_split:
             field, parent = field.split(self.min_mass)
             x, a = field.x, field.a
         V = field.velocity
