@@ -351,3 +351,23 @@ def test_exact_oracle_reset_forgets_its_warm_start(rng):
     assert o.counters["lp_solves"] == 1 and o._last_duals is not None
     o.reset()
     assert o.counters["lp_solves"] == 0 and o._last_duals is None
+
+
+def test_the_stability_limit_scales_with_the_problems_decay_rate():
+    class FastDecay(MeanFieldODE):
+        decay_rate = 4.0  # dY/dt = -4 Y: Euler contracts for dt < 2/4
+
+    prob = FastDecay(lambda x, a, t: -4.0 * x)
+    x0 = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"^dt=0\.6 is unstable for FastDecay with Euler.*use dt < 0\.5"):
+        simulate(prob, x0, 1.2, 0.6, solver=solvers.Euler())
+    res = simulate(prob, x0, 1.2, 0.4, solver=solvers.Euler())
+    np.testing.assert_allclose(res.x_final, (1 - 1.6) ** 3 * x0, rtol=1e-14)
+
+
+def test_the_result_names_its_solver_and_splitting(rng):
+    x, y = generic_cloud(rng, 6, 2) + 2, generic_cloud(rng, 6, 2)
+    plain = simulate(W1Flow(y), x, 0.2, 0.1, solver=solvers.Euler())
+    split = simulate(W1Flow(y), x, 0.2, 0.1, solver=solvers.Euler(split=True), weights=rand_weights(rng, 6))
+    assert (plain.solver, plain.split) == ("euler", False) and (split.solver, split.split) == ("euler", True)
+    assert simulate(W1Flow(y), x, 0.2, 0.1, solver=solvers.CappedEuler()).solver == "capped_euler"

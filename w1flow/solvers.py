@@ -297,7 +297,7 @@ class Solver:
 
     def check_stable(self, ctx, dt):
         """Refuse a step size for which this method cannot contract the problem's decay."""
-        rate = getattr(ctx.problem, "decay_rate", None)
+        rate = ctx.problem.decay_rate  # None: no linear decay to contract (every Problem has it)
         if rate and dt * rate >= self.stability_limit:
             raise ValueError(
                 f"dt={dt:g} is unstable for {type(ctx.problem).__name__} with {type(self).__name__}: the "
