@@ -185,3 +185,47 @@ def test_result_reports_dt_and_wall_time(rng):
     assert res.dt == 0.125 and res.n_steps == 4
     assert 0 < res.wall_time <= outer and res.timings["total"] == res.wall_time
     assert 0 < res.timings["field"] <= res.wall_time and 0 <= res.timings["w1"] <= res.wall_time
+
+
+def test_lp_counts_are_per_run_when_an_oracle_is_reused(rng):
+    from w1flow import ExactPotential
+
+    x, y = generic_cloud(rng, 8, 2) + 2, generic_cloud(rng, 8, 2)
+    oracle = ExactPotential()
+    first = simulate(W1Flow(y), x, 0.3, 0.1, solver=Euler(reuse_plan=False), potential=oracle)
+    second = simulate(W1Flow(y), x, 0.3, 0.1, solver=Euler(reuse_plan=False), potential=oracle)
+    assert first.n_lp_solves == second.n_lp_solves == oracle.counters["lp_solves"] // 2 > 0
+
+
+def test_a_w1_rise_from_the_previous_step_is_flagged_even_below_the_start(rng):
+    """The every-step W1 trace compares each value with the one before it, not with W1(0)."""
+    from w1flow.solvers import W1Record
+
+    values = iter([3.0, 2.0, 2.5, 1.0, 0.5])
+
+    class Rising(CappedEuler):
+        def w1(self, ctx, state, t, x, a, certify=True):
+            return W1Record(w1=next(values))
+
+    x, y = generic_cloud(rng, 6, 2) + 2, generic_cloud(rng, 6, 2)
+    res = simulate(W1Flow(y), x, 0.4, 0.1, solver=Rising(), saveat=SaveAt(w1=None))
+    assert res.status == "unhealthy" and "W1 rose from 2 to 2.5" in res.message
+
+
+def test_capped_euler_certifies_at_save_points_only(rng, monkeypatch):
+    """The every-step W1 of the monitors is the O(n) plan cost; the O(nm) certificate runs where
+    W1 is recorded."""
+    from w1flow.potentials.exact import ExactKantorovichPotential
+
+    calls = []
+    real = ExactKantorovichPotential.certify
+
+    def spy(self, *args, **kw):
+        calls.append(1)
+        return real(self, *args, **kw)
+
+    monkeypatch.setattr(ExactKantorovichPotential, "certify", spy)
+    x, y = generic_cloud(rng, 6, 2) + 2, generic_cloud(rng, 6, 2)
+    res = simulate(W1Flow(y), x, 1.0, 0.1, solver=CappedEuler(certify=True), saveat=SaveAt(every=5))
+    assert res.success and res.n_steps == 10 and len(res.ts) == 3
+    assert len(calls) == len(res.ts)

@@ -308,8 +308,8 @@ def _check(run, ctx, health, save):
     if save and hist.record:
         w1 = hist.w1s[-1]
     elif run.solver.w1_nonincreasing and hist.target is not None:  # O(n): checked at every step
-        rec = run.solver.w1(ctx, run.state, run.t, run.x, run.a, certify=False)
-        w1 = rec.w1 if rec is not None else None
+        # a solver that promises a non-increasing W1 gives it at every state (O(n), uncertified)
+        w1 = run.solver.w1(ctx, run.state, run.t, run.x, run.a, certify=False).w1
     if w1 is not None:
         run.w1_trace = [*run.w1_trace[:1], *run.w1_trace[1:][-1:], w1]
     x, a = readonly(run.x), readonly(run.a)
