@@ -8,8 +8,8 @@ Run them with ``w1flow check [--quick|--full] [--only NAME[,NAME]] --out DIR``, 
 Each module states one claim with its source and confidence tag, runs the experiment, and
 returns a verdict (PASS, FAIL, INCONCLUSIVE) against thresholds fixed in its code; the runner
 also runs it on a deliberately broken input or implementation, which must not give the expected
-verdict. In a source checkout the modules live in ``paper_checks/``; installed, they are the
-package ``w1flow.paper_checks``.
+verdict. The checks are part of the package, so ``w1flow check`` runs wherever w1flow is
+installed; the checkout's top-level ``paper_checks/`` holds the critic's validation script.
 """
 
 from ._core import CHECKS, FAIL, INCONCLUSIVE, PASS, CheckReport, Outcome, exit_code, run_check, run_checks
