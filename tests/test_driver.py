@@ -229,3 +229,14 @@ def test_capped_euler_certifies_at_save_points_only(rng, monkeypatch):
     res = simulate(W1Flow(y), x, 1.0, 0.1, solver=CappedEuler(certify=True), saveat=SaveAt(every=5))
     assert res.success and res.n_steps == 10 and len(res.ts) == 3
     assert len(calls) == len(res.ts)
+
+
+def test_field_time_adds_up_every_evaluation():
+    """timings['field'] is the sum over all field evaluations (here 5 of at least 20 ms each)."""
+    def slow(x, a, t):
+        time.sleep(0.02)
+        return -x
+
+    res = simulate(MeanFieldODE(slow), np.ones((4, 2)), 0.5, 0.1, solver=Euler())
+    assert res.n_field_evals == 5
+    assert 5 * 0.02 <= res.timings["field"] <= res.wall_time
