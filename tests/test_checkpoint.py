@@ -102,6 +102,10 @@ def _w1_case(rng):
     (dict(weights="random"), "weights"),
     (dict(target="moved"), r"problem\.target"),
     (dict(saveat=SaveAt(every=3)), "saveat"),
+    (dict(x0="moved"), "x0"),
+    (dict(t1=2.0), "t1"),
+    (dict(dt=0.04), "dt"),
+    (dict(problem="W2Flow"), r"problem(?!\.)"),
 ])
 def test_another_oracle_solver_weights_or_target_is_refused(tmp_path, rng, change, part):
     x, y = _w1_case(rng)
@@ -109,16 +113,26 @@ def test_another_oracle_solver_weights_or_target_is_refused(tmp_path, rng, chang
     simulate(W1Flow(y), x, 1.0, 0.05, solver=Euler(), checkpoint=Checkpoint(ck, every=5),
              callback=_stop_after(7))
     kw = dict(solver=Euler(), checkpoint=Checkpoint(ck, resume=True))
-    target = y
+    target, x0, t1, dt, problem = y, x, 1.0, 0.05, W1Flow
     for key, value in change.items():
         if key == "weights":
             kw["weights"] = rand_weights(rng, 20)
         elif key == "target":
             target = y + 1e-9
+        elif key == "x0":
+            x0 = x + 1e-9
+        elif key == "t1":
+            t1 = value
+        elif key == "dt":
+            dt = value
+        elif key == "problem":
+            from w1flow import W2Flow
+
+            problem = W2Flow
         else:
             kw[key] = value
     with pytest.raises(CheckpointError, match=rf"different run: .*\b{part}\b.* differ"):
-        simulate(W1Flow(target), x, 1.0, 0.05, **kw)
+        simulate(problem(target), x0, t1, dt, **kw)
     # and the same run is accepted
     assert simulate(W1Flow(y), x, 1.0, 0.05, solver=Euler(), checkpoint=Checkpoint(ck, resume=True)).success
 
