@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import as_int, as_points, as_rng, as_seed
+from ..potentials.critic import mlp_layout
 
 __all__ = ["MLPGenerator"]
 
@@ -20,12 +21,7 @@ def _kernels():
 
 def _layout(sizes):
     """Offsets of W_l, b_l (l = 0 … L) in the flat parameter vector; total size."""
-    offs, o = [], 0
-    for l in range(len(sizes) - 1):
-        offs.append(o)
-        o += sizes[l + 1] * sizes[l]
-        offs.append(o)
-        o += sizes[l + 1]
+    offs, o = mlp_layout(sizes)
     return np.asarray(offs, dtype=np.int64), o
 
 

@@ -77,17 +77,22 @@ def _single_thread_blas():
     return ctl.limit(limits=1, user_api="blas")
 
 
-def _layout(sizes):
-    """Offsets of W_l, b_l (l = 0 … L−1) and w in the flat parameter vector; total size."""
+def mlp_layout(sizes):
+    """Offsets of W_l, b_l (l = 0 … L−1) of a dense MLP with layer widths ``sizes`` in one flat
+    parameter vector, and its total size (the critic and the generators share this layout)."""
     offs, o = [], 0
     for l in range(len(sizes) - 1):
         offs.append(o)
         o += sizes[l + 1] * sizes[l]
         offs.append(o)
         o += sizes[l + 1]
-    offs.append(o)
-    o += sizes[-1]
-    return np.asarray(offs, dtype=np.int64), o
+    return offs, o
+
+
+def _layout(sizes):
+    """Offsets of W_l, b_l (l = 0 … L−1) and the output weights w in the flat parameter vector; total size."""
+    offs, o = mlp_layout(sizes)
+    return np.asarray(offs + [o], dtype=np.int64), o + sizes[-1]
 
 
 def _views(theta, sizes, offs):
