@@ -46,6 +46,7 @@ CHECKS = (
     "wgan_equivalence",
     "strict_convexity",
     "w2fe_contraction",
+    "monoflow",
     "persistence",
     "naive_persistence",
     "poor_critic",
