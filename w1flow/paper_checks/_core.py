@@ -39,6 +39,7 @@ MODES = ("quick", "full")
 #: The checks, in the order of the report (module names of this package).
 CHECKS = (
     "first_variation",
+    "first_variation_degenerate",
     "dissipation",
     "euler_convergence",
     "euler_limit",
