@@ -33,8 +33,12 @@ def test_w1flow_check_quick_runs_and_every_check_holds(tmp_path):
             continue
         assert c["holds"] and c["verdict"] == c["expected"] and c["broken_verdict"] != c["expected"], c["name"]
     assert skipped <= 1
+    figures = [f for c in report["checks"] for f in c["figures"]]
+    assert {"euler_convergence.png", "critic_error.png", "monoflow_divergences.png"} <= set(figures)
+    assert all((out / f).is_file() and (out / f).stat().st_size > 10_000 for f in figures)
     md = (out / "report.md").read_text()
     assert md.count("| yes |") + md.count("| skipped |") == len(CHECKS) and md.count("| skipped |") == skipped
+    assert all(f"![{f}]({f})" in md for f in figures)
     assert "strictly convex" in md and "**FAIL** (FAIL)" in md  # a claim we expect to be false, and is
 
 

@@ -229,3 +229,26 @@ def exit_code(reports):
     """0 when every check holds, 1 otherwise (a claim that should pass fails, a claim we expect to
     be false passes, a broken run gives the expected verdict, or a check raised)."""
     return 0 if all(r.holds for r in reports) else 1
+
+
+def loglog_figure(out, filename, title, xlabel, ylabel, series, guide=None):
+    """Write a log-log figure of ``series`` ({label: (x, y)}) to ``out/filename``; return the name.
+
+    ``guide`` = (x, y, label) draws a reference line (e.g. slope 1). Returns None when ``out`` is
+    None (the broken run and the tests write nothing).
+    """
+    if out is None:
+        return None
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(6, 4.2), layout="constrained")
+    ax = fig.subplots()
+    for label, (x, y) in series.items():
+        ax.loglog(x, y, "o-", label=label)
+    if guide is not None:
+        ax.loglog(guide[0], guide[1], "k--", lw=1, label=guide[2])
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.savefig(Path(out) / filename, dpi=110)
+    return filename

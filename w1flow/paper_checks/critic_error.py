@@ -16,7 +16,7 @@ import numpy as np
 import w1flow as wf
 from w1flow.datasets import eight_gaussians, gaussian_blob
 
-from ._core import PASS, Outcome, verdict_from
+from ._core import PASS, Outcome, loglog_figure, verdict_from
 from ._reference import uniform, w1
 
 TITLE = "Reviewers: the flow under a bounded critic error ε (W1 at T against ε)"
@@ -60,5 +60,11 @@ def run(mode="quick", broken=False, out=None):
            f"max (W1_T(ε) − W1_T(0))/ε = {ratio:.3f}; fit exponent p = {p:.2f}")
     details = "| ε | W1 at T | excess over ε = 0 |\n|---|---|---|\n" + "\n".join(
         f"| {e:g} | {final[e]:.4f} | {final[e] - final[0.0]:+.4f} |" for e in epss)
+    fig = None
+    if pos:
+        fig = loglog_figure(out, "critic_error.png", "The flow under a bounded velocity error ε", "ε",
+                            "W1_T(ε) − W1_T(0)", {"measured excess": ([e for e, _ in pos], [d for _, d in pos])},
+                            guide=(list(epss[1:]), [2 * e for e in epss[1:]], "bound 2ε"))
     return Outcome(verdict, key, dict(n=n, dt=dt, T=T, final=final, max_ratio=ratio, fit_exponent=float(p),
-                                      fit_constant=float(np.exp(c)) if np.isfinite(c) else None), details)
+                                      fit_constant=float(np.exp(c)) if np.isfinite(c) else None), details,
+                   [fig] if fig else [])

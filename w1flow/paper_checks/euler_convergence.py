@@ -23,7 +23,7 @@ import w1flow as wf
 from w1flow.closed_forms import capped_w1_closed_form
 from w1flow.datasets import eight_gaussians, gaussian_blob
 
-from ._core import PASS, Outcome, verdict_from
+from ._core import PASS, Outcome, loglog_figure, verdict_from
 from ._reference import uniform, w1
 
 TITLE = "Theorem 4.1: forward Euler converges as Δt → 0"
@@ -87,7 +87,11 @@ def run(mode="quick", broken=False, out=None):
     if "critic" in numbers:
         details += "\n\nWith the neural critic (default `CriticPotential`, exact W1 at the end): " + ", ".join(
             f"Δt = {k}: {v:.4f}" for k, v in numbers["critic"].items())
-    return Outcome(verdict, key, numbers, details)
+    fig = loglog_figure(out, "euler_convergence.png", "Euler as Δt → 0 (exact potential)", "Δt", "W1",
+                        {f"W1 to the data at t = {t_long:g} (plateau)": (dts, plateau),
+                         f"W1 between clouds at t = {t_mid:g}, successive Δt": (dts[1:], cauchy)},
+                        guide=(dts, [plateau[0] * d / dts[0] for d in dts], "slope 1"))
+    return Outcome(verdict, key, numbers, details, [fig] if fig else [])
 
 
 def _critic(x0, a, y, dts):

@@ -26,7 +26,7 @@ import w1flow as wf
 from w1flow.closed_forms import capped_w1_closed_form
 from w1flow.datasets import eight_gaussians, gaussian_blob
 
-from ._core import FAIL, Outcome, verdict_from
+from ._core import FAIL, Outcome, loglog_figure, verdict_from
 from ._reference import _lp, uniform, w1
 
 TITLE = "Uncapped Euler → the capped exact flow as Δt → 0 (w1flow 0.1's docs)"
@@ -89,5 +89,10 @@ def run(mode="quick", broken=False, out=None):
                "W1(T) capped |\n|---|---|---|---|---|---|\n" + "\n".join(
                    f"| {dt:g} | {to_cap[dt]:.4f} | {cauchy.get(dt, float('nan')):.4f} | {spread[dt]:.4f} | "
                    f"{w1T[dt]:.4f} | {W_cap:.4f} |" for dt in dts))
+    fig = loglog_figure(out, "euler_limit.png", f"Uncapped Euler at T = {T:g}: not the capped flow", "Δt", "W1 between clouds",
+                        {"Euler cloud to the capped cloud": (dts, [to_cap[d] for d in dts]),
+                         "Euler cloud to the previous Δt's": (dts[1:], [cauchy[d] for d in dts[1:]]),
+                         "replicates (1e-14 perturbations)": (dts, [max(spread[d], 1e-16) for d in dts])})
     return Outcome(verdict, key, dict(n=n, T=T, dts=dts, replicates=reps, to_capped=to_cap, cauchy=cauchy,
-                                      spread=spread, w1_T=w1T, w1_capped=W_cap, reassigned=moved), details)
+                                      spread=spread, w1_T=w1T, w1_capped=W_cap, reassigned=moved), details,
+                   [fig] if fig else [])
