@@ -384,3 +384,96 @@ def test_library_modules_are_told_from_user_code(tmp_path, monkeypatch):
             fake.__file__ = path
         monkeypatch.setitem(__import__("sys").modules, "fake_pkg", fake)
         assert _library_module("fake_pkg.sub") is expect, path
+
+
+class _Holder:
+    """A drift as a bound method: its instance's attributes are part of the run."""
+
+    def __init__(self, k):
+        self.k = k
+
+    def drift(self, x, a, t):
+        return -self.k * x
+
+
+class _Plain:
+    def __init__(self, k):
+        self.k = k
+
+
+def _scaled(k, x, a, t):
+    return -k * x
+
+
+def _numba_drifts():
+    import numba
+
+    return numba.njit(lambda x: -x), numba.njit(lambda x: -2.0 * x)
+
+
+def test_every_kind_of_value_a_drift_can_hold_is_described():
+    """Each pair: built twice equal, and changed in one value (or only in its kind or shape)."""
+    import dataclasses
+    import functools
+
+    Params = dataclasses.make_dataclass("Params", [("k", float)])
+    nb1, nb2 = _numba_drifts()
+    cases = {
+        "object array": (lambda: np.array([1.0, "a"], dtype=object), np.array([1.0, "b"], dtype=object)),
+        "object array shape": (lambda: np.array([[1.0, 2.0]], dtype=object), np.array([1.0, 2.0], dtype=object)),
+        "tuple is not list": (lambda: (1, 2), [1, 2]),
+        "set": (lambda: {1, "a"}, {2, "a"}),
+        "set of containers": (lambda: {(1, 2)}, {(1, 3)}),
+        "dict keys of mixed types": (lambda: {1: "x", "a": "y"}, {2: "x", "a": "y"}),
+        "dict container keys": (lambda: {(1, 2): 0}, {(1, 3): 0}),
+        "dict values": (lambda: {"a": (1,)}, {"a": (2,)}),
+        "bound method": (lambda: _Holder(2.0).drift, _Holder(3.0).drift),
+        "bound method's function": (lambda: _Holder(2.0).drift, _Holder(2.0).__init__),
+        "partial": (lambda: functools.partial(_scaled, 2.0), functools.partial(_scaled, 3.0)),
+        "ufunc": (lambda: np.sin, np.cos),
+        "numba dispatcher": (lambda: nb1, nb2),
+        "dataclass": (lambda: Params(1.0), Params(2.0)),
+        "plain object": (lambda: _Plain((1.0,)), _Plain((2.0,))),
+    }
+    for name, (make, other) in cases.items():
+        assert _fp(make()) == _fp(make()), name
+        assert _fp(make()) != _fp(other), name
+        assert not fingerprint(d=make()).unverifiable, name
+    # a partial is not the tuple of what it holds
+    assert _fp(functools.partial(_scaled, 2.0)) != _fp((_scaled, (2.0,), {}))
+    # sets and dicts are described in a fixed order, whatever the insertion order
+    assert _fp({"a", 1, (2, 3)}) == _fp({(2, 3), 1, "a"})
+    assert _fp({1: "x", "a": "y"}) == _fp({"a": "y", 1: "x"})
+
+
+def test_unverifiable_values_inside_containers_are_named_by_where_they_are():
+    import functools
+
+    lock = threading.Lock()
+    where = {
+        "list": ([1, lock], "d[1] (lock)"),
+        "object array": (np.array([lock, 1], dtype=object), "d[0] (lock)"),
+        "set": ({lock}, "d{} (lock)"),
+        "dict key": ({lock: 1}, "d.key (lock)"),
+        "dict value": ({"k": lock}, "d['k'] (lock)"),
+        "bound method's instance": (_Holder(lock).drift, "d.__self__['k'] (lock)"),
+        "partial argument": (functools.partial(_scaled, lock), "d[1][0] (lock)"),
+    }
+    for name, (obj, path) in where.items():
+        assert fingerprint(d=obj).unverifiable == (path,), name
+
+
+def test_only_a_checkpointed_run_is_fingerprinted(monkeypatch, tmp_path):
+    """Describing the drift and hashing x0 costs time: a run without a checkpoint skips it."""
+    import importlib
+
+    sim = importlib.import_module("w1flow.simulate")
+
+    calls = []
+    real = sim.fingerprint
+    monkeypatch.setattr(sim, "fingerprint", lambda **parts: calls.append(sorted(parts)) or real(**parts))
+    x0 = np.linspace(0.0, 1.0, 5)[:, None]
+    simulate(MeanFieldODE(lambda x, a, t: -x), x0, 0.5, 0.1)
+    assert calls == []
+    simulate(MeanFieldODE(lambda x, a, t: -x), x0, 0.5, 0.1, checkpoint=Checkpoint(tmp_path / "c.ckpt"))
+    assert len(calls) == 1 and {"x0", "weights", "t1", "dt", "solver", "oracle", "problem"} <= set(calls[0])

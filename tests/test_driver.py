@@ -10,7 +10,7 @@ import ot
 import pytest
 from scipy.spatial.distance import cdist
 
-from conftest import generic_cloud
+from conftest import generic_cloud, rand_weights
 from w1flow import (CappedEuler, Checkpoint, EntropicPotential, Euler, MeanFieldODE, MemoryBudgetError, SaveAt,
                     W1Flow, simulate)
 from w1flow._lp import LP_DENSE_MATRICES, dense_bytes
@@ -240,3 +240,106 @@ def test_field_time_adds_up_every_evaluation():
     res = simulate(MeanFieldODE(slow), np.ones((4, 2)), 0.5, 0.1, solver=Euler())
     assert res.n_field_evals == 5
     assert 5 * 0.02 <= res.timings["field"] <= res.wall_time
+
+
+def test_the_deprecated_checkpoint_every_and_resume_reach_the_checkpoint(tmp_path):
+    ck = tmp_path / "run.ckpt"
+    x0 = np.linspace(1, 2, 4)[:, None]
+    with pytest.warns(DeprecationWarning, match=r"\bcheckpoint_every\b"):
+        res = simulate(MeanFieldODE(_interrupting_drift(11)), x0, 1.5, 0.1, checkpoint=str(ck),
+                       checkpoint_every=4)
+    assert res.status == "interrupted" and _ckpt(ck)["k"] == 8  # every=4, not the default 100
+    with pytest.warns(DeprecationWarning, match=r"\bresume\b"):
+        again = simulate(MeanFieldODE(_interrupting_drift(11)), x0, 1.5, 0.1, checkpoint=str(ck), resume=True)
+    # resumed at step 8: its drift is called for steps 9.. only, so it does not reach its 11th call
+    assert again.success and again.n_steps == 15
+    assert np.array_equal(again.x_final, simulate(MeanFieldODE(_decay), x0, 1.5, 0.1).x_final)
+
+
+def test_a_deprecated_keyword_warns_at_the_callers_line(rng):
+    y = generic_cloud(rng, 5, 2)
+    with pytest.warns(DeprecationWarning) as caught:
+        simulate(W1Flow(y), y + 1.0, 0.2, 0.1, save_every=1)
+    assert [w.filename for w in caught] == [__file__]
+
+
+def test_a_solver_class_is_instantiated_with_its_defaults(rng):
+    y = generic_cloud(rng, 6, 2)
+    by_class = simulate(W1Flow(y), y + 2.0, 0.5, 0.1, solver=CappedEuler)
+    by_instance = simulate(W1Flow(y), y + 2.0, 0.5, 0.1, solver=CappedEuler())
+    assert by_class.success and np.array_equal(by_class.w1, by_instance.w1)
+    assert by_class.solver == by_instance.solver == "capped_euler"
+
+
+def test_a_solver_that_needs_a_plan_names_the_oracle_or_problem_it_got(rng):
+    y = generic_cloud(rng, 6, 2)
+    with pytest.raises(TypeError, match=r"got EntropicPotential\. Use Euler\(\) without split"):
+        simulate(W1Flow(y, potential=EntropicPotential(0.5)), y + 1.0, 1.0, 0.1, solver=Euler(split=True))
+    with pytest.raises(TypeError, match=r"got MeanFieldODE\. Use Euler\(\) without split"):
+        simulate(MeanFieldODE(_decay), y, 1.0, 0.1, solver=Euler(split=True))
+
+
+class _Recorder:
+    """A health monitor that records what it is shown and flags from ``flag_from`` on."""
+
+    def __new__(cls, every_step, flag_from=np.inf):
+        from w1flow.monitors import HealthMonitor
+
+        class Rec(HealthMonitor):
+            def check(self, t, x, a, w1_history, field):
+                self.calls.append((t, np.array(x), np.array(a), list(w1_history), field, x.flags.writeable))
+                return f"flagged at t={t:.2f}" if t >= flag_from - 1e-12 else None
+
+        rec = Rec()
+        rec.every_step, rec.calls = every_step, []
+        return rec
+
+
+def test_save_point_monitors_see_the_snapshot_its_w1_history_and_the_field(rng):
+    y = generic_cloud(rng, 8, 2)
+    x0, a = y + 3.0, rand_weights(rng, 8)
+    late = _Recorder(every_step=False, flag_from=0.8)
+    res = simulate(W1Flow(y), x0, 1.0, 0.1, weights=a, solver=Euler(), saveat=SaveAt(ts=(0.2, 0.4, 0.6, 0.8, 0.9)),
+                   monitors=[late])
+    assert res.status == "unhealthy" and "flagged at t=0.80" in res.message
+    assert np.allclose(res.ts, [0.0, 0.2, 0.4, 0.6, 0.8], rtol=0, atol=1e-15)  # stopped where it flagged
+    assert [c[0] for c in late.calls] == list(res.ts)  # save points only, t = 0 included
+    for (t, x, w, hist, field, writeable), xs, w1 in zip(late.calls, res.xs, np.arange(len(res.ts))):
+        assert np.array_equal(x, xs) and np.array_equal(w, a) and not writeable
+        assert hist == list(res.w1[: w1 + 1])  # the recorded W1 values so far
+        assert field is not None and field.w1 == hist[-1]  # the field W1 was read from, at this point
+
+
+def test_every_step_monitors_see_each_new_field_once_and_the_weights(rng):
+    y = generic_cloud(rng, 8, 2)
+    x0, a = y + 3.0, rand_weights(rng, 8)
+    each = _Recorder(every_step=True)
+    res = simulate(W1Flow(y), x0, 0.5, 0.1, weights=a, solver=CappedEuler(split=True), monitors=[each],
+                   saveat=SaveAt(ts=(0.5,)))
+    assert res.success and len(each.calls) == 1 + res.n_steps  # t = 0, then every step
+    fields = [c[4] for c in each.calls]
+    # CappedEuler evaluates one field (its LP at t = 0) and W1 in O(n) afterwards: the monitors get
+    # that field once, at the first check, and None at the steps that evaluated nothing
+    assert fields[0] is not None and all(f is None for f in fields[1:])
+    for t, x, w, hist, field, writeable in each.calls:
+        assert not writeable and w.shape == (x.shape[0],) and np.isclose(w.sum(), 1.0)
+
+
+def test_a_solver_that_fails_while_initialising_returns_the_start_only(rng):
+    """A custom solver whose init evaluates the field (the contract allows it) and fails."""
+    y = generic_cloud(rng, 12, 2)
+    x0 = y + 3.0
+
+    class EagerEuler(Euler):
+        def init(self, ctx, t0, dt0, x, a):
+            field = ctx.field(x, a, t0)
+            if not field.success:
+                from w1flow.solvers import StepResult
+
+                return StepResult.failed(x, a, field)
+            return super().init(ctx, t0, dt0, x, a)
+
+    res = simulate(W1Flow(y, potential=EntropicPotential(0.01, max_iter=3)), x0, 1.0, 0.1, solver=EagerEuler())
+    assert res.status == "sinkhorn_failed" and "Sinkhorn did not converge" in res.message
+    assert res.n_steps == 0 and np.array_equal(res.ts, [0.0]) and np.array_equal(res.xs[0], x0)
+    assert res.w1 is None

@@ -111,8 +111,10 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     if max_steps is not None and grid.n_steps > max_steps:
         raise ValueError(f"t1/dt asks for {grid.n_steps} steps, more than max_steps={max_steps}; increase "
                          "dt or pass a larger max_steps.")
-    run_id = fingerprint(x0=x, weights=a, t1=t1, dt=dt, saveat=saveat, solver=solver, oracle=oracle,
-                         problem=type(problem), **{f"problem.{k}": v for k, v in problem.settings().items()})
+    run_id = None  # the run's fingerprint: only a checkpointed run pays for it
+    if checkpoint is not None:
+        run_id = fingerprint(x0=x, weights=a, t1=t1, dt=dt, saveat=saveat, solver=solver, oracle=oracle,
+                             problem=type(problem), **{f"problem.{k}": v for k, v in problem.settings().items()})
     call_start = time.perf_counter()
     saved = checkpoint.load(run_id) if checkpoint is not None else None
     if saved is not None:
