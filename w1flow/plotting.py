@@ -26,44 +26,71 @@ def _xy(x):
 
 
 def _limits(result, target):
-    pts = np.concatenate([np.vstack(result.xs)[:, : min(2, target.shape[1])], target[:, :2]])
+    pts = np.vstack(result.xs)[:, :2]
+    if target is not None:
+        pts = np.concatenate([pts, np.atleast_2d(target)[:, :2]])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
     pad = 0.05 * (hi - lo).max() + 1e-9
     return lo - pad, hi + pad
 
 
-def plot_snapshots(result, target, path=None, n_panels=6, title="W1 flow"):
-    """Grid of particle snapshots (first two coordinates) over the data.
+def _default_title(result):
+    """What ran, for a figure's title: the solver and the step (any problem, W1 or not)."""
+    solver = result.solver.replace("_", " ") if result.solver else "flow"
+    dt = "" if not np.isfinite(result.dt) else f", dt = {result.dt:g}"
+    n = result.xs[0].shape[0]
+    return f"{solver}{dt}, n = {n}"
+
+
+def _target(target):
+    if target is None:
+        return None
+    target = np.asarray(target, dtype=float)
+    return target[:, None] if target.ndim == 1 else target
+
+
+def plot_snapshots(result, target=None, path=None, n_panels=6, title=None):
+    """Grid of particle snapshots (first two coordinates), over the data if given.
+
+    Works for any problem (``W1Flow``, ``W2Flow``, ``MeanFieldODE``): 1-D clouds are drawn on a
+    line; the W1 value is shown when the run recorded it.
 
     Parameters
     ----------
     result : FlowResult
-    target : ndarray, shape (m, d)
-        Data points, drawn in grey.
+    target : ndarray, shape (m, d), optional
+        Data points, drawn in grey (none for problems without data).
     path : str or Path, optional
         Where to write the PNG. The figure is returned either way.
     n_panels : int
         Number of snapshots shown (evenly spaced among the saved ones; first and last included).
+    title : str, optional
+        The figure's title; default: the solver, dt and the number of particles.
     """
+    target = _target(target)
     k = len(result.ts)
     idx = np.unique(np.linspace(0, k - 1, min(n_panels, k)).round().astype(int))
     cols = min(3, len(idx))
     rows = int(np.ceil(len(idx) / cols))
     fig = _figure(figsize=(4 * cols, 4 * rows), layout="constrained")
     lo, hi = _limits(result, target)
+    two_d = result.xs[0].shape[1] >= 2
     for p, i in enumerate(idx):
         ax = fig.add_subplot(rows, cols, p + 1)
-        ax.scatter(*_xy(target), s=4, c="0.7", label="data")
+        if target is not None:
+            ax.scatter(*_xy(target), s=4, c="0.7", label="data")
         ax.scatter(*_xy(result.xs[i]), s=4, c="tab:blue", label="particles")
         w1 = "" if result.w1 is None else f", W1 = {result.w1[i]:.3g}"
         ax.set_title(f"t = {result.ts[i]:.3g}{w1}")
         ax.set_xlim(lo[0], hi[0])
-        if target.shape[1] >= 2:
+        if two_d:
             ax.set_ylim(lo[1], hi[1])
-        ax.set_aspect("equal", adjustable="box")
-        if p == 0:
+            ax.set_aspect("equal", adjustable="box")
+        else:
+            ax.set_yticks([])
+        if p == 0 and target is not None:
             ax.legend(loc="upper left", fontsize=8)
-    fig.suptitle(title)
+    fig.suptitle(_default_title(result) if title is None else title)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
@@ -108,16 +135,16 @@ def plot_w1(curves, path=None, closed_form=None, title="W1 to the data"):
     return fig
 
 
-def animate_flow(result, target, path, fps=12, max_frames=80):
+def animate_flow(result, target=None, path=None, fps=12, max_frames=80):
     """Write a GIF of the saved snapshots (Pillow writer, shipped with matplotlib).
 
     Parameters
     ----------
     result : FlowResult
-    target : ndarray
-        Data points, drawn in grey.
+    target : ndarray, optional
+        Data points, drawn in grey (none for problems without data).
     path : str or Path
-        Output ``.gif`` file.
+        Output ``.gif`` file (required).
     fps : int
         Frames per second.
     max_frames : int
@@ -125,17 +152,24 @@ def animate_flow(result, target, path, fps=12, max_frames=80):
     """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
+    if path is None:
+        raise ValueError("animate_flow needs path=, the .gif file to write (e.g. path='flow.gif').")
     k = len(result.ts)
     frames = np.unique(np.linspace(0, k - 1, min(max_frames, k)).round().astype(int))
     fig = _figure(figsize=(4.5, 4.5), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
+    target = _target(target)
     lo, hi = _limits(result, target)
-    ax.scatter(*_xy(target), s=4, c="0.7")
+    if target is not None:
+        ax.scatter(*_xy(target), s=4, c="0.7")
     scat = ax.scatter(*_xy(result.xs[0]), s=4, c="tab:blue")
     ax.set_xlim(lo[0], hi[0])
-    if target.shape[1] >= 2:
+    if result.xs[0].shape[1] >= 2:
         ax.set_ylim(lo[1], hi[1])
-    ax.set_aspect("equal", adjustable="box")
+        ax.set_aspect("equal", adjustable="box")
+    else:
+        ax.set_ylim(-1.0, 1.0)
+        ax.set_yticks([])
     title = ax.set_title("")
 
     def update(i):

@@ -1,0 +1,62 @@
+"""Figures work for every problem (W1Flow, W2Flow, MeanFieldODE), with or without data, in 1-D and
+2-D, for ragged (splitting) runs, and say what ran."""
+
+import numpy as np
+import pytest
+
+from conftest import generic_cloud, rand_weights
+from w1flow import Euler, MeanFieldODE, SaveAt, W1Flow, W2Flow, simulate
+from w1flow.plotting import animate_flow, plot_snapshots
+
+
+def _decay(x, a, t):
+    return -x
+
+
+def _panels(fig):
+    return [ax for ax in fig.axes if ax.get_title().startswith("t = ")]
+
+
+@pytest.mark.parametrize("d", [1, 2])
+def test_snapshots_of_a_mean_field_run_without_data(d):
+    x0 = np.linspace(1.0, 2.0, 5 * d).reshape(5, d)
+    res = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, saveat=SaveAt(every=2))
+    fig = plot_snapshots(res, n_panels=4)
+    panels = _panels(fig)
+    assert len(panels) == 4 and all(len(ax.collections) == 1 for ax in panels)  # particles only
+    assert panels[0].get_title() == "t = 0" and panels[-1].get_title() == "t = 1"
+    assert fig._suptitle.get_text() == "euler, dt = 0.1, n = 5"
+    assert panels[0].get_legend() is None  # nothing to tell apart
+    np.testing.assert_array_equal(panels[-1].collections[0].get_offsets()[:, 0], res.xs[-1][:, 0])
+
+
+def test_snapshots_of_w1_and_w2_flows_over_their_data(rng, tmp_path):
+    y = generic_cloud(rng, 12, 2)
+    x0 = y + 3.0
+    for problem in (W1Flow(y), W2Flow(y)):
+        res = simulate(problem, x0, 1.0, 0.25)
+        fig = plot_snapshots(res, y, path=tmp_path / "s.png", n_panels=3, title="mine")
+        panels = _panels(fig)
+        assert len(panels) == 3 and all(len(ax.collections) == 2 for ax in panels)  # data, particles
+        assert fig._suptitle.get_text() == "mine" and (tmp_path / "s.png").stat().st_size > 10_000
+        assert ("W1 = " in panels[0].get_title()) == (res.w1 is not None)
+
+
+def test_snapshots_of_a_splitting_run_with_ragged_snapshots(rng):
+    y = generic_cloud(rng, 7, 2)
+    res = simulate(W1Flow(y), generic_cloud(rng, 5, 2, shift=2.0), 1.0, 0.5, weights=rand_weights(rng, 5),
+                   solver=Euler(split=True))
+    assert len({x.shape[0] for x in res.xs}) > 1  # the particles split
+    panels = _panels(plot_snapshots(res, y))
+    assert [len(ax.collections[1].get_offsets()) for ax in panels] == [x.shape[0] for x in res.xs]
+
+
+def test_animations_of_a_mean_field_run_without_data(tmp_path):
+    from PIL import Image
+
+    res = simulate(MeanFieldODE(_decay), np.linspace(1.0, 2.0, 8).reshape(4, 2), 1.0, 0.1)
+    out = animate_flow(res, path=tmp_path / "m.gif", max_frames=6)
+    with Image.open(out) as im:
+        assert im.n_frames == 6
+    with pytest.raises(ValueError, match=r"\bpath="):
+        animate_flow(res)
