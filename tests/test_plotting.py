@@ -60,3 +60,29 @@ def test_animations_of_a_mean_field_run_without_data(tmp_path):
         assert im.n_frames == 6
     with pytest.raises(ValueError, match=r"\bpath="):
         animate_flow(res)
+
+
+def test_convergence_plots_carry_a_legend_with_the_fitted_slopes(rng):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from w1flow import Heun
+    from w1flow.closed_forms import w2_flow_closed_form
+    from w1flow.convergence import dt_ladder, order_study
+
+    y = generic_cloud(rng, 8, 2)
+    x0 = y + 3.0
+    problem = W2Flow(y)
+    T0 = problem.target_map(x0, None)[0]
+    ref = lambda x, w, T: w2_flow_closed_form(x, T0, T)  # noqa: E731
+    ax = None
+    for solver in (Euler(), Heun()):
+        res = order_study(problem, x0, solver, 1.0, dt_ladder(0.1, 4), reference=ref, metric="w2",
+                          label=solver.name)
+        ax = res.plot(ax=ax)
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    studies = [s for s in labels if ": slope" in s]
+    assert [s.split(":")[0] for s in studies] == ["euler", "heun"]
+    assert abs(float(studies[0].split()[-1]) - 1) < 0.1 and abs(float(studies[1].split()[-1]) - 2) < 0.1
+    assert labels.count("slope 1") == 1 and labels.count("slope 2") == 1  # each reference once
+    assert all(t.get_text() == "" for t in ax.xaxis.get_minorticklabels())  # no overlapping minor labels

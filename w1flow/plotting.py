@@ -203,6 +203,7 @@ def plot_convergence(result, ax=None, label=None, reference_slopes=(1, 2, 4), fl
     Returns
     -------
     matplotlib Axes
+        With a legend: each study's label (its fitted slope) and the reference slopes.
     """
     if ax is None:
         import matplotlib.pyplot as plt
@@ -215,11 +216,17 @@ def plot_convergence(result, ax=None, label=None, reference_slopes=(1, 2, 4), fl
     (line,) = ax.loglog(result.dts, err, label=lab, **kwargs)
     if reference_slopes:
         x0, y0 = result.dts[0], err[0]
+        shown = {ln.get_label() for ln in ax.get_lines()}
         for p in reference_slopes:
             if np.isfinite(result.slope) and abs(p - result.slope) < 0.5:
+                name = f"slope {p}" if f"slope {p}" not in shown else "_nolegend_"  # once per axes
                 ax.loglog(result.dts, y0 * (result.dts / x0) ** p, "--", color=line.get_color(),
-                          alpha=0.35, lw=1)
+                          alpha=0.35, lw=1, label=name)
+    from matplotlib.ticker import NullFormatter
+
+    ax.xaxis.set_minor_formatter(NullFormatter())  # labels on decades only: minor labels overlap
     ax.set_xlabel("dt")
     ax.set_ylabel(f"error at T ({result.metric})")
     ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)  # every study drawn on these axes so far, with its fitted slope
     return ax
