@@ -1,10 +1,18 @@
-"""The outcome of a run: :class:`FlowResult`."""
+"""The outcome of a run: :class:`FlowResult`, and its file format (``.npz`` + JSON, no pickle)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field as dc_field
+import json
+import platform
+from dataclasses import dataclass, field as dc_field, fields
+from pathlib import Path
 
 import numpy as np
+
+#: Format of :meth:`FlowResult.save` files; :meth:`FlowResult.load` reads this version and older.
+RESULT_FORMAT = ("w1flow.FlowResult", 1)
+_SCALARS = ("status", "message", "n_steps", "n_field_evals", "n_lp_solves", "wall_time", "timings", "solver",
+            "dt", "split", "health")
 
 __all__ = ["FlowResult"]
 
@@ -85,6 +93,77 @@ class FlowResult:
             raise ValueError("snapshots have different particle counts (splitting mode); use .xs")
         return np.stack(self.xs)
 
+    # -- files --------------------------------------------------------------------------------
+    def save(self, path, metadata=None):
+        """Write the result to ``path`` (``.npz``: arrays, plus one JSON string; no pickle).
+
+        Snapshots of different sizes (splitting runs) are stored concatenated with their
+        counts. The JSON part holds the scalar fields, the package versions, and ``metadata``
+        (anything JSON can hold: a seed, a config). Read it back with :meth:`load`.
+
+        Parameters
+        ----------
+        path : str or Path
+            The file; ``.npz`` is appended when missing.
+        metadata : dict, optional
+            Stored as given (must be JSON-serialisable).
+
+        Returns
+        -------
+        Path
+            The file written.
+        """
+        path = Path(path)
+        if path.suffix != ".npz":
+            path = path.with_name(path.name + ".npz")
+        dim = self.xs[0].shape[1] if self.xs else 0
+        meta = {f: getattr(self, f) for f in _SCALARS}
+        meta["dt"] = None if not np.isfinite(self.dt) else float(self.dt)  # JSON has no NaN
+        meta = {"format": RESULT_FORMAT[0], "version": RESULT_FORMAT[1], "dim": int(dim), "result": meta,
+                "versions": _versions(), "metadata": {} if metadata is None else metadata}
+        try:
+            text = json.dumps(meta, allow_nan=False)
+        except (TypeError, ValueError) as exc:
+            raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {exc}") from None
+        arrays = {
+            "ts": np.asarray(self.ts, dtype=np.float64),
+            "counts": np.array([x.shape[0] for x in self.xs], dtype=np.int64),
+            "xs": np.concatenate(self.xs) if self.xs else np.empty((0, dim)),
+            "weights": np.concatenate(self.weights) if self.weights else np.empty(0),
+            "parents": np.concatenate(self.parents).astype(np.int64) if self.parents else np.empty(0, np.int64),
+            "meta": np.array(text),
+        }
+        if self.w1 is not None:
+            arrays["w1"] = np.asarray(self.w1, dtype=np.float64)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as fh:
+            np.savez(fh, **arrays)
+        return path
+
+    @classmethod
+    def load(cls, path):
+        """Read a result written by :meth:`save` (no pickle: safe on files from elsewhere)."""
+        arrays, meta = _read(path)
+        counts = arrays["counts"]
+        cuts = np.cumsum(counts)[:-1]
+        r = meta["result"]
+        return cls(
+            ts=arrays["ts"],
+            xs=np.split(arrays["xs"], cuts),
+            weights=np.split(arrays["weights"], cuts),
+            parents=np.split(arrays["parents"], cuts),
+            w1=arrays["w1"] if "w1" in arrays else None,
+            status=r["status"], message=r["message"], n_steps=r["n_steps"], n_field_evals=r["n_field_evals"],
+            n_lp_solves=r["n_lp_solves"], wall_time=r["wall_time"], timings=r["timings"], solver=r["solver"],
+            dt=float("nan") if r["dt"] is None else r["dt"], split=r["split"], health=r["health"],
+        )
+
+    @staticmethod
+    def read_metadata(path):
+        """The JSON part of a saved result: ``metadata`` (as given to :meth:`save`), ``versions``
+        (Python and packages when it was written), ``format``, ``version``, and ``result``."""
+        return _read(path)[1]
+
     def __repr__(self):
         w1 = "" if self.w1 is None else f", w1[-1]={self.w1[-1]:.6g}"
         return (
@@ -92,3 +171,33 @@ class FlowResult:
             f"n_steps={self.n_steps}, n_lp_solves={self.n_lp_solves}{w1}, "
             f"wall_time={self.wall_time:.3g}s)"
         )
+
+
+def _versions():
+    from importlib.metadata import PackageNotFoundError, version
+
+    out = {"python": platform.python_version()}
+    for pkg in ("w1flow", "numpy", "scipy", "pot", "numba"):
+        try:
+            out[pkg] = version(pkg)
+        except PackageNotFoundError:
+            out[pkg] = None
+    return out
+
+
+def _read(path):
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise ValueError(f"{path} is not a saved FlowResult (.npz written by FlowResult.save): {exc}") from None
+    if "meta" not in arrays:
+        raise ValueError(f"{path} is not a saved FlowResult: it has no 'meta' entry.")
+    meta = json.loads(str(arrays.pop("meta")))
+    if meta.get("format") != RESULT_FORMAT[0]:
+        raise ValueError(f"{path} is not a saved FlowResult (format {meta.get('format')!r}).")
+    if int(meta.get("version", 0)) > RESULT_FORMAT[1]:
+        raise ValueError(f"{path} was written by a newer w1flow (result format {meta['version']}; this one "
+                         f"reads up to {RESULT_FORMAT[1]}): upgrade w1flow to read it.")
+    return arrays, meta
