@@ -1,0 +1,267 @@
+"""Run configurations: a TOML file that says what flows, how, and what to write (``w1flow run``).
+
+A config has six tables; every key is checked, and an unknown key is an error that names it and
+lists the allowed ones. Options of a dataset, an oracle or a solver are the keyword arguments of
+its constructor (checked against its signature)::
+
+    [problem]
+    kind = "w1"                      # "w1" (W1Flow) or "w2" (W2Flow)
+
+    [data]                           # the target: a built-in dataset ...
+    dataset = "eight_gaussians"      # eight_gaussians, twenty_five_gaussians, two_moons,
+    n = 500                          #   swiss_roll, ring, gaussian_blob
+    seed = 1
+    # ... or a file: file = "data.npy" (or .npz with key = "y"), shape (m, d)
+
+    [particles]                      # the initial cloud x0, the same way
+    dataset = "gaussian_blob"
+    n = 500
+    seed = 0
+    center = [3.0, 0.0]              # an option of gaussian_blob
+
+    [potential]                      # the oracle (W1 only)
+    kind = "exact"                   # exact, entropic, quantile, critic; then its options
+
+    [solver]
+    kind = "capped_euler"            # euler, capped_euler, heun, rk4; then its options
+
+    [run]
+    t1 = 5.0
+    dt = 0.05
+    save_every = 2                   # SaveAt(every=...)
+    w1 = "auto"                      # "auto", "lp" or "none"
+
+    [output]
+    dir = "w1flow-run"
+    snapshots = true                 # snapshots.png
+    w1_plot = true                   # w1.png (W1 flows)
+    gif = false                      # flow.gif
+
+:func:`load_config` validates a file (or a dict); :func:`run_config` runs it and writes
+``result.npz`` (:meth:`FlowResult.save`, with the config and the package versions),
+``summary.json`` and the figures.
+"""
+
+from __future__ import annotations
+
+import inspect
+import json
+import logging
+from pathlib import Path
+
+import numpy as np
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["load_config", "run_config", "ConfigError"]
+
+
+class ConfigError(ValueError):
+    """A run configuration is invalid; the message names the table and key."""
+
+
+_TABLES = {
+    "problem": {"kind"},
+    "data": None,  # dataset options are checked against the dataset's signature
+    "particles": None,
+    "potential": None,
+    "solver": None,
+    "run": {"t1", "dt", "save_every", "w1", "max_steps"},
+    "output": {"dir", "snapshots", "w1_plot", "gif"},
+}
+_REQUIRED = {"data", "particles", "run"}
+
+
+def _datasets():
+    from . import datasets
+
+    return {name: getattr(datasets, name) for name in
+            ("eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "gaussian_blob")}
+
+
+def _oracles():
+    from .potentials import CriticPotential, EntropicPotential, ExactPotential, QuantilePotential
+
+    return {"exact": ExactPotential, "entropic": EntropicPotential, "quantile": QuantilePotential,
+            "critic": CriticPotential}
+
+
+def _solvers():
+    from .solvers import RK4, CappedEuler, Euler, Heun
+
+    return {"euler": Euler, "capped_euler": CappedEuler, "heun": Heun, "rk4": RK4}
+
+
+def _check_keys(table, given, allowed, what=""):
+    unknown = sorted(set(given) - set(allowed))
+    if unknown:
+        raise ConfigError(f"unknown key {unknown[0]!r} in [{table}]{what}; allowed: {', '.join(sorted(allowed))}.")
+
+
+def _options_of(table, cfg, factory, reserved):
+    """The keyword options in ``cfg`` for ``factory``, checked against its signature."""
+    params = inspect.signature(factory).parameters
+    accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
+    allowed = {k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    opts = {k: v for k, v in cfg.items() if k not in reserved}
+    if not accepts_any:
+        _check_keys(table, opts, allowed | reserved, f" (options of {factory.__name__})")
+    return opts
+
+
+def _load_toml(path):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError("reading a TOML config needs Python >= 3.11 or `pip install tomli`.") from None
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
+def load_config(config):
+    """Validate a config (a TOML file's path, or the same as a dict); return it as a dict.
+
+    Raises :class:`ConfigError` naming the first unknown or missing key, or a bad value.
+    """
+    cfg = _load_toml(config) if isinstance(config, (str, Path)) else dict(config)
+    _check_keys("top level", cfg, _TABLES, "")
+    for table in _REQUIRED:
+        if table not in cfg:
+            raise ConfigError(f"the config needs a [{table}] table.")
+    for table, allowed in _TABLES.items():
+        if table in cfg and not isinstance(cfg[table], dict):
+            raise ConfigError(f"[{table}] must be a table of keys, got {cfg[table]!r}.")
+        if allowed is not None and table in cfg:
+            _check_keys(table, cfg[table], allowed)
+    kind = cfg.get("problem", {}).get("kind", "w1")
+    if kind not in ("w1", "w2"):
+        raise ConfigError(f"[problem] kind must be 'w1' or 'w2', got {kind!r}.")
+    for table in ("data", "particles"):
+        _cloud_spec(table, cfg[table])
+    if "potential" in cfg:
+        if kind == "w2":
+            raise ConfigError("[potential] is for W1 flows; a W2 flow (kind = 'w2') has no oracle.")
+        name = cfg["potential"].get("kind", "exact")
+        if name not in _oracles():
+            raise ConfigError(f"[potential] kind must be one of {', '.join(_oracles())}, got {name!r}.")
+        _options_of("potential", cfg["potential"], _oracles()[name], {"kind"})
+    name = cfg.get("solver", {}).get("kind", "euler")
+    if name not in _solvers():
+        raise ConfigError(f"[solver] kind must be one of {', '.join(_solvers())}, got {name!r}.")
+    _options_of("solver", cfg.get("solver", {}), _solvers()[name], {"kind"})
+    run = cfg["run"]
+    for key in ("t1", "dt"):
+        if key not in run:
+            raise ConfigError(f"[run] needs {key}.")
+    if run.get("w1", "auto") not in ("auto", "lp", "none"):
+        raise ConfigError(f"[run] w1 must be 'auto', 'lp' or 'none', got {run['w1']!r}.")
+    return cfg
+
+
+def _cloud_spec(table, spec):
+    if ("dataset" in spec) == ("file" in spec):
+        raise ConfigError(f"[{table}] needs exactly one of dataset = '...' or file = '...'.")
+    if "file" in spec:
+        _check_keys(table, spec, {"file", "key"})
+        return
+    name = spec["dataset"]
+    if name not in _datasets():
+        raise ConfigError(f"[{table}] dataset must be one of {', '.join(_datasets())}, got {name!r}.")
+    if "n" not in spec:
+        raise ConfigError(f"[{table}] needs n (the number of points of {name}).")
+    _options_of(table, spec, _datasets()[name], {"dataset"})
+
+
+def _cloud(table, spec, base):
+    if "file" in spec:
+        path = Path(spec["file"])
+        if not path.is_absolute():
+            path = base / path
+        if not path.exists():
+            raise ConfigError(f"[{table}] file {str(path)!r} does not exist.")
+        if path.suffix == ".npz":
+            with np.load(path, allow_pickle=False) as npz:
+                key = spec.get("key", npz.files[0] if len(npz.files) == 1 else None)
+                if key is None or key not in npz.files:
+                    raise ConfigError(f"[{table}] give key = one of {', '.join(npz.files)} for {path.name}.")
+                return np.asarray(npz[key], dtype=float)
+        return np.asarray(np.load(path, allow_pickle=False), dtype=float)
+    opts = {k: v for k, v in spec.items() if k != "dataset"}
+    return _datasets()[spec["dataset"]](**opts)
+
+
+def build(cfg, base="."):
+    """The objects a config describes: ``(problem, x0, kwargs for simulate)``."""
+    from .problems import W1Flow, W2Flow
+    from .saving import SaveAt
+
+    cfg = load_config(cfg)
+    base = Path(base)
+    y = _cloud("data", cfg["data"], base)
+    x0 = _cloud("particles", cfg["particles"], base)
+    if cfg.get("problem", {}).get("kind", "w1") == "w2":
+        problem = W2Flow(y)
+    else:
+        pot = cfg.get("potential", {"kind": "exact"})
+        oracle = _oracles()[pot.get("kind", "exact")](**{k: v for k, v in pot.items() if k != "kind"})
+        problem = W1Flow(y, potential=oracle)
+    sol = cfg.get("solver", {})
+    solver = _solvers()[sol.get("kind", "euler")](**{k: v for k, v in sol.items() if k != "kind"})
+    run = cfg["run"]
+    w1 = run.get("w1", "auto")
+    kwargs = dict(t1=run["t1"], dt=run["dt"], solver=solver,
+                  saveat=SaveAt(every=run.get("save_every", 1), w1=None if w1 == "none" else w1))
+    if "max_steps" in run:
+        kwargs["max_steps"] = run["max_steps"]
+    return problem, x0, kwargs
+
+
+def run_config(config, out=None, progress=True):
+    """Run a config and write its outputs; return the :class:`~w1flow.FlowResult`.
+
+    Parameters
+    ----------
+    config : str, Path or dict
+        A TOML file, or the same content as a dict (relative data files are then read from the
+        current folder).
+    out : str or Path, optional
+        Output folder; default the config's ``[output] dir``, else ``w1flow-run``.
+    progress : bool
+        Show a progress bar.
+    """
+    from . import __version__
+    from .simulate import simulate
+
+    base = Path(config).resolve().parent if isinstance(config, (str, Path)) else Path(".")
+    cfg = load_config(config)
+    problem, x0, kwargs = build(cfg, base)
+    outcfg = cfg.get("output", {})
+    out = Path(out if out is not None else outcfg.get("dir", "w1flow-run"))
+    out.mkdir(parents=True, exist_ok=True)
+    t1, dt = kwargs.pop("t1"), kwargs.pop("dt")
+    res = simulate(problem, x0, t1, dt, progress=progress, **kwargs)
+    res.save(out / "result.npz", metadata={"config": cfg, "w1flow": __version__})
+    summary = {"status": res.status, "message": res.message, "t": float(res.ts[-1]), "n_steps": res.n_steps,
+               "n_lp_solves": res.n_lp_solves, "wall_time": res.wall_time,
+               "w1_start": None if res.w1 is None else float(res.w1[0]),
+               "w1_end": None if res.w1 is None else float(res.w1[-1])}
+    (out / "summary.json").write_text(json.dumps(summary, indent=1))
+    if outcfg.get("snapshots", True) or outcfg.get("w1_plot", True) or outcfg.get("gif", False):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from .plotting import animate_flow, plot_snapshots, plot_w1
+
+        if outcfg.get("snapshots", True):
+            plot_snapshots(res, problem.target, out / "snapshots.png")
+        if outcfg.get("w1_plot", True) and res.w1 is not None:
+            plot_w1({res.solver: res}, out / "w1.png")
+        if outcfg.get("gif", False):
+            animate_flow(res, problem.target, out / "flow.gif")
+    return res
