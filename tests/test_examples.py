@@ -1,0 +1,26 @@
+"""Every example script runs (small sizes) and writes its figure."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = {
+    "exact_flow.py": ["exact_flow.png", "exact_flow_w1.png"],
+    "chattering.py": ["chattering.png"],
+    "w1_vs_w2.py": ["w1_vs_w2.png"],
+    "quantile_1d.py": ["quantile_1d.png"],
+    "critic_flow.py": ["critic_flow.png"],
+    "kuramoto.py": ["kuramoto.png"],
+}
+
+
+@pytest.mark.parametrize("script", sorted(EXAMPLES))
+def test_example_runs_and_writes_its_figure(script, tmp_path):
+    proc = subprocess.run([sys.executable, str(ROOT / "examples" / script), "--n", "40", "--out", str(tmp_path)],
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    for name in EXAMPLES[script]:
+        assert (tmp_path / name).stat().st_size > 10_000, name
