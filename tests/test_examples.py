@@ -14,6 +14,7 @@ EXAMPLES = {
     "quantile_1d.py": ["quantile_1d.png"],
     "critic_flow.py": ["critic_flow.png"],
     "kuramoto.py": ["kuramoto.png"],
+    "cucker_smale.py": ["cucker_smale.png"],
 }
 
 
