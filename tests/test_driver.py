@@ -2,6 +2,7 @@
 (max_steps, callbacks, interrupts in and between steps) and what its checkpoints then hold."""
 
 import logging
+import re
 import pickle
 import time
 
@@ -344,3 +345,118 @@ def test_a_solver_that_fails_while_initialising_returns_the_start_only(rng):
     assert res.status == "sinkhorn_failed" and "Sinkhorn did not converge" in res.message
     assert res.n_steps == 0 and np.array_equal(res.ts, [0.0]) and np.array_equal(res.xs[0], x0)
     assert res.w1 is None
+
+
+def test_recorded_w1_lps_of_an_oracle_without_a_budget_use_the_default(rng, monkeypatch):
+    """The critic has no memory budget of its own: the W1 history's LPs keep the default one."""
+    import importlib
+
+    from w1flow import CriticPotential
+    from w1flow._lp import DEFAULT_MEMORY_BUDGET
+
+    saving = importlib.import_module("w1flow.saving")
+    seen = []
+    real = saving.w1_value
+    monkeypatch.setattr(saving, "w1_value", lambda *args, **kw: seen.append(kw.get("max_memory")) or real(*args, **kw))
+    y = generic_cloud(rng, 10, 2)
+    oracle = CriticPotential(seed=0, n_warmup=20, max_critic=20)
+    assert not hasattr(oracle, "max_memory")
+    simulate(W1Flow(y, potential=oracle), y + 2.0, 0.1, 0.1, saveat=SaveAt(w1="lp"))
+    assert seen and all(m == DEFAULT_MEMORY_BUDGET for m in seen)
+
+
+class _FlagFrom:
+    def __new__(cls, t0):
+        from w1flow.monitors import HealthMonitor
+
+        class Flag(HealthMonitor):
+            every_step = True
+
+            def check(self, t, x, a, w1_history, field):
+                return f"late (t={t:.2f})" if t >= t0 - 1e-12 else None
+
+        return Flag()
+
+
+def test_a_monitor_still_flagging_after_a_resume_does_not_warn_again(tmp_path):
+    ck = tmp_path / "run.ckpt"
+    x0 = np.linspace(1, 2, 4)[:, None]
+
+    def stop_at(k):
+        calls = []
+
+        def cb(t, x, a):
+            calls.append(t)
+            if len(calls) == k:
+                raise KeyboardInterrupt
+
+        return cb
+
+    with pytest.warns(RuntimeWarning, match=r"late \(t=0\.30\)") as first:
+        part = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, monitors=[_FlagFrom(0.3)], on_unhealthy="warn",
+                        checkpoint=Checkpoint(ck), callback=stop_at(5))
+    assert part.status == "interrupted" and len([w for w in first if "health" in str(w.message)]) == 1
+    import warnings
+
+    with warnings.catch_warnings(record=True) as again:
+        warnings.simplefilter("always")
+        done = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, monitors=[_FlagFrom(0.3)], on_unhealthy="warn",
+                        checkpoint=Checkpoint(ck, resume=True))
+    assert done.success and not [w for w in again if "health check" in str(w.message)]
+    assert done.health == ["late (t=0.30)"]  # flagged once, when it started, before the interrupt
+
+
+def test_resuming_a_finished_run_returns_it_without_steps(tmp_path):
+    ck = tmp_path / "run.ckpt"
+    x0 = np.linspace(1, 2, 4)[:, None]
+    whole = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, checkpoint=Checkpoint(ck))
+    again = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, checkpoint=Checkpoint(ck, resume=True))
+    assert again.success and again.message == whole.message and "mid-step" not in again.message
+    assert np.array_equal(again.x_final, whole.x_final) and again.n_steps == whole.n_steps == 10
+    assert _ckpt(ck)["status"] == "success"
+
+
+def test_an_interrupt_inside_a_monitor_keeps_the_last_periodic_checkpoint(tmp_path):
+    from w1flow.monitors import HealthMonitor
+
+    class Interrupting(HealthMonitor):
+        every_step = True
+
+        def __init__(self):
+            self.calls = 0
+
+        def check(self, t, x, a, w1_history, field):
+            self.calls += 1
+            if self.calls == 6:  # the check after step 5 (the first call is at t = 0)
+                raise KeyboardInterrupt
+            return None
+
+    ck = tmp_path / "run.ckpt"
+    res = simulate(MeanFieldODE(_decay), np.linspace(1, 2, 4)[:, None], 1.0, 0.1, monitors=[Interrupting()],
+                   checkpoint=Checkpoint(ck, every=3))
+    assert res.status == "interrupted" and "mid-step" in res.message
+    assert _ckpt(ck)["k"] == 3 and _ckpt(ck)["status"] == "running"
+
+
+def test_stop_messages_say_where_the_run_stopped(tmp_path):
+    x0 = np.linspace(1, 2, 4)[:, None]
+
+    def blow_up(x, a, t):
+        return np.full_like(x, np.inf) if t >= 0.25 else -x
+
+    res = simulate(MeanFieldODE(blow_up), x0, 1.0, 0.1)
+    assert res.status == "nonfinite" and re.search(r"non-finite.*\(step 4, t=0\.4\)$", res.message), res.message
+    res = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, callback=lambda t, x, a: t >= 0.3 - 1e-12)
+    assert res.status == "callback" and res.message.endswith("(t=0.3)"), res.message
+
+    calls = []
+
+    def interrupt(t, x, a):
+        calls.append(t)
+        if len(calls) == 5:
+            raise KeyboardInterrupt
+
+    res = simulate(MeanFieldODE(_decay), x0, 1.0, 0.1, callback=interrupt, saveat=SaveAt(every=4))
+    assert res.status == "interrupted" and "(t=0.5, step 5)" in res.message, res.message
+    # the state reached is the last snapshot, also between save points (every=4: t = 0, 0.4, then 0.5)
+    assert np.allclose(res.ts, [0.0, 0.4, 0.5], rtol=0, atol=1e-15)
