@@ -477,3 +477,93 @@ def test_only_a_checkpointed_run_is_fingerprinted(monkeypatch, tmp_path):
     assert calls == []
     simulate(MeanFieldODE(lambda x, a, t: -x), x0, 0.5, 0.1, checkpoint=Checkpoint(tmp_path / "c.ckpt"))
     assert len(calls) == 1 and {"x0", "weights", "t1", "dt", "solver", "oracle", "problem"} <= set(calls[0])
+
+
+def _nested(k):
+    x = 1
+    for _ in range(k):
+        x = [x]
+    return x
+
+
+def test_cycles_and_the_depth_limit_are_unverifiable_where_they_are():
+    cyc = [1]
+    cyc.append(cyc)
+    assert fingerprint(d=cyc).unverifiable == ("d[1] (nested too deeply or cyclic)",)
+    # nine nested lists are described; the tenth level is too deep (max_depth = 8 below the part)
+    assert fingerprint(d=_nested(9)).unverifiable == ()
+    assert fingerprint(d=_nested(10)).unverifiable == ("d" + "[0]" * 9 + " (nested too deeply or cyclic)",)
+
+
+def test_modules_classes_builtins_and_numpy_scalars_are_told_apart():
+    import math
+
+    import w1flow
+
+    Outer = type("Outer", (), {})
+    Inner = type("Inner", (), {"__qualname__": "Outer.Inner", "__module__": __name__})
+    TopInner = type("Inner", (), {"__qualname__": "Inner", "__module__": __name__})
+    pairs = [
+        (np.float64(1.0), np.float32(1.0)),  # numpy scalars by dtype
+        (np.linalg, np.fft),  # modules by name
+        (w1flow.Euler, type("Euler", (), {"__module__": "elsewhere"})),  # classes by module ...
+        (Inner, TopInner),  # ... and qualified name
+        (np.linalg, type("linalg", (), {"__module__": "", "__qualname__": "numpy.linalg"})),  # a module is no class
+        (np.sin, math.sin),  # builtins by module ...
+        ([].pop, {}.pop),  # ... and qualified name
+    ]
+    for one, other in pairs:
+        assert _fp(one) != _fp(other), (one, other)
+    assert Outer is not None
+
+
+class _CountingOracle(ExactPotential):
+    """An oracle subclass: the same settings as its base, another class."""
+
+
+def test_oracles_and_solvers_by_class_and_settings_not_by_their_counters(rng):
+    import dataclasses
+
+    fresh, used = ExactPotential(), ExactPotential()
+    x, y = generic_cloud(rng, 5, 2), generic_cloud(rng, 5, 2)
+    used(x, None, y, None)
+    assert used.counters["lp_solves"] == 1
+    assert _fp(fresh) == _fp(used)  # counters are not part of a run's identity
+    assert _fp(ExactPotential()) != _fp(_CountingOracle())
+    same_module = type("MyExact", (ExactPotential,), {"__module__": ExactPotential.__module__})
+    assert _fp(ExactPotential()) != _fp(same_module())  # by qualified name alone
+    assert _fp(ExactPotential()) != _fp(type("ExactPotential", (ExactPotential,), {"__module__": "elsewhere"})())
+    MyEuler = type("MyEuler", (Euler,), {"__module__": Euler.__module__})
+    assert _fp(Euler()) != _fp(MyEuler())  # by qualified name alone
+    assert _fp(Euler()) != _fp(type("Euler", (Euler,), {"__module__": "elsewhere"})())
+    # dataclasses by class and fields (also with slots), plain objects by class and attributes
+    A = dataclasses.make_dataclass("A", [("k", float)])
+    B = dataclasses.make_dataclass("B", [("k", float)])
+    S = dataclasses.make_dataclass("S", [("k", float)], slots=True)
+    assert _fp(A(1.0)) != _fp(B(1.0)) and not fingerprint(d=S(1.0)).unverifiable and _fp(S(1.0)) != _fp(S(2.0))
+    Other = type("_Plain", (), {"__module__": "elsewhere", "__init__": _Plain.__init__})
+    assert _fp(_Plain(1.0)) != _fp(Other(1.0))
+    Renamed = type("_Renamed", (), {"__module__": _Plain.__module__, "__init__": _Plain.__init__})
+    assert _fp(_Plain(1.0)) != _fp(Renamed(1.0))
+
+
+def test_unverifiable_settings_options_and_fields_are_named_by_where_they_are():
+    import dataclasses
+
+    from w1flow.potentials.base import PotentialOracle
+
+    lock = threading.Lock()
+
+    class LockedOracle(PotentialOracle):
+        def settings(self):
+            return {"guard": lock}
+
+    class LockedEuler(Euler):
+        @property
+        def options(self):
+            return {"guard": lock}
+
+    D = dataclasses.make_dataclass("D", [("guard", object)])
+    assert fingerprint(o=LockedOracle()).unverifiable == ("o['guard'] (lock)",)
+    assert fingerprint(s=LockedEuler()).unverifiable == ("s['guard'] (lock)",)
+    assert fingerprint(c=D(lock)).unverifiable == ("c['guard'] (lock)",)
