@@ -460,3 +460,21 @@ def test_stop_messages_say_where_the_run_stopped(tmp_path):
     assert res.status == "interrupted" and "(t=0.5, step 5)" in res.message, res.message
     # the state reached is the last snapshot, also between save points (every=4: t = 0, 0.4, then 0.5)
     assert np.allclose(res.ts, [0.0, 0.4, 0.5], rtol=0, atol=1e-15)
+
+
+def test_a_w2_flow_records_the_exact_w1_to_its_data(rng):
+    """W2Flow has no W1 oracle: its W1 history comes from LPs, checked against an independent one."""
+    from w1flow import W2Flow
+
+    y = generic_cloud(rng, 8, 2)
+    res = simulate(W2Flow(y), y + 2.0, 0.3, 0.1, solver=Euler())
+    ref = [ot.emd2(np.full(8, 1 / 8), np.full(8, 1 / 8), cdist(x, y)) for x in res.xs]
+    assert res.w1 is not None and np.allclose(res.w1, ref, rtol=1e-12, atol=0)
+
+
+def test_save_point_monitors_of_a_drift_see_no_field_before_the_first_evaluation():
+    rec = _Recorder(every_step=False)
+    res = simulate(MeanFieldODE(_decay), np.ones((3, 1)), 0.2, 0.1, monitors=[rec])
+    assert res.success and [c[0] for c in rec.calls] == list(res.ts)
+    assert rec.calls[0][4] is None  # t = 0: no drift evaluated yet
+    assert all(c[4] is not None for c in rec.calls[1:])  # then the last drift evaluation
