@@ -79,6 +79,7 @@ def test_checkpoint_every_and_resume_warn_and_equal_checkpoint_spec(tmp_path, cl
     (dict(checkpoint="x.ckpt", checkpoint_every=0), ValueError, r"\bcheckpoint_every must be >= 1"),
     (dict(save_every=2, saveat=SaveAt(every=2)), TypeError, r"saveat= or the deprecated"),
     (dict(checkpoint=Checkpoint("x.ckpt"), resume=True), TypeError, r"not both"),
+    (dict(checkpoint=Checkpoint("x.ckpt"), checkpoint_every=3), TypeError, r"not both"),
     (dict(split=True, solver=Heun()), ValueError, r"Heun does not support split=True"),
     (dict(savevery=2), TypeError, r"unexpected keyword argument 'savevery'"),
 ])

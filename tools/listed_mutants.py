@@ -36,7 +36,7 @@ MUTANTS = [
      "        if not (certify and self.certify):", "        if True:",
      "tests/test_scale.py tests/test_performance_paths.py"),
     ("certify=True never evaluated (Euler)", "w1flow/solvers.py",
-     "        if certify and self.certify and getattr(field, \"reused\", False):", "        if False:",
+     "        if certify and self.certify and field.reused:", "        if False:",
      "tests/test_scale.py tests/test_performance_paths.py"),
     ("sliced W1 takes the max over directions", "w1flow/metrics.py",
      "    return float(np.mean(vals))", "    return float(np.max(vals))", "tests/test_silent_failures.py"),
