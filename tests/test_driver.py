@@ -478,3 +478,28 @@ def test_save_point_monitors_of_a_drift_see_no_field_before_the_first_evaluation
     assert res.success and [c[0] for c in rec.calls] == list(res.ts)
     assert rec.calls[0][4] is None  # t = 0: no drift evaluated yet
     assert all(c[4] is not None for c in rec.calls[1:])  # then the last drift evaluation
+
+
+def test_capped_euler_asks_the_oracle_at_the_start_time(rng):
+    from w1flow import ExactPotential
+
+    class Recording(ExactPotential):
+        def __call__(self, x, a, y, b, t=0.0):
+            self.times.append(t)
+            return super().__call__(x, a, y, b, t)
+
+    oracle = Recording()
+    oracle.times = []
+    y = generic_cloud(rng, 6, 2)
+    assert simulate(W1Flow(y, potential=oracle), y + 2.0, 0.3, 0.1, solver=CappedEuler()).success
+    assert oracle.times and oracle.times[0] == 0.0 and isinstance(oracle.times[0], float)
+
+
+def test_save_point_monitors_see_the_w1_trace_when_w1_is_not_recorded(rng):
+    y = generic_cloud(rng, 6, 2)
+    rec = _Recorder(every_step=False)
+    res = simulate(W1Flow(y), y + 2.0, 0.4, 0.1, solver=CappedEuler(), saveat=SaveAt(w1=None), monitors=[rec])
+    assert res.success and res.w1 is None
+    # CappedEuler's O(n) W1 at every step feeds the trace: the first value and the newest ones
+    hists = [c[3] for c in rec.calls]
+    assert all(len(h) >= 1 for h in hists) and len(hists[-1]) >= 2 and hists[-1][-1] < hists[-1][0]
