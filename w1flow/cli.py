@@ -155,7 +155,7 @@ def _run(args):
     res = run_config(args.config, out=args.out, progress=not args.quiet)
     w1 = "" if res.w1 is None else f", W1 {res.w1[0]:.4g} -> {res.w1[-1]:.4g}"
     print(f"{res.status}: t = {res.ts[-1]:.4g} after {_count(res.n_steps, 'step')}{w1} "
-          f"({res.wall_time:.1f} s); wrote result.npz, summary.json and figures")
+          f"({res.wall_time:.3g} s); wrote result.npz, summary.json and figures")
     return 0 if res.success else 1
 
 
