@@ -38,6 +38,25 @@ def _instance(rng):
     return x, a, y, b
 
 
+def mixture_direction(rng, kind, x, a, y, b, J0, eps, shift):
+    """A direction μ' of the mixture (1 − ε)μ + εμ' and the one-sided difference quotients of W1.
+
+    ``kind`` is ``"reweight"`` (μ' on the particles, Dirichlet weights) or ``"new points"``
+    (1–3 Gaussian points around ``shift``). Returns ``z, c`` (μ''s points and weights) and the
+    quotients ``(J(ε) − J0)/ε`` at ε and ε/10 (independent LP); they agree below the first kink.
+    """
+    if kind == "reweight":
+        z, c = x, rng.dirichlet(np.ones(len(a)))
+        pts, w = (lambda e: x), (lambda e: (1 - e) * a + e * c)
+    else:
+        k = int(rng.integers(1, 4))
+        z, c = rng.normal(size=(k, 2)) * 1.5 + shift, rng.dirichlet(np.ones(k))
+        pts, w = (lambda e: np.vstack([x, z])), (lambda e: np.concatenate([(1 - e) * a, e * c]))
+    q1 = (w1(pts(eps), w(eps), y, b) - J0) / eps
+    q2 = (w1(pts(eps / 10), w(eps / 10), y, b) - J0) / (eps / 10)
+    return z, c, q1, q2
+
+
 def run(mode="quick", broken=False, out=None):
     rng = np.random.default_rng(31)
     target = 20 if mode == "quick" else 200
@@ -54,15 +73,7 @@ def run(mode="quick", broken=False, out=None):
             pot = ExactPotential()(x, a, y + 0.3, b)
         J0 = w1(x, a, y, b)
         for kind in ("reweight", "new points"):
-            if kind == "reweight":
-                z, c = x, rng.dirichlet(np.ones(len(a)))
-                pts, w = lambda e: x, lambda e: (1 - e) * a + e * c
-            else:
-                k = int(rng.integers(1, 4))
-                z, c = rng.normal(size=(k, 2)) * 1.5 + (1.0, 0.0), rng.dirichlet(np.ones(k))
-                pts, w = lambda e: np.vstack([x, z]), lambda e: np.concatenate([(1 - e) * a, e * c])
-            q1 = (w1(pts(eps), w(eps), y, b) - J0) / eps
-            q2 = (w1(pts(eps / 10), w(eps / 10), y, b) - J0) / (eps / 10)
+            z, c, q1, q2 = mixture_direction(rng, kind, x, a, y, b, J0, eps, shift=(1.0, 0.0))
             pred = float(c @ pot(z) - a @ pot(x))
             scale = 1.0 + abs(q1)
             if abs(q1 - q2) > THRESHOLDS["kink_rel"][0] * scale:  # a kink within ε: skip it

@@ -24,6 +24,7 @@ from w1flow import ExactPotential
 
 from ._core import PASS, Outcome, verdict_from
 from ._reference import w1
+from .first_variation import mixture_direction
 
 TITLE = "Prop 3.1 on degenerate LPs: the derivative is the max over optimal potentials"
 CLAIM = ("d/dε W1((1 − ε)μ + εμ', μ_d) at 0⁺ = max ∫φ d(μ' − μ) over the optimal Kantorovich potentials φ "
@@ -76,15 +77,7 @@ def run(mode="quick", broken=False, out=None):
         pot = ExactPotential()(x, a, y, b)
         J0 = w1(x, a, y, b)
         for kind in ("reweight", "new points"):
-            if kind == "reweight":
-                z, c = x, rng.dirichlet(np.ones(n))
-                pts, w = (lambda e: x), (lambda e: (1 - e) * a + e * c)
-            else:
-                k = int(rng.integers(1, 4))
-                z, c = rng.normal(size=(k, 2)) * 1.5 + (0.5, 0.0), rng.dirichlet(np.ones(k))
-                pts, w = (lambda e: np.vstack([x, z])), (lambda e: np.concatenate([(1 - e) * a, e * c]))
-            q1 = (w1(pts(eps), w(eps), y, b) - J0) / eps
-            q2 = (w1(pts(eps / 10), w(eps / 10), y, b) - J0) / (eps / 10)
+            z, c, q1, q2 = mixture_direction(rng, kind, x, a, y, b, J0, eps, shift=(0.5, 0.0))
             scale = 1.0 + abs(q1)
             if abs(q1 - q2) > THRESHOLDS["kink_rel"][0] * scale:
                 skipped += 1
