@@ -20,6 +20,10 @@ def _same(r1, r2):
             assert (a is None) == (b is None), f.name
             if a is not None:
                 assert a.dtype == b.dtype and a.shape == b.shape and a.tobytes() == b.tobytes(), f.name
+        elif isinstance(a, dict) and f.name == "params":
+            assert isinstance(b, dict) and a.keys() == b.keys(), f.name
+            for k in a:
+                assert a[k].dtype == b[k].dtype and a[k].shape == b[k].shape and a[k].tobytes() == b[k].tobytes()
         elif f.name in ("xs", "weights", "parents"):
             assert len(a) == len(b), f.name
             for p, q in zip(a, b):
@@ -51,7 +55,13 @@ def _runs(rng):
                       w1=None, status="success", message="", n_steps=0, n_field_evals=0, n_lp_solves=0,
                       wall_time=0.0)
     assert np.isnan(bare.dt)
-    return {"split": split, "warned": warned, "mean_field": mean_field, "bare": bare}
+    x0 = np.linspace(0, 1, 6)[:, None]
+    named = simulate(MeanFieldODE(lambda x, a, t, p: -p["rate"][:, None] * x + p["kind"][:, None],
+                                  params={"rate": np.linspace(1, 2, 6), "kind": np.arange(6) % 2}), x0, 0.3, 0.1)
+    plain = simulate(MeanFieldODE(lambda x, a, t, p: -p * x, params=np.linspace(1, 2, 6)[:, None]), x0, 0.3, 0.1)
+    assert isinstance(named.params, dict) and plain.params.shape == (6, 1)
+    return {"split": split, "warned": warned, "mean_field": mean_field, "bare": bare, "named": named,
+            "plain": plain}
 
 
 def test_every_field_round_trips_bitwise(rng, tmp_path):

@@ -51,6 +51,9 @@ class FlowResult:
         Seconds spent in ``"field"`` (field evaluations), ``"w1"`` (history) and ``"total"``.
     health : list of str
         Messages of the health monitors that fired (see :mod:`w1flow.monitors`).
+    params : ndarray, dict of ndarray, or None
+        The problem's per-particle parameters, in the order of ``x0`` (None: it has none);
+        :meth:`params_at` gives those of the particles of one snapshot.
     """
 
     ts: np.ndarray
@@ -69,6 +72,7 @@ class FlowResult:
     dt: float = float("nan")
     split: bool = False
     health: list = dc_field(default_factory=list)
+    params: object = None
 
     @property
     def success(self) -> bool:
@@ -92,6 +96,16 @@ class FlowResult:
         if len(shapes) != 1:
             raise ValueError("snapshots have different particle counts (splitting mode); use .xs")
         return np.stack(self.xs)
+
+    def params_at(self, k):
+        """The per-particle parameters of snapshot ``k``, row ``i`` for particle ``i`` of
+        ``xs[k]`` (indexed through ``parents[k]``, so split particles carry their parent's)."""
+        if self.params is None:
+            raise ValueError("this run has no per-particle parameters (MeanFieldODE(..., params=...)).")
+        parent = self.parents[k]
+        if isinstance(self.params, dict):
+            return {name: arr[parent] for name, arr in self.params.items()}
+        return self.params[parent]
 
     # -- files --------------------------------------------------------------------------------
     def save(self, path, metadata=None):
@@ -135,6 +149,10 @@ class FlowResult:
         }
         if self.w1 is not None:
             arrays["w1"] = np.asarray(self.w1, dtype=np.float64)
+        if isinstance(self.params, dict):
+            arrays.update({f"params.{name}": np.asarray(v) for name, v in self.params.items()})
+        elif self.params is not None:
+            arrays["params"] = np.asarray(self.params)
         path.parent.mkdir(parents=True, exist_ok=True)
         with open(path, "wb") as fh:
             np.savez(fh, **arrays)
@@ -147,6 +165,8 @@ class FlowResult:
         counts = arrays["counts"]
         cuts = np.cumsum(counts)[:-1]
         r = meta["result"]
+        named = {k[len("params."):]: v for k, v in arrays.items() if k.startswith("params.")}
+        params = named or arrays.get("params")
         return cls(
             ts=arrays["ts"],
             xs=np.split(arrays["xs"], cuts),
@@ -155,7 +175,7 @@ class FlowResult:
             w1=arrays["w1"] if "w1" in arrays else None,
             status=r["status"], message=r["message"], n_steps=r["n_steps"], n_field_evals=r["n_field_evals"],
             n_lp_solves=r["n_lp_solves"], wall_time=r["wall_time"], timings=r["timings"], solver=r["solver"],
-            dt=float("nan") if r["dt"] is None else r["dt"], split=r["split"], health=r["health"],
+            dt=float("nan") if r["dt"] is None else r["dt"], split=r["split"], health=r["health"], params=params,
         )
 
     @staticmethod

@@ -125,7 +125,8 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
         run = _Run(x=x, a=a, parent=np.arange(x.shape[0]), solver=solver, oracle=oracle,
                    history=_History(problem, saveat.w1, budget), lp_before=_oracle_lps(oracle))
     solver = run.solver
-    ctx = SolverContext(problem.with_potential(run.oracle), run.n_fields, run.field_seconds, run.memo)
+    ctx = SolverContext(problem.with_potential(run.oracle), run.n_fields, run.field_seconds, run.memo,
+                        parent=run.parent)
     health = _Health(monitors, on_unhealthy, solver, run.health, run.flagging)
     bar = _progress_bar(progress, grid.n_steps, run.k, solver)
     status, message, consistent = "success", "", True
@@ -143,7 +144,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
                 message = run_message(status, out.message)
                 break
             if out.parent is not None:
-                run.parent = run.parent[out.parent]
+                run.parent = ctx.parent = run.parent[out.parent]
             run.x, run.a, run.state = out.x, out.a, out.state
             run.k, run.j, run.t = run.k + 1, j_end, t_end
             if out.field_at_end is not None:
@@ -263,6 +264,7 @@ def _validate(problem, x0, t1, dt, solver, potential, weights):
     elif problem.dim is not None and problem.dim != x.shape[1]:
         raise ValueError(f"x0 has dimension {x.shape[1]} but the problem has dimension {problem.dim}.")
     a = as_weights(weights, x.shape[0], "weights")
+    problem.check_particles(x, a)
     t1 = as_nonnegative_float(t1, "t1")
     dt = as_positive_float(dt, "dt")
     run_problem = problem.with_potential(potential)  # refuses an oracle the problem cannot use
@@ -287,7 +289,7 @@ def _initialise(run, ctx, health, dt):
     run.state = out.state
     status, message = _check(run, ctx, health, save=True)
     if out.parent is not None:
-        run.parent = run.parent[out.parent]
+        run.parent = ctx.parent = run.parent[out.parent]
     run.x, run.a = out.x, out.a
     return status, message
 
@@ -360,6 +362,7 @@ def _result(run, ctx, status, message, dt, wall):
         dt=dt,
         split=bool(run.solver.split),
         health=list(run.health),
+        params=getattr(ctx.problem, "params", None) if ctx.problem.per_particle else None,
     )
 
 

@@ -169,10 +169,15 @@ class SolverContext:
         Time spent in field evaluations.
     last : object
         The last field evaluated (what the health monitors inspect).
+    parent : ndarray of int or None
+        The index in ``x0`` of each current particle (None: the particles of ``x0``, in
+        order), set by the driver; problems with per-particle parameters
+        (``problem.per_particle``) receive it to index them.
     """
 
-    def __init__(self, problem, n_fields=0, seconds=0.0, memo=None):
+    def __init__(self, problem, n_fields=0, seconds=0.0, memo=None, parent=None):
         self.problem = problem
+        self.parent = parent
         self.exact = bool(getattr(problem.potential, "exact_w1", False))
         self.n_fields = n_fields
         self.seconds = seconds
@@ -187,7 +192,10 @@ class SolverContext:
             return hit
         start = time.perf_counter()
         try:
-            self.last = self.problem.field(x, a, t)
+            if self.problem.per_particle:
+                self.last = self.problem.field(x, a, t, parent=self.parent)
+            else:
+                self.last = self.problem.field(x, a, t)
         finally:
             self.seconds += time.perf_counter() - start
             self.n_fields += 1
