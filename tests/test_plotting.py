@@ -86,3 +86,29 @@ def test_convergence_plots_carry_a_legend_with_the_fitted_slopes(rng):
     assert abs(float(studies[0].split()[-1]) - 1) < 0.1 and abs(float(studies[1].split()[-1]) - 2) < 0.1
     assert labels.count("slope 1") == 1 and labels.count("slope 2") == 1  # each reference once
     assert all(t.get_text() == "" for t in ax.xaxis.get_minorticklabels())  # no overlapping minor labels
+
+
+def test_second_order_states_are_drawn_by_the_coordinates_asked_for(tmp_path):
+    from PIL import Image
+
+    from w1flow.second_order import SecondOrderODE, VelocityVerlet
+
+    prob = SecondOrderODE(lambda q, v, w, t: -q, dim=2, velocity_dependent=False)
+    rng = np.random.default_rng(1)
+    res = simulate(prob, prob.state(rng.normal(size=(9, 2)), 10.0 * rng.normal(size=(9, 2))), 1.0, 0.1,
+                   solver=VelocityVerlet())
+    for coords in [(0, 1), (1, 3), [2]]:
+        panels = _panels(plot_snapshots(res, n_panels=2, coords=coords))
+        got = panels[-1].collections[0].get_offsets()
+        np.testing.assert_array_equal(got[:, 0], res.xs[-1][:, coords[0]])
+        if len(coords) == 2:
+            np.testing.assert_array_equal(got[:, 1], res.xs[-1][:, coords[1]])
+            lo, hi = panels[-1].get_ylim()  # the limits are those of the coordinates drawn
+            assert lo <= res.xs[-1][:, coords[1]].min() and hi < 2 * np.abs(np.vstack(res.xs)[:, coords[1]]).max() + 1
+    with pytest.raises(ValueError, match=r"coords selects 3 columns"):
+        plot_snapshots(res, coords=(0, 1, 2))
+    with pytest.raises(ValueError, match=r"coords must select columns of the 4"):
+        plot_snapshots(res, coords=(0, 7))
+    out = animate_flow(res, path=tmp_path / "q.gif", max_frames=3, coords=(0, 1))
+    with Image.open(out) as im:
+        assert im.n_frames == 3

@@ -29,6 +29,8 @@ from .result import FlowResult
 from .saving import SaveAt
 from .simulate import simulate
 from .solvers import RK4, CappedEuler, Euler, Heun, Solver
+from .sde import EulerMaruyama, McKeanVlasovSDE, Milstein
+from .brownian import BrownianPath
 
 __version__ = "0.2.0.dev0"
 
@@ -43,6 +45,8 @@ __all__ = [
     "W1Flow",
     "W2Flow",
     "MeanFieldODE",
+    "McKeanVlasovSDE",
+    "BrownianPath",
     "ExactPotential",
     "ExactKantorovichPotential",
     "EntropicPotential",
@@ -55,6 +59,8 @@ __all__ = [
     "CappedEuler",
     "Heun",
     "RK4",
+    "EulerMaruyama",
+    "Milstein",
     "metrics",
     "convergence",
     "closed_forms",

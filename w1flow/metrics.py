@@ -15,12 +15,28 @@ from ._validation import as_positive_int, as_rng, validate_measures
 __all__ = ["w1", "w2", "sliced_w1", "LPError"]
 
 
-def _clouds(x, y, a, b):
+def _clouds(x, y, a, b, coords=None):
     x, a, y, b = validate_measures(x, a, y, b)
+    if coords is not None:
+        idx = select_coords(coords, x.shape[1])
+        x, y = np.ascontiguousarray(x[:, idx]), np.ascontiguousarray(y[:, idx])
     return x, y, a, b
 
 
-def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET):
+def select_coords(coords, d):
+    """The column indices ``coords`` selects among ``d`` (an int, a sequence, a range or a slice);
+    raises ``ValueError`` naming ``coords``."""
+    if isinstance(coords, slice):
+        idx = np.arange(d)[coords]
+    else:
+        idx = np.atleast_1d(np.asarray(list(coords) if isinstance(coords, range) else coords))
+    if idx.ndim != 1 or idx.size == 0 or idx.dtype.kind not in "iu" or idx.min() < -d or idx.max() >= d:
+        raise ValueError(f"coords must select columns of the {d} coordinates (e.g. coords=range(2) for the "
+                         f"positions of a second-order state); got {coords!r}.")
+    return idx
+
+
+def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None):
     """Exact Wasserstein-1 distance between weighted clouds.
 
     .. math::  W_1(μ, ν) = \\min_{G ∈ Π(a, b)} Σ_{ij} G_{ij} |x_i − y_j|
@@ -33,6 +49,9 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET):
         Weights (uniform by default), normalised to total mass 1.
     max_memory : float or None
         Budget in bytes for the dense matrices of the LP.
+    coords : int, sequence, range or slice, optional
+        Compare only these coordinates (e.g. ``range(d)``: the positions of a second-order
+        state ``[q, v]``, whose velocities have other units).
 
     Returns
     -------
@@ -44,33 +63,35 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET):
     LPError
         If the LP does not reach optimality.
     """
-    x, y, a, b = _clouds(x, y, a, b)
+    x, y, a, b = _clouds(x, y, a, b, coords)
     res = w1_value(x, a, y, b, max_memory)
     if not res.success:
         raise LPError(res.message)
     return res.cost
 
 
-def w2(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET):
+def w2(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None):
     """Exact Wasserstein-2 distance ``(min_G Σ G_ij |x_i − y_j|²)^{1/2}``.
 
-    Costs are squared direct differences. Raises :class:`LPError` if the LP fails.
+    Costs are squared direct differences; ``coords`` selects coordinates as for :func:`w1`.
+    Raises :class:`LPError` if the LP fails.
     """
-    x, y, a, b = _clouds(x, y, a, b)
+    x, y, a, b = _clouds(x, y, a, b, coords)
     G, log = solve_w2_lp(x, a, y, b, max_memory, what="w2")
     if int(log["result_code"]) != 1:
         raise LPError(f"W2 LP not optimal (result_code={log['result_code']}): {log.get('warning')}")
     return float(np.sqrt(max(float(np.sum(G * log["cost_matrix"])), 0.0)))
 
 
-def sliced_w1(x, y, a=None, b=None, n_projections=200, seed=None):
+def sliced_w1(x, y, a=None, b=None, n_projections=200, seed=None, coords=None):
     """Monte-Carlo sliced W1: the mean over random unit directions θ of W1(θ·μ, θ·ν).
 
     Exact 1-D W1 per direction (quantile formula); O((n + m) log(n + m)) per projection, so it
     scales to large clouds. ``seed`` (int or ``np.random.Generator``) makes it reproducible.
-    Sliced W1 is a lower bound: ``sliced_w1 <= w1``.
+    Sliced W1 is a lower bound: ``sliced_w1 <= w1``. ``coords`` selects coordinates as for
+    :func:`w1`.
     """
-    x, y, a, b = _clouds(x, y, a, b)
+    x, y, a, b = _clouds(x, y, a, b, coords)
     n_projections = as_positive_int(n_projections, "n_projections")
     rng = as_rng(seed)
     d = x.shape[1]

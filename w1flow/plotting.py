@@ -25,8 +25,24 @@ def _xy(x):
     return x[:, 0], np.zeros(x.shape[0])
 
 
-def _limits(result, target):
-    pts = np.vstack(result.xs)[:, :2]
+def _columns(result, coords):
+    """The snapshots' columns to draw: ``coords`` (one or two indices), or all of them."""
+    if coords is None:
+        return list(result.xs)
+    idx = _columns_index(coords, result.xs[0].shape[1])
+    if idx.size > 2:
+        raise ValueError(f"coords selects {idx.size} columns; a scatter plot shows one or two (e.g. coords=(0, 1)).")
+    return [x[:, idx] for x in result.xs]
+
+
+def _columns_index(coords, d):
+    from .metrics import select_coords
+
+    return select_coords(coords, d)
+
+
+def _limits(xs, target):
+    pts = np.vstack(xs)[:, :2]
     if target is not None:
         pts = np.concatenate([pts, np.atleast_2d(target)[:, :2]])
     lo, hi = pts.min(axis=0), pts.max(axis=0)
@@ -49,7 +65,7 @@ def _target(target):
     return target[:, None] if target.ndim == 1 else target
 
 
-def plot_snapshots(result, target=None, path=None, n_panels=6, title=None):
+def plot_snapshots(result, target=None, path=None, n_panels=6, title=None, coords=None):
     """Grid of particle snapshots (first two coordinates), over the data if given.
 
     Works for any problem (``W1Flow``, ``W2Flow``, ``MeanFieldODE``): 1-D clouds are drawn on a
@@ -66,20 +82,27 @@ def plot_snapshots(result, target=None, path=None, n_panels=6, title=None):
         Number of snapshots shown (evenly spaced among the saved ones; first and last included).
     title : str, optional
         The figure's title; default: the solver, dt and the number of particles.
+    coords : sequence of int, optional
+        The one or two coordinates to draw (default: the first two), e.g. ``(0, 1)`` for the
+        positions of a second-order state ``[q, v]``, or ``(0, 2)`` for the phase plane of the
+        first coordinate. The target (if any) is drawn with the same coordinates.
     """
     target = _target(target)
+    xs = _columns(result, coords)
+    if target is not None and coords is not None:
+        target = target[:, _columns_index(coords, target.shape[1])]
     k = len(result.ts)
     idx = np.unique(np.linspace(0, k - 1, min(n_panels, k)).round().astype(int))
     cols = min(3, len(idx))
     rows = int(np.ceil(len(idx) / cols))
     fig = _figure(figsize=(4 * cols, 4 * rows), layout="constrained")
-    lo, hi = _limits(result, target)
-    two_d = result.xs[0].shape[1] >= 2
+    lo, hi = _limits(xs, target)
+    two_d = xs[0].shape[1] >= 2
     for p, i in enumerate(idx):
         ax = fig.add_subplot(rows, cols, p + 1)
         if target is not None:
             ax.scatter(*_xy(target), s=4, c="0.7", label="data")
-        ax.scatter(*_xy(result.xs[i]), s=4, c="tab:blue", label="particles")
+        ax.scatter(*_xy(xs[i]), s=4, c="tab:blue", label="particles")
         w1 = "" if result.w1 is None else f", W1 = {result.w1[i]:.3g}"
         ax.set_title(f"t = {result.ts[i]:.3g}{w1}")
         ax.set_xlim(lo[0], hi[0])
@@ -135,7 +158,7 @@ def plot_w1(curves, path=None, closed_form=None, title="W1 to the data"):
     return fig
 
 
-def animate_flow(result, target=None, path=None, fps=12, max_frames=80):
+def animate_flow(result, target=None, path=None, fps=12, max_frames=80, coords=None):
     """Write a GIF of the saved snapshots (Pillow writer, shipped with matplotlib).
 
     Parameters
@@ -149,6 +172,8 @@ def animate_flow(result, target=None, path=None, fps=12, max_frames=80):
         Frames per second.
     max_frames : int
         At most this many snapshots (evenly spaced) become frames.
+    coords : sequence of int, optional
+        The one or two coordinates to draw (as for :func:`plot_snapshots`).
     """
     from matplotlib.animation import FuncAnimation, PillowWriter
 
@@ -159,12 +184,15 @@ def animate_flow(result, target=None, path=None, fps=12, max_frames=80):
     fig = _figure(figsize=(4.5, 4.5), layout="constrained")
     ax = fig.add_subplot(1, 1, 1)
     target = _target(target)
-    lo, hi = _limits(result, target)
+    xs = _columns(result, coords)
+    if target is not None and coords is not None:
+        target = target[:, _columns_index(coords, target.shape[1])]
+    lo, hi = _limits(xs, target)
     if target is not None:
         ax.scatter(*_xy(target), s=4, c="0.7")
-    scat = ax.scatter(*_xy(result.xs[0]), s=4, c="tab:blue")
+    scat = ax.scatter(*_xy(xs[0]), s=4, c="tab:blue")
     ax.set_xlim(lo[0], hi[0])
-    if result.xs[0].shape[1] >= 2:
+    if xs[0].shape[1] >= 2:
         ax.set_ylim(lo[1], hi[1])
         ax.set_aspect("equal", adjustable="box")
     else:
@@ -173,7 +201,7 @@ def animate_flow(result, target=None, path=None, fps=12, max_frames=80):
     title = ax.set_title("")
 
     def update(i):
-        scat.set_offsets(np.column_stack(_xy(result.xs[i])))
+        scat.set_offsets(np.column_stack(_xy(xs[i])))
         w1 = "" if result.w1 is None else f"  W1 = {result.w1[i]:.3g}"
         title.set_text(f"t = {result.ts[i]:.2f}{w1}")
         return scat, title

@@ -59,6 +59,8 @@ class Problem:
     #: True when the field depends on per-particle parameters: the driver then calls
     #: ``field(x, a, t, parent=...)`` with the index in ``x0`` of each particle of ``x``.
     per_particle = False
+    #: True for SDEs (:class:`~w1flow.sde.McKeanVlasovSDE`): only stochastic solvers run them.
+    stochastic = False
 
     def check_particles(self, x, a):
         """Check the initial particles against the problem (e.g. one parameter row each);

@@ -254,6 +254,9 @@ class Solver:
     needs_plan = False
     #: Splitting mode (only solvers with ``supports_split``).
     split = False
+    #: True for SDE schemes (:mod:`w1flow.sde`); they run only stochastic problems, and the
+    #: others only deterministic ones.
+    stochastic = False
     #: Stability interval on the negative real axis: the method contracts ``dy/dt = −λ y`` only
     #: for ``0 < λ·dt < stability_limit`` (checked against ``problem.decay_rate`` by :meth:`init`).
     stability_limit = np.inf

@@ -1,0 +1,137 @@
+"""A seeded Brownian path that can be queried at any time, the same at every step size.
+
+Strong convergence of an SDE scheme is measured by running it at several step sizes **on the same
+Brownian path** and comparing the endpoints. :class:`BrownianPath` is that path: ``W(t)`` is a
+deterministic function of the seed and ``t``, built by Brownian-bridge refinement (Lévy's
+construction, a "virtual Brownian tree" in the terms of Li et al. 2020 and diffrax), so a run with
+``dt = 2^-k`` and a run with ``dt = 2^-(k+1)`` see increments that add up exactly (up to
+round-off): the coarse increment over ``[t, t + 2h]`` is the sum of the two fine increments.
+
+Construction. On each unit interval ``[k, k + 1]`` of time, ``W(k + 1) − W(k) ~ N(0, 1)``. The
+value at the dyadic point ``k + i 2^{-l}`` (``i`` odd) is the bridge between its neighbours at
+level ``l − 1``:
+
+.. math::  W(k + i 2^{-l}) = \\tfrac12\\big(W(k + (i − 1) 2^{-l}) + W(k + (i + 1) 2^{-l})\\big)
+           + \\sqrt{2^{-l}/2}\\; Z_{k,l,i},
+
+with ``Z`` drawn from a generator seeded by ``(seed, k, l, i)`` only, so the value does not
+depend on which other times were queried, or in which order. A time that is not dyadic at
+level ``max_level`` (30 by default: 2^-30 ≈ 9.3e-10 time units) is linearly interpolated between
+its two neighbouring nodes at that level: the variance of an increment over ``h`` is then short
+by at most 2^-30/2, a relative 5e-6 at ``h = 1e-4``. Nodes are cached (least recently used
+first out, within ``cache_bytes``).
+
+Cost. A dyadic step size ``dt = 2^-k`` (and dyadic save times) makes every query a node at level
+``k``, reached from cached ancestors: two draws of ``shape`` normals per step. Any other step
+size descends to ``max_level``: about ``2·max_level`` draws per step (10 ms at 20,000 particles).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import numpy as np
+
+from ._validation import as_int, as_nonnegative_float
+
+__all__ = ["BrownianPath"]
+
+
+class BrownianPath:
+    """A Brownian motion with values in ``R^shape``, seeded, queried at any time ``t >= 0``.
+
+    Parameters
+    ----------
+    shape : tuple of int
+        Shape of ``W(t)``, e.g. ``(n, m)``: n particles with m independent components each.
+    seed : int
+        Different seeds give independent paths; the same seed the same path.
+    max_level : int
+        Dyadic depth of the tree below each unit interval (times finer than ``2^-max_level``
+        are interpolated).
+    cache_bytes : int
+        Memory budget of the node cache.
+
+    Examples
+    --------
+    >>> W = BrownianPath((3, 1), seed=0)
+    >>> dW = W.increment(0.25, 0.5)     # W(0.5) − W(0.25), shape (3, 1)
+    >>> np.allclose(W.increment(0.25, 0.375) + W.increment(0.375, 0.5), dW)
+    True
+    """
+
+    def __init__(self, shape, seed=0, max_level=30, cache_bytes=256 * 2**20):
+        shape = (shape,) if np.isscalar(shape) else tuple(shape)
+        self.shape = tuple(as_int(s, "shape", 1) for s in shape)
+        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
+        self.seed = int(seed)
+        self.max_level = as_int(max_level, "max_level", 1)
+        if self.max_level > 60:
+            raise ValueError(f"max_level must be at most 60 (2^-60 time units); got {max_level}.")
+        self.cache_bytes = as_int(cache_bytes, "cache_bytes", 0)
+        self._ends = [np.zeros(self.shape)]  # W(0), W(1), ... (each unit increment seeded by k)
+        self._cache = OrderedDict()
+        self._nbytes = int(np.prod(self.shape)) * 8
+
+    def __call__(self, t):
+        """``W(t)``, an array of shape ``self.shape`` (a new array)."""
+        t = as_nonnegative_float(t, "t")
+        k = int(math.floor(t))
+        frac = t - k
+        if frac == 0.0:
+            return self._end(k).copy()
+        scaled = math.ldexp(frac, self.max_level)
+        lo = int(math.floor(scaled))
+        memo = {}  # this query's nodes: each is computed once even when the cache keeps none
+        if lo == scaled:  # dyadic at max_level: reduce to the coarsest level holding it
+            return self._node(k, self.max_level, lo, memo).copy()
+        left = self._node(k, self.max_level, lo, memo)
+        right = self._node(k, self.max_level, lo + 1, memo)
+        theta = scaled - lo
+        return left + theta * (right - left)
+
+    def increment(self, s, t):
+        """``W(t) − W(s)`` (shape ``self.shape``), for ``0 <= s <= t``."""
+        if t < s:
+            raise ValueError(f"increment(s, t) needs s <= t; got s={s}, t={t}.")
+        return self(t) - self(s)
+
+    # -- the tree ---------------------------------------------------------------------------------
+    def _normal(self, *key):
+        seq = np.random.SeedSequence(entropy=self.seed, spawn_key=key)
+        return np.random.default_rng(seq).standard_normal(self.shape)
+
+    def _end(self, k):
+        while len(self._ends) <= k:  # sequential, so W(k) is always the same sum in the same order
+            j = len(self._ends) - 1
+            self._ends.append(self._ends[j] + self._normal(j, 0, 0))
+        return self._ends[k]
+
+    def _node(self, k, level, i, memo):
+        """W at ``k + i 2^-level`` (0 <= i <= 2^level)."""
+        while level > 0 and i % 2 == 0:  # the same point at a coarser level
+            level, i = level - 1, i // 2
+        if level == 0:
+            return self._end(k + i)
+        key = (k, level, i)
+        hit = memo.get(key)
+        if hit is None:
+            hit = self._cache.get(key)
+            if hit is not None:
+                self._cache.move_to_end(key)
+        if hit is not None:
+            return hit
+        left = self._node(k, level, i - 1, memo)
+        right = self._node(k, level, i + 1, memo)
+        value = 0.5 * (left + right) + math.sqrt(math.ldexp(0.5, -level)) * self._normal(k, level, i)
+        memo[key] = value
+        if self.cache_bytes >= self._nbytes:
+            self._cache[key] = value
+            while len(self._cache) * self._nbytes > self.cache_bytes:
+                self._cache.popitem(last=False)
+        return value
+
+    def __repr__(self):
+        return f"BrownianPath(shape={self.shape}, seed={self.seed})"
