@@ -64,9 +64,7 @@ class BrownianPath:
     def __init__(self, shape, seed=0, max_level=30, cache_bytes=256 * 2**20):
         shape = (shape,) if np.isscalar(shape) else tuple(shape)
         self.shape = tuple(as_int(s, "shape", 1) for s in shape)
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-        self.seed = int(seed)
+        self.seed = as_int(seed, "seed", 0)
         self.max_level = as_int(max_level, "max_level", 1)
         if self.max_level > 60:
             raise ValueError(f"max_level must be at most 60 (2^-60 time units); got {max_level}.")

@@ -111,9 +111,7 @@ class McKeanVlasovSDE(Problem):
         if diffusion_dx is not None and not callable(diffusion_dx):
             raise TypeError(f"diffusion_dx must be callable as diffusion_dx(x, weights, t); got {diffusion_dx!r}.")
         self.diffusion_dx = diffusion_dx
-        if isinstance(seed, (bool, np.bool_)) or not isinstance(seed, (int, np.integer)) or seed < 0:
-            raise ValueError(f"seed must be a non-negative integer; got {seed!r}.")
-        self.seed = int(seed)
+        self.seed = as_int(seed, "seed", 0)
         self.params = self._ode.params
         self._path = None
 
