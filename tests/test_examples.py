@@ -20,6 +20,8 @@ EXAMPLES = {
     "critic_flow.py": ["critic_flow.png"],
     "kuramoto.py": ["kuramoto.png"],
     "cucker_smale.py": ["cucker_smale.png"],
+    "propagation_of_chaos.py": ["propagation_of_chaos.png"],
+    "mean_field_orders.py": ["mean_field_orders.png"],
 }
 
 

@@ -77,6 +77,17 @@ def test_verlet_takes_one_force_per_step_for_position_forces_and_three_otherwise
     assert res.n_field_evals == 3 * res.n_steps
 
 
+def test_the_force_verlet_hands_to_the_next_step_is_the_field_at_the_new_state():
+    from w1flow.solvers import SolverContext
+
+    prob = SecondOrderODE(swarm, dim=D, velocity_dependent=False)
+    z0 = _z0(prob)
+    w = np.full(N, 1.0 / N)
+    out = VelocityVerlet().step(SolverContext(prob), 0.3, 0.1, z0, w, None)
+    np.testing.assert_allclose(out.field_at_end.velocity, prob.field(out.x, w, 0.4).velocity, rtol=0, atol=1e-15)
+    assert out.field_at_end.x is out.x
+
+
 def test_symplectic_schemes_keep_the_oscillator_energy_bounded_and_forward_euler_does_not():
     """A harmonic oscillator q'' = −q: the energy error of symplectic Euler and Verlet stays
     O(dt) and O(dt²) over 200 periods; forward Euler's grows like e^{t dt}."""
