@@ -136,3 +136,19 @@ def test_metrics_select_coordinates():
     assert metrics.w2(x, y, coords=[1, 3]) == pytest.approx(metrics.w2(x[:, [1, 3]], y[:, [1, 3]]), abs=1e-15)
     with pytest.raises(ValueError, match=r"coords must select columns of the 4"):
         metrics.w1(x, y, coords=[4])
+
+
+@pytest.mark.parametrize("n, m", [(1, 1), (6, 9), (40, 33)])
+def test_w1_on_the_circle_against_an_lp_with_geodesic_costs(n, m):
+    import ot
+
+    rng = np.random.default_rng(n)
+    th, ph = rng.uniform(-9.0, 9.0, n), rng.uniform(0.0, 2 * np.pi, m)  # unwrapped phases are fine
+    a, b = rng.uniform(0.1, 1.0, n), rng.uniform(0.1, 1.0, m)
+    a, b = a / a.sum(), b / b.sum()
+    gap = np.abs(np.mod(th, 2 * np.pi)[:, None] - np.mod(ph, 2 * np.pi)[None, :])
+    ref = ot.emd2(a, b, np.minimum(gap, 2 * np.pi - gap))  # the LP, an independent formula
+    assert metrics.w1_circle(th, ph, a, b) == pytest.approx(ref, abs=1e-13)
+    # rotation invariance, and 2π-periodicity of the phases
+    assert metrics.w1_circle(th + 1.3, ph + 1.3, a, b) == pytest.approx(ref, abs=1e-12)
+    assert metrics.w1_circle(th + 2 * np.pi, ph, a, b) == pytest.approx(ref, abs=1e-12)
