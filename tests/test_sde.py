@@ -222,6 +222,20 @@ def test_euler_maruyama_has_weak_order_one_on_the_second_moment(theta, kappa, si
     assert abs(2 * S[-1] - S[-2] - exact) < 0.02
 
 
+@pytest.mark.parametrize("solver", [EulerMaruyama(), Milstein()])
+def test_the_multiplicative_model_keeps_its_closed_form_mean_and_second_moment(solver):
+    """dX = −a(X − E X) dt + σX dW: E X = m_0, and S = E X² solves S' = (σ² − 2a) S + 2a m²."""
+    a, sigma, T, N = 1.0, 0.6, 1.0, 40000
+    x0 = np.random.default_rng(6).normal(1.0, 0.5, (N, 1))
+    res = simulate(_multiplicative(a, sigma, seed=2), x0, T, 2.0**-8, solver=solver, saveat=FINAL, monitors=None)
+    m0, S0 = x0.mean(), np.mean(x0**2)
+    S_inf = 2 * a * m0**2 / (2 * a - sigma**2)
+    S_T = S_inf + (S0 - S_inf) * np.exp((sigma**2 - 2 * a) * T)
+    # sampling errors over 4·10⁴ particles: sd(X) / 200 ≈ 4e-3 and sd(X²) / 200 ≈ 8e-3; weak bias ~ 1e-3
+    assert abs(res.x_final.mean() - m0) < 0.02
+    assert abs(np.mean(res.x_final**2) - S_T) < 0.04
+
+
 @pytest.mark.parametrize("solver, order", [(EulerMaruyama(), 0.5), (Milstein(), 1.0)])
 def test_strong_orders_against_the_exact_geometric_brownian_motion(solver, order):
     """With a = 0 the model is dX = σX dW (no interaction): X_T = X_0 exp(σ W_T − σ²T/2) exactly,
