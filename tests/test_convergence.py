@@ -139,6 +139,33 @@ def test_w2_euler_order_against_closed_form(seed, d):
     assert abs(res.slope - 1.0) <= 0.1, res
 
 
+@settings(deadline=None, max_examples=examples(15))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(2, 14), m=st.integers(2, 14), d=st.integers(1, 3),
+       dt=st.floats(0.05, 1.0))
+def test_w2_euler_with_weights_and_split_plans_never_raises_w2(seed, n, m, d, dt):
+    """With weights and n ≠ m the plan splits and T is a barycentric projection: the rate (1 − dt)
+    is lost, but one step obeys W2'² <= (1 − dt)² A + dt(2 − dt) B <= A, where, for the optimal
+    plan G of the step's start, A = Σ G_ij |x_i − y_j|² = W2² and B = Σ G_ij |T_i − y_j|² <= A
+    (the cross term vanishes because Σ_j G_ij (T_i − y_j) = 0). G comes from an independent LP."""
+    import ot
+
+    rng = np.random.default_rng(seed)
+    x0, y = gaussian_cloud(rng, n, d, 2.0), gaussian_cloud(rng, m, d, 0.0)
+    a, b = rand_weights(rng, n), rand_weights(rng, m)
+    res = wf.simulate(W2Flow(y, b), x0, 4 * dt, dt, weights=a, saveat=wf.SaveAt(w1=None))
+    assert res.success
+    for x, x_next in zip(res.xs[:-1], res.xs[1:]):
+        C = np.sum((x[:, None, :] - y[None, :, :]) ** 2, axis=2)
+        G = ot.emd(a, b, C, numItermax=10**6)
+        T = (G @ y) / a[:, None]
+        A = float(np.sum(G * C))
+        B = float(np.sum(G * np.sum((T[:, None, :] - y[None, :, :]) ** 2, axis=2)))
+        bound = (1 - dt) ** 2 * A + dt * (2 - dt) * B
+        w2_next = metrics.w2(x_next, y, a, b) ** 2
+        slack = 1e-9 * (1.0 + A)
+        assert w2_next <= bound + slack and bound <= A + slack and B <= A + slack
+
+
 def test_w2flow_weighted_and_tracers():
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((6, 2)), rng.standard_normal((9, 2))
