@@ -64,6 +64,10 @@ _TABLE = (
            "Sinkhorn did not reach its tolerance; the run stopped.",
            "The message gives the marginal error reached. Raise EntropicPotential's max_iter or "
            "reg, or loosen tol; eps-scaling (on by default) is what makes small reg reachable."),
+    Status("ratio_failed", False, ("run", "field"),
+           "The density-ratio classifier of a MonoFlow could not be fitted; the run stopped.",
+           "The message gives L-BFGS's reason. Raise LogRatioEstimator's max_iter or penalty, or loosen "
+           "its tol."),
     Status("unhealthy", False, ("run",), "A health monitor flagged the run:",
            "See w1flow.monitors and FlowResult.health; on_unhealthy='warn' lets it go on."),
     Status("callback", False, ("run",), "The callback asked to stop."),
@@ -111,6 +115,7 @@ _RUN_STATUS_OF = {
     "certificate_failed": "certificate_failed",
     "not_converged": "sinkhorn_failed",
     "nonfinite": "nonfinite",
+    "ratio_failed": "ratio_failed",
 }
 
 
