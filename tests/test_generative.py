@@ -249,3 +249,51 @@ def test_first_reach_and_final_stats_read_the_seed_mean_curve():
     assert first_reach(cells, 0.75) == 30 and first_reach(cells, 0.7) is None
     mean, std = final_stats(cells)
     assert mean == pytest.approx(0.55) and std == pytest.approx(0.45)
+
+
+# -- the same trainer on other flows ([I]) ----------------------------------------------------------
+def _pair_with(data, oracle_factory, w1fe_kw, wgan_kw, n_iter=3):
+    a = MLPGenerator(2, 2, hidden=(16,), seed=5)
+    b = MLPGenerator(2, 2, hidden=(16,), seed=5)
+    ra = train(a, data, oracle_factory(), method="w1fe", K=1, n_iter=n_iter, batch_size=64, seed=7, **w1fe_kw)
+    rb = train(b, data, oracle_factory(), method="wgan", n_iter=n_iter, batch_size=64, seed=7, **wgan_kw)
+    assert ra.success and rb.success
+    return a.theta, b.theta
+
+
+@pytest.mark.parametrize("flow", ["w2", "js"])
+def test_k1_is_the_flows_gan_step_with_sgd_at_2_dt_eta(data, flow):
+    """W2-FE with K = 1 is W2-GAN's generator step; the JS flow's FE with K = 1 is the saturating
+    GAN step on −E softplus(d(G(z))) = E log(1 − D(G(z))): SGD at η against 2Δtη, to round-off."""
+    from w1flow.density_ratio import LogRatioEstimator
+    from w1flow.potentials.fields import RatioPotential, W2Potential
+
+    if flow == "w2":
+        factory = W2Potential
+    else:
+        def factory():
+            return RatioPotential(lambda s: 1.0 / (1.0 + np.exp(-s)), LogRatioEstimator(n_features=50))
+    eta, dt = 0.05, 0.3
+    ta, tb = _pair_with(data, factory, dict(dt=dt, optimizer="sgd", lr=eta), dict(optimizer="sgd", lr=2 * dt * eta))
+    # the classifier refitted by L-BFGS at each step turns round-off in θ into ~1e-12 differences
+    tol = 1e-12 if flow == "w2" else 1e-10
+    assert np.max(np.abs(ta - tb)) <= tol * max(1.0, np.abs(tb).max())
+    _, tc = _pair_with(data, factory, dict(dt=dt, optimizer="sgd", lr=eta),
+                       dict(optimizer="sgd", lr=1.01 * 2 * dt * eta))
+    assert np.max(np.abs(ta - tc)) > 1e-6
+
+
+def test_w2fe_with_persistence_lowers_the_exact_w1():
+    from w1flow.potentials.fields import W2Potential
+
+    data = eight_gaussians(4000, seed=0)
+    held = eight_gaussians(500, seed=9)
+    gen = MLPGenerator(2, 2, hidden=(32, 32), seed=0)
+    res = train(gen, data, W2Potential(), method="w1fe", K=8, dt=0.5, n_iter=60, batch_size=128, lr=2e-3,
+                held_out=held, eval_every=60, eval_samples=500)
+    w1_0 = wf.metrics.w1(MLPGenerator(2, 2, hidden=(32, 32), seed=0).sample(500, seed=np.random.default_rng([0, 1])),
+                         held[:500])
+    assert res.success and res.lp_solves == 60
+    assert res.w1[1][-1] < 0.6 * w1_0, (w1_0, res.w1)
+    # the oracle's own value (W2 of the batch) is what the trainer logs as critic_dual
+    assert np.all(np.isfinite(res.history["critic_dual"])) and res.history["critic_dual"][-1] < res.history["critic_dual"][0]

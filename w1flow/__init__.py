@@ -31,6 +31,7 @@ from .simulate import simulate
 from .solvers import RK4, CappedEuler, Euler, Heun, Solver
 from .sde import EulerMaruyama, McKeanVlasovSDE, Milstein
 from .brownian import BrownianPath
+from .monoflow import JSFlow, MonoFlow
 
 __version__ = "0.2.0.dev0"
 
@@ -44,6 +45,8 @@ __all__ = [
     "Problem",
     "W1Flow",
     "W2Flow",
+    "MonoFlow",
+    "JSFlow",
     "MeanFieldODE",
     "McKeanVlasovSDE",
     "BrownianPath",

@@ -20,20 +20,10 @@ from __future__ import annotations
 import numpy as np
 
 from ._validation import as_points, as_weights
-from .density_ratio import LogRatioEstimator
-from .problems import MeanFieldField, Problem
+from .potentials.fields import RatioPotential
+from .problems import Problem
 
 __all__ = ["MonoFlow", "JSFlow"]
-
-
-def _rescaling(h):
-    """``(name, h')`` from a table name (:func:`w1flow.divergences.monoflow_h`) or a callable h'."""
-    if callable(h):
-        return getattr(h, "__name__", "custom"), h
-    from .divergences import monoflow_h
-
-    entry = monoflow_h(h)
-    return entry.name, entry.h_prime
 
 
 class MonoFlow(Problem):
@@ -58,36 +48,42 @@ class MonoFlow(Problem):
     def __init__(self, target, h="reverse_kl", target_weights=None, ratio=None):
         self.target = as_points(target, "target")
         self.target_weights = as_weights(target_weights, self.target.shape[0], "target_weights")
-        self.h_name, self.h_prime = _rescaling(h)
-        self.h = h
-        self.ratio = LogRatioEstimator() if ratio is None else ratio
-        if not hasattr(self.ratio, "fit"):
-            raise TypeError(f"ratio must be an estimator with fit(x, a, y, b), e.g. LogRatioEstimator(); got {ratio!r}.")
+        self.potential = RatioPotential(h, ratio)
 
     @property
     def dim(self):
         """Dimension d of the space."""
         return self.target.shape[1]
 
+    def with_potential(self, potential):
+        """A copy of this flow with another :class:`~w1flow.potentials.fields.RatioPotential`."""
+        if potential is None or potential is self.potential:
+            return self
+        if not isinstance(potential, RatioPotential):
+            raise TypeError(f"{type(self).__name__} takes a RatioPotential(h, ratio) as its oracle; got {potential!r}.")
+        import copy
+
+        twin = copy.copy(self)
+        twin.potential = potential
+        return twin
+
+    @property
+    def h(self):
+        """The rescaling (a table name or a callable h')."""
+        return self.potential.h
+
     def field(self, x, a, t):
-        """Fit ``log r`` between the data and the particles, and move with ``h'(d) ∇d``; the field
-        carries the fitted ratio (``log_ratio``)."""
-        lr = self.ratio.fit(x, a, self.target, self.target_weights)
-        if not getattr(lr, "success", lr.status == "converged"):
-            return MeanFieldField(x, a, np.zeros_like(x), status="ratio_failed", message=lr.message, log_ratio=lr)
-        s = np.asarray(lr(x), dtype=np.float64)
-        g = np.asarray(lr.grad(x), dtype=np.float64)
-        scale = np.asarray(self.h_prime(s), dtype=np.float64)
-        return MeanFieldField(x, a, scale[:, None] * g, status="success", message="the log ratio was fitted",
-                              log_ratio=lr)
+        """The potential ``φ = −h(d)`` of a classifier fitted between the data and the particles;
+        its ``velocity`` is ``h'(d) ∇d`` and ``log_ratio`` the fitted logit d."""
+        return self.potential(x, a, self.target, self.target_weights, t)
 
     def settings(self):
-        """The data, h and the estimator (what a checkpoint fingerprints)."""
-        return {"target": self.target, "target_weights": self.target_weights, "h": self.h, "ratio": self.ratio}
+        """The data (the oracle, h and its estimator, is the problem's potential)."""
+        return {"target": self.target, "target_weights": self.target_weights}
 
     def __repr__(self):
         m, d = self.target.shape
-        return f"{type(self).__name__}(target: {m} points in R^{d}, h={self.h_name!r}, ratio={self.ratio!r})"
+        return f"{type(self).__name__}(target: {m} points in R^{d}, potential={self.potential!r})"
 
 
 class JSFlow(MonoFlow):

@@ -184,7 +184,11 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
         Training samples; batches are drawn from them with replacement.
     potential : PotentialOracle
         ``CriticPotential(...)`` (warm-started from step to step; its settings choose the stopping
-        rule or a fixed ``n_critic``) or ``ExactPotential()`` (the exact LP on each batch).
+        rule or a fixed ``n_critic``) or ``ExactPotential()`` (the exact LP on each batch): W1-FE.
+        Other flows through the same steps (:mod:`w1flow.potentials.fields`):
+        ``W2Potential()`` is **W2-FE** (K = 1 with ``method="wgan"``: W2-GAN's generator step), and
+        ``RatioPotential(h)`` the MonoFlow of ``h`` (``RatioPotential("vanilla")`` the JS flow;
+        ``method="wgan"`` is then the GAN generator step on ``−E h(d(G(z)))``).
     method : {"w1fe", "wgan", "naive_same", "naive_fresh"}
     K : int
         Generator steps per outer step (W1-FE's persistency; the naive baselines' repeats).
@@ -266,8 +270,10 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
                 status = run_status(pot.status)
                 message = run_message(status, pot.message)
                 break
-            plan = getattr(oracle, "provides_plan", False)
-            if plan:  # −∇φ at the LP's own particles is the plan velocity
+            # −∇φ at an LP's own particles is the plan velocity (W1: the plan's rays; W2: the
+            # barycentric projection): take it there instead of ∇φ of the extension
+            plan = getattr(oracle, "provides_plan", False) or getattr(oracle, "particle_velocity", False)
+            if plan:
                 z, out, g = z_c, out_c, -np.asarray(pot.velocity)
             else:
                 z = rng.standard_normal((batch_size, generator.latent_dim))

@@ -5,6 +5,8 @@
 * :class:`EntropicPotential` — log-domain Sinkhorn; a smooth soft-min potential (order tests).
 * :class:`QuantilePotential` — the exact 1-D potential from CDFs, monotone plan, no LP.
 * :class:`CriticPotential` — a small Numba neural critic (gradient penalty or hard 1-Lipschitz).
+* :class:`W2Potential`, :class:`RatioPotential` — the fields of W2-FE and of MonoFlow / the JS
+  flow, in the same interface (:mod:`w1flow.potentials.fields`).
 """
 
 from ..closed_forms import quantile_flow, quantile_flow_w1
@@ -12,6 +14,7 @@ from .base import Potential, PotentialOracle, validate_measures
 from .critic import CriticPotential, NeuralCriticPotential, critic_lipschitz_estimate
 from .entropic import EntropicKantorovichPotential, EntropicPotential
 from .exact import ExactKantorovichPotential, ExactPotential
+from .fields import LogRatioPotential, RatioPotential, W2KantorovichPotential, W2Potential
 from .quantile import QuantileKantorovichPotential, QuantilePotential
 
 __all__ = [
@@ -29,4 +32,8 @@ __all__ = [
     "CriticPotential",
     "NeuralCriticPotential",
     "critic_lipschitz_estimate",
+    "W2Potential",
+    "W2KantorovichPotential",
+    "RatioPotential",
+    "LogRatioPotential",
 ]
