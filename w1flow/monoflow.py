@@ -35,8 +35,9 @@ class MonoFlow(Problem):
         Data points.
     h : str or callable
         A name of the table in :mod:`w1flow.divergences` (``"reverse_kl"``: h = id, ``"js"``,
-        ``"vanilla"``, ``"forward_kl"``, ``"pearson"``, ``"hellinger"``, ``"non_saturating"``, …),
-        or a callable ``h'(s)`` (vectorised, positive: the derivative of an increasing h).
+        ``"vanilla_gan"``, ``"forward_kl"``, ``"pearson"``, ``"hellinger"``, ``"non_saturating"``, …),
+        a pair ``(h, h')``, or a callable ``h'(s)`` (vectorised, positive: the derivative of an
+        increasing h).
     target_weights : array_like, optional
         Data weights (uniform by default).
     ratio : LogRatioEstimator, optional
@@ -91,4 +92,4 @@ class JSFlow(MonoFlow):
     MonoFlow with ``h = softplus`` (the original, saturating GAN generator loss)."""
 
     def __init__(self, target, target_weights=None, ratio=None):
-        super().__init__(target, h="vanilla", target_weights=target_weights, ratio=ratio)
+        super().__init__(target, h="vanilla_gan", target_weights=target_weights, ratio=ratio)

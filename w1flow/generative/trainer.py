@@ -187,7 +187,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
         rule or a fixed ``n_critic``) or ``ExactPotential()`` (the exact LP on each batch): W1-FE.
         Other flows through the same steps (:mod:`w1flow.potentials.fields`):
         ``W2Potential()`` is **W2-FE** (K = 1 with ``method="wgan"``: W2-GAN's generator step), and
-        ``RatioPotential(h)`` the MonoFlow of ``h`` (``RatioPotential("vanilla")`` the JS flow;
+        ``RatioPotential(h)`` the MonoFlow of ``h`` (``RatioPotential("vanilla_gan")`` the JS flow;
         ``method="wgan"`` is then the GAN generator step on ``−E h(d(G(z)))``).
     method : {"w1fe", "wgan", "naive_same", "naive_fresh"}
     K : int

@@ -101,7 +101,7 @@ class RatioPotential(PotentialOracle):
     Parameters
     ----------
     h : str or callable
-        A name of :mod:`w1flow.divergences` (``"reverse_kl"``, ``"js"``, ``"vanilla"``, …), or a
+        A name of :mod:`w1flow.divergences` (``"reverse_kl"``, ``"js"``, ``"vanilla_gan"``, …), or a
         callable ``h'(s)`` (positive).
     ratio : LogRatioEstimator, optional
         The classifier (default ``LogRatioEstimator()``).
@@ -137,4 +137,4 @@ def _rescaling(h):
     from ..divergences import monoflow_h
 
     entry = monoflow_h(h)
-    return entry.name, entry.h, entry.h_prime
+    return entry.name, entry.h, entry.dh
