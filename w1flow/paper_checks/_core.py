@@ -48,6 +48,7 @@ CHECKS = (
     "strict_convexity",
     "w2fe_contraction",
     "monoflow",
+    "monoflow_particles",
     "persistence",
     "naive_persistence",
     "poor_critic",
