@@ -24,6 +24,9 @@ abstract, Su's derivation and the public code). Two normalisation choices are ou
   :math:`\mathrm{JS} = \tfrac12\mathrm{KL}(p\|m) + \tfrac12\mathrm{KL}(q\|m)`, :math:`m = (p+q)/2`
   (bounded by :math:`\log 2`), so :math:`h' = \tfrac12\sigma`. The MonoFlow notebook's "JS" is
   twice this (:math:`h' = \sigma`, the same flow as ``"vanilla_gan"``).
+* ``"vanilla_gan"`` is the GAN value :math:`2\mathrm{JS} - \log 4` itself, so its
+  :math:`f(1) = -\log 4` (not 0): on unit-mass densities it is :math:`\ge -\log 4`, with
+  equality iff q = p. Then :math:`h = rf' - f = \mathrm{softplus}` exactly, without a constant.
 * :math:`\Phi_h` is defined up to an additive constant; closed forms are the simplest
   antiderivatives, numerical ones are normalised by :math:`\Phi_h(1) = 0`.
 

