@@ -22,6 +22,7 @@ EXAMPLES = {
     "cucker_smale.py": ["cucker_smale.png"],
     "propagation_of_chaos.py": ["propagation_of_chaos.png"],
     "mean_field_orders.py": ["mean_field_orders.png"],
+    "beyond_w1.py": ["beyond_w1.png"],
 }
 
 

@@ -15,7 +15,8 @@ MU_Q, S_Q = np.array([1.0, 0.0]), 1.2  # particles ~ N(MU_Q, S_Q² I); data ~ N(
 
 
 def log_r(z):
-    return mvn.logpdf(z, np.zeros(2), np.eye(2)) - mvn.logpdf(z, MU_Q, S_Q**2 * np.eye(2))
+    # (scipy squeezes one point to a scalar)
+    return np.atleast_1d(mvn.logpdf(z, np.zeros(2), np.eye(2)) - mvn.logpdf(z, MU_Q, S_Q**2 * np.eye(2)))
 
 
 def grad_log_r(z):
@@ -89,3 +90,30 @@ def test_the_kl_flow_with_a_learned_ratio_brings_particles_to_the_data():
     assert res.w1[-1] < 0.4 * res.w1[0]  # the exact W1 to the data, recorded as for every flow with data
     before, after = metrics.w2(x, y), metrics.w2(res.x_final, y)
     assert after < 0.6 * before, (before, after)
+
+
+@pytest.mark.parametrize("name", ["reverse_kl", "forward_kl", "js", "vanilla_gan", "pearson", "hellinger",
+                                  "non_saturating"])
+def test_table_names_give_their_rescaling_and_the_potential_is_minus_h(name):
+    from w1flow.divergences import monoflow_h
+
+    entry = monoflow_h(name)
+    x, y, _ = _samples(40, 50)
+    a = np.full(40, 1 / 40)
+    pot = MonoFlow(y, h=name, ratio=_Exact()).field(x, a, 0.0)
+    s = log_r(x)
+    np.testing.assert_allclose(pot.velocity, entry.dh(s)[:, None] * grad_log_r(x), rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(pot(x), -entry.h(s), rtol=1e-12, atol=1e-12)  # φ = −h(log r)
+    # −∇φ is the velocity: a central difference of φ off the particles
+    z, e = x[:3] + 0.1, 1e-6
+    fd = np.array([[(pot(z[i:i + 1] + e * np.eye(2)[k]) - pot(z[i:i + 1] - e * np.eye(2)[k]))[0] / (2 * e)
+                    for k in range(2)] for i in range(3)])
+    np.testing.assert_allclose(-pot.grad(z), -fd, rtol=1e-6, atol=1e-6)
+
+
+def test_an_unknown_name_or_a_bad_oracle_is_refused():
+    y = np.zeros((3, 2))
+    with pytest.raises((ValueError, KeyError), match="nope"):
+        MonoFlow(y, h="nope")
+    with pytest.raises(TypeError, match="ratio must be an estimator"):
+        MonoFlow(y, ratio=3)
