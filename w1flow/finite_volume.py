@@ -61,6 +61,7 @@ from typing import Callable
 import numpy as np
 from scipy.linalg import solveh_banded
 
+from ._validation import as_float, as_positive_float, as_positive_int, readonly
 from .divergences import MonoFlowEntry, monoflow_h
 
 __all__ = ["FiniteVolumeResult", "monoflow_1d"]
@@ -199,7 +200,7 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
     cfl : float
         Safety factor in (0, 1] of the explicit step bound.
     callback : callable, optional
-        ``callback(t, q)`` after every step (q: the current cell averages, do not modify);
+        ``callback(t, q)`` after every step (q: a read-only view of the current cell averages);
         returning ``True`` stops the run (status 2). Use it to check properties at every step.
     max_steps : int
         Give up (status 1) after this many steps.
@@ -232,18 +233,17 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
     if abs(mq - mp) > 1e-10 * mp:
         raise ValueError(f"p and q0 must have the same mass on the grid (got {mp:.12g} and {mq:.12g}); "
                          "normalise them, e.g. q0 = q0 * p.sum() / q0.sum()")
-    t1 = float(t1)
-    if not (np.isfinite(t1) and t1 > 0):
-        raise ValueError(f"t1 must be a positive finite time; got {t1!r}")
+    # the package's shared scalar checks (reject bools, nan, inf; the message names the argument)
+    t1 = as_positive_float(t1, "t1")
     if method not in ("implicit", "explicit"):
         raise ValueError(f"method must be 'implicit' or 'explicit'; got {method!r}")
     if dt is None:
         dt = 1e-3 if method == "implicit" else np.inf
-    dt = float(dt)
-    if not dt > 0:
-        raise ValueError(f"dt must be > 0; got {dt!r}")
-    if not (0 < cfl <= 1):
-        raise ValueError(f"cfl must be in (0, 1] (the monotonicity proof needs cfl <= 1); got {cfl!r}")
+    else:
+        dt = as_positive_float(dt, "dt")
+    # cfl <= 1 is what the monotonicity proof needs
+    cfl = as_float(cfl, "cfl", low=0.0, high=1.0, low_open=True, high_open=False)
+    max_steps = as_positive_int(max_steps, "max_steps")
     if t_eval is None:
         times = np.array([0.0, t1])
     else:
@@ -251,8 +251,6 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
         if not np.all(np.isfinite(te)) or np.any(np.diff(te) <= 0) or te.size and (te[0] < 0 or te[-1] > t1):
             raise ValueError("t_eval must be strictly increasing times in [0, t1]")
         times = np.unique(np.concatenate([[0.0], te, [t1]]))
-    if int(max_steps) < 1:
-        raise ValueError("max_steps must be >= 1")
 
     # p at the interfaces: geometric mean (exact for log-linear p; keeps p_{i+1/2}/p_i near 1
     # in Gaussian tails, where an arithmetic mean would be dominated by the larger neighbour)
@@ -324,7 +322,7 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
             t_out.append(t)
             masses.append(m)
             k += 1
-        if callback is not None and callback(t, q) is True:
+        if callback is not None and callback(t, readonly(q)) is True:
             status, message = 2, f"stopped by the callback at t = {t:.6g}"
             if not hit:
                 snaps.append(q.copy())
