@@ -94,7 +94,8 @@ class FiniteVolumeResult:
     n_steps : int
         Number of time steps taken.
     dt_min, dt_max : float
-        Smallest and largest step (the steps that land on snapshot times are shorter).
+        Smallest and largest step, not counting the steps shortened to land on a snapshot time
+        (nan if there are none).
     status : int
         0: reached t1; 1: stopped at ``max_steps``; 2: stopped by the callback.
     message : str
@@ -314,7 +315,8 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
             q = p * solveh_banded(ab, q / step, check_finite=False)
         t = times[k] if hit else t + step
         n_steps += 1
-        dts.append(step)
+        if not hit:
+            dts.append(step)
         m = q.sum() * dx
         mass_err = max(mass_err, abs(m - mass0) / mass0)
         if hit:
@@ -334,7 +336,8 @@ def monoflow_1d(p, q0, x, h, t1, *, dt=None, method="implicit", t_eval=None, cfl
         t_out.append(t)
         masses.append(q.sum() * dx)
     wall = time.perf_counter() - start
-    # the steps that land on snapshot times are shortened; report the regular ones
+    # the steps that land on snapshot times are shortened (possibly to ~1e-15); report the
+    # regular ones (nan if every step landed on a snapshot)
     dts = np.array(dts) if dts else np.array([np.nan])
     logger.debug("monoflow_1d(%s, %s): %d steps, %.3g s", entry.name, method, n_steps, wall)
     return FiniteVolumeResult(x=x, p=p, t=np.array(t_out), q=np.array(snaps), mass=np.array(masses),
