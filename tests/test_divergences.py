@@ -231,6 +231,41 @@ def test_kl_flow_converges_at_order_one_to_the_exact_semidiscrete_solution():
     assert ex[1] < 0.3 * ex[0] and ex[1] < 1e-3
 
 
+@pytest.mark.parametrize("name", ["vanilla_gan", "pearson", "arcsinh"])
+def test_nonlinear_flow_converges_at_order_one_to_an_independent_ode_solution(name):
+    # the semi-discrete system written from Phi itself (not the solver's secant slopes), solved by
+    # scipy's Radau at tight tolerance: the stepper's error must be O(dt), i.e. halve with dt
+    from scipy.integrate import solve_ivp
+
+    x = grid(80)
+    dx = x[1] - x[0]
+    p = TARGETS["bimodal"](x)
+    p /= p.sum() * dx
+    q0 = q_init(x)
+    q0 /= q0.sum() * dx
+    e = entry_of(name)
+    pf = np.sqrt(p[:-1] * p[1:])
+
+    def rhs(t, q):
+        phi = e.potential(q / p)
+        flux = np.concatenate([[0.0], pf * np.diff(phi) / dx, [0.0]])
+        return np.diff(flux) / dx
+
+    ref = solve_ivp(rhs, (0.0, 0.2), q0, method="Radau", rtol=1e-11, atol=1e-14).y[:, -1]
+    errs = [np.max(np.abs(monoflow_1d(p, q0, x, e, 0.2, dt=dt).q[-1] - ref)) for dt in (2e-3, 1e-3)]
+    assert 1.8 < errs[0] / errs[1] < 2.2, errs
+
+
+def test_snapshots_land_exactly_on_t_eval():
+    x = grid(60)
+    ts = [0.005, 0.0125, 0.3]
+    res = monoflow_1d(TARGETS["unimodal"], q_init, x, "js", 0.31, dt=0.01, t_eval=ts)
+    assert res.t.tolist() == [0.0, 0.005, 0.0125, 0.3, 0.31]
+    alone = monoflow_1d(TARGETS["unimodal"], q_init, x, "js", 0.005, dt=0.005)   # one step of 0.005
+    np.testing.assert_array_equal(res.q[1], alone.q[-1])
+    assert res.mass.shape == (5,) and np.allclose(res.mass, 1.0, rtol=1e-12, atol=0)
+
+
 def test_kl_flow_has_the_ornstein_uhlenbeck_moments():
     # p = N(mu, s^2): the KL(q||p) flow is Langevin's Fokker-Planck equation, an OU process, so a
     # Gaussian q0 = N(m0, v0) stays Gaussian with m(t) = mu + (m0 - mu) e^{-t/s^2},
