@@ -23,6 +23,7 @@ EXAMPLES = {
     "propagation_of_chaos.py": ["propagation_of_chaos.png"],
     "mean_field_orders.py": ["mean_field_orders.png"],
     "beyond_w1.py": ["beyond_w1.png"],
+    "monoflow_1d.py": ["monoflow_1d.png"],
 }
 
 
