@@ -49,6 +49,7 @@ CHECKS = (
     "w2fe_contraction",
     "monoflow",
     "monoflow_particles",
+    "gan_js_flow",
     "persistence",
     "naive_persistence",
     "poor_critic",
