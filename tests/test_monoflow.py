@@ -117,3 +117,28 @@ def test_an_unknown_name_or_a_bad_oracle_is_refused():
         MonoFlow(y, h="nope")
     with pytest.raises(TypeError, match="ratio must be an estimator"):
         MonoFlow(y, ratio=3)
+
+
+def test_flows_record_their_own_functional_at_save_points(tmp_path):
+    """W2Flow records the exact W2 (checked against POT's emd2 on cdist costs); a MonoFlow the plug-in
+    estimate Σ a_i f(r(x_i)) of its f-divergence (checked with an exact ratio); plots draw them."""
+    import ot
+    from scipy.spatial.distance import cdist
+
+    from w1flow import W2Flow
+    from w1flow.divergences import monoflow_h
+    from w1flow.plotting import plot_functional
+
+    x, y, _ = _samples(30, 40)
+    w2 = simulate(W2Flow(y), x, 0.6, 0.1, saveat=SaveAt(every=2))
+    ref = [np.sqrt(ot.emd2(np.full(30, 1 / 30), np.full(40, 1 / 40), cdist(z, y, "sqeuclidean"))) for z in w2.xs]
+    np.testing.assert_allclose(w2.functional, ref, rtol=1e-12, atol=1e-12)
+    assert w2.n_field_evals == w2.n_steps + 1  # the save points reuse the fields the steps need (one at t1)
+    kl = simulate(MonoFlow(y, h="forward_kl", ratio=_Exact()), x, 0.3, 0.1)
+    f = monoflow_h("forward_kl").f
+    np.testing.assert_allclose(kl.functional, [np.mean(f(np.exp(log_r(z)))) for z in kl.xs], rtol=1e-12)
+    assert kl.functional_name == "D_f estimate (forward_kl)"
+    fig = plot_functional({"W2-FE": w2}, path=tmp_path / "f.png")
+    assert fig.axes[0].get_yscale() == "log" and (tmp_path / "f.png").stat().st_size > 5000
+    with pytest.raises(ValueError, match="has no functional"):
+        plot_functional({"ode": simulate(MonoFlow(y, h=lambda s: np.ones_like(s), ratio=_Exact()), x, 0.1, 0.1)})

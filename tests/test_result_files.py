@@ -60,8 +60,12 @@ def _runs(rng):
                                   params={"rate": np.linspace(1, 2, 6), "kind": np.arange(6) % 2}), x0, 0.3, 0.1)
     plain = simulate(MeanFieldODE(lambda x, a, t, p: -p * x, params=np.linspace(1, 2, 6)[:, None]), x0, 0.3, 0.1)
     assert isinstance(named.params, dict) and plain.params.shape == (6, 1)
+    from w1flow import W2Flow
+
+    w2 = simulate(W2Flow(y), y + 1.0, 0.3, 0.1)
+    assert w2.functional_name == "W2" and w2.functional.shape == w2.ts.shape
     return {"split": split, "warned": warned, "mean_field": mean_field, "bare": bare, "named": named,
-            "plain": plain}
+            "plain": plain, "w2": w2}
 
 
 def test_every_field_round_trips_bitwise(rng, tmp_path):

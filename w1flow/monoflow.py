@@ -56,6 +56,22 @@ class MonoFlow(Problem):
         """Dimension d of the space."""
         return self.target.shape[1]
 
+    @property
+    def functional_name(self):
+        """``"D_f estimate (name)"`` for a table entry with an f: the plug-in Σ_i a_i f(e^{d(x_i)})
+        of D_f(p‖q) = E_q f(p/q) with the fitted logit d (biased: an estimate, not the divergence);
+        None for a user's h."""
+        f = self.potential.f
+        return None if f is None else f"D_f estimate ({self.potential.h_name})"
+
+    def functional(self, field):
+        """The plug-in estimate of the flow's f-divergence at the field's state."""
+        f = self.potential.f
+        if f is None or not field.success:
+            return float("nan")
+        d = np.asarray(field.log_ratio(field.x), dtype=np.float64)
+        return float(np.sum(field.a * f(np.exp(d))))
+
     def with_potential(self, potential):
         """A copy of this flow with another :class:`~w1flow.potentials.fields.RatioPotential`."""
         if potential is None or potential is self.potential:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_snapshots", "plot_w1", "animate_flow", "plot_convergence"]
+__all__ = ["plot_snapshots", "plot_w1", "plot_functional", "animate_flow", "plot_convergence"]
 
 
 def _figure(**kwargs):
@@ -153,6 +153,43 @@ def plot_w1(curves, path=None, closed_form=None, title="W1 to the data"):
     ax.set_title(title)
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_functional(curves, path=None, title=None):
+    """Each flow's own functional against time (``FlowResult.functional``: W2 for ``W2Flow``, the
+    f-divergence estimate of a ``MonoFlow``), on a log scale when every value is positive.
+
+    Parameters
+    ----------
+    curves : dict
+        ``{label: FlowResult}``; each result must carry a functional.
+    path : str or Path, optional
+        Where to write the PNG.
+    title : str, optional
+        Default: the functionals' names.
+    """
+    fig = _figure(figsize=(6, 4), layout="constrained")
+    ax = fig.add_subplot(1, 1, 1)
+    names = []
+    positive = True
+    for label, res in curves.items():
+        if res.functional is None:
+            raise ValueError(f"result {label!r} has no functional of its own (only W2Flow and MonoFlow record one; "
+                             "use plot_w1 for W1).")
+        names.append(res.functional_name)
+        ax.plot(res.ts, res.functional, "-o", ms=2, label=f"{label}: {res.functional_name}")
+        vals = np.asarray(res.functional)
+        positive = positive and bool(np.all(vals[np.isfinite(vals)] > 0))
+    if positive:
+        ax.set_yscale("log")
+    ax.set_xlabel("t")
+    ax.set_ylabel("functional")
+    ax.set_title(title or ", ".join(dict.fromkeys(names)))
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig

@@ -61,6 +61,13 @@ class Problem:
     per_particle = False
     #: True for SDEs (:class:`~w1flow.sde.McKeanVlasovSDE`): only stochastic solvers run them.
     stochastic = False
+    #: The name of the flow's own functional when it is not W1 (``"W2"``, an f-divergence
+    #: estimate), recorded at save points in ``FlowResult.functional``; None: W1 only.
+    functional_name = None
+
+    def functional(self, field):
+        """The flow's own functional at the state of ``field`` (see :attr:`functional_name`)."""
+        return None
 
     def check_particles(self, x, a):
         """Check the initial particles against the problem (e.g. one parameter row each);
@@ -315,6 +322,12 @@ class W2Flow(Problem):
 
     #: The flow pulls each particle toward its target at rate 1: dY/dt = −(Y − T).
     decay_rate = 1.0
+    #: W2 flows record the exact W2 to the data (their field's own LP) at save points.
+    functional_name = "W2"
+
+    def functional(self, field):
+        """The exact W2 to the data at the field's state (from the field's LP)."""
+        return float(field.w2)
 
     def __init__(self, target, target_weights=None, max_memory=None):
         self.target = as_points(target, "target")

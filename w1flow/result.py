@@ -12,7 +12,7 @@ import numpy as np
 #: Format of :meth:`FlowResult.save` files; :meth:`FlowResult.load` reads this version and older.
 RESULT_FORMAT = ("w1flow.FlowResult", 1)
 _SCALARS = ("status", "message", "n_steps", "n_field_evals", "n_lp_solves", "wall_time", "timings", "solver",
-            "dt", "split", "health")
+            "dt", "split", "health", "functional_name")
 
 __all__ = ["FlowResult"]
 
@@ -54,6 +54,11 @@ class FlowResult:
     params : ndarray, dict of ndarray, or None
         The problem's per-particle parameters, in the order of ``x0`` (None: it has none);
         :meth:`params_at` gives those of the particles of one snapshot.
+    functional_name : str or None
+        The flow's own functional when it is not W1 (``"W2"`` for :class:`~w1flow.W2Flow`, a
+        plug-in f-divergence estimate for :class:`~w1flow.MonoFlow`), or None.
+    functional : ndarray or None
+        Its values at ``ts``.
     """
 
     ts: np.ndarray
@@ -73,6 +78,8 @@ class FlowResult:
     split: bool = False
     health: list = dc_field(default_factory=list)
     params: object = None
+    functional_name: str | None = None
+    functional: np.ndarray | None = None
 
     @property
     def success(self) -> bool:
@@ -149,6 +156,8 @@ class FlowResult:
         }
         if self.w1 is not None:
             arrays["w1"] = np.asarray(self.w1, dtype=np.float64)
+        if self.functional is not None:
+            arrays["functional"] = np.asarray(self.functional, dtype=np.float64)
         if isinstance(self.params, dict):
             arrays.update({f"params.{name}": np.asarray(v) for name, v in self.params.items()})
         elif self.params is not None:
@@ -176,6 +185,7 @@ class FlowResult:
             status=r["status"], message=r["message"], n_steps=r["n_steps"], n_field_evals=r["n_field_evals"],
             n_lp_solves=r["n_lp_solves"], wall_time=r["wall_time"], timings=r["timings"], solver=r["solver"],
             dt=float("nan") if r["dt"] is None else r["dt"], split=r["split"], health=r["health"], params=params,
+            functional_name=r.get("functional_name"), functional=arrays.get("functional"),
         )
 
     @staticmethod

@@ -126,6 +126,8 @@ class _History:
         self.method = method
         self.max_memory = max_memory
         self.ts, self.xs, self.ws, self.ps, self.w1s = [], [], [], [], []
+        self.functional_name = problem.functional_name  # (a checkpoint pickles this object: no problem here)
+        self.functionals = []
         self.n_lp = 0
         self.seconds = 0.0
 
@@ -135,6 +137,8 @@ class _History:
         self.xs.append(x.copy())
         self.ws.append(a.copy())
         self.ps.append(parent.copy())
+        if self.functional_name is not None:
+            self.functionals.append(self._functional(t, x, a, ctx))
         if not self.record:
             return None
         start = time.perf_counter()
@@ -159,8 +163,20 @@ class _History:
         self.n_lp += 1
         return W1Record(w1=lp.cost, status=lp.status, message=lp.message, from_lp=True)
 
+    def _functional(self, t, x, a, ctx):
+        # the field at this state: the one already known, else evaluated here and remembered,
+        # so the step that starts here does not evaluate it again
+        field = ctx.recall(x, a, t)
+        if field is None:
+            field = ctx.field(x, a, t)
+            ctx.remember(field, t)
+        if not field.success:
+            return float("nan")  # the step from here reports the failure
+        return ctx.problem.functional(field)
+
     def trim(self):
         """Drop snapshots whose W1 could not be computed, so arrays stay aligned."""
         if self.record and len(self.w1s) != len(self.ts):
             k = len(self.w1s)
             self.ts, self.xs, self.ws, self.ps = self.ts[:k], self.xs[:k], self.ws[:k], self.ps[:k]
+            self.functionals = self.functionals[:k]

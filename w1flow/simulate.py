@@ -369,6 +369,8 @@ def _result(run, ctx, status, message, dt, wall):
         split=bool(run.solver.split),
         health=list(run.health),
         params=getattr(ctx.problem, "params", None) if ctx.problem.per_particle else None,
+        functional_name=hist.functional_name,
+        functional=None if hist.functional_name is None else np.asarray(hist.functionals, dtype=np.float64),
     )
 
 

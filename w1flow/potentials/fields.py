@@ -116,7 +116,7 @@ class RatioPotential(PotentialOracle):
         self.ratio = LogRatioEstimator() if ratio is None else ratio
         if not hasattr(self.ratio, "fit"):
             raise TypeError(f"ratio must be an estimator with fit(x, a, y, b), e.g. LogRatioEstimator(); got {ratio!r}.")
-        self.h_name, self._h, self._h_prime = _rescaling(h)
+        self.h_name, self._h, self._h_prime, self.f = _rescaling(h)
 
     def __call__(self, x, a, y, b, t=0.0):
         x, a, y, b = validate_measures(x, a, y, b)
@@ -131,10 +131,11 @@ class RatioPotential(PotentialOracle):
 
 
 def _rescaling(h):
-    """``(name, h, h')``: from a table name (:mod:`w1flow.divergences`) or a callable ``h'``."""
+    """``(name, h, h', f)``: from a table name or entry (:mod:`w1flow.divergences`), a pair
+    ``(h, h')``, or a callable ``h'`` (f is None when unknown)."""
     if callable(h):
-        return getattr(h, "__name__", "custom"), None, h
+        return getattr(h, "__name__", "custom"), None, h, None
     from ..divergences import monoflow_h
 
     entry = monoflow_h(h)
-    return entry.name, entry.h, entry.dh
+    return entry.name, entry.h, entry.dh, entry.f
