@@ -297,3 +297,23 @@ def test_w2fe_with_persistence_lowers_the_exact_w1():
     assert res.w1[1][-1] < 0.6 * w1_0, (w1_0, res.w1)
     # the oracle's own value (W2 of the batch) is what the trainer logs as critic_dual
     assert np.all(np.isfinite(res.history["critic_dual"])) and res.history["critic_dual"][-1] < res.history["critic_dual"][0]
+
+
+def test_oracles_with_particle_velocities_are_used_at_their_own_particles():
+    """W2's velocity at the batch is the barycentric projection, not ∇φ of the extension: the
+    trainer must take it there (an oracle whose extension raises still trains)."""
+    from w1flow.potentials.fields import W2KantorovichPotential, W2Potential
+
+    class NoExtension(W2KantorovichPotential):
+        def gradient(self, z):
+            raise AssertionError("the extension's gradient was used")
+
+    class Oracle(W2Potential):
+        def __call__(self, x, a, y, b, t=0.0):
+            pot = super().__call__(x, a, y, b, t)
+            pot.__class__ = NoExtension
+            return pot
+
+    gen = MLPGenerator(2, 2, hidden=(8,), seed=1)
+    res = train(gen, eight_gaussians(500, seed=0), Oracle(), method="w1fe", K=2, dt=0.5, n_iter=2, batch_size=32)
+    assert res.success and res.lp_solves == 2
