@@ -57,3 +57,47 @@ def test_backend_arguments_are_checked():
 def test_ci_torch_is_the_cpu_build():
     torch = pytest.importorskip("torch")
     assert torch.version.cuda is None and not torch.cuda.is_available()
+
+
+# -- the torch critic -------------------------------------------------------------------------------
+def _clouds(n=150, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(n, 2)) + np.array([3.0, 0.0]), 0.5 * rng.normal(size=(n, 2))
+
+
+def test_the_spectral_critic_is_1_lipschitz_so_its_dual_value_never_exceeds_w1():
+    pytest.importorskip("torch")
+    from w1flow.potentials.torch_critic import TorchCriticPotential
+
+    x, y = _clouds()
+    pot = TorchCriticPotential(hidden=(16, 16), lipschitz="spectral", warmup=400, seed=1, num_threads=1)(x, None, y, None)
+    z = np.random.default_rng(2).normal(size=(3000, 2)) * 3.0
+    assert np.linalg.norm(pot.grad(z), axis=1).max() <= 1.0 + 1e-9
+    exact = wf.metrics.w1(x, y)
+    # weak duality: any 1-Lipschitz φ has Σ a φ(x) − Σ b φ(y) <= W1; and it learned most of it
+    assert 0.8 * exact <= pot.w1 <= exact + 1e-9, (pot.w1, exact)
+    np.testing.assert_allclose(pot.velocity, -pot.grad(x), rtol=0, atol=1e-12)
+
+
+def test_the_gradient_penalty_critic_overshoots_by_about_w1_over_2_lambda():
+    pytest.importorskip("torch")
+    from w1flow.potentials.torch_critic import TorchCriticPotential
+
+    x, y = _clouds()
+    exact = wf.metrics.w1(x, y)
+    pot = TorchCriticPotential(hidden=(16, 16), lipschitz="gp", penalty=10.0, warmup=400, seed=1, num_threads=1)(x, None, y, None)
+    slope = np.linalg.norm(pot.grad(x), axis=1).mean()
+    # the penalty trades (slope − 1)² against the gain: slope ≈ 1 + W1/2λ ≈ 1.15 here
+    assert 1.0 < slope < 1.0 + exact / 10.0 and exact < pot.w1 < 1.3 * exact, (slope, pot.w1, exact)
+
+
+def test_a_flow_driven_by_the_torch_critic_reaches_toward_the_data():
+    pytest.importorskip("torch")
+    from w1flow.potentials.torch_critic import TorchCriticPotential
+
+    x, y = _clouds(100)
+    oracle = TorchCriticPotential(hidden=(16, 16), lipschitz="spectral", warmup=300, n_critic=10, seed=0,
+                                  num_threads=1)
+    res = wf.simulate(wf.W1Flow(y, potential=oracle), x, 3.0, 0.1, saveat=wf.SaveAt(every=30))
+    assert res.success and res.w1[-1] < 0.5 * res.w1[0], res.w1
+    assert oracle.counters["critic_updates"] == 300 + 29 * 10

@@ -5,6 +5,8 @@
 * :class:`EntropicPotential` — log-domain Sinkhorn; a smooth soft-min potential (order tests).
 * :class:`QuantilePotential` — the exact 1-D potential from CDFs, monotone plan, no LP.
 * :class:`CriticPotential` — a small Numba neural critic (gradient penalty or hard 1-Lipschitz).
+* :class:`TorchCriticPotential` — a torch MLP critic (gradient penalty or spectrally normalised),
+  for GPUs (the ``torch`` extra; torch is imported when one is created).
 * :class:`W2Potential`, :class:`RatioPotential` — the fields of W2-FE and of MonoFlow / the JS
   flow, in the same interface (:mod:`w1flow.potentials.fields`).
 """
@@ -15,6 +17,7 @@ from .critic import CriticPotential, NeuralCriticPotential, critic_lipschitz_est
 from .entropic import EntropicKantorovichPotential, EntropicPotential
 from .exact import ExactKantorovichPotential, ExactPotential
 from .fields import LogRatioPotential, RatioPotential, W2KantorovichPotential, W2Potential
+from .torch_critic import TorchCritic, TorchCriticPotential
 from .quantile import QuantileKantorovichPotential, QuantilePotential
 
 __all__ = [
@@ -36,4 +39,6 @@ __all__ = [
     "W2KantorovichPotential",
     "RatioPotential",
     "LogRatioPotential",
+    "TorchCriticPotential",
+    "TorchCritic",
 ]
