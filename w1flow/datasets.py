@@ -1,4 +1,5 @@
-"""Synthetic point clouds, reproducible with ``seed`` (an int or ``np.random.Generator``)."""
+"""Synthetic point clouds, reproducible with ``seed`` (an int or ``np.random.Generator``), and the 8×8
+digits of scikit-learn (offline) for the high-dimensional generator tasks."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import numpy as np
 
 from ._validation import as_positive_float, as_positive_int
 
-__all__ = ["gaussian_blob", "eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring",
+__all__ = ["gaussian_blob", "eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "digits",
            "rng_from"]
 
 
@@ -95,3 +96,47 @@ def ring(n, radius=1.5, std=0.05, seed=None):
     ang = 2 * np.pi * rng.random(n)
     r = radius + std * rng.standard_normal(n)
     return np.stack([r * np.cos(ang), r * np.sin(ang)], axis=1)
+
+
+def digits(split="train", n_held_out=500, seed=0):
+    """scikit-learn's 8×8 handwritten digits (1,797 images, shipped with scikit-learn: no download).
+
+    Parameters
+    ----------
+    split : {"train", "held_out", "all"}
+        ``"held_out"`` is ``n_held_out`` images drawn once (by ``seed``), kept apart for
+        evaluation; ``"train"`` the rest.
+    n_held_out : int
+        Size of the held-out split.
+    seed : int
+        Seed of the split.
+
+    Returns
+    -------
+    x : ndarray, shape (n, 64)
+        Pixel intensities scaled to [0, 1] (the raw data has 0 … 16).
+    labels : ndarray of int, shape (n,)
+
+    Raises
+    ------
+    ImportError
+        Without scikit-learn (``pip install "w1flow[data]"``).
+    """
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ImportError('digits() needs scikit-learn: pip install "w1flow[data]".') from None
+    if split not in ("train", "held_out", "all"):
+        raise ValueError(f"split must be 'train', 'held_out' or 'all'; got {split!r}.")
+    data = load_digits()
+    x = np.ascontiguousarray(data.data, dtype=np.float64) / 16.0
+    labels = np.asarray(data.target, dtype=np.int64)
+    if split == "all":
+        return x, labels
+    n = x.shape[0]
+    if not 0 < int(n_held_out) < n:
+        raise ValueError(f"n_held_out must be between 1 and {n - 1}; got {n_held_out}.")
+    held = np.zeros(n, dtype=bool)
+    held[np.random.default_rng(seed).choice(n, int(n_held_out), replace=False)] = True
+    mask = held if split == "held_out" else ~held
+    return x[mask], labels[mask]
