@@ -57,8 +57,8 @@ from .config import _TABLES, ConfigError, _load_toml, build, load_config
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SweepError", "Cell", "SweepReport", "expand", "fingerprint", "run_sweep", "read_store", "summarize",
-           "THREAD_ENV"]
+__all__ = ["SweepError", "Cell", "SweepReport", "expand", "fingerprint", "run_sweep", "default_store", "read_store",
+           "summarize", "THREAD_ENV"]
 
 #: Environment of every worker process: one thread each for OpenMP, OpenBLAS, MKL and Numba.
 THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
@@ -108,6 +108,8 @@ class SweepReport:
         Cells run now (finished or failed).
     skipped : int
         Cells already in the store (finished, or failed and not retried).
+    to_run : int
+        Cells that were not in the store when the sweep started.
     failed : list of str
         Fingerprints of the cells that raised in this run (their tracebacks are in the store).
     wall_time : float
@@ -120,6 +122,7 @@ class SweepReport:
     cells: list
     ran: int = 0
     skipped: int = 0
+    to_run: int = 0
     failed: list = field(default_factory=list)
     wall_time: float = 0.0
     rows: list = field(default_factory=list)
@@ -607,8 +610,14 @@ def _default_workers():
         return os.cpu_count() or 1
 
 
+def default_store(config):
+    """The store of a sweep config: its ``[output] dir``, else ``w1flow-sweep`` (from the current folder)."""
+    base = _split(config)[0]
+    return Path(base.get("output", {}).get("dir", _DEFAULT_STORE))
+
+
 def run_sweep(config, store=None, *, workers=None, scheduler=None, local_cluster=None, client=None,
-              retry_failed=False, summary=True, progress=False):
+              retry_failed=False, summary=True, progress=False, dry_run=False):
     """Run every cell of a sweep config that is not in the store yet; return a :class:`SweepReport`.
 
     Parameters
@@ -632,6 +641,8 @@ def run_sweep(config, store=None, *, workers=None, scheduler=None, local_cluster
         Build the summary table and figure (:func:`summarize`) at the end.
     progress : bool
         Show a progress bar of the cells (tqdm).
+    dry_run : bool
+        Validate the cells and count those to run (``report.to_run``); run and write nothing.
 
     Returns
     -------
@@ -655,15 +666,8 @@ def run_sweep(config, store=None, *, workers=None, scheduler=None, local_cluster
     start = time.perf_counter()
     base, grids, folder = _split(config)
     cells = _cells(base, grids, folder)
-    if store is None:
-        store = base.get("output", {}).get("dir", _DEFAULT_STORE)  # like `w1flow run`: from the current folder
-    store = Path(store)
-    _cells_dir(store).mkdir(parents=True, exist_ok=True)
-    _clean_temporaries(store)
-    _atomic_write_text(store / "sweep.json", json.dumps(
-        {"format": "w1flow.Sweep", "version": 1, "w1flow": __version__, "base": base, "grids": grids,
-         "cells": [{"index": c.index, "fingerprint": c.fingerprint, "params": c.params} for c in cells]},
-        indent=1))
+    # like `w1flow run`, a relative [output] dir is read from the current folder
+    store = Path(store if store is not None else base.get("output", {}).get("dir", _DEFAULT_STORE))
     report = SweepReport(store=store, cells=cells)
     todo = []
     for c in cells:
@@ -673,7 +677,16 @@ def run_sweep(config, store=None, *, workers=None, scheduler=None, local_cluster
             continue
         todo.append({"fingerprint": c.fingerprint, "params": c.params, "config": c.config, "w1flow": __version__,
                      "store": str(store.resolve())})
+    report.to_run = len(todo)
     logger.info("sweep of %d cells: %d in the store, %d to run", len(cells), report.skipped, len(todo))
+    if dry_run:
+        return report
+    _cells_dir(store).mkdir(parents=True, exist_ok=True)
+    _clean_temporaries(store)
+    _atomic_write_text(store / "sweep.json", json.dumps(
+        {"format": "w1flow.Sweep", "version": 1, "w1flow": __version__, "base": base, "grids": grids,
+         "cells": [{"index": c.index, "fingerprint": c.fingerprint, "params": c.params} for c in cells]},
+        indent=1))
     bar = None
     if progress:
         from tqdm.auto import tqdm
