@@ -296,11 +296,11 @@ def _cells(base, grids, folder):
             cfg = load_config(cfg)
             _resolve_files(cfg, folder)
             _check_run_values(cfg)
-            # build the oracle, solver and SaveAt once per distinct setting, so bad option values fail now
-            sig = json.dumps({k: v for k, v in cfg.items() if k not in ("data", "particles", "output")},
-                             sort_keys=True)
+            # build every object (on small clouds) once per distinct setting, so bad option values fail now
+            small = _shrunk(cfg)
+            sig = json.dumps(small, sort_keys=True)
             if sig not in built:
-                build(cfg, folder)
+                build(small, folder)
                 built[sig] = True
         except ConfigError as exc:
             raise SweepError(f"sweep cell {index} ({_describe(params)}): {exc}") from None
@@ -313,6 +313,20 @@ def _cells(base, grids, folder):
         seen[fp] = index
         cells.append(Cell(index=index, params=params, config=cfg, fingerprint=fp))
     return cells
+
+
+def _shrunk(cfg):
+    """The config with its built-in datasets cut to a few points (for validation; options kept)."""
+    small = copy.deepcopy(cfg)
+    small.pop("output", None)
+    for table in ("data", "particles"):
+        n = small[table].get("n")
+        if "dataset" in small[table] and isinstance(n, int) and not isinstance(n, bool) and n > _VALIDATION_N:
+            small[table]["n"] = _VALIDATION_N
+    return small
+
+
+_VALIDATION_N = 8
 
 
 def _describe(params):
