@@ -185,15 +185,18 @@ def _resolve_files(cfg, base):
             spec["file"] = str(path)
 
 
-def _file_hash(path, _cache={}):
+_FILE_HASHES = {}  # (path, mtime, size) -> sha256: a data file is read once per sweep
+
+
+def _file_hash(path):
     key = (path, os.path.getmtime(path), os.path.getsize(path))
-    if key not in _cache:
+    if key not in _FILE_HASHES:
         digest = hashlib.sha256()
         with open(path, "rb") as fh:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(chunk)
-        _cache[key] = digest.hexdigest()
-    return _cache[key]
+        _FILE_HASHES[key] = digest.hexdigest()
+    return _FILE_HASHES[key]
 
 
 def fingerprint(config, version=None):
@@ -400,16 +403,16 @@ def _record_failure(store, cell_info, exc_text, where):
 
 def _limit_threads():
     """Pin numpy's BLAS and Numba to one thread in this (worker) process, after import too."""
+    if _LIMITS:
+        return
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:
-        pass
+        _LIMITS.append(None)
     else:
-        _LIMITS.append(threadpool_limits(1))
-    try:
-        import numba
-    except ImportError:  # pragma: no cover - numba is a core dependency
-        return
+        _LIMITS.append(threadpool_limits(1))  # kept: the limit lasts while the object lives
+    import numba
+
     numba.set_num_threads(1)
 
 
@@ -556,29 +559,39 @@ def _run_pool(tasks, workers, on_done, max_restarts=3):
                                                 initializer=_pool_initializer) as pool:
             futures = {pool.submit(run_cell, t): t for t in todo}
             left = dict(futures)
-            for fut in as_completed(futures):
-                task = futures[fut]
-                try:
-                    outcome = fut.result()
-                except BrokenProcessPool as exc:
-                    broken = exc
-                    continue
-                except Exception:  # e.g. a config that cannot be sent to the worker
-                    on_done(task, None, traceback.format_exc())
-                else:
-                    on_done(task, outcome, None)
-                left.pop(fut)
-        todo = [t for t in left.values() if not _done_path(t["store"], t["fingerprint"]).exists()]
+            try:
+                for fut in as_completed(futures):
+                    task = futures[fut]
+                    try:
+                        outcome = fut.result()
+                    except BrokenProcessPool as exc:
+                        broken = exc
+                        continue
+                    except Exception:  # e.g. a config that cannot be sent to the worker
+                        on_done(task, None, traceback.format_exc())
+                    else:
+                        on_done(task, outcome, None)
+                    left.pop(fut)
+            except BaseException:  # an interrupt: drop the queued cells, let the running ones finish
+                pool.shutdown(wait=False, cancel_futures=True)
+                raise
+        todo = []
+        for task in left.values():  # a cell may have finished just before the pool broke
+            done = _done_path(task["store"], task["fingerprint"])
+            if done.exists():
+                on_done(task, _outcome_of_record(done), None)
+            else:
+                todo.append(task)
         if broken is None or not todo:
             break
         restarts += 1
-        logger.warning("a worker process died (%s); %d cell(s) left, restarting the pool (%d/%d)",
-                       broken, len(todo), restarts, max_restarts)
         if restarts > max_restarts:
             text = "".join(traceback.format_exception(broken))
             for task in todo:
                 on_done(task, None, f"the worker processes died {restarts} times running this sweep:\n{text}")
             break
+        logger.warning("a worker process died (%s); %d cell(s) left, restarting the pool (%d/%d)",
+                       broken, len(todo), restarts, max_restarts)
 
 
 def _run_dask(tasks, client, on_done):
@@ -836,13 +849,17 @@ def _figure(keys, rows, path):
             if w:
                 means.append((pos[json.dumps(v)], sum(w) / len(w)))
         means.sort()
-        if means:
-            ax.plot(*zip(*means), "-", color="k", label="mean")
+        if means:  # a line along a numeric axis, a bar per category
+            ax.plot(*zip(*means), "-" if numeric else "_", color="k", markersize=24, label="mean")
         if not numeric:
             ax.set_xticks(range(len(values)), [str(v) for v in values])
+            ax.set_xlim(-0.5, len(values) - 0.5)
         elif values and min(values) > 0 and max(values) / min(values) > 20:
             ax.set_xscale("log")
-        if done and min(r["w1_final"] for r in done) > 0:
+        elif len(values) <= 12:
+            ax.set_xticks(sorted(values))
+        w1s = [r["w1_final"] for r in done]
+        if w1s and min(w1s) > 0 and max(w1s) / min(w1s) > 10:
             ax.set_yscale("log")
         ax.set_xlabel(key)
         ax.set_ylabel("final W1")
