@@ -358,16 +358,33 @@ def test_a_dask_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
         thread, seen = _kill_when(store, 1, kill)
         report = run_sweep(cfg, store=store, client=client)
         thread.join(1)
+        seconds = time.monotonic() - start
         after = set(client.run(os.getpid).values())
-    assert seen.get("killed") and seen["done_at_kill"] < 8  # a worker died mid-sweep, in a cell ...
-    assert seen["killed"] not in after
-    assert report.failed == [] and report.ran == 8  # ... and the sweep completed
-    _assert_each_cell_once(report.cells, store)
-    pid_of = {c.fingerprint: FlowResult.read_metadata(store / "cells" / f"{c.fingerprint}.npz")["metadata"]["sweep"]["pid"]
-              for c in report.cells}
-    (key,) = seen["running"]
-    assert pid_of[key.removeprefix("w1flow-cell-")] != seen["killed"]  # the interrupted cell ran again elsewhere
-    assert time.monotonic() - start < 60
+        assert seen.get("killed") and seen["done_at_kill"] < 8  # a worker died mid-sweep, in a cell ...
+        assert seen["killed"] not in after
+        assert report.failed == [] and report.ran == 8  # ... and the sweep completed
+        _assert_each_cell_once(report.cells, store)
+        pid_of = {c.fingerprint: FlowResult.read_metadata(store / "cells" / f"{c.fingerprint}.npz")["metadata"]["sweep"]["pid"]
+                  for c in report.cells}
+        (key,) = seen["running"]
+        assert pid_of[key.removeprefix("w1flow-cell-")] != seen["killed"]  # the interrupted cell ran again elsewhere
+        assert seconds < 60
+        # the same cluster from the command line, by its address: only the new cell runs
+        grown = _config(tmp_path, '"data.seed" = [0, 1, 2, 3, 4, 5, 6, 7, 8]', n=150, t1=3.0, name="grown.toml")
+        assert main(["sweep", str(grown), "--out", str(store), "--scheduler", cluster.scheduler_address,
+                     "--quiet"]) == 0
+        _assert_each_cell_once(expand(grown), store)
+
+
+def test_a_local_dask_cluster_on_request(tmp_path):
+    pytest.importorskip("distributed")
+    report = run_sweep(_config(tmp_path, '"data.seed" = [0, 1]'), store=tmp_path / "store", local_cluster=1,
+                       summary=False)
+    assert report.ran == 2 and report.failed == [] and report.rows == []
+    _assert_each_cell_once(report.cells, tmp_path / "store")
+    pids = {FlowResult.read_metadata(tmp_path / "store" / "cells" / f"{c.fingerprint}.npz")["metadata"]["sweep"]["pid"]
+            for c in report.cells}
+    assert os.getpid() not in pids  # they ran in the cluster's worker process
 
 
 # -- the command line -------------------------------------------------------------------------
