@@ -827,47 +827,13 @@ def _cell_text(value, md=False):
 
 
 def _figure(keys, rows, path):
-    import matplotlib
+    from .plotting import plot_sweep
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    done = [r for r in rows if r["w1_final"] is not None]
-    fig, axes = plt.subplots(1, max(1, len(keys)), figsize=(4.2 * max(1, len(keys)), 3.6), squeeze=False)
-    for ax, key in zip(axes[0], keys):
-        values = []
-        for r in rows:
-            if r[key] not in values:
-                values.append(r[key])
-        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
-        pos = {json.dumps(v): (v if numeric else i) for i, v in enumerate(values)}
-        xs = [pos[json.dumps(r[key])] for r in done]
-        ax.plot(xs, [r["w1_final"] for r in done], "o", alpha=0.5, label="cells")
-        means = []
-        for v in values:
-            w = [r["w1_final"] for r in done if json.dumps(r[key]) == json.dumps(v)]
-            if w:
-                means.append((pos[json.dumps(v)], sum(w) / len(w)))
-        means.sort()
-        if means:  # a line along a numeric axis, a bar per category
-            ax.plot(*zip(*means), "-" if numeric else "_", color="k", markersize=24, label="mean")
-        if not numeric:
-            ax.set_xticks(range(len(values)), [str(v) for v in values])
-            ax.set_xlim(-0.5, len(values) - 0.5)
-        elif values and min(values) > 0 and max(values) / min(values) > 20:
-            ax.set_xscale("log")
-        elif len(values) <= 12:
-            ax.set_xticks(sorted(values))
-        w1s = [r["w1_final"] for r in done]
-        if w1s and min(w1s) > 0 and max(w1s) / min(w1s) > 10:
-            ax.set_yscale("log")
-        ax.set_xlabel(key)
-        ax.set_ylabel("final W1")
-        ax.legend(fontsize=8)
-    if not keys:
-        axes[0][0].set_axis_off()
-    fig.tight_layout()
+    fig = plot_sweep(rows, keys)
     tmp = _tmp_path(Path(path).parent, ".png")
-    fig.savefig(tmp, dpi=110)
-    plt.close(fig)
-    os.replace(tmp, path)
+    try:
+        fig.savefig(tmp, dpi=110)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
