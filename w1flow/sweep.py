@@ -622,7 +622,12 @@ def _dask_client(scheduler, local_cluster, client):
     except ImportError:
         raise SweepError('Dask sweeps need the dist extra: pip install "w1flow[dist]".') from None
     if scheduler is not None:
-        with Client(scheduler) as c:
+        try:
+            c = Client(scheduler, timeout="20s")
+        except (OSError, ValueError, TypeError) as exc:
+            raise SweepError(f"scheduler={scheduler!r}: cannot reach a Dask scheduler there ({exc}); give the "
+                             "address a running scheduler prints, e.g. tcp://10.0.0.5:8786.") from None
+        with c:
             yield c
         return
     with LocalCluster(n_workers=local_cluster, threads_per_worker=1, processes=True, dashboard_address=None,
