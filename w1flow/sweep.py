@@ -426,6 +426,17 @@ def run_cell(task):
     ``store``. A cell already in the store is not run again (its outcome is read back), so a
     cell that an executor hands out twice leaves one record. An exception is caught and
     written as the cell's failure record, with its traceback.
+
+    Parameters
+    ----------
+    task : dict
+        One cell, as :func:`run_sweep` sends it to a worker (plain data: it crosses processes).
+
+    Returns
+    -------
+    dict
+        ``fingerprint``, ``status`` (the run's status, or ``"error"``), ``seconds``, and
+        ``w1_final`` or ``error``.
     """
     from .simulate import simulate
 
@@ -477,6 +488,16 @@ def read_store(store):
     ``w1_start``, ``w1_final``, ``t``, ``n_steps``, ``wall_time`` (the simulation) and
     ``cell_seconds`` (the whole cell); failed cells have ``error`` and ``attempts`` (each with
     its traceback). Temporary files of interrupted writes are ignored.
+
+    Parameters
+    ----------
+    store : str or Path
+        A sweep store (the folder holding ``cells/``).
+
+    Returns
+    -------
+    dict
+        ``{fingerprint: record}``; empty when the store has no records yet.
     """
     import numpy as np
 
@@ -643,7 +664,17 @@ def _default_workers():
 
 
 def default_store(config):
-    """The store of a sweep config: its ``[output] dir``, else ``w1flow-sweep`` (from the current folder)."""
+    """The store of a sweep config: its ``[output] dir``, else ``w1flow-sweep`` (from the current folder).
+
+    Parameters
+    ----------
+    config : str, Path or dict
+        A sweep config, as for :func:`run_sweep`.
+
+    Returns
+    -------
+    Path
+    """
     base = _split(config)[0]
     return Path(base.get("output", {}).get("dir", _DEFAULT_STORE))
 
