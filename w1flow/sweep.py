@@ -466,8 +466,7 @@ def run_cell(task):
         _record_failure(store, task, text, "worker")
         return {"fingerprint": fp, "status": "error", "error": text.strip().splitlines()[-1],
                 "seconds": time.perf_counter() - start, "reran": True}
-    if _error_path(store, fp).exists():
-        _error_path(store, fp).unlink()  # its attempts now live in the result's metadata
+    _error_path(store, fp).unlink(missing_ok=True)  # its attempts now live in the result's metadata
     w1 = None if res.w1 is None or len(res.w1) == 0 else float(res.w1[-1])
     return {"fingerprint": fp, "status": res.status, "w1_final": w1, "seconds": seconds, "reran": True}
 
