@@ -1,4 +1,4 @@
-"""Command-line interface: ``w1flow demo``, ``run``, ``check`` and ``bench``.
+"""Command-line interface: ``w1flow demo``, ``run``, ``sweep``, ``check`` and ``bench``.
 
 The CLI is the one place that prints; the library only logs.
 """
@@ -159,6 +159,35 @@ def _run(args):
     return 0 if res.success else 1
 
 
+def _sweep(args):
+    """Run a sweep config (w1flow.sweep) into its store, or only rebuild its summary."""
+    from .sweep import default_store, run_sweep, summarize
+
+    if args.summary_only:
+        store = args.out if args.out is not None else default_store(args.config)
+        rows = summarize(store)
+        print(f"{_count(len(rows), 'cell')} in {store}; wrote summary.csv, summary.md and summary.png")
+        return 0
+    report = run_sweep(args.config, store=args.out, workers=args.workers, scheduler=args.scheduler,
+                       local_cluster=args.local_cluster, retry_failed=args.retry_failed, progress=not args.quiet,
+                       dry_run=args.dry_run)
+    if args.dry_run:
+        print(f"{_count(len(report.cells), 'cell')}, all valid: {report.skipped} in {report.store}, "
+              f"{report.to_run} to run")
+        return 0
+    statuses = {}
+    for row in report.rows:
+        statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    print(f"{_count(len(report.cells), 'cell')}: ran {report.ran}, skipped {report.skipped} already in the store, "
+          f"{len(report.failed)} raised ({report.wall_time:.3g} s). Store: "
+          + ", ".join(f"{n} {s}" for s, n in sorted(statuses.items())))
+    print(f"wrote {Path(report.store) / 'summary.md'}, summary.csv and summary.png")
+    if report.failed:
+        print(f"failed cells keep their traceback in {Path(report.store) / 'cells'}/<fingerprint>.error.json; "
+              "re-run with --retry-failed to run them again", file=sys.stderr)
+    return 1 if report.failed else 0
+
+
 def main(argv=None):
     """Entry point of the ``w1flow`` console script."""
     parser = argparse.ArgumentParser(prog="w1flow", description="Wasserstein-1 gradient flows of particles.")
@@ -199,6 +228,26 @@ def main(argv=None):
     run.add_argument("--out", help="output folder (default: the config's [output] dir, else w1flow-run)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
+    sweep = sub.add_parser(
+        "sweep", help="run a grid of run configs into a resumable result store",
+        description="Expand the [sweep] grids of a run config (docs/sweeps.md), validate every cell, and run "
+                    "the cells not yet in the store: locally in worker processes, or on Dask.",
+        epilog="example: a run config plus\n  [sweep]\n  \"solver.kind\" = [\"euler\", \"capped_euler\"]\n"
+               "  \"run.dt\" = [0.1, 0.05]\n  \"data.seed\" = [0, 1, 2]\n\n"
+               "then: w1flow sweep sweep.toml --out my-sweep --workers 2",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    sweep.add_argument("config", help="the TOML file: a run config with a [sweep] table")
+    sweep.add_argument("--out", help="the result store (default: the config's [output] dir, else w1flow-sweep)")
+    where = sweep.add_mutually_exclusive_group()
+    where.add_argument("--workers", type=int, help="local worker processes (default: the usable cores; 1 = serial)")
+    where.add_argument("--scheduler", help="address of a Dask scheduler, e.g. tcp://host:8786 (needs w1flow[dist])")
+    where.add_argument("--local-cluster", type=int, metavar="N",
+                       help="start a Dask LocalCluster of N single-threaded workers (needs w1flow[dist])")
+    sweep.add_argument("--retry-failed", action="store_true", help="run again the cells recorded as failed")
+    sweep.add_argument("--summary-only", action="store_true", help="only rebuild the summary from the store")
+    sweep.add_argument("--dry-run", action="store_true", help="validate the cells and count them; run nothing")
+    sweep.add_argument("--quiet", action="store_true", help="no progress bar")
+    sweep.set_defaults(func=_sweep)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(levelname)s %(name)s: %(message)s")

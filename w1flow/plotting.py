@@ -1,4 +1,4 @@
-"""Figures: particle snapshots, W1 against time, GIF animations, and convergence (log-log) plots.
+"""Figures: particle snapshots, W1 against time, GIF animations, convergence (log-log) plots, sweeps.
 
 The flow figures take a :class:`~w1flow.FlowResult`, :func:`plot_convergence` a
 :class:`~w1flow.convergence.ConvergenceResult`; they write files or draw on given axes, and
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_snapshots", "plot_w1", "plot_functional", "animate_flow", "plot_convergence"]
+__all__ = ["plot_snapshots", "plot_w1", "plot_functional", "animate_flow", "plot_convergence", "plot_sweep"]
 
 
 def _figure(**kwargs):
@@ -295,3 +295,61 @@ def plot_convergence(result, ax=None, label=None, reference_slopes=(1, 2, 4), fl
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)  # every study drawn on these axes so far, with its fitted slope
     return ax
+
+
+def plot_sweep(rows, keys, path=None):
+    """Final W1 against each swept parameter of a sweep (:func:`w1flow.sweep.summarize`'s rows).
+
+    One panel per key: every cell with a final W1 is a dot, the mean over the other parameters
+    a line (numeric values) or a bar per category (other values). The W1 axis is logarithmic
+    when the values span more than a decade.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Each with the swept values under ``keys`` and ``w1_final`` (None for cells without one).
+    keys : list of str
+        The swept parameters, ``"table.key"``.
+    path : str or Path, optional
+        Where to write the PNG.
+    """
+    import json
+
+    done = [r for r in rows if r.get("w1_final") is not None]
+    fig = _figure(figsize=(4.2 * max(1, len(keys)), 3.6), layout="constrained")
+    axes = fig.subplots(1, max(1, len(keys)), squeeze=False)[0]
+    w1s = [r["w1_final"] for r in done]
+    for ax, key in zip(axes, keys):
+        values = []
+        for r in rows:
+            if r[key] not in values:
+                values.append(r[key])
+        numeric = all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values)
+        pos = {json.dumps(v): (v if numeric else i) for i, v in enumerate(values)}
+        ax.plot([pos[json.dumps(r[key])] for r in done], w1s, "o", alpha=0.5, label="cells")
+        means = []
+        for v in values:
+            w = [r["w1_final"] for r in done if json.dumps(r[key]) == json.dumps(v)]
+            if w:
+                means.append((pos[json.dumps(v)], sum(w) / len(w)))
+        if means:
+            means.sort()
+            ax.plot(*zip(*means), "-" if numeric else "_", color="k", markersize=24, label="mean")
+        if not numeric:
+            ax.set_xticks(range(len(values)), [str(v) for v in values])
+            ax.set_xlim(-0.5, len(values) - 0.5)
+        elif values and min(values) > 0 and max(values) / min(values) > 20:
+            ax.set_xscale("log")
+        elif len(values) <= 12:
+            ax.set_xticks(sorted(values))
+        if w1s and min(w1s) > 0 and max(w1s) / min(w1s) > 10:
+            ax.set_yscale("log")
+        ax.set_xlabel(key)
+        ax.set_ylabel("final W1")
+        ax.grid(True, which="both", alpha=0.3)
+        ax.legend(fontsize=8)
+    if not keys:
+        axes[0].set_axis_off()
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig
