@@ -117,8 +117,10 @@ def _certified(theta, sizes, offs):
 class NeuralCriticPotential(Potential):
     """A frozen neural potential φ_θ (returned by :class:`CriticPotential`).
 
-    Attributes beyond :class:`Potential`
-    ------------------------------------
+    Attributes beyond :class:`Potential`:
+
+    Attributes
+    ----------
     y, b : ndarray
         The data and its weights.
     theta : ndarray

@@ -60,8 +60,10 @@ def _unit(diff, dist):
 class EntropicKantorovichPotential(Potential):
     """The soft-min potential of a converged (or not) Sinkhorn run.
 
-    Attributes beyond :class:`~w1flow.Potential`
-    ----------------------------------------------
+    Attributes beyond :class:`~w1flow.Potential`:
+
+    Attributes
+    ----------
     y, b : ndarray
         Data and weights.
     reg : float

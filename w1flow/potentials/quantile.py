@@ -54,8 +54,10 @@ class QuantileKantorovichPotential(ExactKantorovichPotential):
     are the quantile formulas: ``φ' = sign(F_ν − F_μ)`` between support points, 0 outside their
     hull, ``φ = 0`` at the leftmost support point. ``u = φ(x)``, ``v = −φ(y)`` play the LP duals.
 
-    Attributes beyond the exact potential
-    ------------------------------------
+    Attributes beyond the exact potential:
+
+    Attributes
+    ----------
     grid : ndarray
         Sorted support points of μ and ν (the breakpoints of φ).
     slopes : ndarray
