@@ -1,4 +1,7 @@
-"""Uncapped Euler chatters near the data; CappedEuler stops each particle on arrival.
+"""Euler chattering against capped Euler
+=====================================
+
+Uncapped Euler chatters near the data; CappedEuler stops each particle on arrival.
 
 With a fixed step, uncapped forward Euler re-solves the LP at every step and overshoots: once the
 particles have arrived, W1 stalls at about dt/2. The capped flow reaches 0. Writes
@@ -21,7 +24,7 @@ from w1flow.datasets import eight_gaussians, gaussian_blob  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

@@ -1,4 +1,7 @@
-"""Convergence study of the w1flow time steppers on every closed-form or reference oracle.
+"""Convergence study of the time steppers
+======================================
+
+Convergence study of the w1flow time steppers on every closed-form or reference oracle.
 
 Writes one log-log figure (error at time T against dt) with the fitted slopes in the legend and
 prints the slopes. Runs in well under two minutes on two cores::
@@ -148,7 +151,7 @@ def build_studies(seed, n):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     parser.add_argument("--out", default="convergence_study.png", help="output figure (png, pdf, svg)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--n", type=int, default=100, help="particles per oracle (>= 8)")

@@ -1,4 +1,7 @@
-"""A flow driven by the neural critic, next to the exact flow.
+"""A flow driven by the neural critic
+==================================
+
+A flow driven by the neural critic, next to the exact flow.
 
 The critic (a small Numba MLP with a gradient penalty) is trained at every step until its
 estimate settles, and particles move along −∇φ of the critic (unit speed). Writes
@@ -21,7 +24,7 @@ from w1flow.datasets import eight_gaussians, gaussian_blob  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

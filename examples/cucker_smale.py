@@ -1,7 +1,10 @@
-"""Cucker–Smale flocking: velocities align, and the mean velocity (momentum) is conserved.
+"""Cucker–Smale flocking
+=====================
+
+Cucker–Smale flocking: velocities align, and the mean velocity (momentum) is conserved.
 
 The state of each bird is (x, v) in 2-D, stacked as 4 coordinates; the drift is
-dx/dt = v, dv/dt = K Σ_j w_j (1 + |x_j − x_i|²)^(−β) (v_j − v_i), the velocity part computed by
+``dx/dt = v, dv/dt = K Σ_j w_j (1 + |x_j − x_i|²)^(−β) (v_j − v_i)``, the velocity part computed by
 ``PairwiseInteraction(cucker_smale_kernel)``. For β <= 1/2 the flock always aligns. Writes
 ``cucker_smale.png`` (trajectories, and the velocity spread against time with the momentum
 drift)::
@@ -23,7 +26,7 @@ from w1flow.interactions import PairwiseInteraction, cucker_smale_kernel  # noqa
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=100)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

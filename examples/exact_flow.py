@@ -1,7 +1,10 @@
-"""The exact W1 flow from a Gaussian blob to 8 Gaussians, at the cost of one LP.
+"""The exact W1 flow
+=================
+
+The exact W1 flow from a Gaussian blob to 8 Gaussians, at the cost of one LP.
 
 CappedEuler solves one exact LP at t = 0 and moves every particle at unit speed along its
-transport ray; W1(t) follows the closed form Σ G_ij (|x_i − y_j| − t)⁺ exactly. Writes
+transport ray; W1(t) follows the closed form ``Σ G_ij (|x_i − y_j| − t)⁺`` exactly. Writes
 ``exact_flow.png`` (snapshots) and ``exact_flow_w1.png`` (W1 against time, with the closed form)::
 
     python examples/exact_flow.py [--n 400] [--out .]
@@ -22,7 +25,7 @@ from w1flow.plotting import plot_snapshots, plot_w1  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=400)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

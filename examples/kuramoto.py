@@ -1,6 +1,9 @@
-"""Kuramoto oscillators: a McKean–Vlasov model that is not a W1 flow.
+"""Kuramoto oscillators
+====================
 
-dθ_i/dt = ω_i + K Σ_j w_j sin(θ_j − θ_i). Synchrony r(t) = |Σ_j w_j e^{iθ_j}| grows above a
+Kuramoto oscillators: a McKean–Vlasov model that is not a W1 flow.
+
+dθ_i/dt = ω_i + K Σ_j w_j sin(θ_j − θ_i). Synchrony ``r(t) = |Σ_j w_j e^{iθ_j}|`` grows above a
 critical coupling. The natural frequencies ω_i are per-particle parameters
 (``MeanFieldODE(drift, params={"omega": ω})``): the drift receives each particle's own ω_i.
 Writes ``kuramoto.png``: r(t) for several K, and the observed orders
@@ -35,7 +38,7 @@ def kuramoto(K, omega):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

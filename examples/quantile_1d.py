@@ -1,4 +1,7 @@
-"""The exact 1-D W1 flow with the quantile potential, against its closed form.
+"""The 1-D quantile flow
+=====================
+
+The exact 1-D W1 flow with the quantile potential, against its closed form.
 
 In 1-D the optimal plan is the monotone (quantile) coupling, so the flow is known in closed form;
 the quantile oracle needs no LP. Writes ``quantile_1d.png`` (particle paths, and W1 against time
@@ -21,7 +24,7 @@ from w1flow.closed_forms import quantile_flow_w1  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=60)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

@@ -1,4 +1,7 @@
-"""The W1 and the W2 flow from the same start, side by side.
+"""W1 and W2 flows side by side
+============================
+
+The W1 and the W2 flow from the same start, side by side.
 
 W1 moves every particle at unit speed along its transport ray (arriving at different times);
 W2-FE contracts toward the optimal W2 assignment exponentially, W2(t) = e^(−t) W2(0). Writes
@@ -22,7 +25,7 @@ from w1flow.metrics import w2  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=300)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)
