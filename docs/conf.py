@@ -54,7 +54,8 @@ templates_path = []
 autodoc_default_options = {
     "members": True,
     "member-order": "bysource",
-    "show-inheritance": False,
+    # module constants are described by their docstrings; a table's repr is a wall of text
+    "no-value": True,
 }
 autodoc_typehints = "none"
 autosummary_generate = False
@@ -64,7 +65,7 @@ numpydoc_xref_param_type = False
 numpydoc_validation_checks = set()
 
 # -- MyST ----------------------------------------------------------------------------------------
-myst_enable_extensions = ["colon_fence", "deflist"]
+myst_enable_extensions = ["colon_fence", "deflist", "dollarmath"]
 myst_heading_anchors = 3
 suppress_warnings = []
 
@@ -112,6 +113,8 @@ html_theme_options = {
 html_sidebars = {page: [] for page in ("index", "getting_started", "concepts", "user_guide",
                                        "paper_checks")}
 html_show_sourcelink = False
+# "value()" rather than "EntropicKantorovichPotential.value()" in the page contents
+toc_object_entries_show_parents = "hide"
 
 
 # -- one home per object ---------------------------------------------------------------------------
@@ -132,18 +135,21 @@ def _api_pages():
 def _homes(pages):
     import importlib
 
-    homes = {}
-    for name in getattr(w1flow, "__all__", []):
-        homes[id(getattr(w1flow, name))] = "w1flow"
+    exporters = {}  # id(obj) -> (obj, [modules exporting it, in page order])
     for modname in pages:
         mod = importlib.import_module(modname)
         for name in getattr(mod, "__all__", []):
             obj = getattr(mod, name, None)
-            if obj is None or id(obj) in homes or isinstance(obj, type(w1flow)):
-                continue
-            defined = getattr(obj, "__module__", None) or ""
-            owners = [m for m in pages if defined == m or defined.startswith(m + ".")]
-            homes[id(obj)] = max(owners, key=len) if owners else modname
+            if callable(obj) and not isinstance(obj, type(w1flow)):  # classes and functions
+                exporters.setdefault(id(obj), (obj, []))[1].append(modname)
+    homes = {}
+    for key, (obj, mods) in exporters.items():
+        if "w1flow" in mods:
+            homes[key] = "w1flow"
+            continue
+        defined = getattr(obj, "__module__", None) or ""
+        owners = [m for m in mods if defined == m or defined.startswith(m + ".")]
+        homes[key] = max(owners, key=len) if owners else mods[0]
     return homes
 
 

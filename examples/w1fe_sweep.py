@@ -194,6 +194,8 @@ def main(argv=None):
 if __name__ == "__main__":
     sys.exit(main())
 
+# sphinx_gallery_thumbnail_path = 'figures/w1fe_w1_vs_critic_steps.png'
+
 # %%
 # Figures of the full run
 # -----------------------
@@ -210,5 +212,3 @@ if __name__ == "__main__":
 #
 # .. image:: /figures/w1fe_w1_vs_wall.png
 #    :alt: W1 against wall time
-#
-# sphinx_gallery_thumbnail_path = 'figures/w1fe_w1_vs_critic_steps.png'
