@@ -54,8 +54,6 @@ templates_path = []
 autodoc_default_options = {
     "members": True,
     "member-order": "bysource",
-    # module constants are described by their docstrings; a table's repr is a wall of text
-    "no-value": True,
 }
 autodoc_typehints = "none"
 autosummary_generate = False
@@ -168,5 +166,25 @@ def _skip_if_documented_elsewhere(app, what, name, obj, skip, options):
     return None
 
 
+# A module constant's signature shows its value; for a table (w1flow.status.STATUSES) that is a
+# wall of text. Long values are dropped (the docstring says what the constant holds); Sphinx's
+# "no-value" default option does not reach the members of an automodule.
+MAX_VALUE_CHARS = 80
+
+
+def _drop_long_values(app, doctree):
+    from sphinx import addnodes
+
+    for desc in doctree.findall(addnodes.desc):
+        if desc.get("objtype") not in ("data", "attribute"):
+            continue
+        for sig in desc.findall(addnodes.desc_signature):
+            for ann in list(sig.findall(addnodes.desc_annotation)):
+                text = ann.astext().strip()
+                if text.startswith("=") and len(text) > MAX_VALUE_CHARS:
+                    ann.parent.remove(ann)
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_if_documented_elsewhere)
+    app.connect("doctree-read", _drop_long_values)
