@@ -1,4 +1,7 @@
-"""Observed orders of every mean-field solver on every model, against DOP853 or a closed form.
+"""Orders of every mean-field solver
+=================================
+
+Observed orders of every mean-field solver on every model, against DOP853 or a closed form.
 
 Deterministic models (time-dependent drifts, so the Runge–Kutta time nodes matter) are compared
 with ``scipy.integrate.solve_ivp(method="DOP853", rtol=atol=1e-12)`` (max error at T = 1);
@@ -75,7 +78,7 @@ def models(n, rng):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

@@ -1,4 +1,7 @@
-"""Propagation of chaos: the N-particle error next to the time-step error, for a McKean–Vlasov SDE.
+"""Propagation of chaos
+====================
+
+Propagation of chaos: the N-particle error next to the time-step error, for a McKean–Vlasov SDE.
 
 The mean-field Ornstein–Uhlenbeck model with a time-dependent forcing
 
@@ -66,7 +69,7 @@ def w1_gaussians(m1, v1, m2, v2):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=10_000, help="largest number of particles")
     p.add_argument("--replicates", type=int, default=8)
     p.add_argument("--out", default=".")
