@@ -21,6 +21,8 @@ SIZES = {
     "cucker_smale": 40,
     "exact_flow": 200,
     "kuramoto": 100,
+    "mean_field_orders": 40,
+    "propagation_of_chaos": 1000,
     "quantile_1d": 40,
     "w1_vs_w2": 150,
 }
