@@ -1,4 +1,7 @@
-"""Beyond W1: the W1, W2, KL (MonoFlow h = id) and JS flows from the same cloud to the same data.
+"""Beyond W1: W1, W2, KL and JS flows
+==================================
+
+Beyond W1: the W1, W2, KL (MonoFlow h = id) and JS flows from the same cloud to the same data.
 
 All four are particle flows on the same ``simulate`` API: ``W1Flow`` (exact LP, capped Euler),
 ``W2Flow`` (exact W2 LP, barycentric projection), and ``MonoFlow`` / ``JSFlow`` whose velocity
@@ -24,7 +27,7 @@ from w1flow.density_ratio import LogRatioEstimator  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=200)
     p.add_argument("--out", default=".")
     args = p.parse_args(argv)

@@ -1,4 +1,7 @@
-"""MonoFlow in 1-D with known densities: every f-divergence and TV decrease, for every h.
+"""MonoFlow in 1-D with known densities
+====================================
+
+MonoFlow in 1-D with known densities: every f-divergence and TV decrease, for every h.
 
 Solves the continuity equation of MonoFlow (Yi, Zhu & Liu 2023), dq/dt = -d/dx(q h'(log r) d/dx log r),
 r = p/q, with the exact finite-volume solver ``w1flow.finite_volume.monoflow_1d`` (linearly implicit,
@@ -37,7 +40,7 @@ SHOWN_DENSITIES = ["reverse_kl (h = id)", "vanilla_gan (JS flow)", "pearson"]
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     ap.add_argument("--n", type=int, default=300, help="number of cells")
     ap.add_argument("--out", default=".")
     args = ap.parse_args(argv)
