@@ -15,6 +15,7 @@ from pathlib import Path
 # whole docs build stays within two minutes on two cores with a cold Numba cache, and the
 # figures still show what the example is about. Scripts not listed run with their defaults.
 SIZES = {
+    "beyond_w1": 40,
     "chattering": 100,
     "convergence_study": 24,
     "critic_flow": 40,
@@ -22,6 +23,7 @@ SIZES = {
     "exact_flow": 200,
     "kuramoto": 100,
     "mean_field_orders": 40,
+    "monoflow_1d": 150,
     "propagation_of_chaos": 1000,
     "quantile_1d": 40,
     "w1_vs_w2": 150,
