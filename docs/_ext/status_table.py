@@ -44,7 +44,7 @@ class StatusTable(Directive):
                 logger.warning("status %r has no section labelled 'status-%s' on this page", word, word,
                                location=(env.docname, self.lineno))
         headers = ["status", "usable", "reported by", "meaning", "what to do"]
-        widths = [14, 7, 14, 30, 35]
+        widths = [18, 7, 13, 28, 34]
         table = nodes.table(classes=["w1flow-status-table", "colwidths-given"])
         group = nodes.tgroup(cols=len(headers))
         table += group
