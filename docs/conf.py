@@ -185,6 +185,30 @@ def _drop_long_values(app, doctree):
                     ann.parent.remove(ann)
 
 
+# Markdown pages added to docs/ later (design notes, measurements) join the "In depth" toctree
+# by themselves, after the ones topics.md lists, rather than failing the build as orphans.
+MAIN_PAGES = {"index", "getting_started", "concepts", "user_guide", "paper_checks", "topics"}
+
+
+def _add_new_pages_to_topics(app, docname, source):
+    if docname != "topics":
+        return
+    import re
+
+    text = source[0]
+    listed = set(re.findall(r"^([\w/.-]+)\s*$", text, re.MULTILINE))
+    extra = sorted(p.stem for p in HERE.glob("*.md") if p.stem not in MAIN_PAGES | listed)
+    if extra:
+        end = text.rindex("```")
+        source[0] = text[:end] + "".join(f"{name}\n" for name in extra) + text[end:]
+
+
+def _reread_topics(app, env, added, changed, removed):
+    return ["topics"]  # incremental builds too see pages added since the last one
+
+
 def setup(app):
     app.connect("autodoc-skip-member", _skip_if_documented_elsewhere)
+    app.connect("source-read", _add_new_pages_to_topics)
+    app.connect("env-get-outdated", _reread_topics)
     app.connect("doctree-read", _drop_long_values)
