@@ -123,11 +123,54 @@ toc_object_entries_show_parents = "hide"
 # first page that exports it. Pages are the ``automodule`` targets of docs/api/*.rst.
 def _api_pages():
     pages = {}
-    for rst in sorted((HERE / "api").glob("*.rst")):
+    for rst in sorted((HERE / "api").glob("*.rst")) + sorted(AUTO_API.glob("*.rst")):
         for line in rst.read_text(encoding="utf-8").splitlines():
             if line.startswith(".. automodule:: "):
-                pages[line.split("::", 1)[1].strip()] = f"api/{rst.stem}"
+                pages[line.split("::", 1)[1].strip()] = rst.relative_to(HERE).with_suffix("").as_posix()
     return pages
+
+
+# Public modules added later (w1flow.<name>, no leading underscore) that no page of docs/api/
+# covers get a generated page in docs/api/auto/ (not in git) when they export a class or a
+# function documented nowhere else; docs/api/index.rst lists them after its own pages.
+AUTO_API = HERE / "api" / "auto"
+
+
+def _write_auto_api_pages():
+    import importlib
+    import pkgutil
+
+    AUTO_API.mkdir(exist_ok=True)
+    static = {m: d for m, d in _api_pages().items() if not d.startswith("api/auto/")}
+    documented = set()
+    for modname in static:
+        mod = importlib.import_module(modname)
+        documented |= {id(getattr(mod, n)) for n in getattr(mod, "__all__", []) if callable(getattr(mod, n, None))}
+    wanted = {}
+    for info in pkgutil.iter_modules(w1flow.__path__):
+        name = f"w1flow.{info.name}"
+        if info.name.startswith("_") or name in static:
+            continue
+        mod = importlib.import_module(name)
+        exports = [getattr(mod, n, None) for n in getattr(mod, "__all__", [])]
+        if any(callable(o) and id(o) not in documented for o in exports):
+            wanted[name] = f"{name}\n{'=' * len(name)}\n\n.. automodule:: {name}\n"
+    for old in AUTO_API.glob("*.rst"):
+        if old.stem not in wanted:
+            old.unlink()
+    for name, text in wanted.items():
+        path = AUTO_API / f"{name}.rst"
+        if not path.exists() or path.read_text(encoding="utf-8") != text:
+            path.write_text(text, encoding="utf-8")
+    return sorted(wanted)
+
+
+AUTO_API_MODULES = _write_auto_api_pages()
+
+
+def _add_auto_api_pages(app, docname, source):
+    if docname == "api/index" and AUTO_API_MODULES:
+        source[0] = source[0].rstrip("\n") + "\n" + "".join(f"   auto/{m}\n" for m in AUTO_API_MODULES)
 
 
 def _homes(pages):
@@ -203,12 +246,13 @@ def _add_new_pages_to_topics(app, docname, source):
         source[0] = text[:end] + "".join(f"{name}\n" for name in extra) + text[end:]
 
 
-def _reread_topics(app, env, added, changed, removed):
-    return ["topics"]  # incremental builds too see pages added since the last one
+def _reread_indexes(app, env, added, changed, removed):
+    return ["topics", "api/index"]  # incremental builds too see pages added since the last one
 
 
 def setup(app):
     app.connect("autodoc-skip-member", _skip_if_documented_elsewhere)
     app.connect("source-read", _add_new_pages_to_topics)
-    app.connect("env-get-outdated", _reread_topics)
+    app.connect("source-read", _add_auto_api_pages)
+    app.connect("env-get-outdated", _reread_indexes)
     app.connect("doctree-read", _drop_long_values)
