@@ -1,4 +1,7 @@
-"""Generating 8×8 digits (d = 64) with W1-FE: persistency K = 1 (WGAN) against K = 8.
+"""Generating 8×8 digits with W1-FE
+================================
+
+Generating 8×8 digits (d = 64) with W1-FE: persistency K = 1 (WGAN) against K = 8.
 
 An MLP generator (latent 16 → 128 → 128 → 64) is trained on scikit-learn's digits (offline; 500
 images held out) with the exact potential of each batch (an LP between 256 generated and 256
@@ -29,7 +32,7 @@ from w1flow.generative.digits import DigitsScorer  # noqa: E402
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[1] if __doc__ else None)
     p.add_argument("--n", type=int, default=300, help="outer steps")
     p.add_argument("--every", type=int, default=None)
     p.add_argument("--out", default=".")
