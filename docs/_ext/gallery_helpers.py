@@ -20,6 +20,7 @@ SIZES = {
     "convergence_study": 24,
     "critic_flow": 40,
     "cucker_smale": 40,
+    "digits_w1fe": 40,
     "exact_flow": 200,
     "kuramoto": 100,
     "mean_field_orders": 40,
