@@ -25,6 +25,7 @@ EXAMPLES = {
     "beyond_w1.py": ["beyond_w1.png"],
     "monoflow_1d.py": ["monoflow_1d.png"],
     "digits_w1fe.py": ["digits_w1fe.png"],
+    "k_sweep.py": ["k_sweep.png"],
 }
 NEEDS = {"digits_w1fe.py": "sklearn"}  # examples that need an extra skip cleanly without it
 

@@ -22,6 +22,7 @@ SIZES = {
     "cucker_smale": 40,
     "digits_w1fe": 40,
     "exact_flow": 200,
+    "k_sweep": 40,
     "kuramoto": 100,
     "mean_field_orders": 40,
     "monoflow_1d": 150,
