@@ -213,10 +213,14 @@ class EulerMaruyama(Solver):
             return StepResult.failed(x, a, f)
         n, d = x.shape
         dw = ctx.problem.increment(t, t + dt, n, d)
-        return StepResult(x + dt * f.velocity + _noise(f.diffusion, dw), a)
+        return StepResult(x + dt * f.velocity + _noise(f.diffusion, dw) + self._correction(ctx, t, dt, x, a, f, dw), a)
+
+    def _correction(self, ctx, t, dt, x, a, f, dw):
+        """What a higher-order scheme adds to the Euler–Maruyama step (nothing here)."""
+        return 0.0
 
 
-class Milstein(Solver):
+class Milstein(EulerMaruyama):
     """Milstein's scheme for diagonal noise: Euler–Maruyama plus ``½ σ ∂σ (ΔW² − Δt)``.
 
     .. math::  X^k_{n+1} = X^k_n + b^k Δt + σ^k ΔW^k + \\tfrac12 σ^k \\,∂_kσ^k\\,\\big((ΔW^k)^2 − Δt\\big).
@@ -229,7 +233,6 @@ class Milstein(Solver):
     strong_order = 1.0
     weak_order = 1.0
     name = "milstein"
-    stochastic = True
 
     def init(self, ctx, t0, dt0, x, a):
         """Refuse a problem without the derivative of its diffusion, before any work."""
@@ -239,16 +242,9 @@ class Milstein(Solver):
         ctx.problem.sigma_dx(x, a, t0, ctx.parent)  # raises with the fix if there is none
         return super().init(ctx, t0, dt0, x, a)
 
-    def step(self, ctx, t, dt, x, a, state):
-        """One step from ``t`` to ``t + dt``."""
-        f = ctx.field(x, a, t)
-        if not f.success:
-            return StepResult.failed(x, a, f)
-        n, d = x.shape
-        dw = ctx.problem.increment(t, t + dt, n, d)
-        s = f.diffusion
+    def _correction(self, ctx, t, dt, x, a, f, dw):
         ds = ctx.problem.sigma_dx(x, a, t, ctx.parent)
-        return StepResult(x + dt * f.velocity + s * dw + 0.5 * s * ds * (dw * dw - dt), a)
+        return 0.5 * f.diffusion * ds * (dw * dw - dt)
 
 
 def _noise(sigma, dw):
