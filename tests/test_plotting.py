@@ -112,3 +112,36 @@ def test_second_order_states_are_drawn_by_the_coordinates_asked_for(tmp_path):
     out = animate_flow(res, path=tmp_path / "q.gif", max_frames=3, coords=(0, 1))
     with Image.open(out) as im:
         assert im.n_frames == 3
+
+
+def test_the_potential_heat_map_shows_phi_on_its_grid_and_the_plan_velocities(rng, tmp_path):
+    from w1flow import ExactPotential
+    from w1flow.plotting import plot_potential
+
+    y = generic_cloud(rng, 20, 2)
+    x = generic_cloud(rng, 15, 2, shift=3.0)
+    pot = ExactPotential()(x, None, y, None)
+    fig = plot_potential(pot, y, path=tmp_path / "phi.png")
+    ax = fig.axes[0]
+    mesh = ax.collections[0]
+    values = np.asarray(mesh.get_array()).reshape(150, 150)
+    edges = mesh.get_coordinates()  # (151, 151, 2) cell corners; the cells are centred on the grid
+    centres = 0.25 * (edges[:-1, :-1] + edges[1:, :-1] + edges[:-1, 1:] + edges[1:, 1:])
+    np.testing.assert_allclose(values, pot(centres.reshape(-1, 2)).reshape(150, 150), rtol=0, atol=1e-12)
+    # the map covers the particles and the data: φ is highest near the particles, lowest near the data
+    assert values.max() >= pot(y).max() and values.min() <= pot(x).min()
+    quiver = [c for c in ax.collections if type(c).__name__ == "Quiver"][0]
+    np.testing.assert_allclose(np.column_stack([quiver.U, quiver.V]), pot.velocity)
+    assert (tmp_path / "phi.png").stat().st_size > 10_000
+    with pytest.raises(ValueError, match="draws 2-D potentials"):
+        plot_potential(ExactPotential()(x[:, :1], None, y[:, :1], None))
+
+
+def test_snapshots_can_draw_transport_arrows_from_each_start(rng):
+    y = generic_cloud(rng, 12, 2)
+    x0 = y + 3.0
+    res = simulate(W1Flow(y), x0, 1.0, 0.25)
+    panels = _panels(plot_snapshots(res, y, n_panels=3, arrows=True))
+    quiver = [c for c in panels[-1].collections if type(c).__name__ == "Quiver"][0]
+    np.testing.assert_allclose(np.column_stack([quiver.U, quiver.V]), res.xs[-1] - x0)
+    assert not [c for c in panels[0].collections if type(c).__name__ == "Quiver"]  # nothing moved at t = 0

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["plot_snapshots", "plot_w1", "plot_functional", "animate_flow", "plot_convergence", "plot_sweep"]
+__all__ = ["plot_snapshots", "plot_potential", "plot_w1", "plot_functional", "animate_flow", "plot_convergence",
+           "plot_sweep"]
 
 
 def _figure(**kwargs):
@@ -65,7 +66,7 @@ def _target(target):
     return target[:, None] if target.ndim == 1 else target
 
 
-def plot_snapshots(result, target=None, path=None, n_panels=6, title=None, coords=None):
+def plot_snapshots(result, target=None, path=None, n_panels=6, title=None, coords=None, arrows=False):
     """Grid of particle snapshots (first two coordinates), over the data if given.
 
     Works for any problem (``W1Flow``, ``W2Flow``, ``MeanFieldODE``): 1-D clouds are drawn on a
@@ -86,6 +87,9 @@ def plot_snapshots(result, target=None, path=None, n_panels=6, title=None, coord
         The one or two coordinates to draw (default: the first two), e.g. ``(0, 1)`` for the
         positions of a second-order state ``[q, v]``, or ``(0, 2)`` for the phase plane of the
         first coordinate. The target (if any) is drawn with the same coordinates.
+    arrows : bool
+        Draw transport arrows: from each particle's start (its parent in ``x0``) to where it is
+        in the panel (at most 200 of them, evenly chosen), so the panels show where mass went.
     """
     target = _target(target)
     xs = _columns(result, coords)
@@ -103,6 +107,12 @@ def plot_snapshots(result, target=None, path=None, n_panels=6, title=None, coord
         if target is not None:
             ax.scatter(*_xy(target), s=4, c="0.7", label="data")
         ax.scatter(*_xy(xs[i]), s=4, c="tab:blue", label="particles")
+        if arrows and i > 0 and two_d:
+            start = xs[0][result.parents[i]]  # each particle's start (splitting runs: its parent's)
+            pick = np.unique(np.linspace(0, xs[i].shape[0] - 1, min(200, xs[i].shape[0])).round().astype(int))
+            d = xs[i][pick] - start[pick]
+            ax.quiver(start[pick, 0], start[pick, 1], d[:, 0], d[:, 1], angles="xy", scale_units="xy", scale=1.0,
+                      width=0.003, color="tab:red", alpha=0.5)
         w1 = "" if result.w1 is None else f", W1 = {result.w1[i]:.3g}"
         ax.set_title(f"t = {result.ts[i]:.3g}{w1}")
         ax.set_xlim(lo[0], hi[0])
@@ -114,6 +124,66 @@ def plot_snapshots(result, target=None, path=None, n_panels=6, title=None, coord
         if p == 0 and target is not None:
             ax.legend(loc="upper left", fontsize=8)
     fig.suptitle(_default_title(result) if title is None else title)
+    if path is not None:
+        fig.savefig(path, dpi=100)
+    return fig
+
+
+def plot_potential(potential, target=None, path=None, grid=150, n_arrows=150, title=None, ax=None):
+    """A 2-D potential φ as a heat map with contours, the particles, the data, and the particles'
+    velocities ``−∇φ`` (for the exact LP: the plan velocity) as arrows.
+
+    Parameters
+    ----------
+    potential : Potential
+        A potential object in 2-D (``ExactPotential()(x, a, y, b)``, a critic's, …): callable on
+        points, with ``x`` (its particles) and ``velocity``.
+    target : ndarray, shape (m, 2), optional
+        The data, drawn in grey.
+    path : str or Path, optional
+        Where to write the PNG.
+    grid : int
+        Grid points per axis of the heat map.
+    n_arrows : int
+        At most this many velocity arrows (evenly chosen particles).
+    title : str, optional
+    ax : matplotlib Axes, optional
+        Draw there instead of a new figure.
+
+    Returns
+    -------
+    Figure
+    """
+    x = np.asarray(potential.x)
+    if x.shape[1] != 2:
+        raise ValueError(f"plot_potential draws 2-D potentials; this one lives in {x.shape[1]} dimensions.")
+    target = _target(target)
+    pts = x if target is None else np.concatenate([x, target[:, :2]])
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    pad = 0.1 * (hi - lo).max() + 1e-9
+    gx = np.linspace(lo[0] - pad, hi[0] + pad, int(grid))
+    gy = np.linspace(lo[1] - pad, hi[1] + pad, int(grid))
+    X, Y = np.meshgrid(gx, gy)
+    Z = np.asarray(potential(np.column_stack([X.ravel(), Y.ravel()])), dtype=float).reshape(X.shape)
+    if ax is None:
+        fig = _figure(figsize=(6, 5), layout="constrained")
+        ax = fig.add_subplot(1, 1, 1)
+    else:
+        fig = ax.figure
+    mesh = ax.pcolormesh(X, Y, Z, cmap="viridis", shading="auto")
+    ax.contour(X, Y, Z, levels=12, colors="white", linewidths=0.5, alpha=0.6)
+    fig.colorbar(mesh, ax=ax, label="φ (high on the particles, low on the data)")
+    if target is not None:
+        ax.scatter(target[:, 0], target[:, 1], s=4, c="0.85", label="data")
+    ax.scatter(x[:, 0], x[:, 1], s=4, c="tab:red", label="particles")
+    V = np.asarray(potential.velocity)
+    pick = np.unique(np.linspace(0, x.shape[0] - 1, min(int(n_arrows), x.shape[0])).round().astype(int))
+    ax.quiver(x[pick, 0], x[pick, 1], V[pick, 0], V[pick, 1], color="white", width=0.003, alpha=0.8)
+    ax.set_aspect("equal", adjustable="box")
+    ax.set_xlim(gx[0], gx[-1])
+    ax.set_ylim(gy[0], gy[-1])
+    ax.set_title(title if title is not None else f"potential and velocities −∇φ (W1 = {float(potential.w1):.3g})")
+    ax.legend(loc="upper left", fontsize=8)
     if path is not None:
         fig.savefig(path, dpi=100)
     return fig
