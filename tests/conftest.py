@@ -48,6 +48,18 @@ def examples(n):
     return min(n, settings.default.max_examples)
 
 
+def stop_after(k):
+    """A simulate callback that raises KeyboardInterrupt at its k-th call (an interrupted run)."""
+    calls = []
+
+    def callback(t, x, a):
+        calls.append(t)
+        if len(calls) == k:
+            raise KeyboardInterrupt
+
+    return callback
+
+
 def generic_cloud(rng, n, d, scale=1.0, shift=0.0):
     """Gaussian points: distinct pairwise distances with probability 1 (no ties)."""
     return shift + scale * rng.standard_normal((n, d))

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import generic_cloud, rand_weights
+from conftest import generic_cloud, rand_weights, stop_after
 from w1flow import (Checkpoint, CheckpointError, EntropicPotential, Euler, ExactPotential, MeanFieldODE, RK4,
                     SaveAt, W1Flow, simulate)
 from w1flow.checkpoint import fingerprint
@@ -32,17 +32,6 @@ def kuramoto_global(x, a, t):
     return (OMEGA + K_GLOBAL * (a[None, :] * np.sin(th[None, :] - th[:, None])).sum(axis=1))[:, None]
 
 
-def _stop_after(k):
-    calls = []
-
-    def callback(t, x, a):
-        calls.append(t)
-        if len(calls) == k:
-            raise KeyboardInterrupt
-
-    return callback
-
-
 def _theta0():
     return np.random.default_rng(3).uniform(-np.pi, np.pi, (40, 1))
 
@@ -51,7 +40,7 @@ def _interrupted(tmp_path, problem, solver=None, potential=None, x0=None, weight
     ck = tmp_path / "run.ckpt"
     x0 = _theta0() if x0 is None else x0
     part = simulate(problem, x0, 2.0, 0.01, solver=solver or RK4(), potential=potential, weights=weights,
-                    checkpoint=Checkpoint(ck, every=10), callback=_stop_after(k))
+                    checkpoint=Checkpoint(ck, every=10), callback=stop_after(k))
     assert part.status == "interrupted"
     return ck
 
@@ -111,7 +100,7 @@ def test_another_oracle_solver_weights_or_target_is_refused(tmp_path, rng, chang
     x, y = _w1_case(rng)
     ck = tmp_path / "w1.ckpt"
     simulate(W1Flow(y), x, 1.0, 0.05, solver=Euler(), checkpoint=Checkpoint(ck, every=5),
-             callback=_stop_after(7))
+             callback=stop_after(7))
     kw = dict(solver=Euler(), checkpoint=Checkpoint(ck, resume=True))
     target, x0, t1, dt, problem = y, x, 1.0, 0.05, W1Flow
     for key, value in change.items():
@@ -340,7 +329,7 @@ def test_checkpoint_records_status_and_wall_time_across_a_resume(tmp_path):
     x0 = _theta0()
     start = time.perf_counter()
     part = simulate(MeanFieldODE(kuramoto(2.0)), x0, 2.0, 0.01, solver=RK4(), checkpoint=Checkpoint(ck, every=10),
-                    callback=_stop_after(50))
+                    callback=stop_after(50))
     with open(ck, "rb") as fh:
         saved = pickle.load(fh)
     assert saved["status"] == "interrupted" and saved["k"] == 50 == part.n_steps

@@ -5,6 +5,8 @@ refused with the argument named."""
 import numpy as np
 import pytest
 
+from conftest import stop_after
+
 from w1flow import RK4, Checkpoint, CheckpointError, Euler, FlowResult, MeanFieldODE, SaveAt, simulate
 from w1flow.solvers import Solver, StepResult
 from w1flow.interactions import KuramotoCoupling
@@ -73,15 +75,8 @@ def test_resume_with_the_same_parameters_is_bitwise_and_other_parameters_are_ref
 
     params = np.column_stack([_omega(), np.linspace(0.5, 1.5, N)])
     ck = tmp_path / "run.ckpt"
-    calls = []
-
-    def stop(t, x, a):
-        calls.append(t)
-        if len(calls) == 30:
-            raise KeyboardInterrupt
-
     part = simulate(MeanFieldODE(drift, params=params), _theta0(), 1.0, 0.01, solver=RK4(),
-                    checkpoint=Checkpoint(ck, every=10), callback=stop)
+                    checkpoint=Checkpoint(ck, every=10), callback=stop_after(30))
     assert part.status == "interrupted"
     other = params.copy()
     other[7, 1] += 1e-9

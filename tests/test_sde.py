@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
+from conftest import stop_after
+
 from w1flow import (RK4, BrownianPath, Checkpoint, Euler, EulerMaruyama, McKeanVlasovSDE, MeanFieldODE, Milstein,
                     SaveAt, simulate)
 
@@ -130,16 +132,9 @@ def test_the_same_seed_is_the_same_run_and_a_resumed_run_is_bitwise(tmp_path):
     x0 = np.random.default_rng(1).normal(size=(200, 1))
     ref = simulate(_ou(), x0, 1.0, 2.0**-6, solver=EulerMaruyama())
     assert ref.x_final.tobytes() == simulate(_ou(), x0, 1.0, 2.0**-6, solver=EulerMaruyama()).x_final.tobytes()
-    calls = []
-
-    def stop(t, x, a):
-        calls.append(t)
-        if len(calls) == 20:
-            raise KeyboardInterrupt
-
     ck = tmp_path / "sde.ckpt"
     part = simulate(_ou(), x0, 1.0, 2.0**-6, solver=EulerMaruyama(), checkpoint=Checkpoint(ck, every=8),
-                    callback=stop)
+                    callback=stop_after(20))
     assert part.status == "interrupted"
     with pytest.raises(Exception, match=r"problem\.seed"):
         simulate(_ou(seed=4), x0, 1.0, 2.0**-6, solver=EulerMaruyama(), checkpoint=Checkpoint(ck, resume=True))
