@@ -8,7 +8,7 @@ import numpy as np
 from ._validation import as_positive_float, as_positive_int
 
 __all__ = ["gaussian_blob", "eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "digits",
-           "rng_from"]
+           "rng_from", "transform_digits"]
 
 
 def rng_from(seed):
@@ -140,3 +140,42 @@ def digits(split="train", n_held_out=500, seed=0):
     held[np.random.default_rng(seed).choice(n, int(n_held_out), replace=False)] = True
     mask = held if split == "held_out" else ~held
     return x[mask], labels[mask]
+
+
+#: The image transforms of :func:`transform_digits`.
+DIGIT_TRANSFORMS = ("thicken", "blur", "rotate")
+
+
+def transform_digits(x, kind="thicken", angle=20.0, sigma=0.7):
+    """Restyle 8×8 digits (rows of 64 pixels in [0, 1]): the source domain of a translation task.
+
+    Parameters
+    ----------
+    x : array_like, shape (n, 64)
+        Images as :func:`digits` returns them.
+    kind : {"thicken", "blur", "rotate"}
+        ``"thicken"``: a grey dilation over 2×2 neighbourhoods (every stroke one pixel wider,
+        each pixel the maximum of its block: the result is ≥ the image pixel by pixel);
+        ``"blur"``: a Gaussian filter of width ``sigma`` pixels; ``"rotate"``: rotation by
+        ``angle`` degrees about the centre (bilinear, zero outside), clipped to [0, 1].
+    angle, sigma : float
+
+    Returns
+    -------
+    ndarray, shape (n, 64)
+    """
+    from scipy import ndimage
+
+    x = np.asarray(x, dtype=np.float64)
+    if x.ndim != 2 or x.shape[1] != 64:
+        raise ValueError(f"x must have shape (n, 64) (8×8 digits); got {x.shape}.")
+    if kind not in DIGIT_TRANSFORMS:
+        raise ValueError(f"kind must be one of {DIGIT_TRANSFORMS}; got {kind!r}.")
+    imgs = x.reshape(-1, 8, 8)
+    if kind == "thicken":
+        out = ndimage.grey_dilation(imgs, size=(1, 2, 2))
+    elif kind == "blur":
+        out = ndimage.gaussian_filter(imgs, sigma=(0, float(sigma), float(sigma)))
+    else:
+        out = np.clip(ndimage.rotate(imgs, float(angle), axes=(2, 1), reshape=False, order=1, mode="constant"), 0, 1)
+    return np.ascontiguousarray(out.reshape(-1, 64), dtype=np.float64)

@@ -36,10 +36,15 @@ class TorchKernels:
     device : str or torch.device, optional
         ``"cuda"`` when available, else ``"cpu"``.
     dtype : {"float64", "float32"}
-        float64 matches the numpy backend; float32 is faster on GPUs (not measured here).
+        float64 matches the numpy backend; float32 is what GPUs are fast at (no GPU speed was
+        measured here).
+    forward : callable, optional
+        ``forward(theta_tensor, Z_tensor)``: the network of a
+        :class:`~w1flow.generative.TorchGenerator` (its ``torch_forward``); by default the MLP
+        layout of :class:`~w1flow.generative.MLPGenerator`.
     """
 
-    def __init__(self, device=None, dtype="float64"):
+    def __init__(self, device=None, dtype="float64", forward=None):
         torch = _torch()
         if dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
@@ -52,11 +57,14 @@ class TorchKernels:
             raise ValueError(f"device {device!r} is not usable here ({exc}); use device='cpu' or leave it None.") from None
         self.dtype = getattr(torch, dtype)
         self.torch = torch
+        self.forward = forward
 
     def _t(self, a):
         return self.torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
 
     def _forward(self, th, offs, sizes, act, Z):
+        if self.forward is not None:
+            return self.forward(th, Z)
         torch = self.torch
         h = Z
         L = len(sizes) - 1

@@ -52,7 +52,7 @@ logger = logging.getLogger(__name__)
 #: The training rules :func:`train` knows.
 METHODS = ("w1fe", "wgan", "naive_same", "naive_fresh")
 
-_HISTORY = ("iteration", "w1", "critic_dual", "critic_steps", "generator_steps", "wall_time",
+_HISTORY = ("iteration", "w1", "critic_dual", "critic_steps", "critic_evaluations", "generator_steps", "wall_time",
             "displacement", "target_displacement")
 
 
@@ -69,7 +69,10 @@ class TrainResult:
         One entry per outer step: ``iteration``; ``w1`` (exact W1 between ``eval_samples``
         generated and held-out points, NaN between evaluations); ``critic_dual`` (the
         potential's W1 estimate on the training batch); ``critic_steps`` (cumulative critic
-        updates, or LPs for an exact oracle); ``generator_steps`` (cumulative);
+        updates, or LPs for an exact oracle); ``critic_evaluations`` (cumulative forward-and-backward
+        passes of the critic on one batch: its updates plus the batches on which ∇φ was queried —
+        one per outer step for W1-FE whatever K, K for the naive baselines; 0 queries for an
+        oracle that returns a plan); ``generator_steps`` (cumulative);
         ``wall_time`` (cumulative seconds of training, evaluations excluded);
         ``displacement`` (mean ``|G_new(z) − G_old(z)|`` on the step's batch) and
         ``target_displacement`` (mean ``Δt |∇φ|``, what an exact Euler step would move; NaN for
@@ -128,6 +131,7 @@ class _State:
     it: int = 0
     history: dict = dc_field(default_factory=lambda: {k: [] for k in _HISTORY})
     generator_steps: int = 0
+    grad_queries: int = 0  # batches on which ∇φ was evaluated (critic evaluations besides its updates)
     elapsed: float = 0.0
     eval_time: float = 0.0
     counts_before: dict = dc_field(default_factory=dict)  # the oracle's counters at the start
@@ -135,8 +139,8 @@ class _State:
 
 def _check_inputs(generator, data, potential, method, K, dt, batch_size, n_iter, optimizer, mse, held_out,
                   eval_every, eval_samples, lr, betas, eps):
-    if not isinstance(generator, MLPGenerator):
-        raise TypeError(f"generator must be an MLPGenerator, got {type(generator).__name__}.")
+    if not isinstance(generator, MLPGenerator) and type(generator).__name__ != "TorchGenerator":
+        raise TypeError(f"generator must be an MLPGenerator or a TorchGenerator, got {type(generator).__name__}.")
     data = as_points(data, "data")
     if data.shape[1] != generator.out_dim:
         raise ValueError(f"the generator's output dimension {generator.out_dim} differs from the data's "
@@ -173,13 +177,16 @@ def _check_inputs(generator, data, potential, method, K, dt, batch_size, n_iter,
 
 def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000, batch_size=256,
           optimizer="adam", lr=1e-4, betas=(0.5, 0.9), eps=1e-8, mse="sum", held_out=None, eval_every=None,
-          eval_samples=2000, seed=0, progress=False, checkpoint=None, backend="numpy", device=None):
+          eval_samples=2000, seed=0, progress=False, checkpoint=None, backend="numpy", device=None,
+          dtype="float64", latent=None, eval_latent=None):
     """Train a generator with W1-FE (persistency K) or a WGAN baseline; see the module docstring.
 
     Parameters
     ----------
-    generator : MLPGenerator
-        Updated in place (and returned in the result).
+    generator : MLPGenerator or TorchGenerator
+        Updated in place (and returned in the result). A
+        :class:`~w1flow.generative.TorchGenerator` (DCGAN-style, residual translator) needs
+        ``backend="torch"``.
     data : array_like, shape (N, d)
         Training samples; batches are drawn from them with replacement.
     potential : PotentialOracle
@@ -224,6 +231,15 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
         then). Both follow the same trajectory in float64 (tested to 1e-8 over 50 steps).
     device : str, optional
         The torch device (``"cuda"`` when available, else ``"cpu"``); only with ``backend="torch"``.
+    dtype : {"float64", "float32"}
+        The torch backend's arithmetic (the parameters are kept in float64 between calls).
+    latent : array_like, shape (N_s, latent_dim), optional
+        Draw the latent points from these rows (with replacement) instead of a standard normal:
+        the **source images of a domain translation** (with a residual ``TorchGenerator``, which
+        starts as the identity).
+    eval_latent : array_like, shape (n, latent_dim), optional
+        The latent points of the W1 evaluations (default: ``eval_samples`` fixed standard normal
+        draws; required with ``latent`` when evaluating: e.g. held-out source images).
 
     Returns
     -------
@@ -237,15 +253,35 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
         raise ValueError(f"backend must be 'numpy' or 'torch'; got {backend!r}.")
     if device is not None and backend != "torch":
         raise ValueError("device= is for backend='torch'; drop it or pass backend='torch'.")
+    if dtype not in ("float64", "float32"):
+        raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
+    if dtype != "float64" and backend != "torch":
+        raise ValueError("dtype= is for backend='torch' (the Numba kernels are float64); drop it or pass backend='torch'.")
+    torch_net = not isinstance(generator, MLPGenerator)
+    if torch_net and backend != "torch":
+        raise ValueError(f"a {type(generator).__name__} runs on torch only: pass backend='torch'.")
+    if latent is not None:
+        latent = as_points(latent, "latent", dim=generator.latent_dim)
+    if eval_latent is not None:
+        eval_latent = as_points(eval_latent, "eval_latent", dim=generator.latent_dim)
+    elif latent is not None and eval_every is not None:
+        raise ValueError("with latent= the evaluations need their own latent points: pass eval_latent= (e.g. "
+                         "held-out source images).")
     config = dict(method=method, K=K, dt=dt, n_iter=n_iter, batch_size=batch_size, optimizer=optimizer, lr=lr,
                   betas=betas, eps=eps, mse=mse, eval_every=eval_every, eval_samples=eval_samples, seed=seed)
+    if backend == "torch" and dtype != "float64":
+        config["dtype"] = dtype  # float32 changes the trajectory; float64 keeps old fingerprints
+    extra = {} if latent is None and eval_latent is None else {"latent": latent, "eval_latent": eval_latent}
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         checkpoint = Checkpoint(checkpoint)
     run_id = fingerprint(config=config, generator=generator.settings(), theta0=generator.theta, data=data,
-                         held_out=held_out, oracle=potential)
+                         held_out=held_out, oracle=potential, **extra)
     saved = checkpoint.load(run_id) if checkpoint is not None else None
     if saved is not None:
         st = saved["state"]
+        if "critic_evaluations" not in st.history:  # a checkpoint written before the count existed
+            st.history["critic_evaluations"] = [-1] * len(st.history["iteration"])
+            st.grad_queries = 0
         generator.theta[:] = st.theta
         st.theta = generator.theta
     else:
@@ -259,10 +295,19 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
     if backend == "torch":
         from .torch_backend import TorchKernels
 
-        K_ = TorchKernels(device)
+        K_ = TorchKernels(device, dtype, forward=generator.torch_forward if torch_net else None)
     else:
         K_ = _kernels()
-    z_eval = np.random.default_rng([seed, 1]).standard_normal((eval_samples, generator.latent_dim))
+    if eval_latent is not None:
+        z_eval = eval_latent
+    else:
+        z_eval = np.random.default_rng([seed, 1]).standard_normal((eval_samples, generator.latent_dim))
+
+    def draw_latent():
+        if latent is None:
+            return rng.standard_normal((batch_size, generator.latent_dim))
+        return latent[rng.integers(0, latent.shape[0], batch_size)]
+
     before = st.counts_before
     bar = None
     if progress:
@@ -277,7 +322,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
         while st.it < n_iter:
             consistent = False
             t0 = time.perf_counter()
-            z_c = rng.standard_normal((batch_size, generator.latent_dim))
+            z_c = draw_latent()
             xd = data[rng.integers(0, data.shape[0], batch_size)]
             out_c = K_.evaluate(st.theta, *args, z_c)
             pot = oracle(out_c, None, xd, None, float(st.it))
@@ -291,9 +336,10 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
             if plan:
                 z, out, g = z_c, out_c, -np.asarray(pot.velocity)
             else:
-                z = rng.standard_normal((batch_size, generator.latent_dim))
+                z = draw_latent()
                 out = K_.evaluate(st.theta, *args, z)
                 g = np.asarray(pot.grad(out))
+                st.grad_queries += 1
             n = batch_size
             if method == "w1fe":
                 Y = out - dt * g
@@ -303,8 +349,9 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
                 for k in range(K):
                     if k > 0:
                         if method == "naive_fresh":
-                            z = rng.standard_normal((batch_size, generator.latent_dim))
+                            z = draw_latent()
                         g = np.asarray(pot.grad(K_.evaluate(st.theta, *args, z)))
+                        st.grad_queries += not plan
                     st.step = K_.vjp_step(st.theta, st.m1, st.v1, st.step, *args, z, np.ascontiguousarray(g / n),
                                           *opt)
                 steps, target = K, np.nan  # no Euler step to reach
@@ -325,6 +372,8 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
             h["w1"].append(w1)
             h["critic_dual"].append(float(pot.w1))
             h["critic_steps"].append(sum(_count(oracle, k) - v for k, v in before.items()))
+            h["critic_evaluations"].append(_count(oracle, "critic_updates") - before["critic_updates"]
+                                           + st.grad_queries)
             h["generator_steps"].append(st.generator_steps)
             h["wall_time"].append(st.elapsed)
             h["displacement"].append(float(np.mean(np.linalg.norm(moved, axis=1))))

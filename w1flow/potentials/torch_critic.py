@@ -50,9 +50,20 @@ class TorchCriticPotential(PotentialOracle):
     Parameters
     ----------
     hidden : sequence of int
-        Hidden widths.
+        Hidden widths (``architecture="mlp"``).
     lipschitz : {"gp", "spectral"}
-        Gradient penalty (``penalty`` = λ) or spectrally normalised layers (hard 1-Lipschitz).
+        Gradient penalty (``penalty`` = λ) or spectrally normalised layers (hard 1-Lipschitz;
+        MLP only: an exact spectral norm of a convolution is not one SVD of its kernel).
+    architecture : {"mlp", "dcgan"}
+        A tanh MLP, or a DCGAN-style convolutional critic for images (two stride-2 4×4
+        convolutions with LeakyReLU, no batch norm; :mod:`w1flow._torch_nets`), the points being
+        images of ``image_shape`` flattened row-major.
+    image_shape : (int, int)
+        Height and width of the images (``"dcgan"``).
+    channels : (int, int)
+        The convolutions' channel widths (``"dcgan"``).
+    batch_penalty : int
+        Interpolates drawn for each gradient-penalty evaluation.
     penalty : float
         λ of the gradient penalty.
     n_critic : int
@@ -73,7 +84,8 @@ class TorchCriticPotential(PotentialOracle):
     """
 
     def __init__(self, hidden=(64, 64), lipschitz="gp", penalty=10.0, n_critic=20, warmup=500, lr=1e-3, seed=0,
-                 device=None, dtype="float64", num_threads=None):
+                 device=None, dtype="float64", num_threads=None, architecture="mlp", image_shape=(8, 8),
+                 channels=(32, 64), batch_penalty=256):
         super().__init__()
         try:
             import torch
@@ -83,6 +95,15 @@ class TorchCriticPotential(PotentialOracle):
             raise ValueError(f"lipschitz must be 'gp' or 'spectral'; got {lipschitz!r}.")
         if dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
+        if architecture not in ("mlp", "dcgan"):
+            raise ValueError(f"architecture must be 'mlp' or 'dcgan'; got {architecture!r}.")
+        if architecture == "dcgan" and lipschitz == "spectral":
+            raise ValueError("lipschitz='spectral' is exact for linear layers only; use lipschitz='gp' with "
+                             "architecture='dcgan', or architecture='mlp'.")
+        self.architecture = architecture
+        self.image_shape = tuple(image_shape)
+        self.channels = tuple(as_int(c, "channels", 1) for c in channels)
+        self.batch_penalty = as_int(batch_penalty, "batch_penalty", 1)
         self.hidden = tuple(as_int(h, "hidden", 1) for h in hidden)
         self.lipschitz = lipschitz
         self.penalty = as_float(penalty, "penalty", 0.0)
@@ -102,7 +123,8 @@ class TorchCriticPotential(PotentialOracle):
     def settings(self):
         """The options (not the trained weights)."""
         return {k: getattr(self, k) for k in ("hidden", "lipschitz", "penalty", "n_critic", "warmup", "lr", "seed",
-                                              "device", "dtype", "num_threads")}
+                                              "device", "dtype", "num_threads", "architecture",
+                                              "image_shape", "channels", "batch_penalty")}
 
     def reset(self):
         """Forget the trained critic and zero the counters."""
@@ -120,6 +142,14 @@ class TorchCriticPotential(PotentialOracle):
     def _build(self, d):
         torch = self._torch
         gen = torch.Generator(device="cpu").manual_seed(int(self.seed or 0))
+        if self.architecture == "dcgan":
+            from .._torch_nets import torch_module
+
+            net = torch_module("dcgan_critic", in_dim=d, image_shape=self.image_shape, channels=self.channels,
+                               seed=self.seed).to(device=self._dev, dtype=self._dt)
+            self._opt = torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.9))
+            self._gen = gen
+            return net
         sizes = [d, *self.hidden, 1]
         layers = []
         for i in range(len(sizes) - 1):
@@ -160,9 +190,10 @@ class TorchCriticPotential(PotentialOracle):
             gap = (net(xt).squeeze(-1) * at).sum() - (net(yt).squeeze(-1) * bt).sum()
             loss = -gap
             if self.lipschitz == "gp" and self.penalty > 0:
-                i = torch.multinomial(at, 256, replacement=True, generator=self._gen).to(self._dev)
-                j = torch.multinomial(bt, 256, replacement=True, generator=self._gen).to(self._dev)
-                eps = torch.rand(256, 1, generator=self._gen).to(device=self._dev, dtype=self._dt)
+                nb = self.batch_penalty
+                i = torch.multinomial(at.cpu(), nb, replacement=True, generator=self._gen).to(self._dev)
+                j = torch.multinomial(bt.cpu(), nb, replacement=True, generator=self._gen).to(self._dev)
+                eps = torch.rand(nb, 1, generator=self._gen).to(device=self._dev, dtype=self._dt)
                 xh = (eps * xt[i] + (1 - eps) * yt[j]).requires_grad_(True)
                 (g,) = torch.autograd.grad(net(xh).sum(), xh, create_graph=True)
                 loss = loss + self.penalty * ((g.norm(dim=1) - 1.0) ** 2).mean()
