@@ -45,3 +45,27 @@ def test_the_scorer_sees_real_digits_as_digits_and_noise_as_noise():
     noise = np.random.default_rng(0).uniform(0, 1, xh.shape)
     assert scorer.frechet(xh, xt[:500]) < 0.1 * scorer.frechet(xh, noise)
     assert scorer.w1(xh, xt[:500]) < 0.5 * scorer.w1(xh, noise)
+
+
+def test_digit_transforms_do_what_they_say():
+    from w1flow.datasets import transform_digits
+
+    x = np.zeros((2, 64))
+    x[0, 8 * 3 + 4] = 1.0  # one lit pixel at row 3, column 4
+    x[1, :8] = 0.5  # the top row
+    t = transform_digits(x, "thicken")
+    # a 2x2 grey dilation: each pixel takes the max over its 2x2 block, so the lit pixel grows to a
+    # 2x2 square and nothing else changes
+    lit = {divmod(int(k), 8) for k in np.flatnonzero(t[0])}
+    assert len(lit) == 4 and (3, 4) in lit and np.all(t[0][t[0] > 0] == 1.0)
+    assert np.all(t >= x) and t[1].max() == 0.5
+    assert np.abs(transform_digits(x, "rotate", angle=0.0) - x).max() == 0.0
+    r = transform_digits(x, "rotate", angle=90.0)
+    assert r[1].reshape(8, 8)[:, 0].sum() > 2.0 or r[1].reshape(8, 8)[:, -1].sum() > 2.0  # the row became a column
+    b = transform_digits(x, "blur")
+    np.testing.assert_allclose(b.sum(axis=1), x.sum(axis=1), rtol=0.35)  # mass kept up to the border
+    assert b[0].max() < 1.0
+    with pytest.raises(ValueError, match="kind must be one of"):
+        transform_digits(x, "shear")
+    with pytest.raises(ValueError, match=r"shape \(n, 64\)"):
+        transform_digits(np.zeros((2, 10)))

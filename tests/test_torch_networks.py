@@ -118,6 +118,23 @@ def test_translation_draws_its_latents_from_the_source_and_evaluates_on_eval_lat
                 latent=src, eval_latent=src_held, held_out=tgt_held, eval_every=1, eval_samples=40)
     assert res.success
     np.testing.assert_allclose(res.w1[1][0], _w1_reference(src_held, tgt_held), rtol=1e-7)
+
+    class Recording:  # the exact oracle, remembering the generated batches it is shown
+        provides_plan = True
+
+        def __init__(self):
+            self.inner, self.seen = wf.ExactPotential(), []
+
+        def __call__(self, x, a, y, b, t=0.0):
+            self.seen.append(np.array(x))
+            return self.inner(x, a, y, b, t)
+
+    rec = Recording()
+    train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, rec, n_iter=2, batch_size=32, lr=1e-13,
+          backend="torch", latent=src)
+    # G is still the identity, so every generated point is one of the source images
+    for batch in rec.seen:
+        assert cdist(batch, src).min(axis=1).max() < 1e-9
     # and training on the source moves it toward the target
     g = TorchGenerator("residual", 64, 64, channels=(8, 8), seed=0)
     res = train(g, tgt, wf.ExactPotential(), K=4, dt=0.5, n_iter=40, batch_size=64, lr=3e-3, backend="torch",
