@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["torch_module", "NETWORKS"]
+__all__ = ["torch_module", "critic_mlp", "NETWORKS", "import_torch"]
 
 #: The network kinds :func:`torch_module` builds.
 NETWORKS = ("mlp", "dcgan_generator", "dcgan_critic", "residual_translator")
 
 
-def _torch():
+def import_torch():
+    """``import torch``, or an ImportError that says how to install it."""
     try:
         import torch
     except ImportError:
@@ -72,7 +73,7 @@ def torch_module(kind, *, in_dim, out_dim=1, hidden=(64, 64), image_shape=(8, 8)
     activation : {"tanh", "relu", "leaky_relu"}
         The MLP's activation.
     """
-    torch = _torch()
+    torch = import_torch()
     nn = torch.nn
     if kind not in NETWORKS:
         raise ValueError(f"kind must be one of {NETWORKS}; got {kind!r}.")
@@ -139,3 +140,39 @@ def _Residual(body, torch):
             return x + self.body(x)
 
     return Residual(body)
+
+
+def critic_mlp(d, hidden, gen, spectral=False, dtype=None, device=None):
+    """The critics' tanh MLP ``d → hidden… → 1``: weights N(0, 1/fan_in) drawn (in float32) from the
+    torch generator ``gen``, zero biases; with ``spectral`` every layer is divided by its exact
+    spectral norm (an SVD per forward pass, so 1-Lipschitz with tanh)."""
+    torch = import_torch()
+    sizes = [int(d), *[int(h) for h in hidden], 1]
+    layers = []
+    for i in range(len(sizes) - 1):
+        lin = torch.nn.Linear(sizes[i], sizes[i + 1])
+        with torch.no_grad():
+            lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen) / np.sqrt(sizes[i]))
+            lin.bias.zero_()
+        if spectral:
+            lin = _SpectralLinear(lin, torch)
+        layers.append(lin)
+        if i < len(sizes) - 2:
+            layers.append(torch.nn.Tanh())
+    return torch.nn.Sequential(*layers).to(device=device, dtype=dtype or torch.float64)
+
+
+def _SpectralLinear(lin, torch):
+    """A linear layer divided by its exact spectral norm (an SVD per forward pass): 1-Lipschitz."""
+
+    class SpectralLinear(torch.nn.Module):
+        def __init__(self, lin):
+            super().__init__()
+            self.lin = lin
+
+        def forward(self, z):
+            W = self.lin.weight
+            s = torch.linalg.matrix_norm(W, ord=2)
+            return torch.nn.functional.linear(z, W / torch.clamp(s, min=1.0), self.lin.bias)
+
+    return SpectralLinear(lin)

@@ -20,12 +20,9 @@ __all__ = ["TorchKernels"]
 
 
 def _torch():
-    try:
-        import torch
-    except ImportError:  # pragma: no cover - exercised where torch is absent
-        raise ImportError("backend='torch' needs PyTorch: pip install 'w1flow[torch]' (CPU wheel: "
-                          "pip install torch==2.13.0; on a GPU machine, the CUDA build from pytorch.org).") from None
-    return torch
+    from .._torch_nets import import_torch
+
+    return import_torch()
 
 
 class TorchKernels:

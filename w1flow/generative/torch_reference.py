@@ -104,7 +104,7 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
             raise ValueError("with latent= the evaluations need their own latent points: pass eval_latent=.")
     import torch
 
-    from .._torch_nets import torch_module
+    from .._torch_nets import critic_mlp, torch_module
     from ..metrics import w1 as exact_w1
 
     dev = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
@@ -117,7 +117,7 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
         D = torch_module("dcgan_critic", in_dim=generator.out_dim, image_shape=image_shape, channels=channels,
                          seed=critic_seed)
     else:
-        D = _mlp_critic(torch, generator.out_dim, critic_hidden, critic_seed)
+        D = critic_mlp(generator.out_dim, critic_hidden, torch.Generator(device="cpu").manual_seed(int(critic_seed or 0)))
     D = D.to(device=dev, dtype=dt_)
     opt_g = torch.optim.Adam(G.parameters(), lr=lr, betas=tuple(betas))
     opt_d = torch.optim.Adam(D.parameters(), lr=critic_lr, betas=tuple(betas))
@@ -212,18 +212,3 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
                                                         critic_lr=critic_lr, batch_size=batch_size,
                                                         fresh_batches=fresh_batches, dtype=dtype, seed=seed))
 
-
-def _mlp_critic(torch, d, hidden, seed):
-    """The tanh MLP critic, initialised as ``TorchCriticPotential`` initialises it."""
-    gen = torch.Generator(device="cpu").manual_seed(int(seed or 0))
-    sizes = [d, *hidden, 1]
-    layers = []
-    for i in range(len(sizes) - 1):
-        lin = torch.nn.Linear(sizes[i], sizes[i + 1])
-        with torch.no_grad():  # float32 draws, as TorchCriticPotential makes them
-            lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen) / np.sqrt(sizes[i]))
-            lin.bias.zero_()
-        layers.append(lin)
-        if i < len(sizes) - 2:
-            layers.append(torch.nn.Tanh())
-    return torch.nn.Sequential(*layers).double()

@@ -140,31 +140,18 @@ class TorchCriticPotential(PotentialOracle):
         return t.detach().cpu().numpy().astype(np.float64)
 
     def _build(self, d):
+        from .._torch_nets import critic_mlp, torch_module
+
         torch = self._torch
         gen = torch.Generator(device="cpu").manual_seed(int(self.seed or 0))
         if self.architecture == "dcgan":
-            from .._torch_nets import torch_module
-
             net = torch_module("dcgan_critic", in_dim=d, image_shape=self.image_shape, channels=self.channels,
                                seed=self.seed).to(device=self._dev, dtype=self._dt)
-            self._opt = torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.9))
-            self._gen = gen
-            return net
-        sizes = [d, *self.hidden, 1]
-        layers = []
-        for i in range(len(sizes) - 1):
-            lin = torch.nn.Linear(sizes[i], sizes[i + 1])
-            with torch.no_grad():
-                lin.weight.copy_(torch.randn(lin.weight.shape, generator=gen) / np.sqrt(sizes[i]))
-                lin.bias.zero_()
-            if self.lipschitz == "spectral":
-                lin = _SpectralLinear(lin, torch)
-            layers.append(lin)
-            if i < len(sizes) - 2:
-                layers.append(torch.nn.Tanh())
-        net = torch.nn.Sequential(*layers).to(device=self._dev, dtype=self._dt)
+        else:
+            net = critic_mlp(d, self.hidden, gen, spectral=self.lipschitz == "spectral", dtype=self._dt,
+                             device=self._dev)
         self._opt = torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.9))
-        self._gen = gen
+        self._gen = gen  # the penalty's interpolates continue this stream
         return net
 
     def __call__(self, x, a, y, b, t=0.0):
@@ -207,19 +194,3 @@ class TorchCriticPotential(PotentialOracle):
         return TorchCritic(x, a, net, self, w1, "converged" if ok else "nonfinite",
                            f"{steps} Adam steps" if ok else "the critic's output is not finite; lower lr")
 
-
-class _SpectralLinear:
-    """A linear layer divided by its exact spectral norm (an SVD per forward pass): 1-Lipschitz."""
-
-    def __new__(cls, lin, torch):
-        class SpectralLinear(torch.nn.Module):
-            def __init__(self, lin):
-                super().__init__()
-                self.lin = lin
-
-            def forward(self, z):
-                W = self.lin.weight
-                s = torch.linalg.matrix_norm(W, ord=2)
-                return torch.nn.functional.linear(z, W / torch.clamp(s, min=1.0), self.lin.bias)
-
-        return SpectralLinear(lin)
