@@ -1,9 +1,69 @@
-"""EXPERIMENT: certified exact W1 LP on sparse candidate arcs, solved by HiGHS (scipy), with
-column generation. (Docstring results filled in below after measuring.)
+"""EXPERIMENT (not part of w1flow): a certified exact W1 LP on sparse candidate arcs, solved by
+HiGHS, with column generation. Exact and certified on every instance tried, and memory stays
+O(n·k) (1.1 GB at n = 3·10⁴ against 4.7 GB for a dense LP at 10⁴), but it is only competitive when
+the plan is almost local ("late": data + small noise -> data); on the flow's hard start (blob ->
+8 Gaussians, many near-ties) it is 10-20x slower than a dense ``ot.emd``. See docs/performance.md.
 
-Run: ``python benchmarks/experiments/sparse_highs.py`` (small side-by-side table against a dense
-``ot.emd``); ``--n 10000 --dense`` etc. for one large instance (each solve in its own subprocess,
-peak RSS from ``resource.getrusage``).
+Method (:func:`sparse_w1`):
+
+1. candidate arcs: each particle's ``k_near`` nearest data points, plus a coarse plan: k-means
+   representatives (n/10 a side), a dense LP between them (masses = cluster weights) and every
+   pair of a block (p, q) the coarse plan uses. The blocks alone carry a feasible plan
+   (``a_i b_j G_pq / (A_p B_q)``), so the restricted LP is always feasible, for real weights and
+   n != m. (``--dual``: instead of whole blocks, a north-west-corner chain per block for
+   feasibility plus the k smallest ``|x_i − y_j| − v_q(j)`` per row under the coarse duals.)
+2. the restricted LP: variables = arcs, equalities = row sums a_i and column sums b_j but the
+   last (redundant), costs / their maximum, masses / the largest weight, solved by HiGHS
+   (``--method highs-ds``: ``scipy.optimize.linprog``, sparse ``A_eq``, presolve off, each round
+   from scratch; ``--method highspy``: one ``highspy.Highs`` kept alive, columns appended and the
+   primal simplex re-run from the last basis). Duals = the equality marginals times the cost scale.
+3. certificate: a fused Numba pass over all n·m pairs (row chunks, no matrix) computes the
+   c-transform ``ct_i = min_j (|x_i − y_j| − v_j)`` and the 3 best columns of each row. ``(ct, v)``
+   is dual feasible, so ``Σ a ct + Σ b v`` is a lower bound of W1; the plan is certified when
+   ``max_i (u_i − ct_i) <= tol`` and primal − lower bound ``<= tol`` (tol = 1e-9 · max |coordinate|).
+   Otherwise the violating pairs (up to 3 per row) join the arcs and step 2 runs again.
+
+Measured (2 shared cores, load 2.2-4 from another engineer's runs; dense = ``ot.emd`` on
+``cdist`` with scaled costs, each solve in a fresh subprocess after a warm-up, peak RSS by
+``getrusage``; the default table below is what ``python benchmarks/experiments/sparse_highs.py``
+prints, about 3 minutes):
+
+=================  ======  =========  =========  ========  =======  ======  =======  ======
+instance           n x m   solver     sparse s   dense s   rel.err  rounds  arcs     RSS GB
+=================  ======  =========  =========  ========  =======  ======  =======  ======
+demo               200²    highs-ds   0.70       0.01      1.4e-16  7       7055     0.46
+demo               200²    highspy    0.24       0.01      2.9e-16  6       7015     0.46
+weighted (3-D)     300x170 highspy    0.24       0.01      1.3e-16  6       9727     0.47
+weighted demo      250x400 highs-ds   3.58       0.01      0.0      8       15725    0.47
+weighted demo      250x400 highspy    0.86       0.01      1.5e-16  8       15725    0.47
+demo               1000²   highs-ds   55.9       0.19      3.7e-14  18      48705    0.52
+demo               1000²   highspy    2.95       0.19      1.4e-12  10      45830    0.51
+late               1000²   highspy    0.16       0.08      1.8e-16  2       26060    0.48
+weighted demo      2000x1500 highspy  14.1       0.59      1.5e-12  12      98152    0.56
+demo               2000²   highspy    10.6       1.05      2.7e-12  12      96045    0.56
+late               2000²   highspy    0.48       0.49      0.0      3       51405    0.50
+late               10⁴²    highspy    6.75       13.1      0.0      4       268640   0.67 (dense 4.68)
+late               10⁴²    highs-ds   50.9       13.1      -        15      268807   0.78
+demo               10⁴²    highspy    334 (+)    26-37*    -        19      601524   1.06
+late               3·10⁴²  highspy    77.9       (no LP)   -        5       792202   1.09
+=================  ======  =========  =========  ========  =======  ======  =======  ======
+
+Every run above was certified. (*) the dense demo LP at 10⁴ was not re-run here (the brief
+allowed one dense 10⁴ run, spent on "late"); 26-37 s and 4.2 GB are docs/performance.md's numbers.
+(+) with ``--prune 0.02`` (zero-flow columns of reduced cost > 2% of the largest cost deleted after
+each solve); a first run without pruning took 436 s (18 rounds, 650536 arcs, 384 s in HiGHS).
+Why the demo is slow: HiGHS needs ~134k dual simplex iterations for the first restricted LP at
+n = 10⁴ (23 s, 0.17 ms each) and then ~250k primal iterations over 18 rounds of column generation
+(0.3-1.5 ms each as the arcs grow to 6·10⁵; 9000+ of 10⁴ rows violate for the first 10 rounds:
+the near-tied costs make the restricted duals extrapolate badly). Without warm starts (scipy's
+``linprog``) each round starts from scratch and the degenerate LP returns other optimal duals
+every time, so new violations keep appearing (late 10⁴: 15 rounds instead of 4).
+
+Run: ``python benchmarks/experiments/sparse_highs.py`` (the table; uses highspy if installed, an
+optional extra that w1flow does not depend on), or one instance, e.g.
+``python benchmarks/experiments/sparse_highs.py --kind late --n 10000 --dense --verbose``
+(``--dense`` also runs the dense LP: 4.7 GB at 10⁴; options ``--method``, ``--k-near``,
+``--n-reps``, ``--k-add``, ``--col-add``, ``--prune``, ``--dual``).
 """
 
 from __future__ import annotations
@@ -226,7 +286,20 @@ class HighspyLP:
         v = self.S * np.concatenate([yd[self.n:], [0.0]])
         flow = np.asarray(sol.col_value) / self.f
         nit = self.h.getInfo().simplex_iteration_count
+        self.last = (flow, u, v, np.asarray(sol.col_dual))
         return flow, self.c, u, v, t_lp, nit
+
+    def prune(self, theta):
+        """Delete the columns at zero flow whose reduced cost exceeds ``theta`` (fraction of S);
+        the certificate brings any back that is needed. Returns the mask of kept columns."""
+        flow, _, _, rc = self.last
+        drop = np.flatnonzero((rc > theta) & (flow == 0))
+        keep = np.ones(self.rows.size, bool)
+        if drop.size:
+            self.h.deleteCols(drop.size, drop.astype(np.int32))
+            keep[drop] = False
+            self.rows, self.cols, self.c = self.rows[keep], self.cols[keep], self.c[keep]
+        return keep
 
 
 def solve_restricted(x, a, y, b, rows, cols, method="highs-ds", tol_lp=1e-10, presolve=False):
@@ -260,7 +333,7 @@ def solve_restricted(x, a, y, b, rows, cols, method="highs-ds", tol_lp=1e-10, pr
 
 def sparse_w1(x, a, y, b, k_near=8, n_reps=None, k_add=3, tol=None, method="highs-ds",
               max_rounds=30, seed=0, use_clusters=True, verbose=False, resolve_strategy=None,
-              k_row=16, k_col=4):
+              k_row=16, k_col=4, prune=0.0, col_add=0):
     """Certified exact W1 by column generation. Returns (cost, info)."""
     from w1flow._lp import default_certificate_tol
 
@@ -299,6 +372,12 @@ def sparse_w1(x, a, y, b, k_near=8, n_reps=None, k_add=3, tol=None, method="high
                 lp.add(new // m, new % m)
             flow, c, u, v, t_lp, nit = lp.solve(None if rounds == 1 else resolve_strategy)
             rows, cols = lp.rows, lp.cols
+            if prune:
+                t_p = time.perf_counter()
+                keep = lp.prune(prune)
+                t_lp += time.perf_counter() - t_p
+                flow, c, rows, cols = flow[keep], lp.c, lp.rows, lp.cols
+                key = np.sort(rows * m + cols)
         else:
             rows, cols = key // m, key % m
             flow, c, u, v, t_lp, nit = solve_restricted(x, a, y, b, rows, cols, method)
@@ -321,7 +400,15 @@ def sparse_w1(x, a, y, b, k_near=8, n_reps=None, k_add=3, tol=None, method="high
             certified = abs(primal - dual_feasible) <= tol
             break
         bad_i, bad_k = np.nonzero(viol > tol)
-        new = np.setdiff1d(bad_i * m + arg[bad_i, bad_k], key)
+        found = bad_i * m + arg[bad_i, bad_k]
+        if col_add:  # also the most violated rows of every column (a second pass, on the transpose)
+            t = time.perf_counter()
+            ctc, argc = certificate(y, x, u, k=col_add)
+            passes += 1
+            secs["certificate"] += time.perf_counter() - t
+            bad_j, bad_l = np.nonzero(v[:, None] - ctc > tol)
+            found = np.concatenate([found, argc[bad_j, bad_l] * m + bad_j])
+        new = np.setdiff1d(found, key)
         key = np.union1d(key, new)
     rmarg = np.abs(np.bincount(rows, flow, n) - a).max()
     cmarg = np.abs(np.bincount(cols, flow, m) - b).max()
@@ -393,7 +480,8 @@ def child(args):
         t = time.perf_counter()
         val, info = sparse_w1(x, a, y, b, k_near=args.k_near, n_reps=args.n_reps, k_add=args.k_add,
                               method=args.method, use_clusters="dual" if args.dual else not args.no_clusters, verbose=args.verbose,
-                              k_row=args.k_row, k_col=args.k_col,
+                              k_row=args.k_row, k_col=args.k_col, prune=args.prune,
+                              col_add=args.col_add,
                               resolve_strategy=args.resolve_strategy)
         out["seconds"] = time.perf_counter() - t
         out["value"] = val
@@ -437,6 +525,8 @@ def main():
     ap.add_argument("--verbose", action="store_true")
     ap.add_argument("--dual", action="store_true", help="dual-guided candidates instead of whole blocks")
     ap.add_argument("--k-row", type=int, default=16)
+    ap.add_argument("--col-add", type=int, default=0, help="also add the COL_ADD most violated rows per column")
+    ap.add_argument("--prune", type=float, default=0.0, help="highspy: delete zero-flow columns of reduced cost > PRUNE · max cost")
     ap.add_argument("--k-col", type=int, default=4)
     ap.add_argument("--resolve-strategy", type=int, default=4, help="HiGHS simplex_strategy of re-solves (4 = primal)")
     args = ap.parse_args()
@@ -461,7 +551,7 @@ def main():
     for kind, n, m, method in cases:
         sp = run_child(kind=kind, n=n, m=m, seed=args.seed, k_near=args.k_near, n_reps=args.n_reps,
                        k_add=args.k_add, method=method, no_clusters=args.no_clusters, verbose=args.verbose,
-                       dual=args.dual, k_row=args.k_row, k_col=args.k_col, resolve_strategy=args.resolve_strategy)
+                       dual=args.dual, prune=args.prune, col_add=args.col_add, k_row=args.k_row, k_col=args.k_col, resolve_strategy=args.resolve_strategy)
         if (args.dense or not args.n) and (kind, n, m) not in dense_cache:
             dense_cache[kind, n, m] = run_child(kind=kind, n=n, m=m, seed=args.seed, solver="dense")
         de = dense_cache.get((kind, n, m))
