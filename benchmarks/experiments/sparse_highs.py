@@ -59,6 +59,13 @@ the near-tied costs make the restricted duals extrapolate badly). Without warm s
 ``linprog``) each round starts from scratch and the degenerate LP returns other optimal duals
 every time, so new violations keep appearing (late 10⁴: 15 rounds instead of 4).
 
+Candidate choices (highspy): ``--dual`` (coarse-dual candidates, NW-corner feasibility chains)
+took 14.8 s and 15 rounds on the demo at n = 2000 (blocks: 10.6 s, 12 rounds) and 6.64 s on late
+at 10⁴ with ``--k-near 4 --k-row 8 --k-col 2`` (12.6 s with the defaults, whose top-16 pass is
+slow; blocks: 6.75 s). ``--col-add 3`` (the most violated rows of every column too): 9 rounds
+instead of 12 on the demo at 2000, same time (10.9 s both). ``--prune 0.02`` at 2000: 9.1-9.7 s
+against 10.9 s (within the noise).
+
 Run: ``python benchmarks/experiments/sparse_highs.py`` (the table; uses highspy if installed, an
 optional extra that w1flow does not depend on), or one instance, e.g.
 ``python benchmarks/experiments/sparse_highs.py --kind late --n 10000 --dense --verbose``
