@@ -55,6 +55,7 @@ class TorchKernels:
         self.dtype = getattr(torch, dtype)
         self.torch = torch
         self.forward = forward
+        self._kept = None  # (θ tensor, G(Z) with its graph, Z, θ) of the last evaluate(keep=True)
 
     def _t(self, a):
         return self.torch.as_tensor(np.ascontiguousarray(a), dtype=self.dtype, device=self.device)
@@ -90,8 +91,14 @@ class TorchKernels:
         m1[:] = m.cpu().numpy()
         v1[:] = v.cpu().numpy()
 
-    def evaluate(self, theta, offs, sizes, act, Z):
-        """``G(Z)`` as a numpy array."""
+    def evaluate(self, theta, offs, sizes, act, Z, keep=False):
+        """``G(Z)`` as a numpy array. With ``keep``, the forward pass keeps its graph, and a
+        :meth:`vjp_step` at the same θ and Z reuses it instead of running the network again."""
+        if keep:
+            th = self._t(theta).requires_grad_(True)
+            out = self._forward(th, offs, sizes, act, self._t(Z))
+            self._kept = (th, out, Z, theta.copy())
+            return out.detach().cpu().numpy().astype(np.float64)
         with self.torch.no_grad():
             return self._forward(self._t(theta), offs, sizes, act, self._t(Z)).cpu().numpy().astype(np.float64)
 
@@ -119,9 +126,13 @@ class TorchKernels:
 
     def vjp_step(self, theta, m1, v1, step, offs, sizes, act, Z, gout, lr, beta1, beta2, eps, sgd):
         """One optimiser step along ``∂/∂θ Σ_i gout_i · G(z_i)``; returns the new step count."""
-        th = self._t(theta).requires_grad_(True)
+        kept, self._kept = self._kept, None
+        if kept is not None and kept[2] is Z and np.array_equal(kept[3], theta):
+            th, out = kept[0], kept[1]
+        else:
+            th = self._t(theta).requires_grad_(True)
+            out = self._forward(th, offs, sizes, act, self._t(Z))
         m, v = self._t(m1), self._t(v1)
-        out = self._forward(th, offs, sizes, act, self._t(Z))
         (grad,) = self.torch.autograd.grad((out * self._t(gout)).sum(), th)
         step += 1
         self._update(th, m, v, grad, step, lr, beta1, beta2, eps, sgd)

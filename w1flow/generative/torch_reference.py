@@ -139,9 +139,11 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
     def draw_x():
         return x_data[torch.as_tensor(rng.integers(0, x_data.shape[0], batch_size), device=dev)]
 
-    def critic_step(z, x):
+    def fakes(z):
         with torch.no_grad():
-            fake = G(z)
+            return G(z)
+
+    def critic_step(fake, x):
         opt_d.zero_grad()
         gap = D(fake).mean() - D(x).mean()
         eps = torch.rand(batch_size, 1, generator=tgen).to(device=dev, dtype=dt_)
@@ -166,10 +168,12 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
             t0 = time.perf_counter()
             steps = n_critic + (warmup if it == 0 else 0)
             z, x = draw_z(), draw_x()
+            fake = fakes(z)  # G does not change during the critic phase: one forward per batch
             for k in range(steps):
                 if fresh_batches and k > 0:
                     z, x = draw_z(), draw_x()
-                gap = critic_step(z, x)
+                    fake = fakes(z)
+                gap = critic_step(fake, x)
             updates += steps
             z = draw_z()
             out = G(z)

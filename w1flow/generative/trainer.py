@@ -337,7 +337,9 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
                 z, out, g = z_c, out_c, -np.asarray(pot.velocity)
             else:
                 z = draw_latent()
-                out = K_.evaluate(st.theta, *args, z)
+                # the torch kernels can keep this forward's graph for the WGAN step's backward pass
+                keep = {"keep": True} if backend == "torch" and method != "w1fe" else {}
+                out = K_.evaluate(st.theta, *args, z, **keep)
                 g = np.asarray(pot.grad(out))
                 st.grad_queries += 1
             n = batch_size
