@@ -194,3 +194,27 @@ def test_the_dcgan_critic_learns_a_w1_estimate_on_images():
         x, None, y, None)
     assert 0.5 * exact < pot.w1 < 1.3 * exact, (pot.w1, exact)
     assert pot.grad(x).shape == x.shape
+
+
+def test_a_kept_forward_pass_is_reused_only_at_the_same_theta_and_latents():
+    from w1flow.generative.torch_backend import TorchKernels
+
+    g = TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=0)
+    rng = np.random.default_rng(0)
+    Z1, Z2, gout = rng.normal(size=(16, 8)), rng.normal(size=(16, 8)), rng.normal(size=(16, 64))
+    args = (g.offs, g.sizes, g._act)
+    opt = (1e-2, 0.5, 0.9, 1e-8, False)
+
+    def step(keep_on, Z, theta_change=0.0):
+        K = TorchKernels("cpu", forward=g.torch_forward)
+        th, m, v = g.theta.copy(), np.zeros(g.n_params), np.zeros(g.n_params)
+        K.evaluate(th, *args, keep_on, keep=True)
+        th += theta_change
+        K.vjp_step(th, m, v, 0, *args, Z, gout, *opt)
+        return th
+
+    fresh = TorchKernels("cpu", forward=g.torch_forward)
+    for Z, change in ((Z1, 0.0), (Z2, 0.0), (Z1, 1e-3)):
+        th = g.theta.copy() + change
+        fresh.vjp_step(th, np.zeros(g.n_params), np.zeros(g.n_params), 0, *args, Z, gout, *opt)
+        np.testing.assert_allclose(step(Z1, Z, change), th, rtol=0, atol=1e-14)
