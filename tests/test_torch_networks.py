@@ -252,3 +252,10 @@ def test_an_interrupted_translation_resumes_bitwise_and_other_sources_are_refuse
     with pytest.raises(wf.CheckpointError, match="different run"):
         train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, Interrupting(),
               checkpoint=wf.Checkpoint(ck, resume=True), **dict(kw, latent=src[::-1]))
+
+
+def test_a_diverged_plain_loop_does_not_report_success():
+    g = TorchGenerator("mlp", 2, 2, hidden=(8,), seed=0)
+    res = wgan_gp_reference(g, eight_gaussians(200, seed=0), n_iter=3, batch_size=32, n_critic=1, lr=1e300,
+                            critic="mlp", critic_hidden=(8,), num_threads=1)
+    assert res.status == "nonfinite" and not res.success and "generator's parameters" in res.message, res

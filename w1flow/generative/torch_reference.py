@@ -183,8 +183,12 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
             with torch.no_grad():
                 moved = float((G(z) - out.detach()).norm(dim=1).mean())
             elapsed += time.perf_counter() - t0
+            if not all(bool(torch.isfinite(p).all()) for p in G.parameters()):  # as train checks θ each step
+                status, message = "nonfinite", f"the generator's parameters are not finite at iteration {it}; lower lr"
+                break
             if not np.isfinite(gap):
-                status, message = "nonfinite", f"the critic's output is not finite at iteration {it}; lower critic_lr"
+                status, message = "nonfinite", (f"the critic's output is not finite at iteration {it}; lower "
+                                                "critic_lr")
                 break
             w1 = np.nan
             if eval_every is not None and ((it + 1) % eval_every == 0 or it + 1 == n_iter):
