@@ -27,7 +27,8 @@ import time
 import numpy as np
 
 from .._validation import as_bool, as_float, as_int, as_points
-from .trainer import TrainResult, _HISTORY
+from .trainer import _HISTORY, TrainResult, _check_evaluation, _check_latents, _eval_latents, _evaluate_after, \
+    _held_out_w1
 
 __all__ = ["wgan_gp_reference"]
 
@@ -92,20 +93,11 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
         raise ValueError(f"critic must be 'dcgan' or 'mlp'; got {critic!r}.")
     if dtype not in ("float64", "float32"):
         raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
-    if held_out is not None:
-        held_out = as_points(held_out, "held_out", dim=generator.out_dim)
-    if eval_every is not None:
-        eval_every = as_int(eval_every, "eval_every", 1)
-        if held_out is None:
-            raise ValueError("eval_every needs held_out data to measure W1 against.")
-    if latent is not None:
-        latent = as_points(latent, "latent", dim=generator.latent_dim)
-        if eval_every is not None and eval_latent is None:
-            raise ValueError("with latent= the evaluations need their own latent points: pass eval_latent=.")
+    held_out, eval_every, eval_samples = _check_evaluation(held_out, eval_every, eval_samples, generator.out_dim)
+    latent, eval_latent = _check_latents(latent, eval_latent, eval_every, generator.latent_dim)
     import torch
 
     from .._torch_nets import critic_mlp, torch_module
-    from ..metrics import w1 as exact_w1
 
     dev = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
     dt_ = getattr(torch, dtype)
@@ -125,11 +117,7 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
     tgen = torch.Generator(device="cpu").manual_seed(int(seed))
     x_data = torch.as_tensor(data, dtype=dt_, device=dev)
     src = None if latent is None else torch.as_tensor(latent, dtype=dt_, device=dev)
-    if eval_latent is not None:
-        z_eval = torch.as_tensor(as_points(eval_latent, "eval_latent", dim=generator.latent_dim), dtype=dt_, device=dev)
-    else:
-        z_eval = torch.as_tensor(np.random.default_rng([seed, 1]).standard_normal((eval_samples, generator.latent_dim)),
-                                 dtype=dt_, device=dev)
+    z_eval = torch.as_tensor(_eval_latents(eval_latent, eval_samples, generator.latent_dim, seed), dtype=dt_, device=dev)
 
     def draw_z():
         if src is None:
@@ -191,11 +179,11 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
                                                 "critic_lr")
                 break
             w1 = np.nan
-            if eval_every is not None and ((it + 1) % eval_every == 0 or it + 1 == n_iter):
+            if _evaluate_after(it, eval_every, n_iter):
                 te = time.perf_counter()
                 with torch.no_grad():
                     gen = G(z_eval).cpu().numpy().astype(np.float64)
-                w1 = exact_w1(gen, held_out[:eval_samples])
+                w1 = _held_out_w1(gen, held_out, eval_samples)
                 eval_time += time.perf_counter() - te
             for k, v in (("iteration", it + 1), ("w1", w1), ("critic_dual", gap), ("critic_steps", updates),
                          ("critic_evaluations", updates + it + 1), ("generator_steps", it + 1),

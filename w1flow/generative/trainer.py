@@ -160,13 +160,7 @@ def _check_inputs(generator, data, potential, method, K, dt, batch_size, n_iter,
         raise ValueError(f"optimizer must be 'adam' or 'sgd', got {optimizer!r}.")
     if mse not in ("sum", "mean"):
         raise ValueError(f"mse must be 'sum' (over coordinates) or 'mean' (as torch's MSELoss), got {mse!r}.")
-    if held_out is not None:
-        held_out = as_points(held_out, "held_out", dim=data.shape[1])
-    if eval_every is not None:
-        eval_every = as_int(eval_every, "eval_every", 1)
-        if held_out is None:
-            raise ValueError("eval_every needs held_out data to measure W1 against.")
-    eval_samples = as_int(eval_samples, "eval_samples", 1)
+    held_out, eval_every, eval_samples = _check_evaluation(held_out, eval_every, eval_samples, data.shape[1])
     lr = as_float(lr, "lr", 0.0, low_open=True)
     if not isinstance(betas, (tuple, list)) or len(betas) != 2:
         raise TypeError(f"betas must be a pair (beta1, beta2), got {betas!r}.")
@@ -260,13 +254,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
     torch_net = not isinstance(generator, MLPGenerator)
     if torch_net and backend != "torch":
         raise ValueError(f"a {type(generator).__name__} runs on torch only: pass backend='torch'.")
-    if latent is not None:
-        latent = as_points(latent, "latent", dim=generator.latent_dim)
-    if eval_latent is not None:
-        eval_latent = as_points(eval_latent, "eval_latent", dim=generator.latent_dim)
-    elif latent is not None and eval_every is not None:
-        raise ValueError("with latent= the evaluations need their own latent points: pass eval_latent= (e.g. "
-                         "held-out source images).")
+    latent, eval_latent = _check_latents(latent, eval_latent, eval_every, generator.latent_dim)
     config = dict(method=method, K=K, dt=dt, n_iter=n_iter, batch_size=batch_size, optimizer=optimizer, lr=lr,
                   betas=betas, eps=eps, mse=mse, eval_every=eval_every, eval_samples=eval_samples, seed=seed)
     if backend == "torch" and dtype != "float64":
@@ -298,10 +286,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
         K_ = TorchKernels(device, dtype, forward=generator.torch_forward if torch_net else None)
     else:
         K_ = _kernels()
-    if eval_latent is not None:
-        z_eval = eval_latent
-    else:
-        z_eval = np.random.default_rng([seed, 1]).standard_normal((eval_samples, generator.latent_dim))
+    z_eval = _eval_latents(eval_latent, eval_samples, generator.latent_dim, seed)
 
     def draw_latent():
         if latent is None:
@@ -365,7 +350,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
                 message = run_message(status, f"(the generator's parameters, iteration {st.it}); lower lr")
                 break
             w1 = np.nan
-            if eval_every is not None and ((st.it + 1) % eval_every == 0 or st.it + 1 == n_iter):
+            if _evaluate_after(st.it, eval_every, n_iter):
                 te = time.perf_counter()
                 w1 = _eval_w1(st.theta, args, z_eval, held_out, eval_samples, K_)
                 st.eval_time += time.perf_counter() - te
@@ -411,11 +396,51 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
 
 
 def _eval_w1(theta, args, z_eval, held_out, k, K_):
+    return _held_out_w1(K_.evaluate(theta, *args, z_eval), held_out, k)
+
+
+# -- the evaluation protocol, shared with the plain WGAN-GP loop (torch_reference) -------------------
+def _check_evaluation(held_out, eval_every, eval_samples, dim):
+    """Validated ``held_out``, ``eval_every``, ``eval_samples``."""
+    if held_out is not None:
+        held_out = as_points(held_out, "held_out", dim=dim)
+    if eval_every is not None:
+        eval_every = as_int(eval_every, "eval_every", 1)
+        if held_out is None:
+            raise ValueError("eval_every needs held_out data to measure W1 against.")
+    return held_out, eval_every, as_int(eval_samples, "eval_samples", 1)
+
+
+def _check_latents(latent, eval_latent, eval_every, latent_dim):
+    """Validated ``latent`` (source rows) and ``eval_latent``; evaluations with source latents need
+    their own evaluation latents."""
+    if latent is not None:
+        latent = as_points(latent, "latent", dim=latent_dim)
+    if eval_latent is not None:
+        eval_latent = as_points(eval_latent, "eval_latent", dim=latent_dim)
+    elif latent is not None and eval_every is not None:
+        raise ValueError("with latent= the evaluations need their own latent points: pass eval_latent= (e.g. "
+                         "held-out source images).")
+    return latent, eval_latent
+
+
+def _eval_latents(eval_latent, eval_samples, latent_dim, seed):
+    """The fixed latent points of every W1 evaluation of a run."""
+    if eval_latent is not None:
+        return eval_latent
+    return np.random.default_rng([seed, 1]).standard_normal((eval_samples, latent_dim))
+
+
+def _evaluate_after(it, eval_every, n_iter):
+    """Whether to evaluate after outer step ``it`` (0-based): every ``eval_every`` and after the last."""
+    return eval_every is not None and ((it + 1) % eval_every == 0 or it + 1 == n_iter)
+
+
+def _held_out_w1(generated, held_out, k):
+    """Exact W1 between the generated points and the first k held-out points."""
     from ..metrics import w1
 
-    gen = K_.evaluate(theta, *args, z_eval)
-    ref = held_out[:k] if held_out.shape[0] >= k else held_out
-    return w1(gen, ref)
+    return w1(generated, held_out[:k] if held_out.shape[0] >= k else held_out)
 
 
 def _count(oracle, key):
