@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, settings
 
+from w1flow import ExactPotential
+
 settings.register_profile(
     "ci",
     max_examples=100,
@@ -58,6 +60,19 @@ def stop_after(k):
             raise KeyboardInterrupt
 
     return callback
+
+
+class InterruptingExact(ExactPotential):
+    """The exact oracle with a Ctrl-C at its 4th call (an interrupted training run). Module level,
+    as checkpoints pickle the oracle; set ``InterruptingExact.calls = 0`` before a run."""
+
+    calls = 0
+
+    def __call__(self, *args, **kwargs):
+        type(self).calls += 1
+        if type(self).calls == 4:
+            raise KeyboardInterrupt
+        return super().__call__(*args, **kwargs)
 
 
 def generic_cloud(rng, n, d, scale=1.0, shift=0.0):

@@ -5,6 +5,7 @@ bad input, and bitwise resume."""
 import numpy as np
 import pytest
 
+from conftest import InterruptingExact
 import w1flow as wf
 from w1flow.closed_forms import tanh_critic_drift
 from w1flow.datasets import eight_gaussians
@@ -181,37 +182,25 @@ def test_bad_input_names_the_argument(data, kwargs, exc, match):
         train(args["generator"], args["data"], args["potential"], n_iter=1, **rest)
 
 
-class _Interrupting(wf.ExactPotential):
-    """The exact oracle, interrupted at its 4th call (a Ctrl-C in the middle of training)."""
-
-    calls = 0
-
-    def __call__(self, *args, **kwargs):
-        type(self).calls += 1
-        if type(self).calls == 4:
-            raise KeyboardInterrupt
-        return super().__call__(*args, **kwargs)
-
-
 def test_interrupted_training_resumes_bitwise(tmp_path, data):
     held = eight_gaussians(300, seed=9)
     kw = dict(method="w1fe", K=4, dt=0.1, n_iter=8, batch_size=64, lr=2e-3, held_out=held, eval_every=2,
               eval_samples=300)
-    ref = train(MLPGenerator(2, 2, hidden=(16,), seed=1), data, _Interrupting.__base__(), **kw)
-    _Interrupting.calls = 0
+    ref = train(MLPGenerator(2, 2, hidden=(16,), seed=1), data, wf.ExactPotential(), **kw)
+    InterruptingExact.calls = 0
     ck = tmp_path / "gen.ckpt"
     gen = MLPGenerator(2, 2, hidden=(16,), seed=1)
-    part = train(gen, data, _Interrupting(), checkpoint=wf.Checkpoint(ck, every=2), **kw)
+    part = train(gen, data, InterruptingExact(), checkpoint=wf.Checkpoint(ck, every=2), **kw)
     assert part.status == "interrupted" and part.n_iter == 3 and ck.exists()
     again = MLPGenerator(2, 2, hidden=(16,), seed=1)
-    done = train(again, data, _Interrupting(), checkpoint=wf.Checkpoint(ck, resume=True), **kw)
+    done = train(again, data, InterruptingExact(), checkpoint=wf.Checkpoint(ck, resume=True), **kw)
     assert done.success and done.n_iter == 8
     assert again.theta.tobytes() == ref.generator.theta.tobytes()
     for key in ("w1", "critic_dual", "generator_steps", "critic_steps", "displacement"):
         assert done.history[key].tobytes() == ref.history[key].tobytes(), key
     # another configuration is refused, naming what differs
     with pytest.raises(wf.CheckpointError, match=r"different run: config differ"):
-        train(MLPGenerator(2, 2, hidden=(16,), seed=1), data, _Interrupting(),
+        train(MLPGenerator(2, 2, hidden=(16,), seed=1), data, InterruptingExact(),
               checkpoint=wf.Checkpoint(ck, resume=True), **dict(kw, K=5))
 
 

@@ -8,6 +8,7 @@ import ot
 import pytest
 from scipy.spatial.distance import cdist
 
+from conftest import InterruptingExact
 import w1flow as wf
 from w1flow.datasets import eight_gaussians
 
@@ -220,37 +221,25 @@ def test_a_kept_forward_pass_is_reused_only_at_the_same_theta_and_latents():
         np.testing.assert_allclose(step(Z1, Z, change), th, rtol=0, atol=1e-14)
 
 
-class Interrupting(wf.ExactPotential):
-    """The exact oracle with a Ctrl-C at its 4th call (module level: checkpoints pickle it)."""
-
-    calls = 0
-
-    def __call__(self, *args, **kwargs):
-        type(self).calls += 1
-        if type(self).calls == 4:
-            raise KeyboardInterrupt
-        return super().__call__(*args, **kwargs)
-
-
 def test_an_interrupted_translation_resumes_bitwise_and_other_sources_are_refused(tmp_path):
     src, tgt, src_held, tgt_held = _images(200, 0), _images(200, 1), _images(40, 2), _images(40, 3)
 
-    Interrupting.calls = 0
+    InterruptingExact.calls = 0
     kw = dict(K=3, dt=0.3, n_iter=7, batch_size=32, lr=2e-3, backend="torch", latent=src, eval_latent=src_held,
               held_out=tgt_held, eval_every=2, eval_samples=40)
     ref = train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, wf.ExactPotential(), **kw)
     ck = tmp_path / "translate.ckpt"
-    part = train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, Interrupting(),
+    part = train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, InterruptingExact(),
                  checkpoint=wf.Checkpoint(ck, every=1), **kw)
     assert part.status == "interrupted" and part.n_iter == 3
     again = TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0)
-    done = train(again, tgt, Interrupting(), checkpoint=wf.Checkpoint(ck, resume=True), **kw)
+    done = train(again, tgt, InterruptingExact(), checkpoint=wf.Checkpoint(ck, resume=True), **kw)
     assert done.success and done.n_iter == 7
     assert again.theta.tobytes() == ref.generator.theta.tobytes()
     for key in ("w1", "critic_evaluations", "generator_steps", "displacement"):
         assert done.history[key].tobytes() == ref.history[key].tobytes(), key
     with pytest.raises(wf.CheckpointError, match="different run"):
-        train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, Interrupting(),
+        train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, InterruptingExact(),
               checkpoint=wf.Checkpoint(ck, resume=True), **dict(kw, latent=src[::-1]))
 
 
