@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._torch_nets import NETWORKS, torch_module
+from .._torch_nets import torch_module
 from .._validation import as_int, as_points, as_rng, as_seed
 
 __all__ = ["TorchGenerator"]
@@ -69,7 +69,6 @@ class TorchGenerator:
         self.module = torch_module(_KINDS[kind], in_dim=self.latent_dim, out_dim=self.out_dim, hidden=self.hidden,
                                    image_shape=self.image_shape, channels=self.channels, seed=self.seed,
                                    activation="relu")
-        assert _KINDS[kind] in NETWORKS
         self._names, self._shapes, offs = [], [], [0]
         for name, p in self.module.named_parameters():
             self._names.append(name)

@@ -44,6 +44,7 @@ from .._validation import as_bool, as_float, as_int, as_points
 from ..checkpoint import Checkpoint, fingerprint
 from ..status import run_message, run_status
 from .generator import MLPGenerator, _kernels
+from .torch_generator import TorchGenerator
 
 __all__ = ["train", "TrainResult", "METHODS"]
 
@@ -139,7 +140,7 @@ class _State:
 
 def _check_inputs(generator, data, potential, method, K, dt, batch_size, n_iter, optimizer, mse, held_out,
                   eval_every, eval_samples, lr, betas, eps):
-    if not isinstance(generator, MLPGenerator) and type(generator).__name__ != "TorchGenerator":
+    if not isinstance(generator, (MLPGenerator, TorchGenerator)):
         raise TypeError(f"generator must be an MLPGenerator or a TorchGenerator, got {type(generator).__name__}.")
     data = as_points(data, "data")
     if data.shape[1] != generator.out_dim:
@@ -251,7 +252,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
         raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
     if dtype != "float64" and backend != "torch":
         raise ValueError("dtype= is for backend='torch' (the Numba kernels are float64); drop it or pass backend='torch'.")
-    torch_net = not isinstance(generator, MLPGenerator)
+    torch_net = isinstance(generator, TorchGenerator)
     if torch_net and backend != "torch":
         raise ValueError(f"a {type(generator).__name__} runs on torch only: pass backend='torch'.")
     latent, eval_latent = _check_latents(latent, eval_latent, eval_every, generator.latent_dim)
