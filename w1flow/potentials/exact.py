@@ -26,8 +26,9 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._lp import (DEFAULT_MEMORY_BUDGET, LPResult, certify_plan, check_memory, default_certificate_tol,
+from .._lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LPResult, certify_plan, check_memory, default_certificate_tol,
                    plan_cost, row_chunks, solve_w1_lp, unit_directions)
+from .._netsimplex import basis_from_plan, warm_solve
 from .._validation import as_bool, as_int, validate_measures
 from .base import Potential, PotentialOracle
 
@@ -278,7 +279,8 @@ class ExactKantorovichPotential(Potential):
         if np.any(over):
             i, j = rows[over], cols[over]
             m = y.shape[0]
-            for sl in row_chunks(i.size, m):
+            # small chunks: late in a flow most steps fail this check, usually in the first chunk
+            for sl in row_chunks(i.size, m, chunk_bytes=min(CHUNK_BYTES, 8 * 256 * m)):
                 D = cdist(x_new[i[sl]], y)
                 D -= v[None, :]
                 idx = np.arange(D.shape[0])
@@ -339,6 +341,16 @@ class ExactPotential(PotentialOracle):
     max_memory : float or None
         Budget in bytes for the dense cost and plan matrices (default 4 GiB). Beyond it a
         :class:`~w1flow.MemoryBudgetError` names the scalable alternatives.
+    incremental : bool
+        Re-solve from the previous solve's optimal **basis** with w1flow's own network simplex
+        (:mod:`w1flow._netsimplex`) whenever the masses and data are unchanged and d > 1: the old
+        basis stays feasible after the particles move, so a re-solve after an Euler step needs a
+        few hundred pivots on a sparse arc list instead of a dense LP. Every warm solve is
+        **certified** over all n·m pairs (a fused O(nm) pass finds any violated pair, which joins
+        the arcs, until none is left); a solve that hits its pivot cap or fails the certificate
+        falls back to the dense LP (counted in ``counters["fallbacks"]``). Near ties it may pick
+        a different optimal vertex than a cold ``ot.emd``, like plan reuse does
+        (``docs/performance.md``). The first solve, and every fallback, is the dense LP.
     warm_start : bool
         Start each solve from the previous solve's duals (POT's ``potentials_init``) when the
         problem sizes match. Off by default: it speeds up an isolated re-solve after one Euler
@@ -356,16 +368,25 @@ class ExactPotential(PotentialOracle):
     exact_w1 = True
     provides_plan = True
 
-    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False):
+    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False, incremental=False):
         super().__init__()
         self.warm_start = as_bool(warm_start, "warm_start")
+        self.incremental = as_bool(incremental, "incremental")
+        if self.warm_start and self.incremental:
+            raise ValueError("warm_start=True and incremental=True are two ways to start a re-solve; choose one "
+                             "(incremental=True re-solves from the previous basis and is the faster one).")
         self._last_duals = None
+        self._basis = None
+        self.counters.update({"warm_solves": 0, "pivots": 0, "fallbacks": 0})
         self.num_itermax = None if num_itermax is None else as_int(num_itermax, "num_itermax", 1)
         self.max_memory = max_memory
 
     def __call__(self, x, a, y, b, t=0.0):
         """Solve the LP between particles ``(x, a)`` and data ``(y, b)``; return the potential."""
         x, a, y, b = validate_measures(x, a, y, b)
+        self.counters["evaluations"] += 1
+        if self.incremental and x.shape[1] > 1:
+            return ExactKantorovichPotential(x, a, y, b, self._incremental_lp(x, a, y, b), max_memory=self.max_memory)
         init = None
         if self.warm_start and self._last_duals is not None:
             u0, v0 = self._last_duals
@@ -375,16 +396,38 @@ class ExactPotential(PotentialOracle):
                          potentials_init=init)
         if self.warm_start and lp.success:
             self._last_duals = (lp.u, lp.v)
-        self.counters["evaluations"] += 1
         self.counters["lp_solves"] += 1
         if not lp.success:
             logger.warning(lp.message)
         return ExactKantorovichPotential(x, a, y, b, lp, max_memory=self.max_memory)
 
+    def _incremental_lp(self, x, a, y, b):
+        """The LP from the kept basis when it belongs to this problem (certified), else dense."""
+        basis = self._basis
+        if basis is not None and basis.matches(a, y, b):
+            ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x)
+            self.counters["warm_solves"] += 1
+            self.counters["pivots"] += stats.pivots
+            if ok:
+                return LPResult(rows=rows, cols=cols, mass=mass, u=u, v=v, cost=plan_cost(x, y, rows, cols, mass),
+                                result_code=1, status="optimal", message=message)
+            self.counters["fallbacks"] += 1
+            logger.info("warm-started re-solve not certified (%s); solving the dense LP", message)
+        self._basis = None
+        lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory)
+        self.counters["lp_solves"] += 1
+        if not lp.success:
+            logger.warning(lp.message)
+            return lp
+        self._basis = basis_from_plan(x, a, y, b, lp.rows, lp.cols, lp.u, lp.v)
+        return lp
+
     def settings(self):
-        return {"num_itermax": self.num_itermax, "max_memory": self.max_memory, "warm_start": self.warm_start}
+        return {"num_itermax": self.num_itermax, "max_memory": self.max_memory, "warm_start": self.warm_start,
+                "incremental": self.incremental}
 
     def reset(self):
-        """Forget the warm-start duals and zero the counters."""
+        """Forget the warm-start duals and the kept basis, and zero the counters."""
         super().reset()
         self._last_duals = None
+        self._basis = None

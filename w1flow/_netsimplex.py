@@ -1,0 +1,666 @@
+"""A warm-started network simplex for the W1 transport LP, on a sparse set of arcs, certified.
+
+The uncapped Euler scheme re-solves the W1 LP at nearly every step once particles reach the
+data, and the LP barely changes between steps: the masses are the same and the particles moved
+by ``dt``. The previous optimal **basis** (a spanning tree of the bipartite graph rows ∪ columns)
+therefore stays primal feasible, and a primal network simplex started from it needs few pivots.
+Dense ``ot.emd`` cannot be started from a basis (POT only takes initial duals), so w1flow has its
+own simplex here:
+
+* **Transport network.** Rows ``i`` (supply ``a_i``) and columns ``j`` (demand ``b_j``) are the
+  nodes ``i`` and ``n + j``; arcs ``i → j`` are uncapacitated with cost ``|x_i − y_j| / scale``
+  (direct differences; ``scale`` is the bounding-box diameter, so costs are O(1)). A basis is a
+  spanning tree with ``n + m − 1`` arcs; its duals satisfy ``u_i + v_j = c_ij`` on tree arcs.
+* **Pivots.** Block-search pricing over the current arc list, the leaving arc by the
+  strongly-feasible rule of LEMON's network simplex (the last blocking arc of the cycle from the
+  apex), tree update by re-rooting the cut-off subtree (children lists, O(subtree) per pivot).
+* **Column generation and certificate.** The arc list is sparse: the tree, the arcs of earlier
+  solves, and arcs that a fused O(nm) Numba pass over all pairs finds violated. After the
+  restricted LP is optimal, the pass computes ``min_j (c_ij − u_i − v_j)`` for every row from the
+  tree's duals; violated pairs join the list and the simplex continues. When no pair is violated
+  beyond ``eps``, the plan is optimal over **all** n·m pairs: the last pass is the dual-feasibility
+  half of the certificate, and complementary slackness holds by construction (flows and duals are
+  recomputed from the tree at the end, so round-off does not accumulate over pivots).
+* **Failure.** A pivot cap, a tree whose flows come out negative, or a failed certificate return a
+  non-optimal status; the caller falls back to the dense LP. Nothing is returned as optimal that
+  was not certified.
+
+Memory is O(n + m + arcs): no n × m matrix. The first basis comes from a solved LP's plan
+(:func:`basis_from_plan`): its support is a forest, completed to a spanning tree by zero-flow arcs
+of smallest reduced cost (Kruskal on each row's cheapest arcs).
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from dataclasses import dataclass, field
+
+import numba
+import numpy as np
+
+__all__ = ["TransportBasis", "basis_from_plan", "warm_solve", "WarmSolveStats"]
+
+#: Reduced-cost tolerance of pricing and of the column-generation pass, in scaled cost units
+#: (costs are O(1); tree duals carry round-off of about depth · 1e-16).
+EPS = 1e-11
+#: Pricing block size, as a multiple of sqrt(arcs) (LEMON's block search uses 1).
+BLOCK_FACTOR = 1.0
+#: Violated columns added per row per column-generation round.
+ADD_PER_ROW = 4
+#: Cheapest columns per row used to complete a plan's support to a spanning tree.
+COMPLETION_PER_ROW = 4
+#: Non-tree arcs kept from one solve to the next, per node.
+KEEP_PER_NODE = 2
+
+
+@numba.njit(cache=True)
+def _dist(x, i, y, j):
+    s = 0.0
+    for k in range(x.shape[1]):
+        d = x[i, k] - y[j, k]
+        s += d * d
+    return math.sqrt(s)
+
+
+@numba.njit(cache=True)
+def _arc_costs(x, y, arc_i, arc_j, inv_scale, out):
+    for k in range(arc_i.shape[0]):
+        out[k] = _dist(x, arc_i[k], y, arc_j[k]) * inv_scale
+
+
+@numba.njit(parallel=True, cache=True)
+def _row_scan(x, rows, yT, u, v, inv_scale, best_j, best_r, row_min):
+    """For every row ``rows[t]``: the K columns of smallest reduced cost ``c_ij − u_i − v_j`` and the minimum.
+
+    One fused pass over all n·m pairs, no matrix (``yT`` is the data transposed, shape (d, m), so
+    the inner loops run over contiguous memory and vectorise); rows run in parallel and each
+    writes only its own outputs. The reduced costs are bitwise those of :func:`_arc_costs`
+    minus the duals (same summation order).
+    """
+    n, m, K, d = rows.shape[0], yT.shape[1], best_j.shape[1], x.shape[1]
+    for t in numba.prange(n):
+        i = rows[t]
+        buf = np.zeros(m)
+        for k in range(d):
+            xik = x[i, k]
+            yk = yT[k]
+            for j in range(m):
+                dk = xik - yk[j]
+                buf[j] += dk * dk
+        ui = u[i]
+        for j in range(m):
+            buf[j] = math.sqrt(buf[j]) * inv_scale - ui - v[j]
+        for q in range(K):
+            best_r[t, q] = np.inf
+            best_j[t, q] = -1
+        mn = np.inf
+        thr = np.inf
+        for j in range(m):
+            r = buf[j]
+            if r < thr:  # among the K smallest so far: insert, dropping the largest
+                if r < mn:
+                    mn = r
+                p = K - 1
+                while p > 0 and best_r[t, p - 1] > r:
+                    best_r[t, p] = best_r[t, p - 1]
+                    best_j[t, p] = best_j[t, p - 1]
+                    p -= 1
+                best_r[t, p] = r
+                best_j[t, p] = j
+                thr = best_r[t, K - 1]
+        row_min[t] = mn
+
+
+@numba.njit(cache=True)
+def _preorder(root, first_child, next_sib, order):
+    """Nodes of the tree in preorder (parents before children), iterative."""
+    stack = np.empty(order.shape[0], dtype=np.int64)
+    top = 0
+    stack[0] = root
+    cnt = 0
+    while top >= 0:
+        k = stack[top]
+        top -= 1
+        order[cnt] = k
+        cnt += 1
+        c = first_child[k]
+        while c >= 0:
+            top += 1
+            stack[top] = c
+            c = next_sib[c]
+    return cnt
+
+
+@numba.njit(cache=True)
+def _tree_duals(order, parent, pred_arc, arc_cost, pot):
+    """Duals from the tree: ``pot[child] = c(pred arc) − pot[parent]``, root at 0."""
+    pot[order[0]] = 0.0
+    for t in range(1, order.shape[0]):
+        k = order[t]
+        pot[k] = arc_cost[pred_arc[k]] - pot[parent[k]]
+
+
+@numba.njit(cache=True)
+def _tree_flows(order, parent, pred_arc, supply, flow, rem):
+    """Flows on the tree arcs from the supplies alone (leaf elimination); returns the root's rest.
+
+    ``supply`` holds ``a_i`` for rows and ``b_j`` for columns (both positive): a row's pred arc
+    carries what is left of its supply, a column's what is left of its demand.
+    """
+    for t in range(order.shape[0]):
+        rem[order[t]] = supply[order[t]]
+    for t in range(order.shape[0] - 1, 0, -1):
+        k = order[t]
+        flow[pred_arc[k]] = rem[k]
+        rem[parent[k]] -= rem[k]
+    return rem[order[0]]
+
+
+@numba.njit(cache=True)
+def _build_tree(N, root, arc_i, arc_j, n, tree_arcs, parent, pred_arc, depth, first_child, next_sib, prev_sib):
+    """Parent pointers, depths and children lists of the spanning tree given by ``tree_arcs``.
+
+    Returns the number of nodes reached from the root (N when the arcs span the graph).
+    """
+    deg = np.zeros(N + 1, dtype=np.int64)
+    for t in range(tree_arcs.shape[0]):
+        e = tree_arcs[t]
+        deg[arc_i[e] + 1] += 1
+        deg[n + arc_j[e] + 1] += 1
+    for k in range(N):
+        deg[k + 1] += deg[k]
+    adj = np.empty(deg[N], dtype=np.int64)
+    fill = deg[:N].copy()
+    for t in range(tree_arcs.shape[0]):
+        e = tree_arcs[t]
+        p, q = arc_i[e], n + arc_j[e]
+        adj[fill[p]] = e
+        fill[p] += 1
+        adj[fill[q]] = e
+        fill[q] += 1
+    for k in range(N):
+        parent[k] = -2
+        first_child[k] = -1
+        next_sib[k] = -1
+        prev_sib[k] = -1
+    parent[root] = -1
+    pred_arc[root] = -1
+    depth[root] = 0
+    queue = np.empty(N, dtype=np.int64)
+    queue[0] = root
+    head, tail = 0, 1
+    while head < tail:
+        k = queue[head]
+        head += 1
+        for s in range(deg[k], deg[k + 1]):
+            e = adj[s]
+            w = arc_i[e] if k >= n else n + arc_j[e]
+            if parent[w] != -2:
+                continue
+            parent[w] = k
+            pred_arc[w] = e
+            depth[w] = depth[k] + 1
+            next_sib[w] = first_child[k]
+            if first_child[k] >= 0:
+                prev_sib[first_child[k]] = w
+            first_child[k] = w
+            queue[tail] = w
+            tail += 1
+    return tail
+
+
+@numba.njit(cache=True)
+def _detach(w, parent, first_child, next_sib, prev_sib):
+    p = parent[w]
+    if prev_sib[w] >= 0:
+        next_sib[prev_sib[w]] = next_sib[w]
+    else:
+        first_child[p] = next_sib[w]
+    if next_sib[w] >= 0:
+        prev_sib[next_sib[w]] = prev_sib[w]
+
+
+@numba.njit(cache=True)
+def _attach(w, p, parent, first_child, next_sib, prev_sib):
+    parent[w] = p
+    prev_sib[w] = -1
+    next_sib[w] = first_child[p]
+    if first_child[p] >= 0:
+        prev_sib[first_child[p]] = w
+    first_child[p] = w
+
+
+@numba.njit(cache=True)
+def _simplex(n, arc_i, arc_j, arc_cost, flow, in_tree, parent, pred_arc, depth, first_child, next_sib,
+             prev_sib, pot, eps, max_pivots, start_arc, counts, block_factor):
+    """Primal network simplex pivots from a feasible tree until no listed arc prices out.
+
+    Returns 0 (optimal on the listed arcs) or 1 (pivot cap reached). ``counts`` accumulates
+    [pivots, degenerate pivots] and ``start_arc[0]`` keeps the pricing position.
+    """
+    n_arcs = arc_i.shape[0]
+    block = max(64, int(block_factor * math.sqrt(n_arcs)))
+    stack = np.empty(parent.shape[0], dtype=np.int64)
+    k = start_arc[0] % n_arcs
+    pivots = 0
+    while True:
+        # -- pricing: block search, the most negative reduced cost of the first block that has one
+        best, best_k = -eps, -1
+        scanned, cnt = 0, 0
+        while scanned < n_arcs:
+            if not in_tree[k]:
+                r = arc_cost[k] - pot[arc_i[k]] - pot[n + arc_j[k]]
+                if r < best:
+                    best, best_k = r, k
+            scanned += 1
+            cnt += 1
+            k += 1
+            counts[4] += 1
+            if k == n_arcs:
+                k = 0
+            if cnt == block:
+                if best_k >= 0:
+                    break
+                cnt = 0
+        start_arc[0] = k
+        if best_k < 0:
+            return 0
+        if pivots >= max_pivots:
+            return 1
+        pivots += 1
+        counts[0] += 1
+        first, second = arc_i[best_k], n + arc_j[best_k]
+        # -- the apex of the cycle
+        p, q = first, second
+        while p != q:
+            counts[2] += 1
+            if depth[p] > depth[q]:
+                p = parent[p]
+            elif depth[q] > depth[p]:
+                q = parent[q]
+            else:
+                p = parent[p]
+                q = parent[q]
+        join = p
+        # -- leaving arc: flow goes first -> second, up to the apex, down to first. Arcs run row ->
+        # column, so the arcs against the cycle are a row's pred arc on the first side and a
+        # column's on the second; ties go to the last blocking arc from the apex (strict on the
+        # first side, non-strict on the second), which keeps strongly feasible trees so.
+        delta = np.inf
+        u_out, side = -1, 0
+        w = first
+        while w != join:
+            if w < n:
+                d = flow[pred_arc[w]]
+                if d < delta:
+                    delta, u_out, side = d, w, 1
+            w = parent[w]
+        w = second
+        while w != join:
+            if w >= n:
+                d = flow[pred_arc[w]]
+                if d <= delta:
+                    delta, u_out, side = d, w, 2
+            w = parent[w]
+        if delta < 0.0:
+            delta = 0.0
+        if delta > 0.0:
+            flow[best_k] += delta
+            w = first
+            while w != join:
+                if w < n:
+                    flow[pred_arc[w]] -= delta
+                else:
+                    flow[pred_arc[w]] += delta
+                w = parent[w]
+            w = second
+            while w != join:
+                if w < n:
+                    flow[pred_arc[w]] += delta
+                else:
+                    flow[pred_arc[w]] -= delta
+                w = parent[w]
+        else:
+            counts[1] += 1
+        out_arc = pred_arc[u_out]
+        flow[out_arc] = 0.0
+        in_tree[out_arc] = False
+        in_tree[best_k] = True
+        if side == 1:
+            u_in, v_in = first, second
+        else:
+            u_in, v_in = second, first
+        # -- re-root the cut-off subtree at u_in and hang it from v_in by the entering arc
+        w, new_par, new_pred = u_in, v_in, best_k
+        while True:
+            old_par, old_pred = parent[w], pred_arc[w]
+            _detach(w, parent, first_child, next_sib, prev_sib)
+            _attach(w, new_par, parent, first_child, next_sib, prev_sib)
+            pred_arc[w] = new_pred
+            if w == u_out:
+                break
+            new_par, new_pred, w = w, old_pred, old_par
+        # -- depths and duals of the moved subtree: nodes of u_in's side shift by the entering
+        # arc's reduced cost, the other side by minus it (tree arcs inside stay tight)
+        shift_in = best
+        in_is_row = u_in < n
+        top = 0
+        stack[0] = u_in
+        while top >= 0:
+            w = stack[top]
+            top -= 1
+            counts[3] += 1
+            depth[w] = depth[parent[w]] + 1
+            if (w < n) == in_is_row:
+                pot[w] += shift_in
+            else:
+                pot[w] -= shift_in
+            c = first_child[w]
+            while c >= 0:
+                top += 1
+                stack[top] = c
+                c = next_sib[c]
+    return 0
+
+
+@dataclass
+class WarmSolveStats:
+    """Work of one warm-started solve.
+
+    Attributes
+    ----------
+    pivots, degenerate : int
+        Simplex pivots, and those that moved no flow.
+    rounds : int
+        Column-generation rounds (restricted solves).
+    passes : int
+        Full O(nm) passes over all pairs (the last one is the certificate).
+    arcs : int
+        Arcs in the list at the end.
+    max_violation : float
+        ``max_ij (u_i + v_j − |x_i − y_j|)`` of the returned duals, in units of length.
+    gap : float
+        Plan cost minus dual value, in units of length.
+    """
+
+    pivots: int = 0
+    degenerate: int = 0
+    rounds: int = 0
+    passes: int = 0
+    arcs: int = 0
+    max_violation: float = float("nan")
+    gap: float = float("nan")
+    path_steps: int = 0
+    subtree_nodes: int = 0
+    priced: int = 0
+
+
+@dataclass
+class TransportBasis:
+    """A spanning-tree basis of the n × m transport problem with its arc list (the solver's state).
+
+    Valid for fixed masses ``a``, ``b`` and data ``y``; positions ``x`` may change between solves.
+    """
+
+    n: int
+    m: int
+    a: np.ndarray
+    b: np.ndarray
+    y: np.ndarray
+    arc_i: np.ndarray
+    arc_j: np.ndarray
+    in_tree: np.ndarray
+    flow: np.ndarray
+    parent: np.ndarray
+    pred_arc: np.ndarray
+    depth: np.ndarray
+    first_child: np.ndarray
+    next_sib: np.ndarray
+    prev_sib: np.ndarray
+    start_arc: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
+
+    def matches(self, a, y, b):
+        """True when this basis belongs to the problem with masses ``a``, ``b`` and data ``y``."""
+        return (a.shape[0] == self.n and b.shape[0] == self.m and y.shape == self.y.shape
+                and np.array_equal(a, self.a) and np.array_equal(b, self.b) and np.array_equal(y, self.y))
+
+
+def _scale(x, y):
+    """Bounding-box diameter of all points (1 if they coincide): costs are divided by it."""
+    pts_lo = np.minimum(x.min(axis=0), y.min(axis=0))
+    pts_hi = np.maximum(x.max(axis=0), y.max(axis=0))
+    s = float(np.sqrt(np.sum((pts_hi - pts_lo) ** 2)))
+    return s if s > 0 and np.isfinite(s) else 1.0
+
+
+def _supply(a, b):
+    return np.ascontiguousarray(np.concatenate([a, b]), dtype=np.float64)
+
+
+def _find(parent, k):
+    while parent[k] != k:
+        parent[k] = parent[parent[k]]
+        k = parent[k]
+    return k
+
+
+def basis_from_plan(x, a, y, b, rows, cols, u, v):
+    """A spanning-tree basis containing an optimal plan's support (a forest), completed by zero-flow
+    arcs of smallest reduced cost under the duals ``(u, v)``.
+
+    The support of a basic optimal plan is acyclic; any cycle (a non-basic plan) is broken by
+    dropping arcs, which is then caught by the flows recomputed from the tree (the caller checks
+    them against the plan's masses).
+    """
+    n, m = x.shape[0], y.shape[0]
+    N = n + m
+    scale = _scale(x, y)
+    uf = np.arange(N)
+    chosen = []
+    for i, j in zip(rows.tolist(), cols.tolist()):
+        ri, rj = _find(uf, i), _find(uf, n + j)
+        if ri != rj:
+            uf[ri] = rj
+            chosen.append((i, j))
+    # completion, keeping the tree strongly feasible (every zero-flow arc points toward the root,
+    # so the leaving-arc rule of _simplex cannot cycle): grow from the root's component and hang
+    # each further component from the tree by one of its rows' cheapest arcs into an attached
+    # column (row -> column is then child -> parent), cheapest first
+    K = min(COMPLETION_PER_ROW, m)
+    best_j = np.empty((n, K), dtype=np.int64)
+    best_r = np.empty((n, K))
+    row_min = np.empty(n)
+    _row_scan(x, np.arange(n), np.ascontiguousarray(y.T), np.ascontiguousarray(u / scale), np.ascontiguousarray(v / scale), 1.0 / scale,
+              best_j, best_r, row_min)
+    comp = np.array([_find(uf, k) for k in range(N)])
+    cand_i = np.repeat(np.arange(n), K)
+    cand_j = best_j.ravel()
+    cand_r = best_r.ravel()
+    by_col_comp = {}
+    for t in np.argsort(cand_r, kind="stable").tolist():
+        by_col_comp.setdefault(int(comp[n + cand_j[t]]), []).append(t)
+    attached = {int(comp[0])}
+    heap = []
+
+    def push(c):
+        for t in by_col_comp.get(c, ()):
+            if int(comp[cand_i[t]]) not in attached:
+                heapq.heappush(heap, (float(cand_r[t]), t))
+
+    push(int(comp[0]))
+    while heap and len(chosen) < N - 1:
+        _, t = heapq.heappop(heap)
+        ci = int(comp[cand_i[t]])
+        if ci in attached:
+            continue
+        attached.add(ci)
+        chosen.append((int(cand_i[t]), int(cand_j[t])))
+        push(ci)
+    if len(chosen) < N - 1:  # components no cheap arc reaches
+        att_col = next(j for j in range(m) if int(comp[n + j]) in attached)
+        att_row = next(i for i in range(n) if int(comp[i]) in attached)
+        rows_of = {}
+        for k in range(N):
+            rows_of.setdefault(int(comp[k]), k)  # the component's first node (rows come first)
+        for c, k in rows_of.items():
+            if c in attached:
+                continue
+            attached.add(c)
+            # a row hangs from an attached column (strongly feasible); a lone column (zero
+            # demand, no row in its component) hangs from an attached row
+            chosen.append((k, att_col) if k < n else (att_row, k - n))
+    tree = np.array(chosen, dtype=np.int64).reshape(-1, 2)
+    # the arc list: tree arcs first, then the remaining cheap candidates
+    in_list = set(map(tuple, tree.tolist()))
+    extra = [(int(i), int(j)) for i, j in zip(cand_i.tolist(), cand_j.tolist())
+             if j >= 0 and (i, j) not in in_list and not in_list.add((i, j))]
+    arcs = np.array(tree.tolist() + extra, dtype=np.int64).reshape(-1, 2)
+    arc_i = np.ascontiguousarray(arcs[:, 0])
+    arc_j = np.ascontiguousarray(arcs[:, 1])
+    in_tree = np.zeros(arc_i.size, dtype=np.bool_)
+    in_tree[: tree.shape[0]] = True
+    basis = TransportBasis(n=n, m=m, a=a.copy(), b=b.copy(), y=y.copy(), arc_i=arc_i, arc_j=arc_j, in_tree=in_tree,
+                           flow=np.zeros(arc_i.size), parent=np.empty(N, dtype=np.int64),
+                           pred_arc=np.empty(N, dtype=np.int64), depth=np.empty(N, dtype=np.int64),
+                           first_child=np.empty(N, dtype=np.int64), next_sib=np.empty(N, dtype=np.int64),
+                           prev_sib=np.empty(N, dtype=np.int64))
+    reached = _build_tree(N, 0, arc_i, arc_j, n, np.flatnonzero(in_tree), basis.parent, basis.pred_arc,
+                          basis.depth, basis.first_child, basis.next_sib, basis.prev_sib)
+    if reached != N:  # pragma: no cover - the construction above always spans
+        raise RuntimeError(f"basis construction reached {reached} of {N} nodes")
+    order = np.empty(N, dtype=np.int64)
+    _preorder(0, basis.first_child, basis.next_sib, order)
+    _tree_flows(order, basis.parent, basis.pred_arc, _supply(a, b), basis.flow, np.empty(N))
+    return basis
+
+
+def _prune(basis, cost, pot, keep):
+    """Keep the tree arcs and the ``keep`` non-tree arcs of smallest reduced cost."""
+    n = basis.n
+    non = np.flatnonzero(~basis.in_tree)
+    if non.size <= keep:
+        return
+    r = cost[non] - pot[basis.arc_i[non]] - pot[n + basis.arc_j[non]]
+    drop = non[np.argpartition(r, keep)[keep:]]
+    mask = np.ones(basis.arc_i.size, dtype=bool)
+    mask[drop] = False
+    new_index = np.cumsum(mask) - 1
+    basis.arc_i = np.ascontiguousarray(basis.arc_i[mask])
+    basis.arc_j = np.ascontiguousarray(basis.arc_j[mask])
+    basis.in_tree = np.ascontiguousarray(basis.in_tree[mask])
+    basis.flow = np.ascontiguousarray(basis.flow[mask])
+    basis.pred_arc[basis.pred_arc >= 0] = new_index[basis.pred_arc[basis.pred_arc >= 0]]
+    basis.start_arc[0] = 0
+
+
+def warm_solve(basis, x, max_pivots=None, eps=EPS):
+    """Re-solve the W1 LP at positions ``x`` from ``basis`` (updated in place); certified.
+
+    Parameters
+    ----------
+    basis : TransportBasis
+        A feasible basis for the masses and data (any earlier optimal basis is one).
+    x : ndarray, shape (n, d)
+        Particle positions.
+    max_pivots : int, optional
+        Pivot cap; default ``50 · (n + m)``.
+    eps : float
+        Reduced-cost tolerance in units of the scaled costs (O(1)).
+
+    Returns
+    -------
+    ok : bool
+        True when the plan is certified optimal over all n·m pairs: no pair violates dual
+        feasibility by more than ``eps · scale`` and the flows from the tree are non-negative.
+    rows, cols, mass : ndarray
+        The plan's support (positive tree flows).
+    u, v : ndarray
+        Duals in units of length (``u_i + v_j = |x_i − y_j|`` on the tree).
+    stats : WarmSolveStats
+    message : str
+    """
+    n, m = basis.n, basis.m
+    N = n + m
+    y = basis.y
+    yT = np.ascontiguousarray(y.T)
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    scale = _scale(x, y)
+    inv = 1.0 / scale
+    if max_pivots is None:
+        max_pivots = 50 * N
+    stats = WarmSolveStats()
+    counts = np.zeros(5, dtype=np.int64)
+    order = np.empty(N, dtype=np.int64)
+    pot = np.empty(N)
+    rem = np.empty(N)
+    K = min(ADD_PER_ROW, m)
+    best_j = np.empty((n, K), dtype=np.int64)
+    best_r = np.empty((n, K))
+    row_min = np.empty(n)
+    supply = _supply(basis.a, basis.b)
+
+    cost = np.empty(basis.arc_i.size)
+    _arc_costs(x, y, basis.arc_i, basis.arc_j, inv, cost)
+    _preorder(0, basis.first_child, basis.next_sib, order)
+    _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
+    _prune(basis, cost, pot, KEEP_PER_NODE * N)
+    if cost.size != basis.arc_i.size:
+        cost = np.empty(basis.arc_i.size)
+        _arc_costs(x, y, basis.arc_i, basis.arc_j, inv, cost)
+    status, message = 1, ""
+    all_rows = np.arange(n)
+    while True:
+        stats.rounds += 1
+        left = max_pivots - int(counts[0])
+        code = _simplex(n, basis.arc_i, basis.arc_j, cost, basis.flow, basis.in_tree, basis.parent, basis.pred_arc,
+                        basis.depth, basis.first_child, basis.next_sib, basis.prev_sib, pot, eps, left,
+                        basis.start_arc, counts, BLOCK_FACTOR)
+        if code == 1:
+            message = f"pivot cap {max_pivots} reached"
+            break
+        # fresh duals from the tree (no accumulated round-off), then the pass over all pairs.
+        # (Skipping rows whose reduced costs provably stayed above -eps, from the drift of the
+        # duals since the last pass, was tried: the largest column drift is too large after a
+        # round of pivots, so no row was ever skipped.)
+        _preorder(0, basis.first_child, basis.next_sib, order)
+        _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
+        active = all_rows
+        _row_scan(x, active, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
+        stats.passes += 1
+        bad = best_r < -eps
+        if not bad.any():
+            status = 0
+            break
+        new_i = np.repeat(active, K)[bad.ravel()]
+        new_j = best_j[:active.size].ravel()[bad.ravel()]
+        basis.arc_i = np.concatenate([basis.arc_i, new_i])
+        basis.arc_j = np.concatenate([basis.arc_j, new_j])
+        basis.in_tree = np.concatenate([basis.in_tree, np.zeros(new_i.size, dtype=np.bool_)])
+        basis.flow = np.concatenate([basis.flow, np.zeros(new_i.size)])
+        add_cost = np.empty(new_i.size)
+        _arc_costs(x, y, new_i, new_j, inv, add_cost)
+        cost = np.concatenate([cost, add_cost])
+    stats.pivots, stats.degenerate = int(counts[0]), int(counts[1])
+    stats.arcs = int(basis.arc_i.size)
+    stats.path_steps, stats.subtree_nodes, stats.priced = int(counts[2]), int(counts[3]), int(counts[4])
+    root_rest = _tree_flows(order, basis.parent, basis.pred_arc, supply, basis.flow, rem)
+    tree = np.flatnonzero(basis.in_tree)
+    tree_flow = basis.flow[tree]
+    u, v = pot[:n] * scale, pot[n:] * scale
+    stats.max_violation = float(-row_min.min() * scale) if status == 0 else float("nan")
+    mass_tol = 1e-12
+    if status == 0 and (tree_flow.min() < -mass_tol or abs(root_rest) > mass_tol):
+        status = 1
+        message = (f"tree flows infeasible (min flow {tree_flow.min():.3g}, root imbalance {root_rest:.3g})")
+    keep = tree_flow > 0
+    rows, cols, mass = basis.arc_i[tree[keep]], basis.arc_j[tree[keep]], tree_flow[keep]
+    diff = x[rows] - y[cols]
+    primal = float(np.dot(mass, np.sqrt(np.einsum("ij,ij->i", diff, diff))))
+    stats.gap = primal - float(np.dot(basis.a, u) + np.dot(basis.b, v))
+    if status == 0:
+        message = (f"optimal (warm-started network simplex: {stats.pivots} pivots, {stats.rounds} rounds, "
+                   f"{stats.passes} certificate passes, {stats.arcs} arcs; max dual violation "
+                   f"{stats.max_violation:.3g}, gap {stats.gap:.3g})")
+    return status == 0, rows, cols, mass, u, v, stats, message
+
