@@ -98,7 +98,7 @@ def _demo(args):
 
 
 #: The benchmark scripts ``w1flow bench`` runs, in order (``benchmarks/<name>.py``).
-BENCHMARKS = ("bench_exact_flow", "bench_scaling", "bench_geomloss", "bench_cold_start")
+BENCHMARKS = ("bench_exact_flow", "bench_incremental", "bench_scaling", "bench_geomloss", "bench_cold_start")
 
 
 def _benchmarks_dir():

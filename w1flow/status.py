@@ -83,6 +83,10 @@ _TABLE = (
     Status("max_iter_reached", False, ("field",),
            "An iterative solver stopped at its iteration cap before optimality.",
            "Raise POT's num_itermax or Sinkhorn's max_iter."),
+    Status("not_certified", False, ("field",),
+           "w1flow's sparse network simplex could not certify its plan optimal over all pairs.",
+           "The message says why (pivot cap, infeasible tree flows). Raise ExactPotential's "
+           "num_itermax, or use the dense LP (sparse=False) where it fits."),
     Status("infeasible", False, ("field",), "POT reports the LP infeasible (the marginals disagree)."),
     Status("unbounded", False, ("field",), "POT reports the LP unbounded."),
 )

@@ -26,9 +26,9 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LPResult, certify_plan, check_memory, default_certificate_tol,
+from .._lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, dense_bytes, LPResult, certify_plan, check_memory, default_certificate_tol,
                    plan_cost, row_chunks, solve_w1_lp, unit_directions)
-from .._netsimplex import basis_from_plan, warm_solve
+from .._netsimplex import basis_from_plan, coarse_basis, warm_solve
 from .._validation import as_bool, as_int, validate_measures
 from .base import Potential, PotentialOracle
 
@@ -350,7 +350,18 @@ class ExactPotential(PotentialOracle):
         the arcs, until none is left); a solve that hits its pivot cap or fails the certificate
         falls back to the dense LP (counted in ``counters["fallbacks"]``). Near ties it may pick
         a different optimal vertex than a cold ``ot.emd``, like plan reuse does
-        (``docs/performance.md``). The first solve, and every fallback, is the dense LP.
+        (``docs/performance.md``). The first solve, and every fallback, is the dense LP (or the
+        sparse one, with ``sparse``).
+    sparse : bool or "auto"
+        Solve without any n × m matrix: a coarse-to-fine start (an exact LP between k-d leaves of
+        8 points, refined by north-west corner rules) made optimal by the same certified network
+        simplex with column generation (:func:`w1flow._netsimplex.coarse_basis`). Memory is
+        O((n + m)·arcs per node) plus one coarse LP of at most 4000 a side, so it runs far past
+        the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the dense LP
+        needs 4.2 GB). A solve that is not certified returns a potential with status
+        ``"not_certified"``, never an unproven plan. ``"auto"`` uses it only when the dense LP
+        would exceed ``max_memory``; ``False`` (default) raises
+        :class:`~w1flow.MemoryBudgetError` there.
     warm_start : bool
         Start each solve from the previous solve's duals (POT's ``potentials_init``) when the
         problem sizes match. Off by default: it speeds up an isolated re-solve after one Euler
@@ -368,16 +379,23 @@ class ExactPotential(PotentialOracle):
     exact_w1 = True
     provides_plan = True
 
-    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False, incremental=False):
+    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False, incremental=False,
+                 sparse=False):
         super().__init__()
         self.warm_start = as_bool(warm_start, "warm_start")
         self.incremental = as_bool(incremental, "incremental")
+        if sparse != "auto":
+            sparse = as_bool(sparse, "sparse")
+        self.sparse = sparse
+        if self.warm_start and self.sparse is not False:
+            raise ValueError("warm_start=True starts POT's dense solver; it does not combine with sparse=True or "
+                             "'auto' (use incremental=True to re-solve the sparse LP from its basis).")
         if self.warm_start and self.incremental:
             raise ValueError("warm_start=True and incremental=True are two ways to start a re-solve; choose one "
                              "(incremental=True re-solves from the previous basis and is the faster one).")
         self._last_duals = None
         self._basis = None
-        self.counters.update({"warm_solves": 0, "pivots": 0, "fallbacks": 0})
+        self.counters.update({"warm_solves": 0, "sparse_solves": 0, "pivots": 0, "fallbacks": 0})
         self.num_itermax = None if num_itermax is None else as_int(num_itermax, "num_itermax", 1)
         self.max_memory = max_memory
 
@@ -385,7 +403,7 @@ class ExactPotential(PotentialOracle):
         """Solve the LP between particles ``(x, a)`` and data ``(y, b)``; return the potential."""
         x, a, y, b = validate_measures(x, a, y, b)
         self.counters["evaluations"] += 1
-        if self.incremental and x.shape[1] > 1:
+        if (self.incremental or self._use_sparse(x, y)) and x.shape[1] > 1:
             return ExactKantorovichPotential(x, a, y, b, self._incremental_lp(x, a, y, b), max_memory=self.max_memory)
         init = None
         if self.warm_start and self._last_duals is not None:
@@ -412,19 +430,49 @@ class ExactPotential(PotentialOracle):
                 return LPResult(rows=rows, cols=cols, mass=mass, u=u, v=v, cost=plan_cost(x, y, rows, cols, mass),
                                 result_code=1, status="optimal", message=message)
             self.counters["fallbacks"] += 1
-            logger.info("warm-started re-solve not certified (%s); solving the dense LP", message)
+            logger.info("warm-started re-solve not certified (%s); solving from scratch", message)
         self._basis = None
+        if self._use_sparse(x, y):
+            return self._sparse_lp(x, a, y, b)
         lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory)
         self.counters["lp_solves"] += 1
         if not lp.success:
             logger.warning(lp.message)
             return lp
-        self._basis = basis_from_plan(x, a, y, b, lp.rows, lp.cols, lp.u, lp.v)
+        if self.incremental:
+            self._basis = basis_from_plan(x, a, y, b, lp.rows, lp.cols, lp.u, lp.v)
         return lp
+
+    def _use_sparse(self, x, y):
+        if self.sparse == "auto":
+            return self.max_memory is not None and dense_bytes(x.shape[0], y.shape[0], LP_DENSE_MATRICES) > self.max_memory
+        return bool(self.sparse)
+
+    def _sparse_lp(self, x, a, y, b):
+        """The LP without an n × m matrix: coarse-to-fine basis, then the certified simplex."""
+        basis, info = coarse_basis(x, a, y, b)
+        n_nodes = x.shape[0] + y.shape[0]
+        max_pivots = self.num_itermax if self.num_itermax is not None else max(10**6, 500 * n_nodes)
+        ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x, max_pivots=max_pivots)
+        self.counters["sparse_solves"] += 1
+        self.counters["pivots"] += stats.pivots
+        self.last_sparse_stats = dict(info, pivots=stats.pivots, rounds=stats.rounds, passes=stats.passes,
+                                      arcs=stats.arcs, max_violation=stats.max_violation, gap=stats.gap)
+        cost = plan_cost(x, y, rows, cols, mass)
+        if not ok:
+            message = f"sparse exact LP not certified optimal on a {x.shape[0]} x {y.shape[0]} problem: {message}"
+            logger.warning(message)
+            return LPResult(rows=rows, cols=cols, mass=mass, u=u, v=v, cost=cost, result_code=0,
+                            status="not_certified", message=message)
+        if self.incremental:
+            self._basis = basis
+        return LPResult(rows=rows, cols=cols, mass=mass, u=u, v=v, cost=cost, result_code=1, status="optimal",
+                        message=f"optimal (sparse, coarse {info['coarse_shape'][0]} x {info['coarse_shape'][1]}; "
+                                + message.split("(", 1)[1])
 
     def settings(self):
         return {"num_itermax": self.num_itermax, "max_memory": self.max_memory, "warm_start": self.warm_start,
-                "incremental": self.incremental}
+                "incremental": self.incremental, "sparse": self.sparse}
 
     def reset(self):
         """Forget the warm-start duals and the kept basis, and zero the counters."""
