@@ -887,3 +887,23 @@ def coarse_basis(x, a, y, b, leaf=None):
         v_fine[g] = lp.v[h]
     basis = basis_from_plan(x, a, y, b, rows, cols, None, v_fine)
     return basis, {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds}
+
+
+def solve_sparse(x, a, y, b, max_pivots=None):
+    """The exact W1 LP without an n × m matrix: :func:`coarse_basis`, then :func:`warm_solve`.
+
+    Returns
+    -------
+    ok, rows, cols, mass, u, v, stats, message
+        As :func:`warm_solve` (``ok``: certified optimal over all pairs).
+    basis : TransportBasis
+        The optimal basis, to warm-start a later solve.
+    info : dict
+        The coarse level: ``leaf``, ``coarse_shape``, ``coarse_seconds``.
+    """
+    x = np.ascontiguousarray(x, dtype=np.float64)
+    basis, info = coarse_basis(x, a, y, b)
+    if max_pivots is None:
+        max_pivots = max(10**6, 500 * (x.shape[0] + y.shape[0]))
+    out = warm_solve(basis, x, max_pivots=max_pivots)
+    return out + (basis, info)

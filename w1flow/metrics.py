@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from ._lp import DEFAULT_MEMORY_BUDGET, LPError, solve_w2_lp, w1_value
+from ._lp import DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, LPError, dense_bytes, plan_cost, solve_w2_lp, w1_value
 from ._validation import as_positive_int, as_rng, validate_measures
 
 __all__ = ["w1", "w2", "sliced_w1", "w1_to_normal", "w1_circle", "LPError"]
@@ -36,7 +36,7 @@ def select_coords(coords, d):
     return idx
 
 
-def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None):
+def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, sparse=False):
     """Exact Wasserstein-1 distance between weighted clouds.
 
     .. math::  W_1(μ, ν) = \\min_{G ∈ Π(a, b)} Σ_{ij} G_{ij} |x_i − y_j|
@@ -52,6 +52,10 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None):
     coords : int, sequence, range or slice, optional
         Compare only these coordinates (e.g. ``range(d)``: the positions of a second-order
         state ``[q, v]``, whose velocities have other units).
+    sparse : bool or "auto"
+        Solve with w1flow's certified sparse LP, which holds no n × m matrix
+        (:class:`~w1flow.ExactPotential`'s ``sparse``); ``"auto"`` only when the dense LP would
+        exceed ``max_memory``. Ignored in 1-D (closed form).
 
     Returns
     -------
@@ -61,9 +65,20 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None):
     Raises
     ------
     LPError
-        If the LP does not reach optimality.
+        If the LP does not reach optimality (or the sparse LP cannot be certified).
     """
     x, y, a, b = _clouds(x, y, a, b, coords)
+    if sparse not in (False, True, "auto"):
+        raise ValueError(f"sparse must be False, True or 'auto', got {sparse!r}.")
+    use_sparse = sparse is True or (sparse == "auto" and max_memory is not None
+                                    and dense_bytes(x.shape[0], y.shape[0], LP_DENSE_MATRICES) > max_memory)
+    if use_sparse and x.shape[1] > 1:
+        from ._netsimplex import solve_sparse
+
+        ok, rows, cols, mass, _, _, _, message, _, _ = solve_sparse(x, a, y, b)
+        if not ok:
+            raise LPError(f"sparse exact LP not certified optimal: {message}")
+        return plan_cost(x, y, rows, cols, mass)
     res = w1_value(x, a, y, b, max_memory)
     if not res.success:
         raise LPError(res.message)

@@ -28,7 +28,7 @@ from scipy.spatial.distance import cdist
 
 from .._lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, dense_bytes, LPResult, certify_plan, check_memory, default_certificate_tol,
                    plan_cost, row_chunks, solve_w1_lp, unit_directions)
-from .._netsimplex import basis_from_plan, coarse_basis, warm_solve
+from .._netsimplex import basis_from_plan, solve_sparse, warm_solve
 from .._validation import as_bool, as_int, validate_measures
 from .base import Potential, PotentialOracle
 
@@ -450,10 +450,7 @@ class ExactPotential(PotentialOracle):
 
     def _sparse_lp(self, x, a, y, b):
         """The LP without an n × m matrix: coarse-to-fine basis, then the certified simplex."""
-        basis, info = coarse_basis(x, a, y, b)
-        n_nodes = x.shape[0] + y.shape[0]
-        max_pivots = self.num_itermax if self.num_itermax is not None else max(10**6, 500 * n_nodes)
-        ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x, max_pivots=max_pivots)
+        ok, rows, cols, mass, u, v, stats, message, basis, info = solve_sparse(x, a, y, b, max_pivots=self.num_itermax)
         self.counters["sparse_solves"] += 1
         self.counters["pivots"] += stats.pivots
         self.last_sparse_stats = dict(info, pivots=stats.pivots, rounds=stats.rounds, passes=stats.passes,
