@@ -1,6 +1,7 @@
-"""Uncapped exact Euler with the incremental (warm-started, certified) LP, side by side.
+"""Uncapped exact Euler with the incremental LP, and the sparse LP at large n, side by side.
 
 Run:  python benchmarks/bench_incremental.py [--quick] [--ns 500,2000,4000] [--dense-max-n 2000]
+                                             [--sparse-ns 2000,10000,30000] [--dense-lp-max-n 10000]
 
 The issue [G2] run: the demo problem (blob at (3, 0) -> 8 Gaussians, n = m, uniform weights),
 T = 5, dt = 0.05, 100 steps, three ways in one process, one after the other:
@@ -20,6 +21,12 @@ the spread of the dense reference's own histories under perturbations of x0 of s
 (``--perturbations`` of them): printed are the largest spread among the dense histories, the
 largest distance of the incremental history from the unperturbed dense one, and the fraction of
 steps at which the incremental W1 lies inside the dense envelope (min..max over the perturbed runs).
+
+**Sparse LP** (``--sparse-ns``): one exact LP on the demo problem at t = 0 (the capped flow's only
+LP), ``ExactPotential(sparse=True)`` against dense ``ot.emd`` (n <= ``--dense-lp-max-n``), each
+in its own process so that its peak memory (``ru_maxrss``) is its own. Printed: seconds, peak
+RSS, the certificate (max dual violation), rounds, arcs, passes, pivots, and the relative
+difference of the two W1 values.
 """
 
 from __future__ import annotations
@@ -77,18 +84,59 @@ def spread(x0, y, w1_inc, perturbations, t1=5.0, dt=0.05, seed=1):
                 final_dense=[float(h[-1]) for h in H], final_inc=float(w1_inc[-1]))
 
 
+_SPARSE_CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {bench!r})
+import numpy as np
+from _common import demo_problem
+n, method = {n}, {method!r}
+x, y = demo_problem(n, 0)
+a = np.full(n, 1 / n)
+from w1flow import ExactPotential
+if method == "warmup":  # compile the kernels (Numba caches them on disk) outside the timed runs
+    ExactPotential(sparse=True)(x[:200], np.full(200, 1 / 200), y[:200], np.full(200, 1 / 200))
+    print(json.dumps({{}}))
+    raise SystemExit
+pot = ExactPotential(sparse=(method == "sparse"), max_memory=None)
+start = time.perf_counter()
+p = pot(x, a, y, a)
+sec = time.perf_counter() - start
+out = dict(n=n, method=method, seconds=sec, w1=p.w1, status=p.status,
+           rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+if method == "sparse":
+    out.update(pot.last_sparse_stats)
+print(json.dumps(out))
+"""
+
+
+def sparse_lp(n, method):
+    """One LP in a child process: its time and its own peak memory."""
+    import json
+    import subprocess
+    from pathlib import Path
+
+    code = _SPARSE_CHILD.format(bench=str(Path(__file__).resolve().parent), n=n, method=method)
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    if res.returncode != 0:
+        raise RuntimeError(f"sparse LP child failed (n={n}, {method}): {res.stderr[-2000:]}")
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ns", default="500,2000,4000", help="particle counts")
     p.add_argument("--dense-max-n", type=int, default=2000, help="largest n of the dense re-solve reference")
     p.add_argument("--spread-max-n", type=int, default=500, help="largest n of the trajectory check")
     p.add_argument("--perturbations", type=int, default=4, help="perturbed dense runs of the trajectory check")
-    p.add_argument("--quick", action="store_true", help="CI size: n = 500, two perturbations")
+    p.add_argument("--sparse-ns", default="2000,10000,30000", help="n of the sparse-LP comparison ('' to skip)")
+    p.add_argument("--dense-lp-max-n", type=int, default=10000, help="largest n of the dense LP in that comparison")
+    p.add_argument("--quick", action="store_true", help="CI size: n = 500, two perturbations, sparse LP at n = 2000")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args(argv)
     ns = [int(v) for v in args.ns.split(",") if v]
+    sparse_ns = [int(v) for v in args.sparse_ns.split(",") if v]
     if args.quick:
-        ns, args.perturbations = [500], 2
+        ns, args.perturbations, sparse_ns = [500], 2, [2000]
     print(f"bench_incremental ({machine()})")
     print("\nUncapped exact Euler, demo problem, T = 5, dt = 0.05 (100 steps)")
     out = {"flows": [], "spread": []}
@@ -114,6 +162,23 @@ def main(argv=None):
                     [[s["n"], f"{s['dense_spread']:.2e}", f"{s['inc_vs_dense']:.2e}",
                       f"{s['inc_outside_envelope']:.2e}", f"{s['inside_fraction']:.0%}", s["spread_first_step"]]
                      for s in out["spread"]]))
+    if sparse_ns:
+        print("\nOne exact LP at t = 0 (the capped flow's), sparse vs dense, each in its own process")
+        sparse_lp(200, "warmup")
+        out["sparse"] = []
+        rows = []
+        for n in sparse_ns:
+            s = sparse_lp(n, "sparse")
+            d = sparse_lp(n, "dense") if n <= args.dense_lp_max_n else None
+            out["sparse"].append({"sparse": s, "dense": d})
+            rows.append([n, f"{s['seconds']:.2f}", f"{s['rss_gb']:.2f}", s["status"], f"{s['max_violation']:.1e}",
+                         s["rounds"], s["arcs"], s["passes"], s["pivots"], f"{s['coarse_shape'][0]}",
+                         f"{d['seconds']:.2f}" if d else "not run", f"{d['rss_gb']:.2f}" if d else "-",
+                         f"{s['seconds'] / d['seconds']:.2f}x" if d else "-",
+                         f"{(s['w1'] - d['w1']) / d['w1']:.1e}" if d else "-"])
+            print(f"  sparse n={n} done", file=sys.stderr)
+        print(table(["n", "sparse s", "sparse GB", "status", "max violation", "rounds", "arcs", "passes", "pivots",
+                     "coarse side", "dense s", "dense GB", "sparse / dense", "W1 rel. diff"], rows))
     write_json(args.json, out)
     return out
 

@@ -480,6 +480,7 @@ class TransportBasis:
     next_sib: np.ndarray
     prev_sib: np.ndarray
     v: np.ndarray = None  # the data duals of the last solve (units of length)
+    root: int = 0
     start_arc: np.ndarray = field(default_factory=lambda: np.zeros(1, dtype=np.int64))
 
     def matches(self, a, y, b):
@@ -549,7 +550,10 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v):
     by_col_comp = {}
     for t in np.argsort(cand_r, kind="stable").tolist():
         by_col_comp.setdefault(int(comp[n + cand_j[t]]), []).append(t)
-    attached = {int(comp[0])}
+    # the root: a particle of the support (node 0 may be a zero-weight particle, alone in its
+    # component, from which no row -> column arc could hang anything)
+    root = int(rows[0]) if rows.size else 0
+    attached = {int(comp[root])}
     heap = []
 
     def push(c):
@@ -557,7 +561,7 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v):
             if int(comp[cand_i[t]]) not in attached:
                 heapq.heappush(heap, (float(cand_r[t]), t))
 
-    push(int(comp[0]))
+    push(int(comp[root]))
     while heap and len(chosen) < N - 1:
         _, t = heapq.heappop(heap)
         ci = int(comp[cand_i[t]])
@@ -594,12 +598,13 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v):
                            pred_arc=np.empty(N, dtype=np.int64), depth=np.empty(N, dtype=np.int64),
                            first_child=np.empty(N, dtype=np.int64), next_sib=np.empty(N, dtype=np.int64),
                            prev_sib=np.empty(N, dtype=np.int64), v=np.asarray(v, dtype=np.float64).copy())
-    reached = _build_tree(N, 0, arc_i, arc_j, n, np.flatnonzero(in_tree), basis.parent, basis.pred_arc,
+    basis.root = root
+    reached = _build_tree(N, root, arc_i, arc_j, n, np.flatnonzero(in_tree), basis.parent, basis.pred_arc,
                           basis.depth, basis.first_child, basis.next_sib, basis.prev_sib)
     if reached != N:  # pragma: no cover - the construction above always spans
         raise RuntimeError(f"basis construction reached {reached} of {N} nodes")
     order = np.empty(N, dtype=np.int64)
-    _preorder(0, basis.first_child, basis.next_sib, order)
+    _preorder(basis.root, basis.first_child, basis.next_sib, order)
     _tree_flows(order, basis.parent, basis.pred_arc, _supply(a, b), basis.flow, np.empty(N))
     return basis
 
@@ -674,7 +679,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS):
 
     cost = np.empty(basis.arc_i.size)
     _arc_costs(x, y, basis.arc_i, basis.arc_j, inv, cost)
-    _preorder(0, basis.first_child, basis.next_sib, order)
+    _preorder(basis.root, basis.first_child, basis.next_sib, order)
     _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
     # (Re-completing the plan's support with the rows' tightest arcs under the c-transform of the
     # last data duals, instead of keeping the old tree, was measured: 1.5x more pivots and passes.)
@@ -694,7 +699,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS):
         # (Skipping rows whose reduced costs provably stayed above -eps, from the drift of the
         # duals since the last pass, was tried: the largest column drift is too large after a
         # round of pivots, so no row was ever skipped.)
-        _preorder(0, basis.first_child, basis.next_sib, order)
+        _preorder(basis.root, basis.first_child, basis.next_sib, order)
         _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
         active = all_rows
         _row_scan(x, active, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
@@ -717,6 +722,9 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS):
     stats.pivots, stats.degenerate = int(counts[0]), int(counts[1])
     stats.arcs = int(basis.arc_i.size)
     stats.path_steps, stats.subtree_nodes, stats.priced = int(counts[2]), int(counts[3]), int(counts[4])
+    # fresh order, duals and flows of the final tree (after a pivot cap the last ones are stale)
+    _preorder(basis.root, basis.first_child, basis.next_sib, order)
+    _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
     root_rest = _tree_flows(order, basis.parent, basis.pred_arc, supply, basis.flow, rem)
     tree = np.flatnonzero(basis.in_tree)
     tree_flow = basis.flow[tree]
