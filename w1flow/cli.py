@@ -202,7 +202,7 @@ def main(argv=None):
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
     bench = sub.add_parser("bench", help="run the benchmarks (from a source checkout)")
-    bench.add_argument("--quick", action="store_true", help="small sizes (about 2.5 min on 2 cores, 1.5 of them in the geomloss baseline when installed)")
+    bench.add_argument("--quick", action="store_true", help="small sizes (about 3 min on 2 cores, 1.5 of them in the geomloss baseline when installed)")
     bench.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
     bench.add_argument("--max-n", type=int, help="largest n of bench_scaling (default 10000)")
     bench.add_argument("--dir", help="folder of the benchmark scripts (default: the checkout's benchmarks/)")
