@@ -591,7 +591,7 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v):
     arcs = np.array(tree.tolist() + extra, dtype=np.int64).reshape(-1, 2)
     arc_i = np.ascontiguousarray(arcs[:, 0])
     arc_j = np.ascontiguousarray(arcs[:, 1])
-    in_tree = np.zeros(arc_i.size, dtype=np.bool_)
+    in_tree = np.zeros(arc_i.size, dtype=bool)
     in_tree[: tree.shape[0]] = True
     basis = TransportBasis(n=n, m=m, a=a.copy(), b=b.copy(), y=y.copy(), arc_i=arc_i, arc_j=arc_j, in_tree=in_tree,
                            flow=np.zeros(arc_i.size), parent=np.empty(N, dtype=np.int64),
@@ -719,7 +719,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         new_j = best_j[:active.size].ravel()[bad.ravel()]
         basis.arc_i = np.concatenate([basis.arc_i, new_i])
         basis.arc_j = np.concatenate([basis.arc_j, new_j])
-        basis.in_tree = np.concatenate([basis.in_tree, np.zeros(new_i.size, dtype=np.bool_)])
+        basis.in_tree = np.concatenate([basis.in_tree, np.zeros(new_i.size, dtype=bool)])
         basis.flow = np.concatenate([basis.flow, np.zeros(new_i.size)])
         add_cost = np.empty(new_i.size)
         _arc_costs(x, y, new_i, new_j, inv, add_cost)
