@@ -706,8 +706,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         # round of pivots, so no row was ever skipped.)
         _preorder(basis.root, basis.first_child, basis.next_sib, order)
         _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
-        active = all_rows
-        _row_scan(x, active, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
+        _row_scan(x, all_rows, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
         stats.passes += 1
         bad = best_r < -eps
         if not bad.any():
@@ -715,8 +714,8 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
             break
         if basis.arc_i.size > max_arcs * N:  # long solves: forget the arcs that priced out
             cost = _prune(basis, cost, pot, KEEP_PER_NODE * N)
-        new_i = np.repeat(active, K)[bad.ravel()]
-        new_j = best_j[:active.size].ravel()[bad.ravel()]
+        new_i = np.repeat(all_rows, K)[bad.ravel()]
+        new_j = best_j.ravel()[bad.ravel()]
         basis.arc_i = np.concatenate([basis.arc_i, new_i])
         basis.arc_j = np.concatenate([basis.arc_j, new_j])
         basis.in_tree = np.concatenate([basis.in_tree, np.zeros(new_i.size, dtype=bool)])
