@@ -18,13 +18,23 @@ if str(_ROOT) not in sys.path:
     sys.path.insert(0, str(_ROOT))
 
 
-def demo_problem(n, seed=0, m=None):
-    """The demo's clouds: a Gaussian blob at (3, 0) (std 0.5) and 8 Gaussians (radius 2, std 0.05)."""
+def demo_problem(n, seed=0, m=None, d=2):
+    """The demo's clouds: a Gaussian blob at (3, 0) (std 0.5) and 8 Gaussians (radius 2, std 0.05).
+
+    ``d = 3`` lifts both: the blob is centred at (3, 0, 0) with std 0.5 in every coordinate, and
+    the 8 Gaussians keep their centres in the plane z = 0 with std 0.05 in z too.
+    """
     from w1flow.datasets import eight_gaussians, gaussian_blob
 
+    if d not in (2, 3):
+        raise ValueError(f"d must be 2 or 3, got {d!r}")
     rng = np.random.default_rng(seed)
+    m = n if m is None else m
     x0 = gaussian_blob(n, center=(3.0, 0.0), std=0.5, seed=rng)
-    y = eight_gaussians(n if m is None else m, radius=2.0, std=0.05, seed=rng)
+    y = eight_gaussians(m, radius=2.0, std=0.05, seed=rng)
+    if d == 3:  # drawn after the 2-D clouds, so their first two coordinates are the 2-D problem's
+        x0 = np.c_[x0, 0.5 * rng.standard_normal(n)]
+        y = np.c_[y, 0.05 * rng.standard_normal(m)]
     return x0, y
 
 

@@ -2,6 +2,7 @@
 
 Run:  python benchmarks/bench_incremental.py [--quick] [--ns 500,2000,4000] [--dense-max-n 2000]
                                              [--sparse-ns 2000,10000,30000] [--dense-lp-max-n 10000]
+                                             [--capped-ns 30000,100000] [--capped-dims 2,3]
 
 The issue [G2] run: the demo problem (blob at (3, 0) -> 8 Gaussians, n = m, uniform weights),
 T = 5, dt = 0.05, 100 steps, three ways in one process, one after the other:
@@ -27,6 +28,13 @@ LP), ``ExactPotential(sparse=True)`` against dense ``ot.emd`` (n <= ``--dense-lp
 in its own process so that its peak memory (``ru_maxrss``) is its own. Printed: seconds, peak
 RSS of the process and of the solve alone (peak minus the RSS after the imports), the certificate (max dual violation), rounds, arcs, passes, pivots, and the relative
 difference of the two W1 values.
+
+**Capped flow at large n** (``--capped-ns``, ``--capped-dims``): the whole
+``simulate(W1Flow(y, potential=ExactPotential(sparse=True)), x0, 5, 0.05, solver=CappedEuler())``
+on the demo problem in d = 2 and its lift to d = 3 (``_common.demo_problem``), each run in its own
+process. The dense LP would need 8·n² bytes per matrix (n = 3·10⁴: 7.2 GB each, about 37 GB in all).
+Printed: the run's wall time and the LP's share (starting basis, simplex, passes), the status, the
+peak RSS of the process, the certificate, rounds, arcs, passes and pivots.
 """
 
 from __future__ import annotations
@@ -117,17 +125,52 @@ print(json.dumps(out))
 """
 
 
-def sparse_lp(n, method):
-    """One LP in a child process: its time and its own peak memory."""
+_CAPPED_CHILD = """
+import json, resource, sys, time
+sys.path.insert(0, {bench!r})
+import numpy as np
+from _common import demo_problem
+from w1flow import CappedEuler, ExactPotential, W1Flow, simulate
+n, d = {n}, {d}
+x0, y = demo_problem(n, 0, d=d)
+oracle = ExactPotential(sparse=True)
+start = time.perf_counter()
+res = simulate(W1Flow(y, potential=oracle), x0, 5.0, 0.05, solver=CappedEuler())
+sec = time.perf_counter() - start
+st = oracle.last_sparse_stats
+out = dict(n=n, d=d, seconds=sec, status=res.status, message=res.message, lps=res.n_lp_solves,
+           w1_start=float(res.w1[0]), w1_end=float(res.w1[-1]),
+           lp_seconds=st["basis_seconds"] + st["simplex_seconds"] + st["pass_seconds"],
+           rss_gb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6)
+out.update(st)
+print(json.dumps(out))
+"""
+
+
+def _child(code, what):
+    """Run ``code`` in a fresh interpreter; its last stdout line is JSON."""
     import json
     import subprocess
-    from pathlib import Path
 
-    code = _SPARSE_CHILD.format(bench=str(Path(__file__).resolve().parent), n=n, method=method)
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     if res.returncode != 0:
-        raise RuntimeError(f"sparse LP child failed (n={n}, {method}): {res.stderr[-2000:]}")
+        raise RuntimeError(f"benchmark child failed ({what}): {res.stderr[-2000:]}")
     return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def capped_flow(n, d):
+    """The whole capped flow with the sparse LP in a child process: time, peak memory, LP work."""
+    from pathlib import Path
+
+    return _child(_CAPPED_CHILD.format(bench=str(Path(__file__).resolve().parent), n=n, d=d), f"capped n={n}, d={d}")
+
+
+def sparse_lp(n, method):
+    """One LP in a child process: its time and its own peak memory."""
+    from pathlib import Path
+
+    return _child(_SPARSE_CHILD.format(bench=str(Path(__file__).resolve().parent), n=n, method=method),
+                  f"sparse LP n={n}, {method}")
 
 
 def main(argv=None):
@@ -138,13 +181,18 @@ def main(argv=None):
     p.add_argument("--perturbations", type=int, default=4, help="perturbed dense runs of the trajectory check")
     p.add_argument("--sparse-ns", default="2000,10000,30000", help="n of the sparse-LP comparison ('' to skip)")
     p.add_argument("--dense-lp-max-n", type=int, default=10000, help="largest n of the dense LP in that comparison")
-    p.add_argument("--quick", action="store_true", help="CI size: n = 500, two perturbations, sparse LP at n = 2000")
+    p.add_argument("--capped-ns", default="30000,100000", help="n of the large capped flows ('' to skip)")
+    p.add_argument("--capped-dims", default="2,3", help="dimensions of the large capped flows")
+    p.add_argument("--quick", action="store_true",
+                   help="CI size: n = 500, two perturbations, sparse LP and capped flow (d = 2) at n = 2000")
     p.add_argument("--json", help="also write the results to this file")
     args = p.parse_args(argv)
     ns = [int(v) for v in args.ns.split(",") if v]
     sparse_ns = [int(v) for v in args.sparse_ns.split(",") if v]
+    capped_ns = [int(v) for v in args.capped_ns.split(",") if v]
+    capped_dims = [int(v) for v in args.capped_dims.split(",") if v]
     if args.quick:
-        ns, args.perturbations, sparse_ns = [500], 2, [2000]
+        ns, args.perturbations, sparse_ns, capped_ns, capped_dims = [500], 2, [2000], [2000], [2]
     print(f"bench_incremental ({machine()})")
     if ns:
         print("\nUncapped exact Euler, demo problem, T = 5, dt = 0.05 (100 steps)")
@@ -172,9 +220,10 @@ def main(argv=None):
                     [[s["n"], f"{s['dense_spread']:.2e}", f"{s['inc_vs_dense']:.2e}",
                       f"{s['inc_outside_envelope']:.2e}", f"{s['inside_fraction']:.0%}", s["spread_first_step"]]
                      for s in out["spread"]]))
+    if sparse_ns or capped_ns:
+        sparse_lp(200, "warmup")
     if sparse_ns:
         print("\nOne exact LP at t = 0 (the capped flow's), sparse vs dense, each in its own process")
-        sparse_lp(200, "warmup")
         out["sparse"] = []
         rows = []
         for n in sparse_ns:
@@ -190,6 +239,21 @@ def main(argv=None):
             print(f"  sparse n={n} done", file=sys.stderr)
         print(table(["n", "sparse s", "sparse GB (solve)", "status", "max violation", "rounds", "arcs", "passes", "pivots",
                      "coarse side", "dense s", "dense GB (solve)", "sparse / dense", "W1 rel. diff"], rows))
+    if capped_ns:
+        print("\nThe certified exact capped flow with the sparse LP, T = 5, dt = 0.05 (100 steps), each in its own process")
+        out["capped"] = []
+        rows = []
+        for n in capped_ns:
+            for d in capped_dims:
+                c = capped_flow(n, d)
+                out["capped"].append(c)
+                rows.append([n, d, f"{c['seconds']:.1f}", f"{c['lp_seconds']:.1f} = {c['basis_seconds']:.1f} + "
+                             f"{c['simplex_seconds']:.1f} + {c['pass_seconds']:.1f}", f"{c['rss_gb']:.2f}", c["status"],
+                             c["lps"], f"{c['max_violation']:.1e}", c["rounds"], c["arcs"], c["passes"], c["pivots"],
+                             f"{c['w1_start']:.4f} -> {c['w1_end']:.4f}"])
+                print(f"  capped n={n} d={d} done", file=sys.stderr)
+        print(table(["n", "d", "run s", "LP s = basis + simplex + passes", "peak GB", "status", "LPs", "max violation",
+                     "rounds", "arcs", "passes", "pivots", "W1"], rows))
     write_json(args.json, out)
     return out
 

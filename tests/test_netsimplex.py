@@ -19,7 +19,7 @@ from scipy.spatial.distance import cdist
 
 import w1flow.potentials.exact as exact_module
 from conftest import examples, rand_weights
-from w1flow import Euler, ExactPotential, W1Flow, simulate
+from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, simulate
 from w1flow._lp import certify_plan, default_certificate_tol, solve_w1_lp
 from w1flow._netsimplex import basis_from_plan, warm_solve
 
@@ -588,6 +588,27 @@ def test_sparse_solve_on_tied_clouds(name):
     assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
 
 
+def test_sparse_basis_comes_back_in_the_callers_order():
+    """solve_sparse works in k-d order inside and renames everything back: the basis belongs to the
+    caller's (a, y, b), its tree carries exactly the returned plan, its data duals are the returned
+    v, and a warm re-solve from it at the same positions is certified with no pivot at all."""
+    from w1flow._netsimplex import solve_sparse
+
+    rng = np.random.default_rng(8)
+    x, y = rng.normal(size=(90, 2)) + [2.5, 0.0], rng.normal(size=(70, 2)) * 0.5
+    a, b = rand_weights(rng, 90), rand_weights(rng, 70)
+    ok, rows, cols, mass, u, v, _, _, basis, _ = solve_sparse(x, a, y, b)
+    assert ok and basis.matches(a, y, b)
+    assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
+    tree = np.flatnonzero(basis.in_tree & (basis.flow > 0))
+    got = sorted(zip(basis.arc_i[tree].tolist(), basis.arc_j[tree].tolist(), basis.flow[tree].tolist()))
+    assert got == sorted(zip(rows.tolist(), cols.tolist(), mass.tolist()))
+    assert np.array_equal(basis.v, v)
+    ok2, rows2, cols2, mass2, u2, v2, stats, _ = warm_solve(basis, x)
+    assert ok2 and stats.pivots == 0 and stats.passes == 1
+    assert_optimal_plan(x, a, y, b, rows2, cols2, mass2, u2, v2)
+
+
 def test_sparse_oracle_metrics_and_auto():
     """ExactPotential(sparse=True) and metrics.w1(sparse=True) agree with POT; "auto" switches to
     the sparse LP exactly when the dense one would exceed max_memory; a pivot cap gives status
@@ -638,9 +659,31 @@ def test_sparse_incremental_flow_never_builds_a_dense_lp():
     res = simulate(W1Flow(y, target_weights=b, potential=pot), x0, 4.0, 0.25, solver=Euler(reuse_plan=False))
     assert res.success
     assert pot.counters["lp_solves"] == 0 and pot.counters["sparse_solves"] == 1 and pot.counters["warm_solves"] > 5
+    # every exact LP counts in the result, the sparse cold one and each warm re-solve alike
+    assert res.n_lp_solves == 1 + pot.counters["warm_solves"]
     a = np.full(60, 1 / 60)
     ref = pot_w1(res.x_final, a, y, b)
     assert abs(res.w1[-1] - ref) <= 1e-9 * ref + _atol(res.x_final, y)
+
+
+def test_sparse_capped_flow_costs_one_certified_lp():
+    """CappedEuler with ExactPotential(sparse=True): one sparse LP for the whole run (reported as
+    one LP), and the capped W1 history equal to the closed form sum_i a_i max(|x_i - T(x_i)| - t, 0)
+    of POT's own optimal cost at t = 0 (a permutation plan on generic uniform clouds)."""
+    rng = np.random.default_rng(4)
+    n = 120
+    x0, y = rng.normal(size=(n, 3)) * 0.5 + [3.0, 0.0, 0.0], rng.normal(size=(n, 3)) * 0.3
+    pot = ExactPotential(sparse=True)
+    res = simulate(W1Flow(y, potential=pot), x0, 4.0, 0.25, solver=CappedEuler())
+    assert res.success and res.n_lp_solves == 1
+    assert pot.counters["sparse_solves"] == 1 and pot.counters["lp_solves"] == 0
+    a = np.full(n, 1 / n)
+    G = ot.emd(a, a, cdist(x0, y))
+    rows, cols = np.nonzero(G > 0.5 / n)
+    assert rows.size == n  # generic uniform clouds: POT's plan is a permutation
+    ray = np.linalg.norm(x0[rows] - y[cols], axis=1)
+    closed = np.array([np.sum(np.maximum(ray - t, 0.0)) / n for t in res.ts])
+    assert np.allclose(res.w1, closed, rtol=1e-9, atol=1e-12)
 
 
 def test_an_interrupted_incremental_flow_resumes_bitwise(tmp_path):

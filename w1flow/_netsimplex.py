@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import heapq
 import math
+import time
 from dataclasses import dataclass, field
 
 import numba
@@ -406,6 +407,8 @@ class WarmSolveStats:
         ``max_ij (u_i + v_j − |x_i − y_j|)`` of the returned duals, in units of length.
     gap : float
         Plan cost minus dual value, in units of length.
+    simplex_seconds, pass_seconds : float
+        Wall time in the restricted simplex solves and in the passes over all pairs.
     """
 
     pivots: int = 0
@@ -418,6 +421,8 @@ class WarmSolveStats:
     path_steps: int = 0
     subtree_nodes: int = 0
     priced: int = 0
+    simplex_seconds: float = 0.0
+    pass_seconds: float = 0.0
 
 
 @dataclass
@@ -657,9 +662,12 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     while True:
         stats.rounds += 1
         left = max_pivots - int(counts[0])
+        t0 = time.perf_counter()
         code = _simplex(n, basis.arc_i, basis.arc_j, cost, basis.flow, basis.in_tree, basis.parent, basis.pred_arc,
                         basis.depth, basis.first_child, basis.next_sib, basis.prev_sib, pot, eps, left,
                         basis.start_arc, counts, BLOCK_FACTOR)
+        t1 = time.perf_counter()
+        stats.simplex_seconds += t1 - t0
         if code == 1:
             message = f"pivot cap {max_pivots} reached"
             break
@@ -670,6 +678,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         _preorder(basis.root, basis.first_child, basis.next_sib, order)
         _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
         _row_scan(x, all_rows, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
+        stats.pass_seconds += time.perf_counter() - t1
         stats.passes += 1
         bad = best_r < -eps
         if not bad.any():
@@ -831,7 +840,6 @@ def coarse_basis(x, a, y, b, leaf=None):
     info : dict
         ``leaf``, ``coarse_shape``, ``coarse_seconds``.
     """
-    import time
 
     from ._lp import solve_w1_lp
 
@@ -870,8 +878,43 @@ def coarse_basis(x, a, y, b, leaf=None):
     return basis, {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds}
 
 
+def _relabel(basis, px, py, a, y, b):
+    """The same basis with its row k renamed ``px[k]`` and its column k renamed ``py[k]``.
+
+    Arcs keep their positions (``in_tree``, ``flow``, ``pred_arc`` and the pricing position are
+    unchanged); node-indexed arrays move to the new names, and the node ids they hold are renamed.
+    """
+    n, m = basis.n, basis.m
+    node = np.concatenate([px, n + py])  # old node id -> new node id
+
+    def ids(arr):  # node ids, keeping the sentinels (-1: none, -2: unreached) as they are
+        return np.where(arr >= 0, node[np.maximum(arr, 0)], arr)
+
+    def moved(arr):
+        out = np.empty_like(arr)
+        out[node] = arr
+        return out
+
+    basis.arc_i = np.ascontiguousarray(px[basis.arc_i])
+    basis.arc_j = np.ascontiguousarray(py[basis.arc_j])
+    for name in ("parent", "first_child", "next_sib", "prev_sib"):
+        setattr(basis, name, moved(ids(getattr(basis, name))))
+    basis.pred_arc = moved(basis.pred_arc)
+    basis.depth = moved(basis.depth)
+    v = np.empty(m)
+    v[py] = basis.v
+    basis.v = v
+    basis.a, basis.b, basis.y = a.copy(), b.copy(), y.copy()
+    basis.root = int(node[basis.root])
+    return basis
+
+
 def solve_sparse(x, a, y, b, max_pivots=None):
     """The exact W1 LP without an n × m matrix: :func:`coarse_basis`, then :func:`warm_solve`.
+
+    Both clouds are first put in k-d leaf order (:func:`kd_groups`), so that nodes close in the
+    tree are close in memory (measured, n = 3·10⁴ demo: simplex 35.4 s in the given random order,
+    23.0 s in k-d order); the results and the basis come back in the caller's order.
 
     Returns
     -------
@@ -880,12 +923,22 @@ def solve_sparse(x, a, y, b, max_pivots=None):
     basis : TransportBasis
         The optimal basis, to warm-start a later solve.
     info : dict
-        The coarse level: ``leaf``, ``coarse_shape``, ``coarse_seconds``.
+        The coarse level: ``leaf``, ``coarse_shape``, ``coarse_seconds`` (the coarse LP) and
+        ``basis_seconds`` (the whole starting basis, coarse LP included).
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
-    basis, info = coarse_basis(x, a, y, b)
+    y = np.ascontiguousarray(y, dtype=np.float64)
+    start = time.perf_counter()
+    px = np.concatenate(kd_groups(x, 8)).astype(np.int64)
+    py = np.concatenate(kd_groups(y, 8)).astype(np.int64)
+    xs, ys = np.ascontiguousarray(x[px]), np.ascontiguousarray(y[py])
+    basis, info = coarse_basis(xs, a[px], ys, b[py])
+    info["basis_seconds"] = time.perf_counter() - start
     if max_pivots is None:
         max_pivots = max(10**6, 500 * (x.shape[0] + y.shape[0]))
-    out = warm_solve(basis, x, max_pivots=max_pivots, add_per_row=COLD_ADD_PER_ROW,
-                     max_arcs_per_node=COLD_MAX_ARCS_PER_NODE)
-    return out + (basis, info)
+    ok, rows, cols, mass, u, v, stats, message = warm_solve(
+        basis, xs, max_pivots=max_pivots, add_per_row=COLD_ADD_PER_ROW, max_arcs_per_node=COLD_MAX_ARCS_PER_NODE)
+    u_out, v_out = np.empty_like(u), np.empty_like(v)
+    u_out[px], v_out[py] = u, v
+    basis = _relabel(basis, px, py, a, y, b)
+    return ok, px[rows], py[cols], mass, u_out, v_out, stats, message, basis, info

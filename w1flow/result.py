@@ -44,7 +44,8 @@ class FlowResult:
     n_field_evals : int
         Field evaluations (oracle calls, or drift evaluations for mean-field problems).
     n_lp_solves : int
-        Exact LPs solved, by the oracle and for the W1 history.
+        Exact LPs solved, by the oracle and for the W1 history: dense, sparse
+        (``ExactPotential(sparse=True)``) and warm-started re-solves (``incremental=True``) alike.
     wall_time : float
         Seconds for the whole run.
     timings : dict

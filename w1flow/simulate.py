@@ -375,5 +375,8 @@ def _result(run, ctx, status, message, dt, wall):
 
 
 def _oracle_lps(potential):
+    """Exact LPs the oracle solved: dense, sparse, and re-solves warm-started from a basis."""
     counters = getattr(potential, "counters", None)
-    return int(counters.get("lp_solves", 0)) if isinstance(counters, dict) else 0
+    if not isinstance(counters, dict):
+        return 0
+    return sum(int(counters.get(key, 0)) for key in ("lp_solves", "sparse_solves", "warm_solves"))

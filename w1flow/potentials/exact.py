@@ -457,7 +457,9 @@ class ExactPotential(PotentialOracle):
         self.counters["sparse_solves"] += 1
         self.counters["pivots"] += stats.pivots
         self.last_sparse_stats = dict(info, pivots=stats.pivots, rounds=stats.rounds, passes=stats.passes,
-                                      arcs=stats.arcs, max_violation=stats.max_violation, gap=stats.gap)
+                                      arcs=stats.arcs, max_violation=stats.max_violation, gap=stats.gap,
+                                      degenerate=stats.degenerate, simplex_seconds=stats.simplex_seconds,
+                                      pass_seconds=stats.pass_seconds)
         cost = plan_cost(x, y, rows, cols, mass)
         if not ok:
             message = f"sparse exact LP not certified optimal on a {x.shape[0]} x {y.shape[0]} problem: {message}"
