@@ -21,7 +21,9 @@ incremental flow may follow another optimal plan than POT's. Its W1 history is c
 the spread of the dense reference's own histories under perturbations of x0 of size 1e-14
 (``--perturbations`` of them): printed are the largest spread among the dense histories, the
 largest distance of the incremental history from the unperturbed dense one, and the fraction of
-steps at which the incremental W1 lies inside the dense envelope (min..max over the perturbed runs).
+steps at which the incremental W1 lies inside the dense envelope (min..max over the perturbed runs),
+against the fraction (k - 1)/(k + 1) expected of one more member of the same family, and the
+sup-norm distances between whole histories, incremental-to-dense against dense-to-dense.
 
 **Sparse LP** (``--sparse-ns``): one exact LP on the demo problem at t = 0 (the capped flow's only
 LP), ``ExactPotential(sparse=True)`` against dense ``ot.emd`` (n <= ``--dense-lp-max-n``), each
@@ -75,7 +77,16 @@ def flows(n, t1=5.0, dt=0.05, dense=True, seed=0):
 
 
 def spread(x0, y, w1_inc, perturbations, t1=5.0, dt=0.05, seed=1):
-    """The incremental W1 history against the dense histories from x0 + 1e-14 noise."""
+    """The incremental W1 history against the dense histories from x0 + 1e-14 noise.
+
+    Besides the envelope (min..max of the dense histories at each step) this compares distances
+    between whole histories: the sup-norm distance of the incremental history from each dense
+    one against the sup-norm distances of the dense histories among themselves. If the
+    incremental flow is just one more member of the family the perturbations sample, the former
+    lie within the range of the latter, and it lies inside the envelope of k dense histories at
+    a fraction (k - 1)/(k + 1) of the steps where they spread (a new exchangeable sample falls
+    between the min and max of k others with that probability).
+    """
     from w1flow import Euler, ExactPotential
 
     rng = np.random.default_rng(seed)
@@ -85,10 +96,18 @@ def spread(x0, y, w1_inc, perturbations, t1=5.0, dt=0.05, seed=1):
     H = np.array(hist)
     lo, hi = H.min(axis=0), H.max(axis=0)
     inside = (w1_inc >= lo - 1e-12) & (w1_inc <= hi + 1e-12)
-    first = int(np.argmax(H.max(axis=0) - H.min(axis=0) > 1e-9)) if np.any(hi - lo > 1e-9) else None
+    spread_steps = hi - lo > 1e-9
+    first = int(np.argmax(spread_steps)) if spread_steps.any() else None
+    k = H.shape[0]
+    pair = [float(np.max(np.abs(H[i] - H[j]))) for i in range(k) for j in range(i + 1, k)]
+    to_dense = [float(np.max(np.abs(w1_inc - h))) for h in H]
     return dict(dense_spread=float(np.max(hi - lo)), inc_vs_dense=float(np.max(np.abs(w1_inc - H[0]))),
-                inc_outside_envelope=float(np.max(np.maximum(lo - w1_inc, w1_inc - hi).clip(0))),
-                inside_fraction=float(inside.mean()), spread_first_step=first,
+                inc_outside_envelope=float(np.max(np.maximum(lo - w1_inc, w1_inc - hi).clip(0) * ~inside)),
+                inside_fraction=float(inside.mean()),
+                inside_fraction_spread=float(inside[spread_steps].mean()) if spread_steps.any() else 1.0,
+                inside_expected=(k - 1) / (k + 1), spread_first_step=first,
+                dense_pair_sup=[min(pair), float(np.median(pair)), max(pair)] if pair else None,
+                inc_to_dense_sup=[min(to_dense), float(np.median(to_dense)), max(to_dense)],
                 final_dense=[float(h[-1]) for h in H], final_inc=float(w1_inc[-1]))
 
 
@@ -216,9 +235,13 @@ def main(argv=None):
         print(f"\nW1 history of the incremental flow vs the dense flow from x0 + 1e-14 noise "
               f"({args.perturbations} perturbed runs)")
         print(table(["n", "dense spread (max over t)", "|incremental - dense|", "outside the envelope by",
-                     "steps inside", "spread from step"],
+                     "steps inside", "inside where spread (exchangeable: expected)", "spread from step",
+                     "sup dist. dense-dense (min/med/max)", "sup dist. incremental-dense (min/med/max)"],
                     [[s["n"], f"{s['dense_spread']:.2e}", f"{s['inc_vs_dense']:.2e}",
-                      f"{s['inc_outside_envelope']:.2e}", f"{s['inside_fraction']:.0%}", s["spread_first_step"]]
+                      f"{s['inc_outside_envelope']:.2e}", f"{s['inside_fraction']:.0%}",
+                      f"{s['inside_fraction_spread']:.0%} ({s['inside_expected']:.0%})", s["spread_first_step"],
+                      "/".join(f"{v:.1e}" for v in s["dense_pair_sup"]) if s["dense_pair_sup"] else "-",
+                      "/".join(f"{v:.1e}" for v in s["inc_to_dense_sup"])]
                      for s in out["spread"]]))
     if sparse_ns or capped_ns:
         sparse_lp(200, "warmup")

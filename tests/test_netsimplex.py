@@ -570,6 +570,38 @@ def test_sparse_solve_is_certified_optimal(seed, n, m, d, wa, wb, leaf):
     assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
 
 
+@settings(deadline=None, max_examples=examples(15))
+@given(seed=seeds, n=st.integers(20, 90), m=st.integers(20, 90), d=st.sampled_from([2, 3]),
+       wa=st.sampled_from(["uniform", "random", "zeros"]), wb=st.sampled_from(["uniform", "random", "zeros"]))
+def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
+    """With at most 2 leaves a side solved densely, the coarse problem is itself solved sparsely,
+    level after level (k-d leaves of 8: n = 90 -> 16 -> 2 groups); the fine solve is still
+    optimal over all pairs, for any weights (zero weights leave leaves of zero mass)."""
+    import w1flow._netsimplex as ns
+
+    rng = np.random.default_rng(seed)
+    x, y = rng.normal(size=(n, d)) + 1.5, rng.normal(size=(m, d))
+
+    def weights(kind, k):
+        if kind == "uniform":
+            return np.full(k, 1.0 / k)
+        w = rng.uniform(0.1, 1.0, k)
+        if kind == "zeros":
+            w[rng.choice(k, k // 2, replace=False)] = 0.0
+        return w / w.sum()
+
+    a, b = weights(wa, n), weights(wb, m)
+    saved = ns.COARSE_MAX
+    try:
+        ns.COARSE_MAX = 2
+        ok, rows, cols, mass, u, v, stats, message, basis, info = ns.solve_sparse(x, a, y, b)
+    finally:
+        ns.COARSE_MAX = saved
+    assert info["levels"] >= 2
+    assert ok, message
+    assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
+
+
 @pytest.mark.parametrize("name", ["grid", "duplicates"])
 def test_sparse_solve_on_tied_clouds(name):
     """Exactly tied costs (integer grids, coincident points) in the coarse-to-fine solve."""

@@ -36,6 +36,7 @@ import heapq
 import math
 import time
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 
 import numba
 import numpy as np
@@ -732,8 +733,11 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
 #: 32 and 64 (and pricing blocks of 0.35 sqrt(arcs))).
 COLD_ADD_PER_ROW = 32
 COLD_MAX_ARCS_PER_NODE = 64
-#: Largest side of the coarse LP (dense POT) of :func:`coarse_basis`.
-COARSE_MAX = 4000
+#: Largest side of the coarse LP solved densely (POT) by :func:`coarse_basis`; a larger coarse
+#: problem is solved by :func:`solve_sparse` itself, one level further up.
+COARSE_MAX = 4096
+#: Points per k-d leaf of :func:`coarse_basis`.
+COARSE_LEAF = 8
 #: Pieces lighter than this (mass, total 1) in the coarse-to-fine construction are round-off.
 PIECE_TOL = 1e-13
 
@@ -825,9 +829,10 @@ def _side_order(groups, centers, arc_group, arc_other, other_centers, pts):
 def coarse_basis(x, a, y, b, leaf=None):
     """A feasible basis for the W1 LP built coarse to fine, without any n × m matrix.
 
-    Both clouds are cut into balanced k-d leaves of ``leaf`` points (default: 8, or more so that
-    the coarse problem has at most :data:`COARSE_MAX` groups a side), the exact LP between the
-    leaves' centroids (with their masses) is solved densely, and its plan is refined: each
+    Both clouds are cut into balanced k-d leaves of at most ``leaf`` points (default
+    :data:`COARSE_LEAF`), the exact LP between the leaves' centroids (with their masses) is
+    solved (densely up to :data:`COARSE_MAX` leaves a side, else by :func:`solve_sparse`, which
+    recurses to a coarser level in turn), and its plan is refined: each
     leaf's points are spread over the leaf's coarse plan entries, and each entry's share of
     particles over its share of data points, by north-west corner rules (three cumulative-sum
     passes). The resulting plan is feasible and its support is a forest; it is completed to a
@@ -838,24 +843,31 @@ def coarse_basis(x, a, y, b, leaf=None):
     -------
     basis : TransportBasis
     info : dict
-        ``leaf``, ``coarse_shape``, ``coarse_seconds``.
+        ``leaf``, ``coarse_shape``, ``coarse_seconds``, and ``levels`` (coarse levels, 1 when
+        the coarse LP was dense).
     """
 
     from ._lp import solve_w1_lp
 
     n, m = x.shape[0], y.shape[0]
     if leaf is None:
-        leaf = max(8, -(-max(n, m) // COARSE_MAX))
+        leaf = COARSE_LEAF
     gx, gy = kd_groups(x, leaf), kd_groups(y, leaf)
     A = np.array([a[g].sum() for g in gx])
     B = np.array([b[g].sum() for g in gy])
     cx = np.array([x[g].mean(axis=0) for g in gx])
     cy = np.array([y[g].mean(axis=0) for g in gy])
     start = time.perf_counter()
-    lp = solve_w1_lp(cx, A / A.sum(), cy, B / B.sum())
+    if max(len(gx), len(gy)) <= COARSE_MAX:
+        lp = solve_w1_lp(cx, A / A.sum(), cy, B / B.sum())
+        ok, message, levels = lp.success, lp.message, 1
+    else:  # the coarse problem is itself large: solve it the same way, one level further up
+        ok, rows, cols, mass, _, v, _, message, _, up = solve_sparse(cx, A / A.sum(), cy, B / B.sum())
+        lp = SimpleNamespace(rows=rows, cols=cols, mass=mass, v=v)
+        levels = up["levels"] + 1
     coarse_seconds = time.perf_counter() - start
-    if not lp.success:
-        raise RuntimeError(f"the coarse LP of the sparse solver failed: {lp.message}")
+    if not ok:
+        raise RuntimeError(f"the coarse LP of the sparse solver failed: {message}")
     F = lp.mass
     # particles -> coarse entries, data -> coarse entries, then entry by entry particles -> data
     xo, ex = _side_order(gx, cx, lp.rows, lp.cols, cy, x)
@@ -875,7 +887,8 @@ def coarse_basis(x, a, y, b, leaf=None):
     for h, g in enumerate(gy):
         v_fine[g] = lp.v[h]
     basis = basis_from_plan(x, a, y, b, rows, cols, None, v_fine)
-    return basis, {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds}
+    return basis, {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds,
+                   "levels": levels}
 
 
 def _relabel(basis, px, py, a, y, b):

@@ -354,9 +354,10 @@ class ExactPotential(PotentialOracle):
         sparse one, with ``sparse``).
     sparse : bool or "auto"
         Solve without any n × m matrix: a coarse-to-fine start (an exact LP between k-d leaves of
-        8 points, refined by north-west corner rules) made optimal by the same certified network
-        simplex with column generation (:func:`w1flow._netsimplex.coarse_basis`). Memory is
-        O((n + m)·arcs per node) plus one coarse LP of at most 4000 a side, so it runs far past
+        8 points, itself solved this way when it has more than 4096 leaves a side, refined by
+        north-west corner rules) made optimal by the same certified network simplex with column
+        generation (:func:`w1flow._netsimplex.coarse_basis`). Memory is O((n + m)·arcs per node)
+        plus one dense coarse LP of at most 4096 a side, so it runs far past
         the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the dense LP
         needs 4.2 GB). A solve that is not certified returns a potential with status
         ``"not_certified"``, never an unproven plan. ``"auto"`` uses it only when the dense LP
