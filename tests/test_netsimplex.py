@@ -542,6 +542,17 @@ def test_incremental_in_one_dimension_is_exact():
 
 
 # -- the sparse (cold, coarse-to-fine) solve ---------------------------------------------------------
+def _kind_weights(rng, kind, k, zero_fraction):
+    """Masses summing to 1: "uniform", "random" in [0.1, 1], or "zeros" (random, with
+    k // zero_fraction of them zero when k > 2)."""
+    if kind == "uniform":
+        return np.full(k, 1.0 / k)
+    w = rng.uniform(0.1, 1.0, k)
+    if kind == "zeros" and k > 2:
+        w[rng.choice(k, k // zero_fraction, replace=False)] = 0.0
+    return w / w.sum()
+
+
 @settings(deadline=None, max_examples=examples(25))
 @given(seed=seeds, n=st.integers(2, 60), m=st.integers(2, 60), d=st.sampled_from([2, 3]),
        wa=st.sampled_from(["uniform", "random", "zeros"]), wb=st.sampled_from(["uniform", "random", "zeros"]),
@@ -554,15 +565,7 @@ def test_sparse_solve_is_certified_optimal(seed, n, m, d, wa, wb, leaf):
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(n, d)) + 1.5, rng.normal(size=(m, d))
 
-    def weights(kind, k):
-        if kind == "uniform":
-            return np.full(k, 1.0 / k)
-        w = rng.uniform(0.1, 1.0, k)
-        if kind == "zeros" and k > 2:
-            w[rng.choice(k, k // 3, replace=False)] = 0.0
-        return w / w.sum()
-
-    a, b = weights(wa, n), weights(wb, m)
+    a, b = _kind_weights(rng, wa, n, zero_fraction=3), _kind_weights(rng, wb, m, zero_fraction=3)
     basis, info = coarse_basis(x, a, y, b, leaf=leaf)
     assert info["leaf"] == leaf
     ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x, max_pivots=10**7)
@@ -582,15 +585,7 @@ def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(n, d)) + 1.5, rng.normal(size=(m, d))
 
-    def weights(kind, k):
-        if kind == "uniform":
-            return np.full(k, 1.0 / k)
-        w = rng.uniform(0.1, 1.0, k)
-        if kind == "zeros":
-            w[rng.choice(k, k // 2, replace=False)] = 0.0
-        return w / w.sum()
-
-    a, b = weights(wa, n), weights(wb, m)
+    a, b = _kind_weights(rng, wa, n, zero_fraction=2), _kind_weights(rng, wb, m, zero_fraction=2)
     saved = ns.COARSE_MAX
     try:
         ns.COARSE_MAX = 2

@@ -826,7 +826,7 @@ def _side_order(groups, centers, arc_group, arc_other, other_centers, pts):
     return np.concatenate(point_order), np.array(arc_order, dtype=np.int64)
 
 
-def coarse_basis(x, a, y, b, leaf=None):
+def coarse_basis(x, a, y, b, leaf=None, groups=None):
     """A feasible basis for the W1 LP built coarse to fine, without any n × m matrix.
 
     Both clouds are cut into balanced k-d leaves of at most ``leaf`` points (default
@@ -845,14 +845,15 @@ def coarse_basis(x, a, y, b, leaf=None):
     info : dict
         ``leaf``, ``coarse_shape``, ``coarse_seconds``, and ``levels`` (coarse levels, 1 when
         the coarse LP was dense).
-    """
 
+    ``groups=(gx, gy)`` passes leaves already computed (by :func:`kd_groups` with ``leaf``).
+    """
     from ._lp import solve_w1_lp
 
     n, m = x.shape[0], y.shape[0]
     if leaf is None:
         leaf = COARSE_LEAF
-    gx, gy = kd_groups(x, leaf), kd_groups(y, leaf)
+    gx, gy = (kd_groups(x, leaf), kd_groups(y, leaf)) if groups is None else groups
     A = np.array([a[g].sum() for g in gx])
     B = np.array([b[g].sum() for g in gy])
     cx = np.array([x[g].mean(axis=0) for g in gx])
@@ -942,10 +943,14 @@ def solve_sparse(x, a, y, b, max_pivots=None):
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     start = time.perf_counter()
-    px = np.concatenate(kd_groups(x, 8)).astype(np.int64)
-    py = np.concatenate(kd_groups(y, 8)).astype(np.int64)
+    gx, gy = kd_groups(x, COARSE_LEAF), kd_groups(y, COARSE_LEAF)
+    px, py = np.concatenate(gx).astype(np.int64), np.concatenate(gy).astype(np.int64)
     xs, ys = np.ascontiguousarray(x[px]), np.ascontiguousarray(y[py])
-    basis, info = coarse_basis(xs, a[px], ys, b[py])
+
+    def in_order(groups):  # the same leaves, renamed: consecutive ranges in k-d order
+        return np.split(np.arange(sum(g.size for g in groups)), np.cumsum([g.size for g in groups])[:-1])
+
+    basis, info = coarse_basis(xs, a[px], ys, b[py], groups=(in_order(gx), in_order(gy)))
     info["basis_seconds"] = time.perf_counter() - start
     if max_pivots is None:
         max_pivots = max(10**6, 500 * (x.shape[0] + y.shape[0]))
