@@ -1,6 +1,6 @@
 """Uncapped exact Euler with the incremental LP, and the sparse LP at large n, side by side.
 
-Run:  python benchmarks/bench_incremental.py [--quick] [--ns 500,2000,4000] [--dense-max-n 2000]
+Run:  python benchmarks/bench_incremental.py [--quick] [--ns 500,2000,4000] [--dense-max-n 4000]
                                              [--sparse-ns 2000,10000,30000] [--dense-lp-max-n 10000]
                                              [--capped-ns 30000,100000] [--capped-dims 2,3]
 
@@ -202,7 +202,7 @@ def sparse_lp(n, method):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--ns", default="500,2000,4000", help="particle counts")
-    p.add_argument("--dense-max-n", type=int, default=2000, help="largest n of the dense re-solve reference")
+    p.add_argument("--dense-max-n", type=int, default=4000, help="largest n of the dense re-solve reference")
     p.add_argument("--spread-max-n", type=int, default=500, help="largest n of the trajectory check")
     p.add_argument("--perturbations", type=int, default=4, help="perturbed dense runs of the trajectory check")
     p.add_argument("--sparse-ns", default="2000,10000,30000", help="n of the sparse-LP comparison ('' to skip)")
