@@ -159,8 +159,14 @@ class _History:
         known = ctx.recall(x, a, t) if ctx.exact else None
         if known is not None and (self.method == "auto" or not getattr(known, "reused", False)):
             return W1Record.of_field(known)
-        lp = w1_value(x, a, self.target, self.target_weights, max_memory=self.max_memory)
-        self.n_lp += 1
+        # the oracle's own LP path when it has one that holds no n x m matrix (the sparse LP):
+        # a dense LP here would raise past the memory budget the oracle runs under. It counts
+        # the LP itself; None means its path is the dense LP, solved here.
+        own = getattr(ctx.problem.potential, "own_lp", None) if ctx.exact else None
+        lp = own(x, a, self.target, self.target_weights) if own is not None else None
+        if lp is None:
+            lp = w1_value(x, a, self.target, self.target_weights, max_memory=self.max_memory)
+            self.n_lp += 1
         return W1Record(w1=lp.cost, status=lp.status, message=lp.message, from_lp=True)
 
     def _functional(self, t, x, a, ctx):
