@@ -921,3 +921,31 @@ def test_sparse_option_takes_numpy_booleans_and_refuses_integers():
             metrics.w1(x0, y, a, b, sparse=bad)
         with pytest.raises(TypeError, match="sparse"):
             ExactPotential(sparse=bad)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_warm_solve_refuses_a_tree_with_negative_flows(seed):
+    """The support of the plan for other particle masses (same total): the tree's duals are still
+    optimal (no pivot, no violated pair), but its flows for these masses go negative, so the solve
+    is not certified (a plan without the negative entries would not be a transport plan)."""
+    x0, _, a, y, b = _moved_problem(seed=seed)
+    lp = solve_w1_lp(x0, a, y, b)
+    a2 = rand_weights(np.random.default_rng(seed), a.size)
+    basis = basis_from_plan(x0, a2, y, b, lp.rows, lp.cols, lp.u, lp.v)
+    assert basis.flow[basis.in_tree].min() < -1e-3  # the premise
+    ok, _, stats, message = _warm(basis, x0)
+    assert not ok and "tree flows infeasible" in message, message
+    assert stats.pivots == 0
+
+
+def test_sparse_plan_has_no_zero_entries():
+    """The sparse LP's plan lists positive masses only (zero-flow tree arcs are not plan entries):
+    on generic uniform clouds with n = m it is a permutation, as POT's is."""
+    rng = np.random.default_rng(6)
+    n = 80
+    x, y = rng.normal(size=(n, 2)) + [1.0, 0.0], rng.normal(size=(n, 2))
+    p = ExactPotential(sparse=True)(x, None, y, None)
+    assert p.success and np.all(p.plan_mass > 0)
+    assert p.plan_rows.size == n and not p.is_split
+    a = np.full(n, 1 / n)
+    assert_optimal_potential(p, x, a, y, a)
