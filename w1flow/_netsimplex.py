@@ -632,7 +632,9 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     -------
     ok : bool
         True when the plan is certified optimal over all n·m pairs: no pair violates dual
-        feasibility by more than ``eps · scale`` and the flows from the tree are non-negative.
+        feasibility by more than ``eps · scale``, and the flows from the tree are non-negative
+        and balance at the root, both to :data:`MASS_TOL` of the total mass (the totals that
+        validation keeps as given may differ by 2e-12).
     rows, cols, mass : ndarray
         The plan's support (positive tree flows).
     u, v : ndarray

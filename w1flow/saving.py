@@ -9,7 +9,8 @@ always saved.
 At every save point the W1 distance to the data is recorded (problems with data only), from
 the cheapest source that is right: the solver's own knowledge (:meth:`Solver.w1`: a carried
 plan's cost, with its certificate when asked), a field already computed at this very state,
-else an exact LP of the driver's own (the 1-D closed form on the line). ``SaveAt(w1="lp")``
+else an exact LP: the oracle's own matrix-free one when it has one (``ExactPotential(sparse=...)``,
+see :meth:`~w1flow.ExactPotential.own_lp`), else the driver's own (the 1-D closed form on the line). ``SaveAt(w1="lp")``
 accepts only values from an LP solved at the saved positions (an LP-verified history; the flow
 itself is unchanged); ``SaveAt(w1=None)`` records none.
 """

@@ -398,9 +398,12 @@ class ExactPotential(PotentialOracle):
         plus one dense coarse LP of at most 4096 a side, so it runs far past
         the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the dense LP
         needs 4.2 GB). A solve that is not certified returns a potential with status
-        ``"not_certified"``, never an unproven plan. ``"auto"`` uses it only when the dense LP
+        ``"not_certified"``, never an unproven plan. On the line it is the monotone plan with
+        duals from the CDFs (:func:`line_lp`, no LP). ``"auto"`` uses it only when the dense LP
         would exceed ``max_memory``; ``False`` (default) raises
-        :class:`~w1flow.MemoryBudgetError` there.
+        :class:`~w1flow.MemoryBudgetError` there. A W1 history recorded with LPs
+        (``SaveAt(w1="lp")``, multi-stage solvers) uses the same path (:meth:`own_lp`). Numpy
+        booleans are accepted; 0 and 1 are not.
     warm_start : bool
         Start each solve from the previous solve's duals (POT's ``potentials_init``) when the
         problem sizes match. Off by default: it speeds up an isolated re-solve after one Euler
