@@ -737,3 +737,215 @@ def test_an_interrupted_incremental_flow_resumes_bitwise(tmp_path):
     assert rest.success
     assert np.array_equal(rest.x_final, full.x_final)
     assert np.array_equal(rest.w1, full.w1)
+
+
+# -- 7. issue [S]: weights off by round-off, the line, the W1 history, numpy booleans ------------
+def _off_by_round_off(rng, k, sign):
+    """Generic weights whose total differs from 1 by 9e-13: what validation keeps as given."""
+    w = rand_weights(rng, k)
+    w[0] += sign * 9e-13
+    return w
+
+
+def test_weights_within_validation_tolerance_are_certified_sparse_and_incremental():
+    """Totals 1 + 9e-13 and 1 - 9e-13 (validation keeps both unchanged, so the two sides differ by
+    1.8e-12): the sparse LP is certified (status optimal, no dense LP), and an incremental oracle
+    warm-solves step after step with no fallback to the dense LP; every W1 equals POT's."""
+    from w1flow._validation import validate_measures
+
+    rng = np.random.default_rng(21)
+    x, y = rng.normal(size=(60, 2)) + [2.0, 0.0], rng.normal(size=(50, 2))
+    a, b = _off_by_round_off(rng, 60, 1.0), _off_by_round_off(rng, 50, -1.0)
+    _, a_v, _, b_v = validate_measures(x, a, y, b)
+    assert np.array_equal(a_v, a) and np.array_equal(b_v, b)  # kept as given, not renormalised
+    assert abs(a.sum() - b.sum()) > 1.5e-12
+    sparse = ExactPotential(sparse=True)
+    p = sparse(x, a, y, b)
+    assert p.status == "optimal", p.message
+    assert sparse.counters["sparse_solves"] == 1 and sparse.counters["lp_solves"] == 0
+    ref = pot_w1(x, a, y, b)
+    assert abs(p.w1 - ref) <= 1e-9 * ref
+    inc = ExactPotential(incremental=True)
+    for k in range(4):
+        xk = _toward(x, y[rng.integers(0, 50, 60)], 0.3 * k)
+        q = inc(xk, a, y, b)
+        assert q.status == "optimal", q.message
+        ref = pot_w1(xk, a, y, b)
+        assert abs(q.w1 - ref) <= 1e-9 * ref
+    assert inc.counters["warm_solves"] == 3 and inc.counters["fallbacks"] == 0 and inc.counters["lp_solves"] == 1
+
+
+def test_sparse_flow_with_round_off_totals_succeeds():
+    """A whole sparse incremental Euler flow on weights off by 9e-13: status success, no dense LP, W1
+    at the end equal to POT's."""
+    rng = np.random.default_rng(5)
+    x0, y = rng.normal(size=(40, 2)) + [3.0, 0.0], rng.normal(size=(30, 2)) * 0.4
+    a, b = _off_by_round_off(rng, 40, 1.0), _off_by_round_off(rng, 30, -1.0)
+    pot = ExactPotential(sparse=True, incremental=True)
+    res = simulate(W1Flow(y, target_weights=b, potential=pot), x0, 2.0, 0.25, solver=Euler(reuse_plan=False),
+                   weights=a)
+    assert res.success, res.message
+    assert pot.counters["lp_solves"] == 0 and pot.counters["fallbacks"] == 0 and pot.counters["sparse_solves"] == 1
+    ref = pot_w1(res.x_final, a, y, b)
+    assert abs(res.w1[-1] - ref) <= 1e-9 * ref + _atol(res.x_final, y)
+
+
+@pytest.mark.parametrize("total", [1.0, 1000.0])
+@pytest.mark.parametrize("excess, certified", [(2e-12, True), (1e-9, False), (1e-6, False)])
+def test_warm_solve_root_imbalance(total, excess, certified):
+    """Mass added to the tree's root node alone (every other flow unchanged) shows up only as the
+    root's imbalance: within what validation accepts (2e-12 of the total mass: both totals may be
+    off by 1e-12) the solve is certified, beyond it never, at any total mass."""
+    x0, x1, a, y, b = _moved_problem()
+    basis = _cold_basis(x0, a * total, y, b * total)
+    if basis.root < basis.n:
+        basis.a[basis.root] += excess * total
+    else:
+        basis.b[basis.root - basis.n] += excess * total
+    ok, plan, _, message = _warm(basis, x1)
+    assert ok == certified, message
+    if not certified:
+        assert "root imbalance" in message
+    else:
+        rows, cols, mass, u, v = plan
+        cost = float(np.dot(mass, np.linalg.norm(x1[rows] - y[cols], axis=1)))
+        ref = pot_w1(x1, a, y, b) * total
+        assert abs(cost - ref) <= 1e-9 * ref
+
+
+def test_incremental_basis_drops_round_off_plan_entries():
+    """n = 20 particles onto m = 10 points, uniform weights: a degenerate LP on which POT's plan has
+    entries of 1e-16. The incremental oracle's basis leaves them out, so it is strongly feasible (no
+    zero-flow arc below a column); its warm solves stay optimal."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(20, 2)), rng.normal(size=(10, 2))
+    a, b = np.full(20, 1 / 20), np.full(10, 1 / 10)
+    G = ot.emd(a, b, cdist(x, y) / cdist(x, y).max())
+    assert np.any((G > 0) & (G < 1e-14))  # the premise: POT returns round-off entries here
+    pot = ExactPotential(incremental=True)
+    assert pot(x, a, y, b).success
+    assert_strongly_feasible(pot._basis)
+    x1 = _toward(x, y[rng.integers(0, 10, 20)], 0.4)
+    p = pot(x1, a, y, b)
+    assert pot.counters["warm_solves"] == 1 and pot.counters["fallbacks"] == 0
+    assert_optimal_potential(p, x1, a, y, b)
+
+
+@pytest.mark.parametrize("sparse", [True, "auto", np.True_])
+def test_sparse_on_the_line_builds_no_matrix(sparse):
+    """d = 1 with sparse=True or "auto" past a memory budget the dense LP exceeds: the monotone
+    plan (the dense LP's own plan on the line) with duals that certify it over all pairs, and W1
+    equal to scipy's 1-D formula; no MemoryBudgetError."""
+    from scipy.stats import wasserstein_distance
+
+    rng = np.random.default_rng(8)
+    n, m = 300, 200
+    x, y = rng.normal(size=(n, 1)) + 0.5, rng.normal(size=(m, 1)) * 2.0
+    a, b = rand_weights(rng, n), rand_weights(rng, m)
+    a[rng.random(n) < 0.1] = 0.0  # tracers too
+    a /= a.sum()
+    pot = ExactPotential(sparse=sparse, max_memory=1e5)  # the dense LP needs 2.4 MB
+    p = pot(x, a, y, b)
+    assert p.success, p.message
+    ref = wasserstein_distance(x[:, 0], y[:, 0], a, b)
+    assert abs(p.w1 - ref) <= 1e-12 * ref + 1e-14
+    cert = certify_plan(x, a, y, b, p.plan_rows, p.plan_cols, p.plan_mass, p.u, p.v, default_certificate_tol(x, y))
+    assert cert.ok and abs(cert.gap) <= 1e-12, cert.message
+    np.testing.assert_allclose(np.bincount(p.plan_rows, p.plan_mass, minlength=n), a, atol=1e-15)
+    np.testing.assert_allclose(np.bincount(p.plan_cols, p.plan_mass, minlength=m), b, atol=1e-15)
+    dense = ExactPotential()(x, a, y, b)  # within the default budget
+    assert np.array_equal(dense.plan_rows, p.plan_rows) and np.array_equal(dense.plan_cols, p.plan_cols)
+    assert np.array_equal(dense.plan_mass, p.plan_mass) and dense.w1 == p.w1
+    np.testing.assert_allclose(p.velocity, dense.velocity, atol=1e-12)
+
+
+def _budget_problem():
+    """30 uniform particles onto 30 uniform data points: a permutation plan, so Euler carries it
+    over steps (no LP at the saved states unless the history asks for one)."""
+    rng = np.random.default_rng(12)
+    n = 30
+    x0, y = rng.normal(size=(n, 2)) + [2.5, 0.0], rng.normal(size=(n, 2)) * 0.5
+    return x0, np.full(n, 1 / n), y, np.full(n, 1 / n)
+
+
+@pytest.mark.parametrize("solver, saveat", [("Euler", "lp"), ("Heun", "auto"), ("RK4", "lp")])
+def test_sparse_run_past_the_budget_records_its_history_sparsely(solver, saveat):
+    """A sparse run whose dense LP exceeds max_memory (30 x 30 needs 36 kB; budget 10 kB): an
+    LP-verified W1 history (SaveAt(w1="lp"), and every save of Heun and RK4) is solved by the
+    oracle's own sparse LP, so the run succeeds, and its W1 values equal POT's at the saved states."""
+    import w1flow as wf
+
+    x0, a, y, b = _budget_problem()
+    pot = ExactPotential(sparse=True, max_memory=1e4)
+    res = simulate(W1Flow(y, target_weights=b, potential=pot), x0, 1.0, 0.25, solver=getattr(wf, solver)(),
+                   saveat=wf.SaveAt(w1=saveat))
+    assert res.status == "success", res.message
+    assert pot.counters["lp_solves"] == 0
+    assert len(res.w1) == len(res.ts) == 5
+    for xs, w in zip(res.xs, res.w1):
+        ref = pot_w1(xs, a, y, b)
+        assert abs(w - ref) <= 1e-9 * ref + _atol(xs, y)
+
+
+def test_sparse_incremental_history_uses_the_kept_basis():
+    """With incremental=True as well, the history's LPs are warm solves from the kept basis (one
+    cold sparse LP in the whole run) and are counted once in n_lp_solves."""
+    import w1flow as wf
+
+    x0, a, y, b = _budget_problem()
+    pot = ExactPotential(sparse=True, incremental=True, max_memory=1e4)
+    res = simulate(W1Flow(y, target_weights=b, potential=pot), x0, 1.0, 0.25, solver=wf.Euler(),
+                   saveat=wf.SaveAt(w1="lp"))
+    assert res.status == "success", res.message
+    assert pot.counters["sparse_solves"] == 1 and pot.counters["lp_solves"] == 0
+    assert res.n_lp_solves == 1 + pot.counters["warm_solves"]
+    for xs, w in zip(res.xs, res.w1):
+        ref = pot_w1(xs, a, y, b)
+        assert abs(w - ref) <= 1e-9 * ref + _atol(xs, y)
+
+
+def test_sparse_option_takes_numpy_booleans_and_refuses_integers():
+    """metrics.w1(sparse=np.True_) takes the sparse path (the dense LP would exceed the budget and
+    raise), with W1 equal to POT's; sparse=1 or "yes" are refused with an error naming sparse."""
+    from w1flow import MemoryBudgetError, metrics
+
+    x0, a, y, b = _budget_problem()
+    ref = pot_w1(x0, a, y, b)
+    assert abs(metrics.w1(x0, y, a, b, max_memory=1e4, sparse=np.True_) - ref) <= 1e-9 * ref
+    with pytest.raises(MemoryBudgetError):
+        metrics.w1(x0, y, a, b, max_memory=1e4, sparse=np.False_)
+    p = ExactPotential(sparse=np.True_, max_memory=1e4)(x0, a, y, b)
+    assert p.success and abs(p.w1 - ref) <= 1e-9 * ref
+    for bad in (1, 0, "yes", None):
+        with pytest.raises(TypeError, match="sparse"):
+            metrics.w1(x0, y, a, b, sparse=bad)
+        with pytest.raises(TypeError, match="sparse"):
+            ExactPotential(sparse=bad)
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_warm_solve_refuses_a_tree_with_negative_flows(seed):
+    """The support of the plan for other particle masses (same total): the tree's duals are still
+    optimal (no pivot, no violated pair), but its flows for these masses go negative, so the solve
+    is not certified (a plan without the negative entries would not be a transport plan)."""
+    x0, _, a, y, b = _moved_problem(seed=seed)
+    lp = solve_w1_lp(x0, a, y, b)
+    a2 = rand_weights(np.random.default_rng(seed), a.size)
+    basis = basis_from_plan(x0, a2, y, b, lp.rows, lp.cols, lp.u, lp.v)
+    assert basis.flow[basis.in_tree].min() < -1e-3  # the premise
+    ok, _, stats, message = _warm(basis, x0)
+    assert not ok and "tree flows infeasible" in message, message
+    assert stats.pivots == 0
+
+
+def test_sparse_plan_has_no_zero_entries():
+    """The sparse LP's plan lists positive masses only (zero-flow tree arcs are not plan entries):
+    on generic uniform clouds with n = m it is a permutation, as POT's is."""
+    rng = np.random.default_rng(6)
+    n = 80
+    x, y = rng.normal(size=(n, 2)) + [1.0, 0.0], rng.normal(size=(n, 2))
+    p = ExactPotential(sparse=True)(x, None, y, None)
+    assert p.success and np.all(p.plan_mass > 0)
+    assert p.plan_rows.size == n and not p.is_split
+    a = np.full(n, 1 / n)
+    assert_optimal_potential(p, x, a, y, a)

@@ -41,11 +41,21 @@ from types import SimpleNamespace
 import numba
 import numpy as np
 
+from ._validation import WEIGHT_TOTAL_TOL
+
 __all__ = ["TransportBasis", "basis_from_plan", "warm_solve", "WarmSolveStats"]
 
 #: Reduced-cost tolerance of pricing and of the column-generation pass, in scaled cost units
 #: (costs are O(1); tree duals carry round-off of about depth · 1e-16).
 EPS = 1e-11
+#: Round-off of the tree's flows, relative to the total mass (a flow is a sum of subtree masses).
+FLOW_ROUNDOFF = 1e-12
+#: Mass tolerance of the certificate, relative to the total mass: validation keeps weights whose
+#: totals are within WEIGHT_TOTAL_TOL of 1 as given (rescaling them would split permutation plans
+#: into round-off pieces, see ``_validation.as_weights``), so the two sides' totals may differ by
+#: twice that. The leaf elimination puts the difference at the root, and a degenerate (zero-flow)
+#: tree arc whose subtree holds an off-by-1e-12 mass carries it as a tiny negative flow.
+MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 #: Pricing block size, as a multiple of sqrt(arcs) (LEMON's block search uses 1; 0.5 was faster
 #: here: 11.9 s against 13.4 s for the n = 10^4 cold solve, 225 ms against 260 ms per warm solve at
 #: n = 2000).
@@ -622,7 +632,9 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     -------
     ok : bool
         True when the plan is certified optimal over all n·m pairs: no pair violates dual
-        feasibility by more than ``eps · scale`` and the flows from the tree are non-negative.
+        feasibility by more than ``eps · scale``, and the flows from the tree are non-negative
+        and balance at the root, both to :data:`MASS_TOL` of the total mass (the totals that
+        validation keeps as given may differ by 2e-12).
     rows, cols, mass : ndarray
         The plan's support (positive tree flows).
     u, v : ndarray
@@ -707,7 +719,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     tree_flow = basis.flow[tree]
     u, v = pot[:n] * scale, pot[n:] * scale
     stats.max_violation = float(-row_min.min() * scale) if status == 0 else float("nan")
-    mass_tol = 1e-12
+    mass_tol = MASS_TOL * max(float(basis.a.sum()), float(basis.b.sum()))
     if status == 0 and (tree_flow.min() < -mass_tol or abs(root_rest) > mass_tol):
         status = 1
         message = (f"tree flows infeasible (min flow {tree_flow.min():.3g}, root imbalance {root_rest:.3g})")

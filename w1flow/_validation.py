@@ -23,10 +23,12 @@ import warnings
 import numpy as np
 
 __all__ = [
+    "WEIGHT_TOTAL_TOL",
     "as_points",
     "as_weights",
     "validate_measures",
     "as_bool",
+    "as_bool_or_auto",
     "as_int",
     "as_float",
     "as_positive_float",
@@ -37,6 +39,11 @@ __all__ = [
     "check_same_dimension",
     "readonly",
 ]
+
+
+#: Weights whose total differs from 1 by at most this are kept as given (see :func:`as_weights`);
+#: every mass check downstream (the sparse LP's certificate) must accept what this accepts.
+WEIGHT_TOTAL_TOL = 1e-12
 
 
 def _to_float_array(value, name):
@@ -128,7 +135,7 @@ def as_weights(w, n, name="weights", normalize=True):
     # Weights that sum to 1 up to round-off (np.full(100, 0.01) sums to 1 + 7e-16) are kept as
     # given: rescaling them would make equal weights on both sides differ in the last bit, and the
     # LP would then split a permutation plan into round-off pieces.
-    if normalize and abs(total - 1.0) > 1e-12:
+    if normalize and abs(total - 1.0) > WEIGHT_TOTAL_TOL:
         if abs(total - 1.0) > 1e-9:
             warnings.warn(
                 f"{name} sum to {total:.6g}; they are normalised to total mass 1.",
@@ -158,6 +165,18 @@ def as_bool(value, name):
     """Return ``value`` as a bool; only ``True``/``False`` (and numpy bools) are accepted."""
     if not isinstance(value, (bool, np.bool_)):
         raise TypeError(f"{name} must be True or False, got {value!r}.")
+    return bool(value)
+
+
+def as_bool_or_auto(value, name):
+    """Return ``value`` as a bool, or the string ``"auto"``; numpy bools count as bools, 0/1 and
+    other strings are refused (a truthy value must never silently mean False)."""
+    if isinstance(value, str):
+        if value != "auto":
+            raise TypeError(f"{name} must be True, False or 'auto', got {value!r}.")
+        return value
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True, False or 'auto', got {value!r}.")
     return bool(value)
 
 

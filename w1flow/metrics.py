@@ -10,7 +10,7 @@ import numpy as np
 import ot
 
 from ._lp import DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, LPError, dense_bytes, plan_cost, solve_w2_lp, w1_value
-from ._validation import as_positive_int, as_rng, validate_measures
+from ._validation import as_bool_or_auto, as_positive_int, as_rng, validate_measures
 
 __all__ = ["w1", "w2", "sliced_w1", "w1_to_normal", "w1_circle", "LPError"]
 
@@ -68,8 +68,7 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, spar
         If the LP does not reach optimality (or the sparse LP cannot be certified).
     """
     x, y, a, b = _clouds(x, y, a, b, coords)
-    if sparse not in (False, True, "auto"):
-        raise ValueError(f"sparse must be False, True or 'auto', got {sparse!r}.")
+    sparse = as_bool_or_auto(sparse, "sparse")  # np.True_ is True; 1 and "yes" are refused
     use_sparse = sparse is True or (sparse == "auto" and max_memory is not None
                                     and dense_bytes(x.shape[0], y.shape[0], LP_DENSE_MATRICES) > max_memory)
     if use_sparse and x.shape[1] > 1:

@@ -9,7 +9,8 @@ always saved.
 At every save point the W1 distance to the data is recorded (problems with data only), from
 the cheapest source that is right: the solver's own knowledge (:meth:`Solver.w1`: a carried
 plan's cost, with its certificate when asked), a field already computed at this very state,
-else an exact LP of the driver's own (the 1-D closed form on the line). ``SaveAt(w1="lp")``
+else an exact LP: the oracle's own matrix-free one when it has one (``ExactPotential(sparse=...)``,
+see :meth:`~w1flow.ExactPotential.own_lp`), else the driver's own (the 1-D closed form on the line). ``SaveAt(w1="lp")``
 accepts only values from an LP solved at the saved positions (an LP-verified history; the flow
 itself is unchanged); ``SaveAt(w1=None)`` records none.
 """
@@ -159,8 +160,14 @@ class _History:
         known = ctx.recall(x, a, t) if ctx.exact else None
         if known is not None and (self.method == "auto" or not getattr(known, "reused", False)):
             return W1Record.of_field(known)
-        lp = w1_value(x, a, self.target, self.target_weights, max_memory=self.max_memory)
-        self.n_lp += 1
+        # the oracle's own LP path when it has one that holds no n x m matrix (the sparse LP):
+        # a dense LP here would raise past the memory budget the oracle runs under. It counts
+        # the LP itself; None means its path is the dense LP, solved here.
+        own = getattr(ctx.problem.potential, "own_lp", None) if ctx.exact else None
+        lp = own(x, a, self.target, self.target_weights) if own is not None else None
+        if lp is None:
+            lp = w1_value(x, a, self.target, self.target_weights, max_memory=self.max_memory)
+            self.n_lp += 1
         return W1Record(w1=lp.cost, status=lp.status, message=lp.message, from_lp=True)
 
     def _functional(self, t, x, a, ctx):

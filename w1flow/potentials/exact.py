@@ -27,9 +27,9 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from .._lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, dense_bytes, LPResult, certify_plan, check_memory, default_certificate_tol,
-                   plan_cost, row_chunks, solve_w1_lp, unit_directions)
+                   monotone_plan, plan_cost, row_chunks, solve_w1_lp, unit_directions)
 from .._netsimplex import basis_from_plan, solve_sparse, warm_solve
-from .._validation import as_bool, as_int, validate_measures
+from .._validation import as_bool, as_bool_or_auto, as_int, validate_measures
 from .base import Potential, PotentialOracle
 
 __all__ = ["ExactPotential", "ExactKantorovichPotential", "plan_velocity", "c_transform", "unit_directions"]
@@ -70,6 +70,44 @@ def plan_velocity(x, a, y, rows, cols, mass):
     for k in range(d):
         V[:, k] = np.bincount(rows, weights=scale * e[:, k], minlength=n)
     return V
+
+
+def line_lp(x, a, y, b):
+    """The exact W1 LP on the line without an n × m matrix: the monotone plan and CDF duals.
+
+    The monotone (north-west corner) plan is the one :func:`~w1flow._lp.solve_w1_lp` returns in
+    1-D. The duals are ``u = φ(x)``, ``v = −φ(y)`` with ``φ' = sign(F_ν − F_μ)`` between
+    consecutive support points (φ = 0 at the leftmost): φ is 1-Lipschitz, so the duals are
+    feasible for every pair, and ``Σ a φ(x) − Σ b φ(y) = ∫ |F_μ − F_ν| = W1``, so they are
+    optimal (complementary slackness then holds with any optimal plan). O((n + m) log(n + m)).
+
+    Returns
+    -------
+    LPResult
+    """
+    x1, y1 = x[:, 0], y[:, 0]
+    s = np.unique(np.concatenate((x1[a > 0], y1[b > 0])))
+
+    def cdf(pts, w):  # right-continuous CDF at the support points s
+        order = np.argsort(pts, kind="stable")
+        cw = np.concatenate(([0.0], np.cumsum(w[order])))
+        return cw[np.searchsorted(pts[order], s, side="right")]
+
+    slopes = np.sign(cdf(y1, b) - cdf(x1, a))[:-1]
+    phi_grid = np.concatenate(([0.0], np.cumsum(slopes * np.diff(s))))
+
+    def phi(z):  # linear between support points, constant outside their hull
+        k = np.clip(np.searchsorted(s, z, side="right") - 1, 0, s.size - 1)
+        out = phi_grid[k].copy()
+        inside = (z > s[0]) & (k < s.size - 1)
+        out[inside] += slopes[k[inside]] * (z[inside] - s[k[inside]])
+        return out
+
+    rows, cols, mass = monotone_plan(x1, a, y1, b)
+    return LPResult(rows=np.ascontiguousarray(rows, dtype=np.int64), cols=np.ascontiguousarray(cols, dtype=np.int64),
+                    mass=np.ascontiguousarray(mass, dtype=np.float64), u=phi(x1), v=-phi(y1),
+                    cost=plan_cost(x, y, rows, cols, mass), result_code=1, status="optimal",
+                    message="optimal (1-D monotone plan, no n x m matrix)")
 
 
 def _merge_light_entries(rows, cols, mass, min_mass):
@@ -360,9 +398,12 @@ class ExactPotential(PotentialOracle):
         plus one dense coarse LP of at most 4096 a side, so it runs far past
         the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the dense LP
         needs 4.2 GB). A solve that is not certified returns a potential with status
-        ``"not_certified"``, never an unproven plan. ``"auto"`` uses it only when the dense LP
+        ``"not_certified"``, never an unproven plan. On the line it is the monotone plan with
+        duals from the CDFs (:func:`line_lp`, no LP). ``"auto"`` uses it only when the dense LP
         would exceed ``max_memory``; ``False`` (default) raises
-        :class:`~w1flow.MemoryBudgetError` there.
+        :class:`~w1flow.MemoryBudgetError` there. A W1 history recorded with LPs
+        (``SaveAt(w1="lp")``, multi-stage solvers) uses the same path (:meth:`own_lp`). Numpy
+        booleans are accepted; 0 and 1 are not.
     warm_start : bool
         Start each solve from the previous solve's duals (POT's ``potentials_init``) when the
         problem sizes match. Off by default: it speeds up an isolated re-solve after one Euler
@@ -385,9 +426,7 @@ class ExactPotential(PotentialOracle):
         super().__init__()
         self.warm_start = as_bool(warm_start, "warm_start")
         self.incremental = as_bool(incremental, "incremental")
-        if sparse != "auto":
-            sparse = as_bool(sparse, "sparse")
-        self.sparse = sparse
+        self.sparse = as_bool_or_auto(sparse, "sparse")
         if self.warm_start and self.sparse is not False:
             raise ValueError("warm_start=True starts POT's dense solver; it does not combine with sparse=True or "
                              "'auto' (use incremental=True to re-solve the sparse LP from its basis).")
@@ -404,6 +443,9 @@ class ExactPotential(PotentialOracle):
         """Solve the LP between particles ``(x, a)`` and data ``(y, b)``; return the potential."""
         x, a, y, b = validate_measures(x, a, y, b)
         self.counters["evaluations"] += 1
+        if x.shape[1] == 1 and self._use_sparse(x, y):  # the line: the monotone plan, no matrix
+            self.counters["sparse_solves"] += 1
+            return ExactKantorovichPotential(x, a, y, b, line_lp(x, a, y, b), max_memory=self.max_memory)
         if (self.incremental or self._use_sparse(x, y)) and x.shape[1] > 1:
             return ExactKantorovichPotential(x, a, y, b, self._incremental_lp(x, a, y, b), max_memory=self.max_memory)
         init = None
@@ -446,6 +488,27 @@ class ExactPotential(PotentialOracle):
             real = lp.mass > 1e-14 * float(lp.mass.max())
             self._basis = basis_from_plan(x, a, y, b, lp.rows[real], lp.cols[real], lp.u, lp.v)
         return lp
+
+    def own_lp(self, x, a, y, b):
+        """W1 between validated clouds by this oracle's own matrix-free LP path, or None.
+
+        What a W1 history asks for (:class:`~w1flow.SaveAt`): with ``sparse=True`` (or "auto"
+        past ``max_memory``) the certified sparse LP in d > 1 (from the kept basis with
+        ``incremental=True``, which it updates, as an evaluation of the oracle would), the
+        monotone plan on the line. None when this oracle solves the dense LP, which the caller
+        solves itself. Counted in :attr:`counters` like every LP of the oracle.
+
+        Returns
+        -------
+        LPResult or None
+            A failed solve has a status other than ``"optimal"`` (never raised).
+        """
+        if not self._use_sparse(x, y):
+            return None
+        if x.shape[1] == 1:
+            self.counters["sparse_solves"] += 1
+            return line_lp(x, a, y, b)
+        return self._incremental_lp(x, a, y, b)
 
     def _use_sparse(self, x, y):
         if self.sparse == "auto":
