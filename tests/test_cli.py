@@ -105,7 +105,16 @@ def _a_folder(tmp_path):
     (lambda p: "dataset = \"eight_gaussians\"\nn = 10000000000", r"\[data\] n = 10000000000 needs 160 GB"),
     (lambda p: "dataset = \"eight_gaussians\"\nn = 2.5", r"\[data\] n must be a whole number >= 1"),
 ])
-def test_bad_data_is_one_line_and_exit_2_and_writes_nothing(tmp_path, capsys, make, match):
+def test_bad_data_is_one_line_and_exit_2_and_writes_nothing(tmp_path, capsys, monkeypatch, make, match):
+    import w1flow.datasets as ds
+
+    real = ds.eight_gaussians
+
+    def guarded(n, *a, **k):  # never build a huge cloud, even if the check before it breaks
+        assert n <= 1000, f"built a cloud of n = {n}"
+        return real(n, *a, **k)
+
+    monkeypatch.setattr(ds, "eight_gaussians", guarded)
     cfg = _cfg(tmp_path, data=make(tmp_path))
     _fails_with(["run", str(cfg), "--out", str(tmp_path / "out"), "--quiet"], capsys, match)
     assert not (tmp_path / "out").exists()
@@ -150,3 +159,14 @@ def test_the_console_script_prints_no_traceback(tmp_path):
                                      "file; give an .npy file (or an .npz with key = ...) holding the points as an "
                                      "(m, d) array."]
     assert not (tmp_path / "w1flow-run").exists()
+
+
+def test_running_out_of_memory_is_one_line_and_exit_2(tmp_path, capsys, monkeypatch):
+    import w1flow.config as config
+
+    def no_memory(*a, **k):
+        raise MemoryError("Unable to allocate 74.5 GiB for an array with shape (100000, 100000)")
+
+    monkeypatch.setattr(config, "run_config", no_memory)
+    _fails_with(["run", str(_cfg(tmp_path)), "--quiet"], capsys,
+                r"not enough memory: Unable to allocate 74\.5 GiB .*; lower n")

@@ -151,6 +151,8 @@ def _inc(a, i, by):
 # the split run saves snapshots of 5, then more particles: counts like [5, 7, 9]
 MALFORMED = {
     "counts shorter than ts": (_edit_arrays(lambda a: a.update(counts=a["counts"][:-1])), "counts"),
+    "counts shorter than ts, same total": (_edit_arrays(lambda a: a.update(
+        counts=np.append(a["counts"][:-2], a["counts"][-2:].sum()))), "counts"),
     "counts not adding up to the points": (_edit_arrays(lambda a: a.update(counts=_inc(a["counts"], -1, 1))),
                                            "counts"),
     "a negative count (same total)": (_edit_arrays(lambda a: a.update(

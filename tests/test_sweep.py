@@ -487,3 +487,17 @@ def test_a_damaged_sweep_json_is_named(tmp_path):
     (store / "sweep.json").write_text('{"grids": ')
     with pytest.raises(SweepError, match=r"sweep\.json cannot be read"):
         summarize(store, figures=False)
+
+
+def test_a_failure_record_under_another_cells_name_is_skipped(tmp_path, caplog):
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, '"data.seed" = [0]')
+    cell = run_sweep(cfg, store=store, workers=1, summary=False).cells[0]
+    other = "0" * 24
+    rec = {"format": "w1flow.SweepError", "version": 1, "fingerprint": cell.fingerprint, "params": {},
+           "config": {}, "w1flow": w1flow.__version__, "status": "error", "error": "ValueError: x", "attempts": []}
+    (store / "cells" / f"{other}.error.json").write_text(json.dumps(rec))  # names cell, filed as `other`
+    rows = summarize(store, figures=False)
+    assert [(r["fingerprint"], r["status"]) for r in rows] == [(cell.fingerprint, "success")]
+    assert f"- {other}.error.json: " in (store / "summary.md").read_text()
+    assert set(read_store(store)) == {cell.fingerprint}
