@@ -386,12 +386,10 @@ def _atomic_save(result, path, metadata):
 
 
 def _previous_attempts(store, fp):
-    path = _error_path(store, fp)
-    try:
-        rec = json.loads(path.read_text())
-    except (OSError, ValueError):
+    try:  # a missing or unreadable failure record has no attempts to keep
+        return _read_error(_error_path(store, fp))["attempts"]
+    except ResultFileError:
         return []
-    return rec.get("attempts", [])
 
 
 def _record_failure(store, cell_info, exc_text, where):
