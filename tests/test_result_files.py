@@ -109,3 +109,165 @@ def test_foreign_and_newer_files_are_refused(rng, tmp_path):
     np.savez(path, **arrays)
     with pytest.raises(ValueError, match=r"not a saved FlowResult \(format 'something.else'\)"):
         FlowResult.load(path)
+
+
+# -- damaged files: every inconsistency is a ResultFileError naming the file and the field --------
+def _entries(path):
+    with np.load(path, allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    return arrays, json.loads(str(arrays.pop("meta")))
+
+
+def _rewrite(path, arrays, meta=None, text=None):
+    np.savez(path, **arrays, meta=np.array(text if text is not None else json.dumps(meta)))
+
+
+def _edit_arrays(fn):
+    def edit(arrays, meta):
+        fn(arrays)
+        return meta
+    return edit
+
+
+def _edit_result(key, value):
+    def edit(arrays, meta):
+        if value is _DROP:
+            del meta["result"][key]
+        else:
+            meta["result"][key] = value
+        return meta
+    return edit
+
+
+_DROP = object()
+
+
+def _inc(a, i, by):
+    a = a.copy()
+    a[i] += by
+    return a
+
+
+# the split run saves snapshots of 5, then more particles: counts like [5, 7, 9]
+MALFORMED = {
+    "counts shorter than ts": (_edit_arrays(lambda a: a.update(counts=a["counts"][:-1])), "counts"),
+    "counts shorter than ts, same total": (_edit_arrays(lambda a: a.update(
+        counts=np.append(a["counts"][:-2], a["counts"][-2:].sum()))), "counts"),
+    "counts not adding up to the points": (_edit_arrays(lambda a: a.update(counts=_inc(a["counts"], -1, 1))),
+                                           "counts"),
+    "a negative count (same total)": (_edit_arrays(lambda a: a.update(
+        counts=_inc(_inc(a["counts"], 0, -a["counts"][0] - 1), 1, a["counts"][0] + 1))), "counts"),
+    "a parent index past the first snapshot": (_edit_arrays(lambda a: a.update(
+        parents=_inc(a["parents"], -1, a["counts"][0] - a["parents"][-1]))), "parents"),
+    "a negative parent index": (_edit_arrays(lambda a: a.update(parents=_inc(a["parents"], 0, -1))), "parents"),
+    "w1 shorter than ts": (_edit_arrays(lambda a: a.update(w1=a["w1"][:-1])), "w1"),
+    "weights shorter than the points": (_edit_arrays(lambda a: a.update(weights=a["weights"][:-1])), "weights"),
+    "a negative weight": (_edit_arrays(lambda a: a.update(weights=_inc(a["weights"], 0, -5.0))), "weights"),
+    "ts decreasing": (_edit_arrays(lambda a: a.update(ts=a["ts"][::-1].copy())), "ts"),
+    "ts with a NaN": (_edit_arrays(lambda a: a.update(ts=_inc(a["ts"], -1, np.nan))), "ts"),
+    "points of another dimension": (lambda a, m: {**m, "dim": 3}, "xs"),
+    "an unknown entry": (_edit_arrays(lambda a: a.update(extra=np.zeros(2))), "extra"),
+    "no ts": (_edit_arrays(lambda a: a.pop("ts")), "ts"),
+    "status missing (KeyError)": (_edit_result("status", _DROP), "result.status"),
+    "n_steps a string": (_edit_result("n_steps", "3"), "result.n_steps"),
+    "n_lp_solves negative": (_edit_result("n_lp_solves", -1), "result.n_lp_solves"),
+    "timings a list": (_edit_result("timings", [1.0]), "result.timings"),
+    "health a string": (_edit_result("health", "fine"), "result.health"),
+    "split a number": (_edit_result("split", 1), "result.split"),
+    "functional_name without functional": (_edit_result("functional_name", "W2"), "functional"),
+    "result a list (AttributeError)": (lambda a, m: {**m, "result": []}, "result"),
+    "metadata a string": (lambda a, m: {**m, "metadata": "x"}, "metadata"),
+    "meta a JSON list (AttributeError)": (lambda a, m: [m], "meta"),
+    "version a string": (lambda a, m: {**m, "version": "1"}, "version"),
+}
+
+
+@pytest.mark.parametrize("case", list(MALFORMED))
+def test_each_inconsistent_entry_is_refused_naming_the_file_and_field(rng, tmp_path, case):
+    from w1flow import ResultFileError
+
+    edit, field = MALFORMED[case]
+    path = _runs(rng)["split"].save(tmp_path / "r.npz")
+    arrays, meta = _entries(path)
+    assert len(arrays["counts"]) >= 3 and arrays["counts"][0] < arrays["counts"][-1]  # what the cases assume
+    _rewrite(path, arrays, edit(arrays, meta))
+    for read in (FlowResult.load, FlowResult.read_metadata):
+        with pytest.raises(ResultFileError) as err:
+            read(path)
+        assert err.value.field == field and err.value.path == path
+        assert str(path) in str(err.value) and repr(field) in str(err.value)
+        assert isinstance(err.value, ValueError)
+
+
+@pytest.mark.parametrize("case", ["functional shorter than ts", "params of another length", "params twice",
+                                  "functional without its name"])
+def test_functional_and_params_must_match_the_snapshots(rng, tmp_path, case):
+    from w1flow import ResultFileError
+
+    runs = _runs(rng)
+    path = (runs["w2"] if "functional" in case else runs["named"]).save(tmp_path / "r.npz")
+    arrays, meta = _entries(path)
+    if case == "functional shorter than ts":
+        arrays["functional"], field = arrays["functional"][1:], "functional"
+    elif case == "functional without its name":
+        meta["result"]["functional_name"], field = None, "functional"
+    elif case == "params of another length":
+        arrays["params.rate"], field = arrays["params.rate"][:-1], "params.rate"
+    else:
+        arrays["params"], field = np.zeros(6), "params"
+    _rewrite(path, arrays, meta)
+    with pytest.raises(ResultFileError) as err:
+        FlowResult.load(path)
+    assert err.value.field == field and str(path) in str(err.value)
+
+
+def test_broken_json_and_archives_are_refused_not_raised_raw(rng, tmp_path):
+    from w1flow import ResultFileError
+
+    path = _runs(rng)["bare"].save(tmp_path / "r.npz")
+    arrays, meta = _entries(path)
+    good = path.read_bytes()
+    cases = {
+        "not JSON (JSONDecodeError)": ('{"format": ', "meta", r"not valid JSON"),
+        "1e5-deep JSON (RecursionError)": ("[" * 100_000 + "]" * 100_000, "meta", r"nests 100000 levels"),
+        "65 deep": ("[" * 65 + "]" * 65, "meta", r"nests 65 levels"),
+    }
+    for case, (text, field, match) in cases.items():
+        _rewrite(path, arrays, text=text)
+        with pytest.raises(ResultFileError, match=match) as err:
+            FlowResult.load(path)
+        assert err.value.field == field, case
+    np.savez(path, **arrays, meta=np.array([json.dumps(meta)]))  # a 1-element array, not a string
+    with pytest.raises(ResultFileError) as err:
+        FlowResult.load(path)
+    assert err.value.field == "meta"
+    for cut in (len(good) // 2, len(good) - 30, 100):  # truncated archives (BadZipFile, EOFError, zlib)
+        path.write_bytes(good[:cut])
+        with pytest.raises(ResultFileError, match=r"not a saved FlowResult") as err:
+            FlowResult.load(path)
+        assert err.value.field == "file" and err.value.path == path
+    np.save(tmp_path / "one.npy", np.zeros(3))
+    with pytest.raises(ResultFileError, match=r"holds one array"):
+        FlowResult.load(tmp_path / "one.npy")
+
+
+def test_metadata_nesting_at_the_cap_round_trips_and_brackets_in_strings_do_not_count(rng, tmp_path):
+    from w1flow import ResultFileError
+    from w1flow.result import MAX_JSON_DEPTH
+
+    res = _runs(rng)["bare"]
+    deep = []
+    for _ in range(MAX_JSON_DEPTH - 3):  # 62 levels of lists; with the file's object and "metadata": 64
+        deep = [deep]
+    path = res.save(tmp_path / "deep.npz", metadata={"deep": deep, "text": "[{" * 500 + '\\"[' * 100})
+    meta = FlowResult.read_metadata(path)["metadata"]
+    assert meta["deep"] == deep and meta["text"] == "[{" * 500 + '\\"[' * 100
+    _same(res, FlowResult.load(path))
+    with pytest.raises(ValueError, match=r"more than 63 levels deep"):
+        res.save(tmp_path / "deeper.npz", metadata={"deep": [deep]})
+    assert not (tmp_path / "deeper.npz").exists()
+    arrays, meta = _entries(path)  # one level more, written by hand: refused on loading
+    meta["metadata"]["deep"] = [deep]
+    _rewrite(path, arrays, meta)
+    with pytest.raises(ResultFileError, match=r"nests 65 levels"):
+        FlowResult.load(path)

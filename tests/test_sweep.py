@@ -412,3 +412,92 @@ def test_the_cli_runs_a_sweep_resumes_it_and_rebuilds_its_summary(tmp_path, caps
     with pytest.raises(SystemExit):
         main(["sweep", str(cfg), "--workers", "0"])
     assert "workers must be an int >= 1" in capsys.readouterr().err
+
+
+def test_a_truncated_record_is_run_again_and_logged_and_the_summary_is_complete(tmp_path, caplog):
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, '"data.seed" = [0, 1]')
+    first = run_sweep(cfg, store=store, workers=1, summary=False)
+    cut = store / "cells" / f"{first.cells[1].fingerprint}.npz"
+    whole = cut.read_bytes()
+    cut.write_bytes(whole[: len(whole) // 2])
+    with caplog.at_level("WARNING", logger="w1flow.sweep"):
+        again = run_sweep(cfg, store=store, workers=1)
+    assert again.ran == 1 and again.skipped == 1 and again.failed == []
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any(str(cut) in m and "runs again" in m for m in warned), warned
+    assert (cut.parent / (cut.name + ".unreadable")).read_bytes() == whole[: len(whole) // 2]  # kept aside
+    _assert_each_cell_once(again.cells, store)
+    assert [r["status"] for r in again.rows] == ["success", "success"]
+    assert all(r["w1_final"] is not None for r in again.rows)
+
+
+def test_foreign_results_and_corrupt_error_records_are_skipped_named_and_rerun(tmp_path, caplog):
+    from w1flow import ResultFileError
+
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, '"data.seed" = [0, 1, 2]')
+    first = run_sweep(cfg, store=store, workers=1, summary=False)
+    a, b, c = (cell.fingerprint for cell in first.cells)
+    cells = store / "cells"
+    # a result of another cell under b's name, a plain FlowResult beside the records, and a
+    # corrupt failure record in place of c's
+    (cells / f"{b}.npz").write_bytes((cells / f"{a}.npz").read_bytes())
+    FlowResult.load(cells / f"{a}.npz").save(cells / "mine.npz", metadata={"note": "not a sweep"})
+    (cells / f"{c}.npz").unlink()
+    (cells / f"{c}.error.json").write_text('{"format": "w1flow.SweepError", "fingerprint": ')
+    with caplog.at_level("WARNING", logger="w1flow.sweep"):
+        rows = summarize(store, figures=False)
+    assert [(r["fingerprint"], r["status"]) for r in rows] == [(a, "success"), (b, "unreadable"), (c, "unreadable")]
+    assert "metadata.sweep.fingerprint" in rows[1]["error"] and "not valid JSON" in rows[2]["error"]
+    text = (store / "summary.md").read_text()
+    assert "3 cells: 1 success, 2 unreadable" in text
+    for name in (f"{b}.npz", "mine.npz", f"{c}.error.json"):
+        assert f"- {name}: " in text, name
+        assert any(name in r.getMessage() for r in caplog.records if r.levelname == "WARNING"), name
+    with pytest.raises(ResultFileError, match="metadata.sweep'"):
+        from w1flow.sweep import _read_done
+        _read_done(cells / "mine.npz")
+    assert set(read_store(store)) == {a}
+    # the next run runs b and c again (a is kept) and the summary is whole
+    again = run_sweep(cfg, store=store, workers=1, summary=True)
+    assert again.ran == 2 and again.skipped == 1 and again.failed == []
+    assert [r["status"] for r in again.rows] == ["success"] * 3
+    for cell in again.cells:
+        meta = FlowResult.read_metadata(cells / f"{cell.fingerprint}.npz")["metadata"]
+        assert meta["sweep"]["fingerprint"] == cell.fingerprint and meta["config"] == cell.config
+
+
+def test_a_record_of_another_config_under_the_right_name_is_run_again(tmp_path):
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, '"data.seed" = [0]')
+    cell = run_sweep(cfg, store=store, workers=1, summary=False).cells[0]
+    path = store / "cells" / f"{cell.fingerprint}.npz"
+    res, meta = FlowResult.load(path), FlowResult.read_metadata(path)["metadata"]
+    meta["config"]["run"]["dt"] = 0.5  # the name and fingerprint say this cell; the config does not
+    res.save(path, metadata=meta)
+    again = run_sweep(cfg, store=store, workers=1, summary=False)
+    assert again.ran == 1 and again.skipped == 0
+    assert FlowResult.read_metadata(path)["metadata"]["config"] == cell.config
+
+
+def test_a_damaged_sweep_json_is_named(tmp_path):
+    store = tmp_path / "store"
+    run_sweep(_config(tmp_path, '"data.seed" = [0]'), store=store, workers=1, summary=False)
+    (store / "sweep.json").write_text('{"grids": ')
+    with pytest.raises(SweepError, match=r"sweep\.json cannot be read"):
+        summarize(store, figures=False)
+
+
+def test_a_failure_record_under_another_cells_name_is_skipped(tmp_path, caplog):
+    store = tmp_path / "store"
+    cfg = _config(tmp_path, '"data.seed" = [0]')
+    cell = run_sweep(cfg, store=store, workers=1, summary=False).cells[0]
+    other = "0" * 24
+    rec = {"format": "w1flow.SweepError", "version": 1, "fingerprint": cell.fingerprint, "params": {},
+           "config": {}, "w1flow": w1flow.__version__, "status": "error", "error": "ValueError: x", "attempts": []}
+    (store / "cells" / f"{other}.error.json").write_text(json.dumps(rec))  # names cell, filed as `other`
+    rows = summarize(store, figures=False)
+    assert [(r["fingerprint"], r["status"]) for r in rows] == [(cell.fingerprint, "success")]
+    assert f"- {other}.error.json: " in (store / "summary.md").read_text()
+    assert set(read_store(store)) == {cell.fingerprint}

@@ -25,7 +25,7 @@ from .potentials import (
     QuantilePotential,
 )
 from .problems import MeanFieldODE, Problem, W1Flow, W2Flow
-from .result import FlowResult
+from .result import FlowResult, ResultFileError
 from .saving import SaveAt
 from .simulate import simulate
 from .solvers import RK4, CappedEuler, Euler, Heun, Solver
@@ -42,6 +42,7 @@ __all__ = [
     "SaveAt",
     "Checkpoint",
     "FlowResult",
+    "ResultFileError",
     "Problem",
     "W1Flow",
     "W2Flow",

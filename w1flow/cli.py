@@ -253,8 +253,13 @@ def main(argv=None):
                         format="%(levelname)s %(name)s: %(message)s")
     try:
         return args.func(args)
-    except (ValueError, TypeError) as exc:
-        parser.error(str(exc))
+    # bad input (ConfigError, SweepError and ResultFileError are ValueErrors), a file that cannot be
+    # read or written, an array too large: one line and exit status 2, as argparse's own errors
+    except (ValueError, TypeError, OSError) as exc:
+        parser.exit(2, f"{parser.prog}: error: {' '.join(str(exc).split())}\n")
+    except MemoryError as exc:
+        parser.exit(2, f"{parser.prog}: error: not enough memory: {' '.join(str(exc).split()) or type(exc).__name__}; "
+                       "lower n (or use an oracle that needs less memory).\n")
 
 
 if __name__ == "__main__":  # pragma: no cover

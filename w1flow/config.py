@@ -47,6 +47,10 @@ from __future__ import annotations
 import inspect
 import json
 import logging
+import numbers
+import os
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -176,6 +180,32 @@ def _cloud_spec(table, spec):
     if "n" not in spec:
         raise ConfigError(f"[{table}] needs n (the number of points of {name}).")
     _options_of(table, spec, _datasets()[name], {"dataset"})
+    n = spec["n"]
+    if isinstance(n, numbers.Real) and not isinstance(n, bool) and np.isfinite(n) and n >= 1:
+        _check_memory(table, spec, n)
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ConfigError(f"[{table}] n must be a whole number >= 1 (e.g. n = 500), got {n!r}.")
+
+
+def _memory_bytes():
+    """This machine's physical memory in bytes (None when it cannot be told)."""
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    except (AttributeError, ValueError, OSError):  # pragma: no cover - not POSIX
+        return None
+
+
+def _check_memory(table, spec, n):
+    """Refuse, before any array is made, a dataset whose points alone exceed the machine's memory."""
+    try:  # the dimension of the dataset's points, from a one-point sample with the same options
+        dim = _datasets()[spec["dataset"]](**{**{k: v for k, v in spec.items() if k != "dataset"}, "n": 1}).shape[1]
+    except Exception:  # bad options: reported by the real build, with its own message
+        dim = 2
+    need, have = float(n) * dim * 8, _memory_bytes()
+    if have is not None and need > have:
+        shown = f"{n:.6g}" if isinstance(n, float) else str(n)
+        raise ConfigError(f"[{table}] n = {shown} needs {need / 1e9:.3g} GB for its points alone (n x {dim} "
+                          f"float64), more than this machine's {have / 1e9:.3g} GB of memory; lower n.")
 
 
 def _cloud(table, spec, base):
@@ -185,15 +215,52 @@ def _cloud(table, spec, base):
             path = base / path
         if not path.exists():
             raise ConfigError(f"[{table}] file {str(path)!r} does not exist.")
-        if path.suffix == ".npz":
-            with np.load(path, allow_pickle=False) as npz:
+        if not path.is_file():
+            raise ConfigError(f"[{table}] file {str(path)!r} is a directory, not a file; give an .npy file (or an "
+                              ".npz with key = ...) holding the points as an (m, d) array.")
+        return _read_points(table, spec, path)
+    opts = {k: v for k, v in spec.items() if k != "dataset"}
+    return _datasets()[spec["dataset"]](**opts)
+
+
+def _read_points(table, spec, path):
+    """The (m, d) or (m,) float array in an .npy or .npz file, or a ConfigError naming the file."""
+    where = f"[{table}] file {str(path)!r}"
+    try:
+        loaded = np.load(path, allow_pickle=False)
+        if hasattr(loaded, "files"):  # an .npz archive, whatever its suffix
+            with loaded as npz:
                 key = spec.get("key", npz.files[0] if len(npz.files) == 1 else None)
                 if key is None or key not in npz.files:
                     raise ConfigError(f"[{table}] give key = one of {', '.join(npz.files)} for {path.name}.")
-                return np.asarray(npz[key], dtype=float)
-        return np.asarray(np.load(path, allow_pickle=False), dtype=float)
-    opts = {k: v for k, v in spec.items() if k != "dataset"}
-    return _datasets()[spec["dataset"]](**opts)
+                arr = npz[key]
+        else:
+            arr = loaded
+    except ConfigError:
+        raise
+    # not a numpy file at all (text, pickle), a truncated or damaged one
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ConfigError(f"{where} is not a numpy array file (.npy, or .npz with key = ...): "
+                          f"{type(exc).__name__}: {' '.join(str(exc).split())}") from None
+    if arr.dtype.kind not in "fiu" or arr.ndim not in (1, 2) or arr.size == 0:
+        raise ConfigError(f"{where} must hold the points as a non-empty numeric array of shape (m, d) (or (m,) "
+                          f"for points on a line), got {arr.dtype} of shape {arr.shape}.")
+    arr = np.asarray(arr, dtype=float)
+    if not np.all(np.isfinite(arr)):
+        raise ConfigError(f"{where} holds NaN or infinite coordinates.")
+    return arr
+
+
+def _check_out(out):
+    """Refuse an output folder that cannot be made (an existing file on its path), before running."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"the output folder {str(out)!r} is an existing file; give another --out (or [output] dir).")
+    parent = out.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise ConfigError(f"the output folder {str(out)!r} cannot be made: {str(parent)!r} is a file.")
 
 
 def build(cfg, base="."):
@@ -234,6 +301,13 @@ def run_config(config, out=None, progress=True):
         Output folder; default the config's ``[output] dir``, else ``w1flow-run``.
     progress : bool
         Show a progress bar.
+
+    Raises
+    ------
+    ConfigError
+        An invalid config, a data file that is not an array of points, a dataset too large for
+        this machine's memory, or an output folder that is an existing file; raised before the
+        output folder is made (a run that fails to start leaves no folder behind).
     """
     from . import __version__
     from .simulate import simulate
@@ -243,9 +317,11 @@ def run_config(config, out=None, progress=True):
     problem, x0, kwargs = build(cfg, base)
     outcfg = cfg.get("output", {})
     out = Path(out if out is not None else outcfg.get("dir", "w1flow-run"))
-    out.mkdir(parents=True, exist_ok=True)
+    _check_out(out)
     t1, dt = kwargs.pop("t1"), kwargs.pop("dt")
     res = simulate(problem, x0, t1, dt, progress=progress, **kwargs)
+    # made only now: a config that simulate refuses (e.g. dt < 0) leaves no empty folder behind
+    out.mkdir(parents=True, exist_ok=True)
     res.save(out / "result.npz", metadata={"config": cfg, "w1flow": __version__})
     summary = {"status": res.status, "message": res.message, "t": float(res.ts[-1]), "n_steps": res.n_steps,
                "n_lp_solves": res.n_lp_solves, "wall_time": res.wall_time,

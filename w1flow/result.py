@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+import numbers
 import platform
+import re
+import zipfile
+import zlib
 from dataclasses import dataclass, field as dc_field, fields
 from pathlib import Path
 
@@ -14,7 +18,34 @@ RESULT_FORMAT = ("w1flow.FlowResult", 1)
 _SCALARS = ("status", "message", "n_steps", "n_field_evals", "n_lp_solves", "wall_time", "timings", "solver",
             "dt", "split", "health", "functional_name")
 
-__all__ = ["FlowResult"]
+#: Deepest nesting of lists and dicts accepted in a result file's JSON part (its metadata):
+#: deeper text is refused before parsing, so a hostile file cannot exhaust the parser's recursion.
+MAX_JSON_DEPTH = 64
+
+__all__ = ["FlowResult", "ResultFileError", "MAX_JSON_DEPTH"]
+
+
+class ResultFileError(ValueError):
+    """A saved result (or a sweep record) cannot be read: damaged, foreign or inconsistent.
+
+    Raised by :meth:`FlowResult.load` and :meth:`FlowResult.read_metadata` instead of returning
+    a result that is silently wrong; the message names the file, the field and what is wrong.
+
+    Attributes
+    ----------
+    path : Path
+        The file.
+    field : str
+        The entry at fault: an array (``"counts"``, ``"parents"``, ``"w1"``, ...), ``"meta"``
+        (the JSON part as a whole), or a JSON key such as ``"result.n_steps"``.
+    """
+
+    def __init__(self, path, field, problem):
+        self.path, self.field, self.problem = Path(path), field, problem
+        super().__init__(f"{path}: field {field!r}: {problem}")
+
+    def __reduce__(self):  # pickles (e.g. across processes) with its attributes
+        return type(self), (self.path, self.field, self.problem)
 
 
 @dataclass
@@ -147,6 +178,9 @@ class FlowResult:
             text = json.dumps(meta, allow_nan=False)
         except (TypeError, ValueError) as exc:
             raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {exc}") from None
+        if _json_depth(text) > MAX_JSON_DEPTH:
+            # load would refuse it: never write a file that cannot be read back
+            raise ValueError(f"metadata nests lists/dicts more than {MAX_JSON_DEPTH - 1} levels deep; flatten it.")
         arrays = {
             "ts": np.asarray(self.ts, dtype=np.float64),
             "counts": np.array([x.shape[0] for x in self.xs], dtype=np.int64),
@@ -170,7 +204,29 @@ class FlowResult:
 
     @classmethod
     def load(cls, path):
-        """Read a result written by :meth:`save` (no pickle: safe on files from elsewhere)."""
+        """Read a result written by :meth:`save` (no pickle: safe on files from elsewhere).
+
+        Every entry is checked against the others before anything is returned: one count per
+        saved time adding up to the stored points, parents indexing the first snapshot, ``w1``
+        and ``functional`` one value per saved time, parameters one row per initial particle,
+        and every JSON field of its type (nesting deeper than :data:`MAX_JSON_DEPTH` is refused
+        unparsed).
+
+        Parameters
+        ----------
+        path : str or Path
+            A file written by :meth:`save`.
+
+        Returns
+        -------
+        FlowResult
+
+        Raises
+        ------
+        ResultFileError
+            (a ``ValueError``) The file is not a readable result of this or an older format, or
+            its entries disagree; the message names the file and the field.
+        """
         arrays, meta = _read(path)
         counts = arrays["counts"]
         cuts = np.cumsum(counts)[:-1]
@@ -192,7 +248,10 @@ class FlowResult:
     @staticmethod
     def read_metadata(path):
         """The JSON part of a saved result: ``metadata`` (as given to :meth:`save`), ``versions``
-        (Python and packages when it was written), ``format``, ``version``, and ``result``."""
+        (Python and packages when it was written), ``format``, ``version``, and ``result``.
+
+        The whole file is checked as by :meth:`load` (a damaged file raises
+        :class:`ResultFileError`, never returns metadata of a result that does not load)."""
         return _read(path)[1]
 
     def __repr__(self):
@@ -216,19 +275,163 @@ def _versions():
     return out
 
 
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def _json_depth(text):
+    """Deepest bracket nesting of JSON ``text``, brackets inside strings aside (no parsing)."""
+    bare = _STRING_RE.sub('""', text).encode()
+    if not bare:
+        return 0
+    codes = np.frombuffer(bare, dtype=np.uint8)
+    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max(initial=0))
+
+
+# The JSON "result" fields: (type check, what it must be). Missing or wrong ones name the field.
+def _is_count(v):
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
+
+
+def _is_seconds(v):
+    return isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0
+
+
+_RESULT_FIELDS = {
+    "status": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
+    "message": (lambda v: isinstance(v, str), "a string"),
+    "n_steps": (_is_count, "an integer >= 0"),
+    "n_field_evals": (_is_count, "an integer >= 0"),
+    "n_lp_solves": (_is_count, "an integer >= 0"),
+    "wall_time": (_is_seconds, "a number of seconds >= 0"),
+    "timings": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_seconds(x) for k, x in v.items()),
+                "a dict of names to seconds >= 0"),
+    "solver": (lambda v: isinstance(v, str), "a string"),
+    "dt": (lambda v: v is None or _is_seconds(v), "null or a number >= 0"),
+    "split": (lambda v: isinstance(v, bool), "true or false"),
+    "health": (lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v), "a list of strings"),
+    "functional_name": (lambda v: v is None or isinstance(v, str), "null or a string"),
+}
+_ARRAYS = {"ts", "counts", "xs", "weights", "parents", "w1", "functional", "params"}
+
+
 def _read(path):
+    """``(arrays, meta)`` of a result file, every entry checked against the others."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        npz = np.load(path, allow_pickle=False)
+        if not hasattr(npz, "files"):  # a .npy: one array, not the archive FlowResult.save writes
+            raise ValueError(f"it holds one array ({npz.dtype} {npz.shape}), not an .npz archive")
+        with npz:
             arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError) as exc:
-        raise ValueError(f"{path} is not a saved FlowResult (.npz written by FlowResult.save): {exc}") from None
+    # a truncated or damaged zip fails on opening (BadZipFile, OSError) or on reading an entry
+    # (BadZipFile, zlib.error, EOFError, ValueError for a damaged .npy header)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ResultFileError(path, "file", f"not a saved FlowResult (.npz written by FlowResult.save): "
+                                            f"{type(exc).__name__}: {exc}") from None
     if "meta" not in arrays:
-        raise ValueError(f"{path} is not a saved FlowResult: it has no 'meta' entry.")
-    meta = json.loads(str(arrays.pop("meta")))
-    if meta.get("format") != RESULT_FORMAT[0]:
-        raise ValueError(f"{path} is not a saved FlowResult (format {meta.get('format')!r}).")
-    if int(meta.get("version", 0)) > RESULT_FORMAT[1]:
-        raise ValueError(f"{path} was written by a newer w1flow (result format {meta['version']}; this one "
-                         f"reads up to {RESULT_FORMAT[1]}): upgrade w1flow to read it.")
+        raise ResultFileError(path, "meta", "not a saved FlowResult: it has no 'meta' entry.")
+    meta = _read_meta(path, arrays.pop("meta"))
+    _check_arrays(path, arrays, meta)
     return arrays, meta
+
+
+def _read_meta(path, raw):
+    if raw.ndim != 0 or raw.dtype.kind != "U":
+        raise ResultFileError(path, "meta", f"must be one JSON string, got an array of {raw.dtype} {raw.shape}.")
+    text = str(raw)
+    depth = _json_depth(text)
+    if depth > MAX_JSON_DEPTH:
+        raise ResultFileError(path, "meta", f"its JSON nests {depth} levels deep (at most {MAX_JSON_DEPTH} "
+                                            "are read); the file is damaged or was not written by FlowResult.save.")
+    try:
+        meta = json.loads(text)
+    except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
+        raise ResultFileError(path, "meta", f"is not valid JSON ({exc}).") from None
+    if not isinstance(meta, dict):
+        raise ResultFileError(path, "meta", f"must be a JSON object, got {type(meta).__name__}.")
+    if meta.get("format") != RESULT_FORMAT[0]:
+        raise ResultFileError(path, "format", f"not a saved FlowResult (format {meta.get('format')!r}).")
+    version = meta.get("version")
+    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+        raise ResultFileError(path, "version", f"must be a result format number >= 1, got {version!r}.")
+    if version > RESULT_FORMAT[1]:
+        raise ResultFileError(path, "version", f"written by a newer w1flow (result format {version}; this one "
+                                               f"reads up to {RESULT_FORMAT[1]}): upgrade w1flow to read it.")
+    dim = meta.get("dim")
+    if not _is_count(dim):
+        raise ResultFileError(path, "dim", f"must be an integer >= 0 (the space dimension), got {dim!r}.")
+    for key, kind in (("result", dict), ("metadata", dict), ("versions", dict)):
+        if not isinstance(meta.get(key), kind):
+            raise ResultFileError(path, key, f"must be a JSON object, got {type(meta.get(key)).__name__}.")
+    r = meta["result"]
+    for key, (ok, what) in _RESULT_FIELDS.items():
+        if key not in r:
+            raise ResultFileError(path, f"result.{key}", "is missing.")
+        if not ok(r[key]):
+            raise ResultFileError(path, f"result.{key}", f"must be {what}, got {r[key]!r}.")
+    return meta
+
+
+def _check_arrays(path, arrays, meta):
+    """Every array of the file against the others and the JSON part."""
+    def bad(name, problem):
+        raise ResultFileError(path, name, problem)
+
+    unknown = sorted(k for k in arrays if k not in _ARRAYS and not k.startswith("params."))
+    if unknown:
+        bad(unknown[0], "is not an entry of a saved FlowResult.")
+    for name in ("ts", "counts", "xs", "weights", "parents"):
+        if name not in arrays:
+            bad(name, "is missing.")
+
+    def numeric(name, ndim, kinds="fiu"):
+        a = arrays[name]
+        if a.ndim != ndim or a.dtype.kind not in kinds:
+            what = "integers" if kinds == "iu" else "numbers"
+            bad(name, f"must be a {ndim}-D array of {what}, got {a.dtype} of shape {a.shape}.")
+        return a
+
+    ts, counts = numeric("ts", 1), numeric("counts", 1, "iu")
+    k = len(ts)
+    if k == 0:
+        bad("ts", "is empty (a result saves at least its start).")
+    if not np.all(np.isfinite(ts)) or np.any(np.diff(ts) < 0):
+        bad("ts", "must be finite and non-decreasing.")
+    if len(counts) != k:
+        bad("counts", f"has {len(counts)} entries for {k} saved times (ts); one per snapshot.")
+    if np.any(counts < 0):
+        bad("counts", f"has a negative particle count ({int(counts.min())}).")
+    total = int(counts.sum())
+    dim = meta["dim"]
+    xs = numeric("xs", 2)
+    if xs.shape[0] != total:
+        bad("counts", f"add up to {total} points but the file stores {xs.shape[0]} (xs).")
+    if xs.shape[1] != dim:
+        bad("xs", f"has points of dimension {xs.shape[1]}; the file says dim = {dim}.")
+    if len(numeric("weights", 1)) != total:
+        bad("weights", f"has {len(arrays['weights'])} entries; the counts add up to {total} points.")
+    if np.any(arrays["weights"] < 0):
+        bad("weights", "has a negative weight.")
+    parents = numeric("parents", 1, "iu")
+    if len(parents) != total:
+        bad("parents", f"has {len(parents)} entries; the counts add up to {total} points.")
+    n0 = int(counts[0])
+    if len(parents) and (parents.min() < 0 or parents.max() >= n0):
+        bad("parents", f"indexes a particle outside 0..{n0 - 1} (the first snapshot's {n0} particles).")
+    for name in ("w1", "functional"):
+        if name in arrays and numeric(name, 1).shape != (k,):
+            bad(name, f"has {len(arrays[name])} values for {k} saved times (ts); one per snapshot.")
+    has_name = meta["result"]["functional_name"] is not None
+    if has_name != ("functional" in arrays):
+        bad("functional", "is missing although result.functional_name is set." if has_name else
+                          "is present although result.functional_name is null.")
+    named = [key for key in arrays if key.startswith("params.")]
+    if named and "params" in arrays:
+        bad("params", "is stored both whole and by name (params.<name>); keep one.")
+    for key in named + (["params"] if "params" in arrays else []):
+        a = arrays[key]
+        if a.ndim < 1 or a.shape[0] != n0:
+            bad(key, f"has shape {a.shape}; one row per initial particle ({n0}).")
+
+

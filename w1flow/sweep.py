@@ -20,6 +20,10 @@ The **store** is a directory (the config's ``[output] dir``, default ``w1flow-sw
     store/cells/<fp>.error.json   a cell that raised: its traceback (and earlier attempts)
     store/summary.csv, summary.md, summary.png      built from the store by :func:`summarize`
 
+A record counts only if it loads whole and is the record of its cell (its fingerprint, config
+and parameters); any other file there is logged, renamed ``<name>.unreadable`` and its cell runs
+again, and :func:`summarize` skips it and names it.
+
 ``<fp>`` is the cell's :func:`fingerprint`: a hash of its full config (the ``[output]`` table
 aside; data files by the hash of their content, not their path) and the w1flow version. Each
 record is written to a temporary file in the same folder and moved into place with
@@ -54,6 +58,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .config import _TABLES, ConfigError, _load_toml, build, load_config
+from .result import ResultFileError
 
 logger = logging.getLogger(__name__)
 
@@ -381,12 +386,10 @@ def _atomic_save(result, path, metadata):
 
 
 def _previous_attempts(store, fp):
-    path = _error_path(store, fp)
-    try:
-        rec = json.loads(path.read_text())
-    except (OSError, ValueError):
+    try:  # a missing or unreadable failure record has no attempts to keep
+        return _read_error(_error_path(store, fp))["attempts"]
+    except ResultFileError:
         return []
-    return rec.get("attempts", [])
 
 
 def _record_failure(store, cell_info, exc_text, where):
@@ -443,7 +446,10 @@ def run_cell(task):
     store, fp = Path(task["store"]), task["fingerprint"]
     done = _done_path(store, fp)
     if done.exists():
-        return _outcome_of_record(done) | {"reran": False}
+        try:
+            return _outcome_of_record(done, task) | {"reran": False}
+        except ResultFileError as exc:  # overwritten by this run's record (os.replace)
+            logger.warning("sweep record %s cannot be read (%s); running the cell again", done, exc)
     if task.get("worker_threads_one"):
         _limit_threads()
     start = time.perf_counter()
@@ -471,12 +477,102 @@ def run_cell(task):
     return {"fingerprint": fp, "status": res.status, "w1_final": w1, "seconds": seconds, "reran": True}
 
 
-def _outcome_of_record(path):
-    from .result import FlowResult
-
-    meta = FlowResult.read_metadata(path)
+def _outcome_of_record(path, task=None):
+    meta = _read_done(path, task)
     return {"fingerprint": meta["metadata"]["sweep"]["fingerprint"], "status": meta["result"]["status"],
             "seconds": meta["metadata"]["sweep"].get("cell_seconds")}
+
+
+def _read_done(path, task=None):
+    """The metadata of a finished cell's record, checked; raises :class:`ResultFileError`.
+
+    The file must load as a :class:`FlowResult` (every entry checked) and be a sweep record
+    of the fingerprint in its name; given ``task`` (the cell run_sweep means), its config,
+    parameters and w1flow version must be the cell's too.
+    """
+    from .result import FlowResult
+
+    path = Path(path)
+    meta = FlowResult.read_metadata(path)
+    md = meta["metadata"]
+    sw = md.get("sweep")
+    if not isinstance(sw, dict):
+        raise ResultFileError(path, "metadata.sweep", "is missing: a FlowResult saved elsewhere, not the record "
+                                                      "of a sweep cell; move it out of the store's cells/ folder.")
+    want = path.name[:-len(".npz")]
+    if sw.get("fingerprint") != want:
+        raise ResultFileError(path, "metadata.sweep.fingerprint", f"is {sw.get('fingerprint')!r} but the file is "
+                                                                  f"named for {want!r}: the record of another cell.")
+    for key, where in (("params", sw), ("config", md)):
+        if not isinstance(where.get(key), dict):
+            name = "metadata.sweep.params" if key == "params" else "metadata.config"
+            raise ResultFileError(path, name, f"must be a JSON object, got {where.get(key)!r}.")
+    if task is not None:
+        # compared as JSON, as it was stored (tuples come back as lists)
+        for name, got, expected in (("metadata.config", md["config"], task["config"]),
+                                    ("metadata.sweep.params", sw["params"], task["params"]),
+                                    ("metadata.w1flow", md.get("w1flow"), task["w1flow"])):
+            if got != json.loads(json.dumps(expected)):
+                raise ResultFileError(path, name, "does not match the cell of this fingerprint: a record of "
+                                                  "another config.")
+    return meta
+
+
+def _read_error(path):
+    """A failed cell's record (``<fp>.error.json``), checked; raises :class:`ResultFileError`."""
+    from .result import MAX_JSON_DEPTH, _json_depth
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultFileError(path, "file", f"cannot be read ({exc}).") from None
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise ResultFileError(path, "file", f"its JSON nests more than {MAX_JSON_DEPTH} levels deep.")
+    try:
+        rec = json.loads(text)
+    except ValueError as exc:
+        raise ResultFileError(path, "file", f"is not valid JSON ({exc}).") from None
+    if not isinstance(rec, dict) or rec.get("format") != "w1flow.SweepError":
+        raise ResultFileError(path, "format", "not the failure record of a sweep cell (format "
+                                              f"{rec.get('format') if isinstance(rec, dict) else None!r}).")
+    want = path.name[:-len(".error.json")]
+    if rec.get("fingerprint") != want:
+        raise ResultFileError(path, "fingerprint", f"is {rec.get('fingerprint')!r} but the file is named for "
+                                                   f"{want!r}: the record of another cell.")
+    for key, kind in (("params", dict), ("attempts", list), ("error", str)):
+        if not isinstance(rec.get(key), kind):
+            raise ResultFileError(path, key, f"must be a JSON {kind.__name__}, got {rec.get(key)!r}.")
+    if rec.get("status") != "error":
+        raise ResultFileError(path, "status", f"must be 'error', got {rec.get('status')!r}.")
+    return rec
+
+
+def _stored_state(store, task, set_aside=True):
+    """``"done"``, ``"failed"`` or ``"todo"``: what the store holds for a cell.
+
+    A record that does not load, or is not this cell's, does not count: it is logged and (with
+    ``set_aside``) renamed ``<name>.unreadable`` so the cell's new record can take its place.
+    """
+    checks = ((_done_path(store, task["fingerprint"]), "done", lambda p: _read_done(p, task)),
+              (_error_path(store, task["fingerprint"]), "failed", _read_error))
+    for path, state, read in checks:
+        if not path.exists():
+            continue
+        try:
+            read(path)
+        except ResultFileError as exc:
+            aside = path.with_name(path.name + _ASIDE_SUFFIX)
+            if set_aside:
+                os.replace(path, aside)
+            logger.warning("sweep record %s cannot be read, the cell runs again%s: %s", path,
+                           f" (the file is kept as {aside.name})" if set_aside else "", exc)
+            continue
+        return state
+    return "todo"
+
+
+_ASIDE_SUFFIX = ".unreadable"
 
 
 def read_store(store):
@@ -486,7 +582,9 @@ def read_store(store):
     ``"error"`` when it raised), ``params``, ``config``, ``path``, and for finished cells
     ``w1_start``, ``w1_final``, ``t``, ``n_steps``, ``wall_time`` (the simulation) and
     ``cell_seconds`` (the whole cell); failed cells have ``error`` and ``attempts`` (each with
-    its traceback). Temporary files of interrupted writes are ignored.
+    its traceback). Temporary files of interrupted writes are ignored; a file that cannot be
+    read (damaged, or not the record its name says: see :class:`~w1flow.ResultFileError`) is
+    skipped and logged as a warning.
 
     Parameters
     ----------
@@ -498,36 +596,47 @@ def read_store(store):
     dict
         ``{fingerprint: record}``; empty when the store has no records yet.
     """
+    records, unreadable = _scan_store(store)
+    for path, exc in unreadable.items():
+        logger.warning("sweep store: skipped %s, which cannot be read: %s", path, exc)
+    return records
+
+
+def _scan_store(store):
+    """``(records, unreadable)``: the records of :func:`read_store`, and ``{path: ResultFileError}``
+    for the files of ``cells/`` that do not load or are not the record their name says."""
     import numpy as np
 
-    from .result import FlowResult
-
     folder = _cells_dir(store)
-    out = {}
+    out, unreadable = {}, {}
     if not folder.is_dir():
-        return out
+        return out, unreadable
     for path in sorted(folder.iterdir()):
         if path.name.startswith(_TMP_PREFIX):
             continue
-        if path.name.endswith(".error.json"):
-            rec = json.loads(path.read_text())
-            out.setdefault(rec["fingerprint"], {**rec, "path": str(path)})
-        elif path.suffix == ".npz":
-            meta = FlowResult.read_metadata(path)
-            sw = meta["metadata"]["sweep"]
-            with np.load(path, allow_pickle=False) as npz:
-                w1 = npz["w1"] if "w1" in npz.files else None
-                ts = npz["ts"]
-            r = meta["result"]
-            out[sw["fingerprint"]] = {
-                "fingerprint": sw["fingerprint"], "status": r["status"], "message": r["message"],
-                "params": sw["params"], "config": meta["metadata"]["config"], "w1flow": meta["metadata"]["w1flow"],
-                "w1_start": None if w1 is None or not len(w1) else float(w1[0]),
-                "w1_final": None if w1 is None or not len(w1) else float(w1[-1]),
-                "t": float(ts[-1]) if len(ts) else None, "n_steps": r["n_steps"], "wall_time": r["wall_time"],
-                "cell_seconds": sw.get("cell_seconds"), "host": sw.get("host"),
-                "previous_errors": sw.get("previous_errors", []), "path": str(path)}
-    return out
+        try:
+            if path.name.endswith(".error.json"):
+                rec = _read_error(path)
+                out.setdefault(rec["fingerprint"], {**rec, "path": str(path)})
+            elif path.suffix == ".npz":
+                meta = _read_done(path)
+                sw = meta["metadata"]["sweep"]
+                with np.load(path, allow_pickle=False) as npz:  # the checks above have read it whole
+                    w1 = npz["w1"] if "w1" in npz.files else None
+                    ts = npz["ts"]
+                r = meta["result"]
+                out[sw["fingerprint"]] = {
+                    "fingerprint": sw["fingerprint"], "status": r["status"], "message": r["message"],
+                    "params": sw["params"], "config": meta["metadata"]["config"],
+                    "w1flow": meta["metadata"].get("w1flow"),
+                    "w1_start": None if w1 is None or not len(w1) else float(w1[0]),
+                    "w1_final": None if w1 is None or not len(w1) else float(w1[-1]),
+                    "t": float(ts[-1]) if len(ts) else None, "n_steps": r["n_steps"], "wall_time": r["wall_time"],
+                    "cell_seconds": sw.get("cell_seconds"), "host": sw.get("host"),
+                    "previous_errors": sw.get("previous_errors", []), "path": str(path)}
+        except ResultFileError as exc:
+            unreadable[path] = exc
+    return out, unreadable
 
 
 def _clean_temporaries(store):
@@ -598,8 +707,12 @@ def _run_pool(tasks, workers, on_done, max_restarts=3):
         todo = []
         for task in left.values():  # a cell may have finished just before the pool broke
             done = _done_path(task["store"], task["fingerprint"])
-            if done.exists():
-                on_done(task, _outcome_of_record(done), None)
+            try:
+                outcome = _outcome_of_record(done, task) if done.exists() else None
+            except ResultFileError:  # not a complete record of this cell: run it again
+                outcome = None
+            if outcome is not None:
+                on_done(task, outcome, None)
             else:
                 todo.append(task)
         if broken is None or not todo:
@@ -731,14 +844,17 @@ def run_sweep(config, store=None, *, workers=None, scheduler=None, local_cluster
     # like `w1flow run`, a relative [output] dir is read from the current folder
     store = Path(store if store is not None else base.get("output", {}).get("dir", _DEFAULT_STORE))
     report = SweepReport(store=store, cells=cells)
+    if store.exists() and not store.is_dir():
+        raise SweepError(f"the store {str(store)!r} is a file, not a folder; give another --out (or [output] dir).")
     todo = []
     for c in cells:
-        if _done_path(store, c.fingerprint).exists() or (_error_path(store, c.fingerprint).exists()
-                                                         and not retry_failed):
+        task = {"fingerprint": c.fingerprint, "params": c.params, "config": c.config, "w1flow": __version__,
+                "store": str(store.resolve())}
+        state = _stored_state(store, task, set_aside=not dry_run)
+        if state == "done" or (state == "failed" and not retry_failed):
             report.skipped += 1
             continue
-        todo.append({"fingerprint": c.fingerprint, "params": c.params, "config": c.config, "w1flow": __version__,
-                     "store": str(store.resolve())})
+        todo.append(task)
     report.to_run = len(todo)
     logger.info("sweep of %d cells: %d in the store, %d to run", len(cells), report.skipped, len(todo))
     if dry_run:
@@ -793,7 +909,8 @@ def summarize(store, figures=True):
     """Build ``summary.csv``, ``summary.md`` and ``summary.png`` from a store; return the rows.
 
     One row per cell of the store's ``sweep.json`` (pending cells included, status
-    ``"pending"``), then any other record in the store (an earlier grid): the swept values,
+    ``"pending"``; a cell whose record does not load or belongs to another cell, status
+    ``"unreadable"``), then any other record in the store (an earlier grid): the swept values,
     ``status``, ``w1_start``, ``w1_final``, ``wall_time`` (seconds for the whole cell),
     ``n_steps`` and ``fingerprint``. The figure shows the final W1 against each swept parameter
     (every cell a point, the mean over the other parameters a line).
@@ -808,20 +925,32 @@ def summarize(store, figures=True):
     Returns
     -------
     list of dict
+
+    Notes
+    -----
+    A file of ``cells/`` that cannot be read (damaged, a foreign :class:`~w1flow.FlowResult`, a
+    corrupt ``.error.json``) is skipped, logged, and named at the end of ``summary.md``.
     """
     store = Path(store)
     spec_path = store / "sweep.json"
     if not spec_path.exists():
         raise SweepError(f"{store} is not a sweep store (no sweep.json); run `w1flow sweep CONFIG` first, "
                          "or pass the store's folder.")
-    spec = json.loads(spec_path.read_text())
+    spec = _read_spec(spec_path)
     keys = list(spec["grids"])
-    records = read_store(store)
+    records, unreadable = _scan_store(store)
+    for path, exc in unreadable.items():
+        logger.warning("sweep summary: skipped %s, which cannot be read: %s", path, exc)
+    bad = {}  # fingerprint -> why its record does not count
+    for path, exc in unreadable.items():
+        fp = path.name.split(".", 1)[0]
+        bad.setdefault(fp, str(exc))
     rows, listed = [], set()
     for c in spec["cells"]:
-        rec = records.get(c["fingerprint"], {"status": "pending"})
-        rows.append(_row(keys, c["params"], c["fingerprint"], rec))
-        listed.add(c["fingerprint"])
+        fp = c["fingerprint"]
+        rec = records.get(fp) or ({"status": "unreadable", "error": bad[fp]} if fp in bad else {"status": "pending"})
+        rows.append(_row(keys, c["params"], fp, rec))
+        listed.add(fp)
     for fp, rec in records.items():
         if fp not in listed:
             rows.append(_row(keys, rec.get("params", {}), fp, rec))
@@ -836,10 +965,37 @@ def summarize(store, figures=True):
     for r in rows:
         counts[r["status"]] = counts.get(r["status"], 0) + 1
     head = f"{len(rows)} cells: " + ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-    (store / "summary.md").write_text(head + "\n\n" + "\n".join(lines) + "\n")
+    skipped = ""
+    if unreadable:
+        skipped = (f"\n{len(unreadable)} file(s) in cells/ could not be read and were skipped (a listed cell's "
+                   "runs again on the next `w1flow sweep`):\n\n"
+                   + "".join(f"- {p.name}: {_one_line(exc)}\n" for p, exc in unreadable.items()))
+    (store / "summary.md").write_text(head + "\n\n" + "\n".join(lines) + "\n" + skipped)
     if figures:
         _figure(keys, rows, store / "summary.png")
     return rows
+
+
+def _one_line(exc):
+    return " ".join(str(exc).split())
+
+
+def _read_spec(path):
+    """The store's ``sweep.json``, checked (a damaged one names the file, not a KeyError)."""
+    from .result import MAX_JSON_DEPTH, _json_depth
+
+    try:
+        text = path.read_text()
+        if _json_depth(text) > MAX_JSON_DEPTH:
+            raise ValueError(f"nests more than {MAX_JSON_DEPTH} levels deep")
+        spec = json.loads(text)
+        if not (isinstance(spec, dict) and isinstance(spec.get("grids"), dict) and isinstance(spec.get("cells"), list)
+                and all(isinstance(c, dict) and isinstance(c.get("fingerprint"), str)
+                        and isinstance(c.get("params"), dict) for c in spec["cells"])):
+            raise ValueError("it is not the description of a sweep (grids and cells)")
+    except (OSError, ValueError) as exc:
+        raise SweepError(f"{path} cannot be read ({exc}); run `w1flow sweep CONFIG` again to rewrite it.") from None
+    return spec
 
 
 def _row(keys, params, fp, rec):
