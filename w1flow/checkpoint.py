@@ -19,11 +19,12 @@ import dataclasses
 import functools
 import hashlib
 import os
-import pickle
+import json
 import sys
 import sysconfig
 import tempfile
 import types
+import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,10 +32,12 @@ import numpy as np
 
 from ._validation import as_bool, as_int
 
-__all__ = ["Checkpoint", "CheckpointError", "Fingerprint", "fingerprint", "write_checkpoint", "read_checkpoint"]
+__all__ = ["Checkpoint", "CheckpointError", "Fingerprint", "fingerprint", "write_checkpoint", "read_checkpoint",
+           "supports_state", "require_state", "encode", "decode"]
 
-#: Version of the file layout. 2 (w1flow 0.2): the run state after the solver-contract rework.
-FORMAT_VERSION = 2
+#: Version of the file layout. 2 (w1flow 0.2.0.dev): a pickle of the run state; 3: an ``.npz`` of arrays
+#: plus a JSON tree, no pickle (2 is refused: unpickling runs code).
+FORMAT_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -271,15 +274,192 @@ def _global_names(code):
     return names
 
 
+# -- the file: one .npz of arrays plus a JSON tree (no pickle anywhere) ------------------------------
+#: First entry of every checkpoint file, so that a foreign .npz is told apart.
+_MAGIC = "w1flow-checkpoint"
+#: Deepest nesting of the JSON tree a reader accepts (a crafted file cannot exhaust the stack).
+MAX_DEPTH = 64
+#: The w1flow classes a checkpoint may hold values of (field memos, solver states, bases): plain
+#: data holders, rebuilt from their attributes without running any constructor. The table is the
+#: code's, never the file's: a name not in it is refused, and nothing is imported by name.
+_DATA_CLASSES = (
+    "w1flow._lp:LPResult",
+    "w1flow._netsimplex:TransportBasis",
+    "w1flow.potentials.exact:ExactKantorovichPotential",
+    "w1flow.potentials.quantile:QuantileKantorovichPotential",
+    "w1flow.potentials.entropic:EntropicKantorovichPotential",
+    "w1flow.problems:MeanFieldField",
+    "w1flow.solvers:_CappedState",
+)
+#: numpy bit generators a saved ``np.random.Generator`` may use (their states are JSON).
+_BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
+
+
+def _data_classes():
+    import importlib
+
+    table = {}
+    for entry in _DATA_CLASSES:
+        module, name = entry.split(":")
+        table[entry] = getattr(importlib.import_module(module), name)
+    return table
+
+
+def supports_state(obj):
+    """True when ``obj`` can be checkpointed: it has ``state_dict()`` and ``load_state(d)``, and
+    either its class is one of w1flow's or the class defines both itself.
+
+    A subclass that only inherits them (e.g. a user's oracle derived from ``ExactPotential``) may
+    hold state they do not know of, so it must define them, if only to call ``super()``'s.
+    """
+    cls = type(obj)
+    if not (callable(getattr(obj, "state_dict", None)) and callable(getattr(obj, "load_state", None))):
+        return False
+    return cls.__module__.split(".")[0] == "w1flow" or ("state_dict" in vars(cls) and "load_state" in vars(cls))
+
+
+def require_state(role, obj):
+    """Raise :class:`CheckpointError` at the start of a checkpointed run when ``obj`` cannot be saved."""
+    if obj is None or supports_state(obj):
+        return
+    cls = type(obj)
+    raise CheckpointError(
+        f"cannot checkpoint this run: the {role} {cls.__module__}.{cls.__qualname__} has no state protocol of "
+        "its own. Define state_dict() (its state as arrays and JSON values) and load_state(d) on the class "
+        "(calling the parent's, e.g. super().state_dict(), if it adds no state), or run without a checkpoint."
+    )
+
+
+def load_into(path, role, target, d, **extra):
+    """``target.load_state(d)``, or for a class ``target(**d, **extra)``; a state that does not fit
+    (a malformed file with the right fingerprint) is a :class:`CheckpointError` naming ``role``."""
+    try:
+        if isinstance(target, type):
+            return target(**d, **extra)
+        target.load_state(d)
+        return target
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RuntimeError) as exc:
+        raise CheckpointError(f"checkpoint {path}: the saved {role} state does not fit this run "
+                              f"({type(exc).__name__}: {exc}); delete the file and start again.") from exc
+
+
+def encode(value, arrays, path="state"):
+    """``value`` as a JSON-able tree; its arrays go into ``arrays`` (a dict), referenced by key.
+
+    Takes None, bools, ints, floats (non-finite ones too), strings, lists, tuples, sets, dicts,
+    numpy arrays (not of objects) and scalars, ``np.random.Generator`` (by its bit generator's
+    state), and the w1flow data classes of ``_DATA_CLASSES``; anything else is a ``TypeError``
+    naming where it is.
+    """
+    if value is None or isinstance(value, (bool, str)):
+        return value
+    if isinstance(value, (int, np.integer)) and not isinstance(value, np.generic):
+        return value
+    if isinstance(value, float) and type(value) is float:
+        return value if np.isfinite(value) else {"$": "float", "v": repr(value)}
+    if isinstance(value, (np.ndarray, np.generic)):
+        arr = np.asarray(value)
+        if arr.dtype.hasobject:
+            raise TypeError(f"{path}: an array of Python objects cannot be checkpointed.")
+        key = f"a{len(arrays)}"
+        arrays[key] = arr
+        return {"$": "array" if isinstance(value, np.ndarray) else "scalar", "key": key}
+    if isinstance(value, (list, tuple, set, frozenset)):
+        items = [encode(v, arrays, f"{path}[{k}]") for k, v in enumerate(value)]
+        return items if isinstance(value, list) else {"$": type(value).__name__.replace("frozenset", "set"),
+                                                      "items": items}
+    if isinstance(value, dict):
+        return {"$": "dict", "items": [[encode(k, arrays, f"{path}.key"), encode(v, arrays, f"{path}[{k!r}]")]
+                                       for k, v in value.items()]}
+    if isinstance(value, np.random.Generator):
+        state = value.bit_generator.state
+        if state.get("bit_generator") not in _BIT_GENERATORS:
+            raise TypeError(f"{path}: a Generator on {state.get('bit_generator')!r} cannot be checkpointed.")
+        return {"$": "generator", "state": encode(state, arrays, f"{path}.state")}
+    name = f"{type(value).__module__}:{type(value).__qualname__}"
+    if name in _DATA_CLASSES:
+        return {"$": "object", "class": name, "attrs": encode(dict(vars(value)), arrays, path)}
+    raise TypeError(f"{path}: a {type(value).__module__}.{type(value).__qualname__} cannot be checkpointed "
+                    "(checkpoints hold arrays and JSON values only).")
+
+
+def decode(node, arrays, depth=0):
+    """The value :func:`encode` turned into ``node``; ``arrays`` maps keys to arrays (an open npz).
+
+    Raises :class:`CheckpointError` on anything :func:`encode` does not write.
+    """
+    if depth > MAX_DEPTH:
+        raise CheckpointError(f"the checkpoint's tree is nested deeper than {MAX_DEPTH} levels.")
+    if node is None or isinstance(node, (bool, int, float, str)):
+        return node
+    if isinstance(node, list):
+        return [decode(v, arrays, depth + 1) for v in node]
+    if not isinstance(node, dict) or not isinstance(node.get("$"), str):
+        raise CheckpointError(f"the checkpoint holds an unknown entry {str(node)[:80]!r}.")
+    kind = node["$"]
+    if kind in ("array", "scalar"):
+        key = node.get("key")
+        if not isinstance(key, str) or key not in arrays or key.startswith("__"):
+            raise CheckpointError(f"the checkpoint refers to a missing array {key!r}.")
+        arr = arrays[key]
+        return arr if kind == "array" else arr[()]
+    if kind == "float":
+        if node.get("v") not in ("nan", "inf", "-inf"):
+            raise CheckpointError(f"the checkpoint holds an unknown number {node.get('v')!r}.")
+        return float(node["v"])
+    items = node.get("items")
+    if kind in ("tuple", "set", "dict"):
+        if not isinstance(items, list):
+            raise CheckpointError(f"the checkpoint holds a malformed {kind}.")
+        items = [decode(v, arrays, depth + 1) for v in items]
+        if kind == "tuple":
+            return tuple(items)
+        if kind == "set":
+            return set(items)
+        try:
+            return {k: v for k, v in items}
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"the checkpoint holds a malformed dict: {exc}") from None
+    if kind == "generator":
+        state = decode(node.get("state"), arrays, depth + 1)
+        name = state.get("bit_generator") if isinstance(state, dict) else None
+        if name not in _BIT_GENERATORS:
+            raise CheckpointError(f"the checkpoint holds a random generator of unknown kind {name!r}.")
+        bitgen = getattr(np.random, name)()
+        try:
+            bitgen.state = state
+        except (TypeError, ValueError, KeyError) as exc:
+            raise CheckpointError(f"the checkpoint holds a malformed random generator state: {exc}") from None
+        return np.random.Generator(bitgen)
+    if kind == "object":
+        cls = _data_classes().get(node.get("class"))
+        attrs = decode(node.get("attrs"), arrays, depth + 1)
+        if cls is None or not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
+            raise CheckpointError(f"the checkpoint holds a value of class {node.get('class')!r}, which no "
+                                  "checkpoint of this version holds.")
+        obj = object.__new__(cls)  # no constructor, no __setstate__: the attributes, as data
+        obj.__dict__.update(attrs)
+        return obj
+    raise CheckpointError(f"the checkpoint holds an entry of unknown kind {kind!r}.")
+
+
 def write_checkpoint(path, state):
-    """Write ``state`` (a dict) to ``path`` atomically: a crash never leaves a torn file."""
+    """Write ``state`` (a dict of arrays and JSON values, see :func:`encode`) to ``path`` atomically:
+    a crash never leaves a torn file. The file is an ``.npz`` (no pickle): the arrays, plus one JSON
+    tree referring to them."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    payload = {"format_version": FORMAT_VERSION, **state}
+    arrays = {}
+    state = dict(state)
+    fp = state.pop("fingerprint", None)
+    tree = {"format_version": FORMAT_VERSION,
+            "fingerprint": None if fp is None else {"parts": dict(fp.parts), "unverifiable": list(fp.unverifiable)},
+            "state": encode(state, arrays)}
+    entries = {"__magic__": np.array(_MAGIC), "__tree__": np.array(json.dumps(tree)), **arrays}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
-            pickle.dump(payload, fh)
+            np.savez(fh, **entries)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
@@ -289,27 +469,78 @@ def write_checkpoint(path, state):
         raise
 
 
+def _refuse_pickle(path):
+    return CheckpointError(
+        f"checkpoint {path} is a pickle, written by w1flow 0.2.0.dev or earlier. It is not read: unpickling a "
+        "file runs whatever code it names, so a crafted file could run any command as you. Delete it (or pass "
+        "another checkpoint path) and start the run again, or finish that run with the w1flow version that "
+        "wrote it."
+    )
+
+
 def read_checkpoint(path, expected_fingerprint=None):
-    """Read a checkpoint; check its format and (optionally) that it belongs to this run."""
+    """Read a checkpoint; check its format and (optionally) that it belongs to this run.
+
+    Nothing in the file is executed: the arrays are read with ``allow_pickle=False``, the tree is
+    JSON, and the fingerprint is compared before any state is decoded. A pickle (the format of
+    w1flow 0.2.0.dev and earlier), an ``.npz`` holding objects, or any other file is refused with a
+    :class:`CheckpointError`.
+    """
     try:
         with open(path, "rb") as fh:
-            state = pickle.load(fh)
-    except (OSError, pickle.UnpicklingError, EOFError, AttributeError) as exc:
+            head = fh.read(4)
+    except OSError as exc:
         raise CheckpointError(f"checkpoint {path} could not be read: {exc}") from exc
-    if not isinstance(state, dict) or "format_version" not in state:
+    if head[:1] == b"\x80":
+        raise _refuse_pickle(path)
+    if head != b"PK\x03\x04":
+        raise CheckpointError(f"checkpoint {path} could not be read: it is not a w1flow checkpoint (not an .npz "
+                              "file); delete it or pass another checkpoint path.")
+    try:
+        with np.load(path, allow_pickle=False) as npz:
+            names = set(npz.files)
+            if "__magic__" not in names or str(npz["__magic__"]) != _MAGIC or "__tree__" not in names:
+                raise CheckpointError(f"checkpoint {path} is an .npz but not a w1flow checkpoint.")
+            tree = json.loads(str(npz["__tree__"]))
+            if not isinstance(tree, dict) or "format_version" not in tree:
+                raise CheckpointError(f"checkpoint {path} has an unknown format.")
+            if tree["format_version"] != FORMAT_VERSION:
+                raise CheckpointError(
+                    f"checkpoint {path} has format version {tree['format_version']}, written by another "
+                    f"version of w1flow; this version reads format {FORMAT_VERSION}. Finish the run with the "
+                    "version that wrote it, or delete the file and start again."
+                )
+            saved = _fingerprint_of(tree.get("fingerprint"))
+            if expected_fingerprint is not None:
+                differ = expected_fingerprint.differences(saved) if saved is not None else ["everything"]
+                if differ:
+                    raise CheckpointError(
+                        f"checkpoint {path} belongs to a different run: {', '.join(differ)} differ. Delete "
+                        "it or pass another checkpoint path."
+                    )
+            arrays = {k: npz[k] for k in names if not k.startswith("__")}
+            state = decode(tree.get("state"), arrays)
+    except CheckpointError:
+        raise
+    except ValueError as exc:
+        if "allow_pickle" in str(exc) or "Object arrays" in str(exc):
+            raise CheckpointError(f"checkpoint {path} holds pickled Python objects, which a w1flow checkpoint never "
+                                  "does; it is refused (unpickling could run code). Delete it or pass another "
+                                  "checkpoint path.") from None
+        raise CheckpointError(f"checkpoint {path} could not be read: {exc}") from exc
+    except (OSError, EOFError, KeyError, RecursionError, zipfile.BadZipFile, TypeError, AttributeError) as exc:
+        raise CheckpointError(f"checkpoint {path} could not be read: {type(exc).__name__}: {exc}") from None
+    if not isinstance(state, dict):
         raise CheckpointError(f"checkpoint {path} has an unknown format.")
-    if state["format_version"] != FORMAT_VERSION:
-        raise CheckpointError(
-            f"checkpoint {path} has format version {state['format_version']}, written by another "
-            f"version of w1flow; this version reads format {FORMAT_VERSION}. Finish the run with the "
-            "version that wrote it, or delete the file and start again."
-        )
-    if expected_fingerprint is not None:
-        saved = state.get("fingerprint")
-        differ = expected_fingerprint.differences(saved) if isinstance(saved, Fingerprint) else ["everything"]
-        if differ:
-            raise CheckpointError(
-                f"checkpoint {path} belongs to a different run: {', '.join(differ)} differ. Delete "
-                "it or pass another checkpoint path."
-            )
-    return state
+    return {**state, "format_version": tree["format_version"], "fingerprint": saved}
+
+
+def _fingerprint_of(node):
+    """The :class:`Fingerprint` a checkpoint's tree holds (JSON), or None if it holds none or a malformed one."""
+    if not isinstance(node, dict):
+        return None
+    parts, unverifiable = node.get("parts"), node.get("unverifiable", [])
+    if not (isinstance(parts, dict) and all(isinstance(k, str) and isinstance(v, str) for k, v in parts.items())
+            and isinstance(unverifiable, list) and all(isinstance(u, str) for u in unverifiable)):
+        return None
+    return Fingerprint(parts=dict(parts), unverifiable=tuple(unverifiable))
