@@ -455,7 +455,7 @@ def write_checkpoint(path, state):
     tree = {"format_version": FORMAT_VERSION,
             "fingerprint": None if fp is None else {"parts": dict(fp.parts), "unverifiable": list(fp.unverifiable)},
             "state": encode(state, arrays)}
-    entries = {"__magic__": np.array(_MAGIC), "__tree__": np.array(json.dumps(tree)), **arrays}
+    entries = {"__magic__": np.array(_MAGIC), "__tree__": np.array(json.dumps(tree, allow_nan=False)), **arrays}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "wb") as fh:
@@ -498,28 +498,29 @@ def read_checkpoint(path, expected_fingerprint=None):
                               "file); delete it or pass another checkpoint path.")
     try:
         with np.load(path, allow_pickle=False) as npz:
-            names = set(npz.files)
-            if "__magic__" not in names or str(npz["__magic__"]) != _MAGIC or "__tree__" not in names:
-                raise CheckpointError(f"checkpoint {path} is an .npz but not a w1flow checkpoint.")
-            tree = json.loads(str(npz["__tree__"]))
-            if not isinstance(tree, dict) or "format_version" not in tree:
-                raise CheckpointError(f"checkpoint {path} has an unknown format.")
-            if tree["format_version"] != FORMAT_VERSION:
+            entries = {k: npz[k] for k in npz.files}  # every entry, so that one of objects is refused first
+        if "__magic__" not in entries or "__tree__" not in entries or entries["__magic__"].dtype.kind != "U" \
+                or str(entries["__magic__"]) != _MAGIC or entries["__tree__"].dtype.kind != "U":
+            raise CheckpointError(f"checkpoint {path} is an .npz but not a w1flow checkpoint.")
+        tree = json.loads(str(entries["__tree__"]))
+        if not isinstance(tree, dict) or "format_version" not in tree:
+            raise CheckpointError(f"checkpoint {path} has an unknown format.")
+        if tree["format_version"] != FORMAT_VERSION:
+            raise CheckpointError(
+                f"checkpoint {path} has format version {tree['format_version']}, written by another "
+                f"version of w1flow; this version reads format {FORMAT_VERSION}. Finish the run with the "
+                "version that wrote it, or delete the file and start again."
+            )
+        saved = _fingerprint_of(tree.get("fingerprint"))
+        if expected_fingerprint is not None:
+            differ = expected_fingerprint.differences(saved) if saved is not None else ["everything"]
+            if differ:
                 raise CheckpointError(
-                    f"checkpoint {path} has format version {tree['format_version']}, written by another "
-                    f"version of w1flow; this version reads format {FORMAT_VERSION}. Finish the run with the "
-                    "version that wrote it, or delete the file and start again."
+                    f"checkpoint {path} belongs to a different run: {', '.join(differ)} differ. Delete "
+                    "it or pass another checkpoint path."
                 )
-            saved = _fingerprint_of(tree.get("fingerprint"))
-            if expected_fingerprint is not None:
-                differ = expected_fingerprint.differences(saved) if saved is not None else ["everything"]
-                if differ:
-                    raise CheckpointError(
-                        f"checkpoint {path} belongs to a different run: {', '.join(differ)} differ. Delete "
-                        "it or pass another checkpoint path."
-                    )
-            arrays = {k: npz[k] for k in names if not k.startswith("__")}
-            state = decode(tree.get("state"), arrays)
+        arrays = {k: v for k, v in entries.items() if not k.startswith("__")}
+        state = decode(tree.get("state"), arrays)
     except CheckpointError:
         raise
     except ValueError as exc:
