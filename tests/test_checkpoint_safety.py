@@ -233,3 +233,24 @@ def test_a_torch_critic_flow_resumes_bitwise(tmp_path):
     done = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic(), checkpoint=Checkpoint(ck, resume=True))
     assert done.success and done.n_steps == ref.n_steps
     assert done.x_final.tobytes() == ref.x_final.tobytes() and done.w1.tobytes() == ref.w1.tobytes()
+
+
+def test_a_penalised_critic_flow_resumes_bitwise(tmp_path):
+    """The gradient penalty draws from the critic's random generator at every update: its state
+    (a JSON dict in the file) must come back, as well as the weights and Adam's moments."""
+    from w1flow import CriticPotential
+
+    x, y = _problem()
+
+    def critic():
+        # two-sided: the penalty (and so the interpolates drawn from the generator) acts at every update
+        return CriticPotential(hidden=(8,), n_warmup=5, n_critic=2, seed=3, penalty="two-sided")
+
+    ref = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic())
+    ck = tmp_path / "critic.ckpt"
+    part = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic(), checkpoint=Checkpoint(ck, every=1),
+                    callback=stop_after(2))
+    assert part.status == "interrupted"
+    done = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic(), checkpoint=Checkpoint(ck, resume=True))
+    assert done.success and done.n_steps == ref.n_steps
+    assert done.x_final.tobytes() == ref.x_final.tobytes() and done.w1.tobytes() == ref.w1.tobytes()
