@@ -6,11 +6,27 @@ steps, on a KeyboardInterrupt, and at the end. Re-running the same call with
 identical** to an uninterrupted run (same machine, same library versions, fixed BLAS and Numba
 thread counts). ``checkpoint="run.ckpt"`` is short for ``Checkpoint("run.ckpt")``.
 
-The file is a pickle: load checkpoints only from sources you trust. It holds the positions,
-weights, saved history, the solver (with its state) and the potential oracle (with its own
-state, e.g. a warm-started critic and its random generator), the solver context's field memo,
-and a fingerprint of the run's inputs so that a checkpoint is never resumed into a different
-run. It never holds the problem (drifts may be lambdas): the problem is the caller's.
+The file cannot carry code: it is one ``.npz`` (read with ``allow_pickle=False``) of arrays plus
+one JSON tree that refers to them, as :meth:`FlowResult.save <w1flow.FlowResult.save>` writes. It
+holds the positions, weights, saved history, the solver's state, the potential oracle's state (e.g.
+a warm-started critic's weights and its random generator's state), the solver context's field
+memo, and a fingerprint of the run's inputs (hex digests), checked before any state is decoded,
+so that a checkpoint is never resumed into a different run. It never holds the problem (drifts
+may be lambdas), the solver or the oracle: the caller passes them again, and their state goes
+back into them with ``load_state(d)``.
+
+**The state protocol.** Whatever a checkpoint saves comes from ``obj.state_dict()`` (a dict of
+arrays, JSON values, ``np.random.Generator`` and the data classes of ``_DATA_CLASSES``; see
+:func:`encode`) and returns through ``obj.load_state(d)``. Every shipped solver, oracle and
+generator has both. A checkpointed run refuses, before its first step, a solver or oracle whose
+class is not w1flow's and does not define both itself (:func:`supports_state`): a user's
+subclass may hold state the inherited methods do not know of.
+
+**What is refused** (:class:`CheckpointError`): a pickle (the format 2 of w1flow 0.2.0.dev,
+never unpickled: delete it and start again, or finish the run with the version that wrote it),
+any other non-``.npz`` file, an ``.npz`` without the magic entry or holding an object array, a
+JSON tree nested deeper than :data:`MAX_DEPTH`, a class or kind the code does not list, and a
+fingerprint that differs. See ``docs/reliability.md``, "Checkpoints: what is read and refused".
 """
 
 from __future__ import annotations
@@ -51,8 +67,9 @@ class Checkpoint:
     every : int
         Steps between checkpoints (one is also written on an interrupt and at the end).
     resume : bool
-        If ``path`` exists, continue from it: its solver and oracle (with their state) replace
-        the ones given, and the result is bitwise that of an uninterrupted run.
+        If ``path`` exists, continue from it: the saved state goes into the solver, oracle (and
+        generator) given, which must be those of the run, and the result is bitwise that of an
+        uninterrupted run.
     override : bool
         Resume even where a part of the run cannot be fingerprinted (a drift whose closure
         cannot be hashed): the caller vouches that it is the same run.
@@ -93,7 +110,9 @@ class Checkpoint:
 
 
 class CheckpointError(ValueError):
-    """The checkpoint file is unreadable or belongs to a different run."""
+    """The checkpoint file is unreadable, not a checkpoint of this version (an old pickle is never
+    unpickled), or belongs to a different run; or a checkpointed run holds an object that has no
+    state protocol of its own."""
 
 
 @dataclass(frozen=True)

@@ -78,7 +78,9 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     checkpoint : Checkpoint, str or Path, optional
         Where to checkpoint (every ``Checkpoint.every`` steps, on interrupt and at the end,
         atomically) and whether to resume from it; a path is ``Checkpoint(path)``. A resumed run
-        is bitwise identical to an uninterrupted one.
+        is bitwise identical to an uninterrupted one. The file is an ``.npz`` + JSON (no pickle,
+        :mod:`w1flow.checkpoint`); a solver or oracle without its own ``state_dict`` /
+        ``load_state`` is refused (:class:`~w1flow.CheckpointError`) before the first step.
     callback : callable, optional
         ``callback(t, x, a)`` after every step, with read-only views of the particles and
         weights (copy them to keep them); returning ``True`` stops the run (status ``"callback"``).

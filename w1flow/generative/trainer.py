@@ -220,7 +220,9 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
     checkpoint : Checkpoint, str or Path, optional
         Write the run state every ``Checkpoint.every`` outer steps, on an interrupt and at the
         end; ``resume=True`` continues bitwise. The fingerprint covers the generator's initial
-        parameters and settings, the data, the oracle's settings and every argument here.
+        parameters and settings, the data, the held-out data, the oracle's settings and every
+        argument here. The file is an ``.npz`` + JSON (no pickle, :mod:`w1flow.checkpoint`); an
+        oracle without its own ``state_dict``/``load_state`` is refused before the first step.
     backend : {"numpy", "torch"}
         Where the generator's forward pass, reverse pass and optimiser run: the Numba kernels,
         or torch (:mod:`w1flow.generative.torch_backend`; the ``torch`` extra, imported only
