@@ -49,7 +49,7 @@ import numpy as np
 from ._validation import as_bool, as_int
 
 __all__ = ["Checkpoint", "CheckpointError", "Fingerprint", "fingerprint", "write_checkpoint", "read_checkpoint",
-           "supports_state", "require_state", "encode", "decode"]
+           "supports_state", "require_state", "function_refs", "encode", "decode"]
 
 #: Version of the file layout. 2 (w1flow 0.2.0.dev): a pickle of the run state; 3: an ``.npz`` of arrays
 #: plus a JSON tree, no pickle (2 is refused: unpickling runs code).
@@ -87,7 +87,7 @@ class Checkpoint:
         as_bool(self.resume, "resume")
         as_bool(self.override, "override")
 
-    def load(self, expected):
+    def load(self, expected, refs=None):
         """The saved run state when resuming from an existing file, else None.
 
         Raises :class:`CheckpointError` when the file belongs to another run (naming the parts
@@ -102,11 +102,11 @@ class Checkpoint:
                 f"{', '.join(expected.unverifiable)} cannot be compared. If you are sure it is the same "
                 "run, resume with Checkpoint(path, resume=True, override=True)."
             )
-        return read_checkpoint(self.path, expected_fingerprint=expected)
+        return read_checkpoint(self.path, expected_fingerprint=expected, refs=refs)
 
-    def write(self, state):
-        """Write the run state (a dict) atomically."""
-        write_checkpoint(self.path, state)
+    def write(self, state, refs=None):
+        """Write the run state (a dict) atomically; ``refs`` as for :func:`write_checkpoint`."""
+        write_checkpoint(self.path, state, refs)
 
 
 class CheckpointError(ValueError):
@@ -307,6 +307,10 @@ _DATA_CLASSES = (
     "w1flow.potentials.exact:ExactKantorovichPotential",
     "w1flow.potentials.quantile:QuantileKantorovichPotential",
     "w1flow.potentials.entropic:EntropicKantorovichPotential",
+    "w1flow.potentials.critic:NeuralCriticPotential",
+    "w1flow.potentials.fields:W2KantorovichPotential",
+    "w1flow.potentials.fields:LogRatioPotential",
+    "w1flow.density_ratio:LogRatio",
     "w1flow.problems:MeanFieldField",
     "w1flow.solvers:_CappedState",
 )
@@ -322,6 +326,18 @@ def _data_classes():
         module, name = entry.split(":")
         table[entry] = getattr(importlib.import_module(module), name)
     return table
+
+
+def function_refs(name, obj):
+    """``{"name.attr": function}`` for the functions among ``obj``'s attributes (an oracle's ``h``,
+    a critic's activation): a saved field may hold them, and they are written by name and read back
+    from the caller's own object, never from the file. Only functions set when the object was built
+    belong here (not state)."""
+    if obj is None:
+        return {}
+    return {f"{name}.{k}": v for k, v in vars(obj).items()
+            if isinstance(v, (types.FunctionType, types.BuiltinFunctionType, functools.partial))
+            or isinstance(getattr(v, "py_func", None), types.FunctionType)}
 
 
 def supports_state(obj):
@@ -362,13 +378,13 @@ def load_into(path, role, target, d, **extra):
                               f"({type(exc).__name__}: {exc}); delete the file and start again.") from exc
 
 
-def encode(value, arrays, path="state"):
+def encode(value, arrays, path="state", refs=None):
     """``value`` as a JSON-able tree; its arrays go into ``arrays`` (a dict), referenced by key.
 
     Takes None, bools, ints, floats (non-finite ones too), strings, lists, tuples, sets, dicts,
     numpy arrays (not of objects) and scalars, ``np.random.Generator`` (by its bit generator's
-    state), and the w1flow data classes of ``_DATA_CLASSES``; anything else is a ``TypeError``
-    naming where it is.
+    state), the w1flow data classes of ``_DATA_CLASSES``, and the functions ``refs`` (``{id: name}``,
+    see :func:`function_refs`) names; anything else is a ``TypeError`` naming where it is.
     """
     if value is None or isinstance(value, (bool, str)):
         return value
@@ -384,26 +400,29 @@ def encode(value, arrays, path="state"):
         arrays[key] = arr
         return {"$": "array" if isinstance(value, np.ndarray) else "scalar", "key": key}
     if isinstance(value, (list, tuple, set, frozenset)):
-        items = [encode(v, arrays, f"{path}[{k}]") for k, v in enumerate(value)]
+        items = [encode(v, arrays, f"{path}[{k}]", refs) for k, v in enumerate(value)]
         return items if isinstance(value, list) else {"$": type(value).__name__.replace("frozenset", "set"),
                                                       "items": items}
     if isinstance(value, dict):
-        return {"$": "dict", "items": [[encode(k, arrays, f"{path}.key"), encode(v, arrays, f"{path}[{k!r}]")]
+        return {"$": "dict", "items": [[encode(k, arrays, f"{path}.key", refs), encode(v, arrays, f"{path}[{k!r}]", refs)]
                                        for k, v in value.items()]}
     if isinstance(value, np.random.Generator):
         state = value.bit_generator.state
         if state.get("bit_generator") not in _BIT_GENERATORS:
             raise TypeError(f"{path}: a Generator on {state.get('bit_generator')!r} cannot be checkpointed.")
-        return {"$": "generator", "state": encode(state, arrays, f"{path}.state")}
+        return {"$": "generator", "state": encode(state, arrays, f"{path}.state", refs)}
+    if refs and id(value) in refs:  # a function of the caller's own objects (e.g. the oracle's h)
+        return {"$": "ref", "name": refs[id(value)]}
     name = f"{type(value).__module__}:{type(value).__qualname__}"
     if name in _DATA_CLASSES:
-        return {"$": "object", "class": name, "attrs": encode(dict(vars(value)), arrays, path)}
+        return {"$": "object", "class": name, "attrs": encode(dict(vars(value)), arrays, path, refs)}
     raise TypeError(f"{path}: a {type(value).__module__}.{type(value).__qualname__} cannot be checkpointed "
                     "(checkpoints hold arrays and JSON values only).")
 
 
-def decode(node, arrays, depth=0):
-    """The value :func:`encode` turned into ``node``; ``arrays`` maps keys to arrays (an open npz).
+def decode(node, arrays, depth=0, refs=None):
+    """The value :func:`encode` turned into ``node``; ``arrays`` maps keys to arrays, ``refs`` names
+    to the caller's own functions (:func:`function_refs`).
 
     Raises :class:`CheckpointError` on anything :func:`encode` does not write.
     """
@@ -412,7 +431,7 @@ def decode(node, arrays, depth=0):
     if node is None or isinstance(node, (bool, int, float, str)):
         return node
     if isinstance(node, list):
-        return [decode(v, arrays, depth + 1) for v in node]
+        return [decode(v, arrays, depth + 1, refs) for v in node]
     if not isinstance(node, dict) or not isinstance(node.get("$"), str):
         raise CheckpointError(f"the checkpoint holds an unknown entry {str(node)[:80]!r}.")
     kind = node["$"]
@@ -430,7 +449,7 @@ def decode(node, arrays, depth=0):
     if kind in ("tuple", "set", "dict"):
         if not isinstance(items, list):
             raise CheckpointError(f"the checkpoint holds a malformed {kind}.")
-        items = [decode(v, arrays, depth + 1) for v in items]
+        items = [decode(v, arrays, depth + 1, refs) for v in items]
         if kind == "tuple":
             return tuple(items)
         if kind == "set":
@@ -440,7 +459,7 @@ def decode(node, arrays, depth=0):
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint holds a malformed dict: {exc}") from None
     if kind == "generator":
-        state = decode(node.get("state"), arrays, depth + 1)
+        state = decode(node.get("state"), arrays, depth + 1, refs)
         name = state.get("bit_generator") if isinstance(state, dict) else None
         if name not in _BIT_GENERATORS:
             raise CheckpointError(f"the checkpoint holds a random generator of unknown kind {name!r}.")
@@ -450,9 +469,14 @@ def decode(node, arrays, depth=0):
         except (TypeError, ValueError, KeyError) as exc:
             raise CheckpointError(f"the checkpoint holds a malformed random generator state: {exc}") from None
         return np.random.Generator(bitgen)
+    if kind == "ref":
+        name = node.get("name")
+        if not (refs and isinstance(name, str) and name in refs):
+            raise CheckpointError(f"the checkpoint refers to {str(name)[:80]!r}, which this run does not have.")
+        return refs[name]
     if kind == "object":
         cls = _data_classes().get(node.get("class"))
-        attrs = decode(node.get("attrs"), arrays, depth + 1)
+        attrs = decode(node.get("attrs"), arrays, depth + 1, refs)
         if cls is None or not isinstance(attrs, dict) or not all(isinstance(k, str) for k in attrs):
             raise CheckpointError(f"the checkpoint holds a value of class {node.get('class')!r}, which no "
                                   "checkpoint of this version holds.")
@@ -462,10 +486,11 @@ def decode(node, arrays, depth=0):
     raise CheckpointError(f"the checkpoint holds an entry of unknown kind {kind!r}.")
 
 
-def write_checkpoint(path, state):
+def write_checkpoint(path, state, refs=None):
     """Write ``state`` (a dict of arrays and JSON values, see :func:`encode`) to ``path`` atomically:
     a crash never leaves a torn file. The file is an ``.npz`` (no pickle): the arrays, plus one JSON
-    tree referring to them."""
+    tree referring to them. ``refs`` (``{name: function}``, see :func:`function_refs`) are written
+    by name: the reader gets them from its own objects."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     arrays = {}
@@ -473,7 +498,7 @@ def write_checkpoint(path, state):
     fp = state.pop("fingerprint", None)
     tree = {"format_version": FORMAT_VERSION,
             "fingerprint": None if fp is None else {"parts": dict(fp.parts), "unverifiable": list(fp.unverifiable)},
-            "state": encode(state, arrays)}
+            "state": encode(state, arrays, refs={id(v): k for k, v in (refs or {}).items()})}
     entries = {"__magic__": np.array(_MAGIC), "__tree__": np.array(json.dumps(tree, allow_nan=False)), **arrays}
     fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
@@ -497,7 +522,7 @@ def _refuse_pickle(path):
     )
 
 
-def read_checkpoint(path, expected_fingerprint=None):
+def read_checkpoint(path, expected_fingerprint=None, refs=None):
     """Read a checkpoint; check its format and (optionally) that it belongs to this run.
 
     Nothing in the file is executed: the arrays are read with ``allow_pickle=False``, the tree is
@@ -539,7 +564,7 @@ def read_checkpoint(path, expected_fingerprint=None):
                     "it or pass another checkpoint path."
                 )
         arrays = {k: v for k, v in entries.items() if not k.startswith("__")}
-        state = decode(tree.get("state"), arrays)
+        state = decode(tree.get("state"), arrays, refs=refs)
     except CheckpointError:
         raise
     except ValueError as exc:

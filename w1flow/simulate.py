@@ -20,7 +20,7 @@ import numpy as np
 from ._lp import DEFAULT_MEMORY_BUDGET
 from ._validation import (as_bool, as_int, as_nonnegative_float, as_points, as_positive_float, as_weights,
                           check_same_dimension, readonly)
-from .checkpoint import Checkpoint, CheckpointError, fingerprint, load_into, require_state
+from .checkpoint import Checkpoint, CheckpointError, fingerprint, function_refs, load_into, require_state
 from .monitors import _Health
 from .problems import Problem
 from .result import FlowResult
@@ -120,7 +120,9 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
         require_state("solver", solver)  # refuse now what could not be saved, not at the first checkpoint
         require_state("potential oracle", oracle)
     call_start = time.perf_counter()
-    saved = checkpoint.load(run_id) if checkpoint is not None else None
+    # functions of the oracle a saved field may hold (a MonoFlow's h) are saved by name, read from it
+    refs = function_refs("oracle", oracle)
+    saved = checkpoint.load(run_id, refs) if checkpoint is not None else None
     budget = getattr(oracle, "max_memory", DEFAULT_MEMORY_BUDGET)  # the oracle's, if it has one
     run = _Run(x=x, a=a, parent=np.arange(x.shape[0]), solver=solver, oracle=oracle,
                history=_History(problem, saveat.w1, budget), lp_before=_oracle_lps(oracle))
@@ -343,7 +345,8 @@ def _write(checkpoint, run, ctx, run_id, status, call_start):
                           "run": {f.name: getattr(run, f.name) for f in fields(run) if f.name not in _RUN_OBJECTS},
                           "solver": run.solver.state_dict(),
                           "oracle": None if run.oracle is None else run.oracle.state_dict(),
-                          "history": {k: v for k, v in vars(run.history).items() if k not in _HISTORY_SETTINGS}})
+                          "history": {k: v for k, v in vars(run.history).items() if k not in _HISTORY_SETTINGS}},
+                         function_refs("oracle", run.oracle))
     finally:
         run.elapsed = elapsed
 
