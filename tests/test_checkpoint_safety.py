@@ -180,6 +180,12 @@ def test_a_state_that_is_not_data_is_refused_when_written_naming_where(tmp_path)
         write_checkpoint(path, {"oracle": {"net": lambda z: z}})
     with pytest.raises(TypeError, match="array of Python objects"):
         write_checkpoint(path, {"a": np.array([object()])})
+    from collections import OrderedDict, namedtuple
+
+    # a subclass of a container would come back as its base class: refused, not changed
+    for value, kind in ((namedtuple("Pair", "p q")(1, 2), "Pair"), (OrderedDict(a=1), "OrderedDict")):
+        with pytest.raises(TypeError, match=rf"state\['v'\]: a .*{kind} cannot be checkpointed"):
+            write_checkpoint(path, {"v": value})
     assert not path.exists()
 
 

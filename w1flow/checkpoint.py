@@ -318,6 +318,7 @@ _DATA_CLASSES = (
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
 
+@functools.lru_cache(maxsize=None)
 def _data_classes():
     import importlib
 
@@ -388,9 +389,9 @@ def encode(value, arrays, path="state", refs=None):
     """
     if value is None or isinstance(value, (bool, str)):
         return value
-    if isinstance(value, (int, np.integer)) and not isinstance(value, np.generic):
+    if type(value) is int:  # exact types: a subclass (an enum, a named tuple) would come back as its base
         return value
-    if isinstance(value, float) and type(value) is float:
+    if type(value) is float:
         return value if np.isfinite(value) else {"$": "float", "v": repr(value)}
     if isinstance(value, (np.ndarray, np.generic)):
         arr = np.asarray(value)
@@ -399,11 +400,10 @@ def encode(value, arrays, path="state", refs=None):
         key = f"a{len(arrays)}"
         arrays[key] = arr
         return {"$": "array" if isinstance(value, np.ndarray) else "scalar", "key": key}
-    if isinstance(value, (list, tuple, set, frozenset)):
+    if type(value) in (list, tuple, set, frozenset):
         items = [encode(v, arrays, f"{path}[{k}]", refs) for k, v in enumerate(value)]
-        return items if isinstance(value, list) else {"$": type(value).__name__.replace("frozenset", "set"),
-                                                      "items": items}
-    if isinstance(value, dict):
+        return items if type(value) is list else {"$": "tuple" if type(value) is tuple else "set", "items": items}
+    if type(value) is dict:
         return {"$": "dict", "items": [[encode(k, arrays, f"{path}.key", refs), encode(v, arrays, f"{path}[{k!r}]", refs)]
                                        for k, v in value.items()]}
     if isinstance(value, np.random.Generator):
