@@ -317,7 +317,8 @@ def test_unreadable_or_foreign_checkpoints_are_refused(tmp_path):
     with pytest.raises(CheckpointError, match=r"format version 2.*reads format 3"):
         read_checkpoint(path)
     for saved in ("0123abcd", None, {"parts": {"x": 1}}):  # not a fingerprint: belongs to no run
-        _npz_checkpoint(path, {"format_version": FORMAT_VERSION, "fingerprint": saved, "state": {"$": "dict", "items": []}})
+        _npz_checkpoint(path, {"format_version": FORMAT_VERSION, "fingerprint": saved,
+                               "state": {"$": "dict", "items": []}})
         with pytest.raises(CheckpointError, match="different run: everything differ"):
             read_checkpoint(path, expected_fingerprint=fingerprint(x=1))
     _npz_checkpoint(path, {"format_version": FORMAT_VERSION}, magic="something else")

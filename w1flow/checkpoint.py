@@ -404,8 +404,8 @@ def encode(value, arrays, path="state", refs=None):
         items = [encode(v, arrays, f"{path}[{k}]", refs) for k, v in enumerate(value)]
         return items if type(value) is list else {"$": "tuple" if type(value) is tuple else "set", "items": items}
     if type(value) is dict:
-        return {"$": "dict", "items": [[encode(k, arrays, f"{path}.key", refs), encode(v, arrays, f"{path}[{k!r}]", refs)]
-                                       for k, v in value.items()]}
+        return {"$": "dict", "items": [[encode(k, arrays, f"{path}.key", refs),
+                                        encode(v, arrays, f"{path}[{k!r}]", refs)] for k, v in value.items()]}
     if isinstance(value, np.random.Generator):
         state = value.bit_generator.state
         if state.get("bit_generator") not in _BIT_GENERATORS:

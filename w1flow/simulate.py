@@ -126,7 +126,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     budget = getattr(oracle, "max_memory", DEFAULT_MEMORY_BUDGET)  # the oracle's, if it has one
     run = _Run(x=x, a=a, parent=np.arange(x.shape[0]), solver=solver, oracle=oracle,
                history=_History(problem, saveat.w1, budget), lp_before=_oracle_lps(oracle))
-    if saved is not None:  # the state goes into the caller's solver and oracle: the fingerprint says they are this run's
+    if saved is not None:  # the state goes into the caller's solver and oracle (the fingerprint: this run's)
         _restore(checkpoint.path, run, saved)
         logger.info("resumed from %s at t=%.6g (step %d)", checkpoint.path, run.t, run.k)
     ctx = SolverContext(problem.with_potential(run.oracle), run.n_fields, run.field_seconds, run.memo,
