@@ -714,8 +714,8 @@ def test_sparse_capped_flow_costs_one_certified_lp():
 
 
 def test_an_interrupted_incremental_flow_resumes_bitwise(tmp_path):
-    """The kept basis is part of the oracle's pickled state: an interrupted uncapped Euler run with
-    ExactPotential(incremental=True) resumes to the very same positions and W1 history as an
+    """The kept basis is part of the oracle's checkpointed state (``state_dict``): an interrupted
+    uncapped Euler run with ExactPotential(incremental=True) resumes to the very same positions and W1 history as an
     uninterrupted one (a fresh basis after the resume could pick another vertex near ties)."""
     import w1flow as wf
     from conftest import InterruptingExact

@@ -127,7 +127,7 @@ class _History:
         self.method = method
         self.max_memory = max_memory
         self.ts, self.xs, self.ws, self.ps, self.w1s = [], [], [], [], []
-        self.functional_name = problem.functional_name  # (a checkpoint pickles this object: no problem here)
+        self.functional_name = problem.functional_name  # (a checkpoint saves the progress below, not the problem)
         self.functionals = []
         self.n_lp = 0
         self.seconds = 0.0

@@ -13,14 +13,14 @@ from __future__ import annotations
 import logging
 import time
 import warnings
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, fields
 
 import numpy as np
 
 from ._lp import DEFAULT_MEMORY_BUDGET
 from ._validation import (as_bool, as_int, as_nonnegative_float, as_points, as_positive_float, as_weights,
                           check_same_dimension, readonly)
-from .checkpoint import Checkpoint, fingerprint
+from .checkpoint import Checkpoint, CheckpointError, fingerprint, function_refs, load_into, require_state
 from .monitors import _Health
 from .problems import Problem
 from .result import FlowResult
@@ -78,7 +78,9 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     checkpoint : Checkpoint, str or Path, optional
         Where to checkpoint (every ``Checkpoint.every`` steps, on interrupt and at the end,
         atomically) and whether to resume from it; a path is ``Checkpoint(path)``. A resumed run
-        is bitwise identical to an uninterrupted one.
+        is bitwise identical to an uninterrupted one. The file is an ``.npz`` + JSON (no pickle,
+        :mod:`w1flow.checkpoint`); a solver or oracle without its own ``state_dict`` /
+        ``load_state`` is refused (:class:`~w1flow.CheckpointError`) before the first step.
     callback : callable, optional
         ``callback(t, x, a)`` after every step, with read-only views of the particles and
         weights (copy them to keep them); returning ``True`` stops the run (status ``"callback"``).
@@ -115,16 +117,18 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     if checkpoint is not None:
         run_id = fingerprint(x0=x, weights=a, t1=t1, dt=dt, saveat=saveat, solver=solver, oracle=oracle,
                              problem=type(problem), **{f"problem.{k}": v for k, v in problem.settings().items()})
+        require_state("solver", solver)  # refuse now what could not be saved, not at the first checkpoint
+        require_state("potential oracle", oracle)
     call_start = time.perf_counter()
-    saved = checkpoint.load(run_id) if checkpoint is not None else None
-    if saved is not None:
-        run = saved["run"]
+    # functions of the oracle a saved field may hold (a MonoFlow's h) are saved by name, read from it
+    refs = function_refs("oracle", oracle)
+    saved = checkpoint.load(run_id, refs) if checkpoint is not None else None
+    budget = getattr(oracle, "max_memory", DEFAULT_MEMORY_BUDGET)  # the oracle's, if it has one
+    run = _Run(x=x, a=a, parent=np.arange(x.shape[0]), solver=solver, oracle=oracle,
+               history=_History(problem, saveat.w1, budget), lp_before=_oracle_lps(oracle))
+    if saved is not None:  # the state goes into the caller's solver and oracle (the fingerprint: this run's)
+        _restore(checkpoint.path, run, saved)
         logger.info("resumed from %s at t=%.6g (step %d)", checkpoint.path, run.t, run.k)
-    else:
-        budget = getattr(oracle, "max_memory", DEFAULT_MEMORY_BUDGET)  # the oracle's, if it has one
-        run = _Run(x=x, a=a, parent=np.arange(x.shape[0]), solver=solver, oracle=oracle,
-                   history=_History(problem, saveat.w1, budget), lp_before=_oracle_lps(oracle))
-    solver = run.solver
     ctx = SolverContext(problem.with_potential(run.oracle), run.n_fields, run.field_seconds, run.memo,
                         parent=run.parent)
     health = _Health(monitors, on_unhealthy, solver, run.health, run.flagging)
@@ -192,7 +196,9 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
 
 @dataclass
 class _Run:
-    """Everything that defines a run's progress; a checkpoint holds this object (never the problem)."""
+    """Everything that defines a run's progress. A checkpoint holds its fields as arrays and JSON
+    values, the solver's and oracle's state through their ``state_dict``, and the history's progress;
+    never the problem, the solver or the oracle themselves (the caller's, loaded on resume)."""
 
     x: np.ndarray
     a: np.ndarray
@@ -335,9 +341,35 @@ def _write(checkpoint, run, ctx, run_id, status, call_start):
     run.memo, run.n_fields, run.field_seconds = ctx.memo, ctx.n_fields, ctx.seconds
     elapsed, run.elapsed = run.elapsed, run.elapsed + time.perf_counter() - call_start
     try:
-        checkpoint.write({"fingerprint": run_id, "status": status, "k": run.k, "run": run})
+        checkpoint.write({"fingerprint": run_id, "status": status, "k": run.k,
+                          "run": {f.name: getattr(run, f.name) for f in fields(run) if f.name not in _RUN_OBJECTS},
+                          "solver": run.solver.state_dict(),
+                          "oracle": None if run.oracle is None else run.oracle.state_dict(),
+                          "history": {k: v for k, v in vars(run.history).items() if k not in _HISTORY_SETTINGS}},
+                         function_refs("oracle", run.oracle))
     finally:
         run.elapsed = elapsed
+
+
+#: Fields of _Run that are the caller's objects (their state is saved through state_dict).
+_RUN_OBJECTS = ("solver", "oracle", "history")
+#: Attributes of the history that come from the problem and the save spec, not from the run's progress.
+_HISTORY_SETTINGS = ("target", "target_weights", "method", "max_memory", "functional_name")
+
+
+def _restore(path, run, saved):
+    """Load a checkpoint's state into a fresh run built from the caller's objects."""
+    load_into(path, "solver", run.solver, saved.get("solver"))
+    if run.oracle is not None:
+        load_into(path, "potential oracle", run.oracle, saved.get("oracle"))
+    state, history = saved.get("run"), saved.get("history")
+    if not isinstance(state, dict) or set(state) != {f.name for f in fields(run)} - set(_RUN_OBJECTS) \
+            or not isinstance(history, dict) or set(history) & set(_HISTORY_SETTINGS):
+        raise CheckpointError(f"checkpoint {path}: the saved run state does not fit this version of w1flow; "
+                              "delete the file and start again.")
+    for k, v in state.items():
+        setattr(run, k, v)
+    vars(run.history).update(history)
 
 
 def _progress_bar(progress, total, done, solver):

@@ -278,6 +278,14 @@ class Solver:
                             f"its options are {sorted(self.options)}.")
         return type(self)(**{**self.options, **changes})
 
+    def state_dict(self):
+        """The solver's own state for a checkpoint: none (solvers are their options, which the
+        fingerprint holds; what they carry between steps is the run's ``state``)."""
+        return {}
+
+    def load_state(self, d):
+        """Restore :meth:`state_dict` (nothing for the shipped solvers)."""
+
     def init(self, ctx, t0, dt0, x, a):
         """Prepare a run at ``t0``: a zero-length step.
 

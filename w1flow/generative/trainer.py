@@ -36,12 +36,12 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass, field as dc_field
+from dataclasses import dataclass, field as dc_field, fields
 
 import numpy as np
 
 from .._validation import as_bool, as_float, as_int, as_points
-from ..checkpoint import Checkpoint, fingerprint
+from ..checkpoint import Checkpoint, fingerprint, load_into, require_state
 from ..status import run_message, run_status
 from .generator import MLPGenerator, _kernels
 from .torch_generator import TorchGenerator
@@ -121,7 +121,8 @@ class TrainResult:
 
 @dataclass
 class _State:
-    """Everything a checkpoint of a training run holds."""
+    """Everything a checkpoint of a training run holds (``theta`` as the generator's state and
+    ``oracle`` as the oracle's, each through its ``state_dict``; the rest as arrays and JSON values)."""
 
     theta: np.ndarray
     m1: np.ndarray
@@ -219,7 +220,9 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
     checkpoint : Checkpoint, str or Path, optional
         Write the run state every ``Checkpoint.every`` outer steps, on an interrupt and at the
         end; ``resume=True`` continues bitwise. The fingerprint covers the generator's initial
-        parameters and settings, the data, the oracle's settings and every argument here.
+        parameters and settings, the data, the held-out data, the oracle's settings and every
+        argument here. The file is an ``.npz`` + JSON (no pickle, :mod:`w1flow.checkpoint`); an
+        oracle without its own ``state_dict``/``load_state`` is refused before the first step.
     backend : {"numpy", "torch"}
         Where the generator's forward pass, reverse pass and optimiser run: the Numba kernels,
         or torch (:mod:`w1flow.generative.torch_backend`; the ``torch`` extra, imported only
@@ -263,16 +266,17 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
     extra = {} if latent is None and eval_latent is None else {"latent": latent, "eval_latent": eval_latent}
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         checkpoint = Checkpoint(checkpoint)
+    if checkpoint is not None:  # refuse now what could not be saved, not at the first checkpoint
+        require_state("generator", generator)
+        require_state("potential oracle", potential)
     run_id = fingerprint(config=config, generator=generator.settings(), theta0=generator.theta, data=data,
                          held_out=held_out, oracle=potential, **extra)
     saved = checkpoint.load(run_id) if checkpoint is not None else None
-    if saved is not None:
-        st = saved["state"]
-        if "critic_evaluations" not in st.history:  # a checkpoint written before the count existed
-            st.history["critic_evaluations"] = [-1] * len(st.history["iteration"])
-            st.grad_queries = 0
-        generator.theta[:] = st.theta
-        st.theta = generator.theta
+    if saved is not None:  # the caller's generator and oracle (the fingerprint says they are this run's) get the state
+        load_into(checkpoint.path, "generator", generator, saved.get("generator"))
+        load_into(checkpoint.path, "potential oracle", potential, saved.get("oracle"))
+        st = load_into(checkpoint.path, "training state", _State, saved.get("state"),
+                       theta=generator.theta, oracle=potential)
     else:
         rng = np.random.default_rng(seed)
         st = _State(theta=generator.theta, m1=np.zeros(generator.n_params), v1=np.zeros(generator.n_params),
@@ -372,7 +376,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
             if bar is not None:
                 bar.update(1)
             if checkpoint is not None and st.it % checkpoint.every == 0 and st.it < n_iter:
-                _write(checkpoint, run_id, st, "running")
+                _write(checkpoint, run_id, st, "running", generator)
     except KeyboardInterrupt:
         status = "interrupted"
         message = run_message(status, f"(iteration {st.it})")
@@ -381,7 +385,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
             bar.close()
     if checkpoint is not None and status in ("success", "interrupted"):
         if consistent:
-            _write(checkpoint, run_id, st, status)
+            _write(checkpoint, run_id, st, status, generator)
         else:
             message += " (interrupted mid-step: the last periodic checkpoint is kept)"
     if status != "success":
@@ -449,5 +453,7 @@ def _count(oracle, key):
     return int(counters.get(key, 0)) if isinstance(counters, dict) else 0
 
 
-def _write(checkpoint, run_id, st, status):
-    checkpoint.write({"fingerprint": run_id, "status": status, "k": st.it, "state": st})
+def _write(checkpoint, run_id, st, status, generator):
+    state = {f.name: getattr(st, f.name) for f in fields(st) if f.name not in ("theta", "oracle")}
+    checkpoint.write({"fingerprint": run_id, "status": status, "k": st.it, "state": state,
+                      "generator": generator.state_dict(), "oracle": st.oracle.state_dict()})

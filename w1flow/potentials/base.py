@@ -138,3 +138,21 @@ class PotentialOracle:
 
     def __call__(self, x, a, y, b, t=0.0):  # pragma: no cover - interface
         raise NotImplementedError
+
+    # -- the checkpoint protocol (w1flow.checkpoint): state as arrays and JSON values -----------
+    #: Attributes holding the oracle's state besides ``counters`` (warm starts, learned weights).
+    _state_attrs = ()
+
+    def state_dict(self):
+        """The oracle's state as arrays, JSON values and ``np.random.Generator`` (what a checkpoint
+        saves): its counters and the attributes in ``_state_attrs``. The settings are not state: the
+        checkpoint's fingerprint holds them, and :meth:`load_state` goes into an oracle built with them."""
+        return {"counters": dict(self.counters), **{k: getattr(self, k) for k in self._state_attrs if hasattr(self, k)}}
+
+    def load_state(self, d):
+        """Restore the state :meth:`state_dict` returned, into this oracle (of the same settings)."""
+        self.counters.clear()
+        self.counters.update(d["counters"])
+        for k in self._state_attrs:
+            if k in d:
+                setattr(self, k, d[k])

@@ -390,6 +390,9 @@ class CriticPotential(PotentialOracle):
     bjorck_tol = 1e-12
     bjorck_maxiter = 100
 
+    #: The network, Adam's moments and the random generator: checkpointed (state_dict).
+    _state_attrs = ("_rng", "theta", "_m", "_v", "_step", "_sizes", "_offs", "last_info")
+
     def __init__(self, hidden=(48, 48), activation=None, lipschitz="gp", gp_lambda=10.0, lr=1e-3,
                  betas=(0.5, 0.9), n_critic="auto", n_warmup=1000, batch_size=None, gp_batch_size=None,
                  seed=None, adam_eps=1e-8, tol=1e-3, window=10, min_critic=10, max_critic=200,

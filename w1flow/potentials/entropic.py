@@ -214,6 +214,7 @@ class EntropicPotential(PotentialOracle):
     """
 
     exact_w1 = False
+    _state_attrs = ("_last",)  # the warm start, checkpointed (state_dict)
 
     def __init__(self, reg, max_iter=10000, tol=1e-10, warm_start=True, max_memory=DEFAULT_MEMORY_BUDGET,
                  eps_scaling=True, anderson=10):

@@ -420,6 +420,7 @@ class ExactPotential(PotentialOracle):
 
     exact_w1 = True
     provides_plan = True
+    _state_attrs = ("_last_duals", "_basis", "last_sparse_stats")  # checkpointed (state_dict)
 
     def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False, incremental=False,
                  sparse=False):

@@ -131,6 +131,35 @@ class TorchCriticPotential(PotentialOracle):
         super().reset()
         self._net = None
 
+    def state_dict(self):
+        """Counters, and once trained the network's weights, Adam's state and the penalty's random
+        stream, as numpy arrays (a checkpoint holds no torch objects)."""
+        d = super().state_dict()
+        if self._net is None:
+            return d
+        arr = lambda t: t.detach().cpu().numpy().copy()  # noqa: E731
+        opt = self._opt.state_dict()
+        return {**d, "in_dim": self._in_dim, "net": {k: arr(v) for k, v in self._net.state_dict().items()},
+                "opt_state": {int(p): {k: arr(v) if self._torch.is_tensor(v) else v for k, v in s.items()}
+                              for p, s in opt["state"].items()},
+                "opt_groups": opt["param_groups"], "gen": arr(self._gen.get_state())}
+
+    def load_state(self, d):
+        """Restore :meth:`state_dict` into this critic (of the same settings)."""
+        super().load_state(d)
+        if "net" not in d:
+            self._net = None
+            return
+        torch = self._torch
+        ten = lambda a: torch.from_numpy(np.array(a))  # noqa: E731  (a writable copy)
+        net = self._build(int(d["in_dim"]))
+        net.load_state_dict({k: ten(v).to(self._dev) for k, v in d["net"].items()})
+        self._opt.load_state_dict({"state": {p: {k: ten(v) if isinstance(v, np.ndarray) else v for k, v in s.items()}
+                                             for p, s in d["opt_state"].items()},
+                                   "param_groups": d["opt_groups"]})
+        self._gen.set_state(ten(d["gen"]))
+        self._net = net
+
     # -- torch helpers -------------------------------------------------------------------------------
     def _t(self, a):
         return self._torch.as_tensor(np.ascontiguousarray(a), dtype=self._dt, device=self._dev)
@@ -152,6 +181,7 @@ class TorchCriticPotential(PotentialOracle):
                              device=self._dev)
         self._opt = torch.optim.Adam(net.parameters(), lr=self.lr, betas=(0.5, 0.9))
         self._gen = gen  # the penalty's interpolates continue this stream
+        self._in_dim = d
         return net
 
     def __call__(self, x, a, y, b, t=0.0):
