@@ -265,9 +265,9 @@ def _cfg(**run):
 def test_config_max_steps_reaches_simulate():
     """[run] max_steps = 4 against a run of t1/dt = 10 steps: simulate refuses it before any work."""
     problem, x0, kwargs = build(_cfg(max_steps=4))
-    assert kwargs["max_steps"] == 4
     with pytest.raises(ValueError, match="max_steps=4"):
         simulate(problem, x0, **kwargs)
+    assert kwargs.get("max_steps") == 4
     problem, x0, kwargs = build(_cfg(max_steps=10))
     assert simulate(problem, x0, **kwargs).n_steps == 10
 
