@@ -20,10 +20,10 @@ from w1flow.config import ConfigError, build, load_config
 from w1flow.generative import MLPGenerator, train
 from w1flow.potentials.base import Potential, PotentialOracle
 
-# A warm solve whose pricing is wrong loops forever (no pivot, so no pivot cap, ends it): these
-# tests fail in this many seconds instead of the suite's 300 (the first one also pays Numba's
-# compilation in a fresh checkout, a few seconds).
-LP_TIMEOUT = 60
+# A warm solve whose pricing is wrong loops forever (no pivot, so the pivot cap never ends it): the
+# test below fails in this many seconds instead of the suite's 300. It includes compiling the
+# simplex's Numba kernels in a fresh checkout (about 10 s on a quiet machine), hence the margin.
+LP_TIMEOUT = 120
 
 
 def pot_w1(x, a, y, b):
@@ -43,7 +43,6 @@ def _strongly_feasible(basis):
 
 
 # -- the sparse network simplex (w1flow._netsimplex) ---------------------------------------------
-@pytest.mark.timeout(LP_TIMEOUT)
 @pytest.mark.parametrize("factor", [1 + 1e-9, 1 - 1e-9])
 def test_warm_solve_refuses_masses_that_do_not_balance(factor):
     """Data masses summing to 1 ± 1e-9 against particle masses summing to 1: no transport plan
@@ -65,7 +64,6 @@ def test_warm_solve_refuses_masses_that_do_not_balance(factor):
     assert miss > 1e-11
 
 
-@pytest.mark.timeout(LP_TIMEOUT)
 @pytest.mark.parametrize("n, m, d, seed", [(3, 21, 2, 0), (22, 11, 2, 0), (13, 26, 3, 0)])
 def test_incremental_basis_drops_round_off_plan_entries(n, m, d, seed):
     """Uniform weights with n != m: POT's plan carries entries of ~1e-17 (checked here). The
@@ -78,7 +76,8 @@ def test_incremental_basis_drops_round_off_plan_entries(n, m, d, seed):
     assert np.any((G > 0) & (G < 1e-14 * G.max())), "no round-off entries: the case tests nothing"
     oracle = ExactPotential(incremental=True)
     pot = oracle(x, a, y, b)
-    assert pot.success and abs(pot.w1 - pot_w1(x, a, y, b)) <= 1e-12
+    ref = pot_w1(x, a, y, b)
+    assert pot.success and abs(pot.w1 - ref) <= 1e-10 * ref
     assert _strongly_feasible(oracle._basis)
 
 
@@ -100,7 +99,8 @@ def test_warm_solve_ends_and_is_optimal_after_moves():
         np.testing.assert_allclose(np.bincount(rows, mass, minlength=n), a, atol=1e-12)
         np.testing.assert_allclose(np.bincount(cols, mass, minlength=m), b, atol=1e-12)
         cost = float(np.dot(mass, np.linalg.norm(x[rows] - y[cols], axis=1)))
-        assert abs(cost - pot_w1(x, a, y, b)) <= 1e-12
+        ref = pot_w1(x, a, y, b)
+        assert abs(cost - ref) <= 1e-10 * ref
 
 
 # -- the naive persistence baselines (w1flow.generative.train) -----------------------------------
