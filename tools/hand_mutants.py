@@ -40,8 +40,10 @@ def run(mutant, timeout):
     area, name, path, old, new, tests = mutant
     with tempfile.TemporaryDirectory() as tmp:
         dst = os.path.join(tmp, "p")
+        # docs and benchmarks are copied: tests read them (a missing file would fail every mutant's
+        # run, a false kill); only their build outputs are left out
         shutil.copytree(SRC, dst, ignore=shutil.ignore_patterns(".git", "mutants", "__pycache__", ".venv*",
-                                                                 "docs", "benchmarks", "*.egg-info"))
+                                                                 "_build", "auto_examples", "*.egg-info"))
         f = os.path.join(dst, path)
         s = open(f).read()
         if s.count(old) != 1:
