@@ -46,6 +46,44 @@ def test_coarse_increments_are_sums_of_fine_ones_and_queries_do_not_depend_on_or
     assert not np.array_equal(BrownianPath((50, 2), seed=5)(1.0), W(1.0))
 
 
+def _arrays_held(obj, seen=None):
+    """Bytes of every ndarray reachable from ``obj``'s attributes (lists, dicts, tuples included)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(_arrays_held(v, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_arrays_held(v, seen) for v in obj)
+    if isinstance(obj, BrownianPath):
+        return sum(_arrays_held(v, seen) for v in vars(obj).values())
+    return 0
+
+
+def test_long_physical_time_stays_within_cache_bytes_and_is_reproducible():
+    """Issue [S]: W(k) at integer times was kept outside cache_bytes (W(1e6): 10^6 arrays); a run to
+    a long time must hold at most cache_bytes, with W(t) bitwise the documented sum of seeded
+    unit increments whichever values were kept."""
+    budget = 64 * 10 * 8  # 64 arrays of shape (10,)
+    W = BrownianPath((10,), seed=3, cache_bytes=budget)
+    w = W(3000.0)
+    assert _arrays_held(W) <= budget
+    ref = np.zeros(10)  # the construction: W(k) = Σ_{j<k} ξ_j, ξ_j seeded by (seed, j, 0, 0), in order
+    for j in range(3000):
+        ref = ref + np.random.default_rng(np.random.SeedSequence(entropy=3, spawn_key=(j, 0, 0))).standard_normal(10)
+    assert w.tobytes() == ref.tobytes()
+    mid = W(1234.375)  # back in time after the long query: recomputed from what was kept
+    assert _arrays_held(W) <= budget
+    assert mid.tobytes() == BrownianPath((10,), seed=3)(1234.375).tobytes()
+    steps = [W(3000.0 + k / 8) for k in range(1, 33)]  # a run going on: still within the budget
+    assert _arrays_held(W) <= budget
+    fresh = BrownianPath((10,), seed=3, cache_bytes=0)
+    assert steps[-1].tobytes() == fresh(3004.0).tobytes() and _arrays_held(fresh) == 0
+
+
 @pytest.mark.parametrize("s, t", [(0.0, 1.0), (0.25, 0.375), (0.1, 0.3), (2.3, 2.31), (0.5, 3.0)])
 def test_increments_have_the_brownian_law(s, t):
     W = BrownianPath((40000,), seed=11)
