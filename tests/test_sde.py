@@ -134,8 +134,26 @@ def test_deterministic_solvers_refuse_an_sde_and_sde_schemes_refuse_an_ode():
     with pytest.raises(ValueError, match="noise_dim"):
         McKeanVlasovSDE(lambda x, w, t: -x, lambda x, w, t: x, noise="general")
     with pytest.raises(ValueError, match=r"must return an array of shape \(5, 1\)"):
-        simulate(McKeanVlasovSDE(lambda x, w, t: -x, lambda x, w, t: np.ones(3)), x0, 0.1, 0.05,
+        simulate(McKeanVlasovSDE(lambda x, w, t: -x, lambda x, w, t: np.ones((3, 1))), x0, 0.1, 0.05,
                  solver=EulerMaruyama())
+
+
+def test_a_per_particle_diffusion_vector_is_refused_not_transposed():
+    """Issue [S]: a diffusion of shape (n,) with n == d was broadcast along the coordinates (σ_k for
+    coordinate k instead of σ_i for particle i). 1-D outputs are refused; (n, 1) is per particle."""
+    n = d = 3
+    x0 = np.zeros((n, d))
+    sig = np.array([0.1, 1.0, 10.0])
+    for name, solver, kw in [
+            ("diffusion", EulerMaruyama(), dict(diffusion=lambda x, w, t: sig)),
+            ("diffusion_dx", Milstein(), dict(diffusion=lambda x, w, t: np.ones((n, d)), diffusion_dx=lambda x, w, t: sig))]:
+        sde = McKeanVlasovSDE(lambda x, w, t: 0.0 * x, seed=2, **kw)
+        with pytest.raises(ValueError, match=rf"{name}\(x, weights, t\) returned an array of shape \(3,\).*\(n, 1\)"):
+            simulate(sde, x0, 0.25, 0.25, solver=solver)
+    sde = McKeanVlasovSDE(lambda x, w, t: 0.0 * x, lambda x, w, t: sig[:, None], seed=2)
+    res = simulate(sde, x0, 0.25, 0.25, solver=EulerMaruyama(), saveat=FINAL)
+    dw = BrownianPath((n, d), seed=2)(0.25)  # an independent path object: particle i moves by σ_i dW_i
+    np.testing.assert_allclose(res.x_final, sig[:, None] * dw, rtol=1e-15)
 
 
 def test_general_noise_with_a_diagonal_matrix_is_diagonal_noise():
