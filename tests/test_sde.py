@@ -324,3 +324,17 @@ def test_w1_to_a_normal_law_against_the_cdf_integral(n):
     assert w1_to_normal(x, 0.5, 1.5, a) == pytest.approx(ref, abs=1e-8)  # quad reaches ~3e-10
     with pytest.raises(ValueError, match="std"):
         w1_to_normal(x, 0.0, 0.0)
+
+
+def test_explicit_euler_maruyama_past_its_stability_limit_is_diverged_not_success():
+    """Issue [S]: EM on a stiff OU (drift −x, dt = 1e5: |1 − λ dt| ≈ 1e5 per step) reported success at
+    |x| = 2.6e50. The run must stop as "diverged" naming dt; the same SDE at a stable dt succeeds."""
+    sde = McKeanVlasovSDE(lambda x, w, t: -x, 1.0, seed=3)
+    x0 = np.ones((20, 1))
+    res = simulate(sde, x0, 1e6, 1e5, solver=EulerMaruyama(), saveat=FINAL)
+    assert res.status == "diverged" and not res.success
+    assert "lower dt" in res.message
+    # the rule (docs/reliability.md): S = 1 here, and 1e5-fold growth per step crosses 1e8 S at step 2
+    assert res.n_steps == 2
+    ok = simulate(sde, x0, 5.0, 0.1, solver=EulerMaruyama(), saveat=FINAL)
+    assert ok.status == "success"
