@@ -353,7 +353,7 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
                 message = run_message(status, f"(the generator's parameters, iteration {st.it}); lower lr")
                 break
             if scale is None:  # this call's reference scale, from its first batch
-                scale = (centre, radius + _radius(out_c, centre), max(float(np.linalg.norm(st.theta)), 1.0))
+                scale = (centre, radius + _radius(out_c, centre), max(_norm(st.theta), 1.0))
             why = _diverged(scale, out + moved, st.theta, st.v1, float(pot.w1), out_c, xd)
             if why is not None:
                 status = "diverged"
@@ -416,6 +416,12 @@ def _radius(points, centre):
     return float(np.max(np.abs(points - centre), initial=0.0))
 
 
+def _norm(v):
+    """The Euclidean norm of ``v``, without overflow for finite entries up to ~1e308."""
+    m = float(np.max(np.abs(v), initial=0.0))
+    return m * float(np.sqrt(np.sum((v / m) ** 2))) if 0.0 < m < np.inf else m
+
+
 def _diverged(scale, new_out, theta, adam_v, dual, out, xd):
     """Why a training step diverged (a message naming the likely cause), or None.
 
@@ -442,7 +448,7 @@ def _diverged(scale, new_out, theta, adam_v, dual, out, xd):
     if not np.all(np.isfinite(adam_v)):
         return ("the optimiser's second moment overflowed (gradients beyond ~1e154, which freeze Adam's steps): "
                 "W1-FE's Euler targets G(z) − dt ∇φ are likely too far: lower dt (or lr)")
-    norm = float(np.linalg.norm(theta))
+    norm = _norm(theta)
     if norm > _PARAM_FACTOR * theta0:
         return (f"the generator's parameters exploded (|θ| = {norm:.3g}, {theta0:.3g} at the start, more than "
                 f"{_PARAM_FACTOR:g} times); lr is likely too large: lower lr")
