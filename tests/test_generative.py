@@ -354,3 +354,12 @@ def test_divergence_rule_thresholds():
     M = np.sqrt(2) * 2
     assert _diverged((c, S, th0), **{**ok, "dual": -0.99e3 * M}) is None
     assert "critic" in _diverged((c, S, th0), **{**ok, "dual": -1.01e3 * M})
+
+
+def test_divergence_rule_does_not_fire_on_a_generator_far_from_tiny_data():
+    """S includes the first generated batch's radius: data of radius ~2e-3 and a generator starting
+    at outputs ~1 train normally (1e3 times the data's radius alone would be exceeded at once)."""
+    gen = MLPGenerator(2, 2, hidden=(16,), seed=1)
+    res = train(gen, 1e-3 * eight_gaussians(500, seed=0), wf.ExactPotential(), n_iter=4, batch_size=32, lr=1e-3,
+                dt=1e-4)
+    assert res.status == "success", res.message

@@ -82,6 +82,13 @@ def test_long_physical_time_stays_within_cache_bytes_and_is_reproducible():
     assert _arrays_held(W) <= budget
     fresh = BrownianPath((10,), seed=3, cache_bytes=0)
     assert steps[-1].tobytes() == fresh(3004.0).tobytes() and _arrays_held(fresh) == 0
+    # the cost rule: half the budget (32 arrays) holds W(k) at multiples of a stride, so after
+    # W(3000) the stride is at most 2·3000/32 and W at an integer time costs at most that many draws
+    draws = []
+    normal = W._normal
+    W._normal = lambda *key: draws.append(key) or normal(*key)
+    assert W(1234.0).tobytes() == BrownianPath((10,), seed=3)(1234.0).tobytes()
+    assert 0 < len(draws) <= 2 * 3000 / 32
 
 
 @pytest.mark.parametrize("s, t", [(0.0, 1.0), (0.25, 0.375), (0.1, 0.3), (2.3, 2.31), (0.5, 3.0)])
