@@ -53,7 +53,9 @@ class BrownianPath:
         Dyadic depth of the tree below each unit interval (times finer than ``2^-max_level``
         are interpolated).
     cache_bytes : int
-        Memory budget of the node cache.
+        Memory budget of everything the path keeps (cached nodes and ``W(k)`` at integer times).
+        With a budget of B arrays, ``W(k)`` costs at most ``2k/B`` draws once ``k`` was reached;
+        0 keeps nothing, so every ``W(k)`` is recomputed from ``W(0)`` (k draws).
 
     Examples
     --------
