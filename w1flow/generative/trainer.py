@@ -65,7 +65,8 @@ class TrainResult:
     ----------
     status, message : str
         ``"success"`` when all iterations ran; otherwise the failure (a potential that could not
-        be computed, non-finite parameters, an interrupt) and what to do.
+        be computed, non-finite parameters, ``"diverged"``: finite but exploding outputs,
+        parameters or critic estimate, see ``_diverged``; an interrupt) and what to do.
     history : dict of ndarray
         One entry per outer step: ``iteration``; ``w1`` (exact W1 between ``eval_samples``
         generated and held-out points, NaN between evaluations); ``critic_dual`` (the
