@@ -505,3 +505,20 @@ def test_save_point_monitors_see_the_w1_trace_when_w1_is_not_recorded(rng):
     # CappedEuler's O(n) W1 at every step feeds the trace: the first value and the newest ones
     hists = [c[3] for c in rec.calls]
     assert all(len(h) >= 1 for h in hists) and len(hists[-1]) >= 2 and hists[-1][-1] < hists[-1][0]
+
+
+def test_divergence_rule_per_step_growth_and_bound():
+    """Issue [S]: finite blow-ups stop as "diverged" (docs/reliability.md, "Divergence and growth").
+    Explicit Euler on dx/dt = −11x multiplies x by exactly −10 per step: the per-step rule (tenfold on
+    three steps in a row, past 100 S) fires at step 3, long before the 1e8 S bound (step 9). Real
+    growth within the bound (dx/dt = x to t = 10: e^10 ≈ 2.2e4) is not flagged, and the bound
+    scales with the data and x0 (S = max(1, max|x0|, max|y|))."""
+    x0 = np.ones((4, 1))
+    res = simulate(MeanFieldODE(lambda x, w, t: -11.0 * x), x0, 20.0, 1.0, monitors=None)
+    assert res.status == "diverged" and res.n_steps == 3 and "10-fold" in res.message
+    np.testing.assert_array_equal(res.x_final, -1000.0 * x0)  # (1 − 11)^3, exactly
+    grow = simulate(MeanFieldODE(lambda x, w, t: x), x0, 10.0, 0.01, saveat=SaveAt(every=10**9), monitors=None)
+    assert grow.status == "success" and grow.x_final[0, 0] > 2e4
+    # the bound alone: growth of 2x per step from S = 1e3 (x0 = 1e3) crosses 1e8 S = 1e11 at step 27
+    big = simulate(MeanFieldODE(lambda x, w, t: x), 1e3 * x0, 100.0, 1.0, saveat=SaveAt(every=10**9), monitors=None)
+    assert big.status == "diverged" and big.n_steps == 27 and "exceeds" in big.message

@@ -306,3 +306,60 @@ def test_oracles_with_particle_velocities_are_used_at_their_own_particles():
     gen = MLPGenerator(2, 2, hidden=(8,), seed=1)
     res = train(gen, eight_gaussians(500, seed=0), Oracle(), method="w1fe", K=2, dt=0.5, n_iter=2, batch_size=32)
     assert res.success and res.lp_solves == 2
+
+
+# -- issue [S]: finite divergence is a status, never "success" ------------------------------------
+@pytest.mark.parametrize("kw, cause", [(dict(lr=1e12), "lower lr"), (dict(dt=1e300), "lower dt")])
+def test_exploding_training_stops_as_diverged(data, kw, cause):
+    """lr = 1e12 sent the outputs to ~1e25 (and the exact dual with them); dt = 1e300 overflowed Adam's
+    second moment, which froze θ: both reported "success". The rule (docs/reliability.md) must stop
+    them with status "diverged" naming the cause."""
+    gen = MLPGenerator(2, 2, hidden=(16,), seed=1)
+    res = train(gen, data, wf.ExactPotential(), n_iter=5, batch_size=32, seed=2, **kw)
+    assert res.status == "diverged" and not res.success
+    assert cause in res.message and res.n_iter < 5
+
+
+class _HugeDual(_Frozen):
+    """A sane field whose W1 estimate is impossible: 1e25 for batches within a few units."""
+
+    def __call__(self, x, a, y, b, t=0.0):
+        pot = super().__call__(x, a, y, b, t)
+        pot.w1 = 1e25
+        return pot
+
+
+def test_an_impossible_critic_dual_stops_as_diverged(data):
+    """W1 of two batches is at most the largest distance between them (< 20 here: eight Gaussians
+    of radius 2 and a small generator): a dual of 1e25 is a diverged critic."""
+    res = train(MLPGenerator(2, 2, hidden=(16,), seed=1), data, _HugeDual(), n_iter=3, batch_size=32, lr=1e-3)
+    assert res.status == "diverged" and "critic" in res.message and res.n_iter == 0
+
+
+def test_divergence_rule_thresholds():
+    """The documented factors, checked on hand-made states: outputs beyond 1e3 S, |θ| beyond 1e6 |θ_0|,
+    a non-finite Adam moment, |dual| beyond 1e3 times the batches' distance bound."""
+    from w1flow.generative.trainer import _diverged
+
+    c, S, th0 = np.zeros(2), 2.0, 3.0
+    xd = np.array([[1.0, 0.0], [-1.0, 0.0]])  # data batch: radius 1 (max-norm) about its mean 0
+    out = np.array([[0.0, 1.0], [0.0, -1.0]])  # generated batch: radius 1; M = √2 (1 + 1)
+    ok = dict(new_out=out, theta=np.full(4, 1.0), adam_v=np.ones(4), dual=1.0, out=out, xd=xd)
+    assert _diverged((c, S, th0), **ok) is None
+    assert _diverged((c, S, th0), **{**ok, "new_out": np.array([[1.9e3, 0.0]])}) is None
+    assert "outputs" in _diverged((c, S, th0), **{**ok, "new_out": np.array([[2.1e3, 0.0]])})
+    assert _diverged((c, S, th0), **{**ok, "theta": np.array([2.9e6, 0.0])}) is None
+    assert "parameters" in _diverged((c, S, th0), **{**ok, "theta": np.array([3.1e6, 0.0])})
+    assert "second moment" in _diverged((c, S, th0), **{**ok, "adam_v": np.array([1.0, np.inf])})
+    M = np.sqrt(2) * 2
+    assert _diverged((c, S, th0), **{**ok, "dual": -0.99e3 * M}) is None
+    assert "critic" in _diverged((c, S, th0), **{**ok, "dual": -1.01e3 * M})
+
+
+def test_divergence_rule_does_not_fire_on_a_generator_far_from_tiny_data():
+    """S includes the first generated batch's radius: data of radius ~2e-3 and a generator starting
+    at outputs ~1 train normally (1e3 times the data's radius alone would be exceeded at once)."""
+    gen = MLPGenerator(2, 2, hidden=(16,), seed=1)
+    res = train(gen, 1e-3 * eight_gaussians(500, seed=0), wf.ExactPotential(), n_iter=4, batch_size=32, lr=1e-3,
+                dt=1e-4)
+    assert res.status == "success", res.message

@@ -46,6 +46,51 @@ def test_coarse_increments_are_sums_of_fine_ones_and_queries_do_not_depend_on_or
     assert not np.array_equal(BrownianPath((50, 2), seed=5)(1.0), W(1.0))
 
 
+def _arrays_held(obj, seen=None):
+    """Bytes of every ndarray reachable from ``obj``'s attributes (lists, dicts, tuples included)."""
+    seen = set() if seen is None else seen
+    if id(obj) in seen:
+        return 0
+    seen.add(id(obj))
+    if isinstance(obj, np.ndarray):
+        return obj.nbytes
+    if isinstance(obj, dict):
+        return sum(_arrays_held(v, seen) for v in obj.values())
+    if isinstance(obj, (list, tuple)):
+        return sum(_arrays_held(v, seen) for v in obj)
+    if isinstance(obj, BrownianPath):
+        return sum(_arrays_held(v, seen) for v in vars(obj).values())
+    return 0
+
+
+def test_long_physical_time_stays_within_cache_bytes_and_is_reproducible():
+    """Issue [S]: W(k) at integer times was kept outside cache_bytes (W(1e6): 10^6 arrays); a run to
+    a long time must hold at most cache_bytes, with W(t) bitwise the documented sum of seeded
+    unit increments whichever values were kept."""
+    budget = 64 * 10 * 8  # 64 arrays of shape (10,)
+    W = BrownianPath((10,), seed=3, cache_bytes=budget)
+    w = W(3000.0)
+    assert _arrays_held(W) <= budget
+    ref = np.zeros(10)  # the construction: W(k) = Σ_{j<k} ξ_j, ξ_j seeded by (seed, j, 0, 0), in order
+    for j in range(3000):
+        ref = ref + np.random.default_rng(np.random.SeedSequence(entropy=3, spawn_key=(j, 0, 0))).standard_normal(10)
+    assert w.tobytes() == ref.tobytes()
+    mid = W(1234.375)  # back in time after the long query: recomputed from what was kept
+    assert _arrays_held(W) <= budget
+    assert mid.tobytes() == BrownianPath((10,), seed=3)(1234.375).tobytes()
+    steps = [W(3000.0 + k / 8) for k in range(1, 33)]  # a run going on: still within the budget
+    assert _arrays_held(W) <= budget
+    fresh = BrownianPath((10,), seed=3, cache_bytes=0)
+    assert steps[-1].tobytes() == fresh(3004.0).tobytes() and _arrays_held(fresh) == 0
+    # the cost rule: half the budget (32 arrays) holds W(k) at multiples of a stride, so after
+    # W(3000) the stride is at most 2·3000/32 and W at an integer time costs at most that many draws
+    draws = []
+    normal = W._normal
+    W._normal = lambda *key: draws.append(key) or normal(*key)
+    assert W(1234.0).tobytes() == BrownianPath((10,), seed=3)(1234.0).tobytes()
+    assert 0 < len(draws) <= 2 * 3000 / 32
+
+
 @pytest.mark.parametrize("s, t", [(0.0, 1.0), (0.25, 0.375), (0.1, 0.3), (2.3, 2.31), (0.5, 3.0)])
 def test_increments_have_the_brownian_law(s, t):
     W = BrownianPath((40000,), seed=11)
@@ -96,8 +141,26 @@ def test_deterministic_solvers_refuse_an_sde_and_sde_schemes_refuse_an_ode():
     with pytest.raises(ValueError, match="noise_dim"):
         McKeanVlasovSDE(lambda x, w, t: -x, lambda x, w, t: x, noise="general")
     with pytest.raises(ValueError, match=r"must return an array of shape \(5, 1\)"):
-        simulate(McKeanVlasovSDE(lambda x, w, t: -x, lambda x, w, t: np.ones(3)), x0, 0.1, 0.05,
+        simulate(McKeanVlasovSDE(lambda x, w, t: -x, lambda x, w, t: np.ones((3, 1))), x0, 0.1, 0.05,
                  solver=EulerMaruyama())
+
+
+def test_a_per_particle_diffusion_vector_is_refused_not_transposed():
+    """Issue [S]: a diffusion of shape (n,) with n == d was broadcast along the coordinates (σ_k for
+    coordinate k instead of σ_i for particle i). 1-D outputs are refused; (n, 1) is per particle."""
+    n = d = 3
+    x0 = np.zeros((n, d))
+    sig = np.array([0.1, 1.0, 10.0])
+    for name, solver, kw in [
+            ("diffusion", EulerMaruyama(), dict(diffusion=lambda x, w, t: sig)),
+            ("diffusion_dx", Milstein(), dict(diffusion=lambda x, w, t: np.ones((n, d)), diffusion_dx=lambda x, w, t: sig))]:
+        sde = McKeanVlasovSDE(lambda x, w, t: 0.0 * x, seed=2, **kw)
+        with pytest.raises(ValueError, match=rf"{name}\(x, weights, t\) returned an array of shape \(3,\).*\(n, 1\)"):
+            simulate(sde, x0, 0.25, 0.25, solver=solver)
+    sde = McKeanVlasovSDE(lambda x, w, t: 0.0 * x, lambda x, w, t: sig[:, None], seed=2)
+    res = simulate(sde, x0, 0.25, 0.25, solver=EulerMaruyama(), saveat=FINAL)
+    dw = BrownianPath((n, d), seed=2)(0.25)  # an independent path object: particle i moves by σ_i dW_i
+    np.testing.assert_allclose(res.x_final, sig[:, None] * dw, rtol=1e-15)
 
 
 def test_general_noise_with_a_diagonal_matrix_is_diagonal_noise():
@@ -268,3 +331,17 @@ def test_w1_to_a_normal_law_against_the_cdf_integral(n):
     assert w1_to_normal(x, 0.5, 1.5, a) == pytest.approx(ref, abs=1e-8)  # quad reaches ~3e-10
     with pytest.raises(ValueError, match="std"):
         w1_to_normal(x, 0.0, 0.0)
+
+
+def test_explicit_euler_maruyama_past_its_stability_limit_is_diverged_not_success():
+    """Issue [S]: EM on a stiff OU (drift −x, dt = 1e5: |1 − λ dt| ≈ 1e5 per step) reported success at
+    |x| = 2.6e50. The run must stop as "diverged" naming dt; the same SDE at a stable dt succeeds."""
+    sde = McKeanVlasovSDE(lambda x, w, t: -x, 1.0, seed=3)
+    x0 = np.ones((20, 1))
+    res = simulate(sde, x0, 1e6, 1e5, solver=EulerMaruyama(), saveat=FINAL)
+    assert res.status == "diverged" and not res.success
+    assert "lower dt" in res.message
+    # the rule (docs/reliability.md): S = 1 here, and 1e5-fold growth per step crosses 1e8 S at step 2
+    assert res.n_steps == 2
+    ok = simulate(sde, x0, 5.0, 0.1, solver=EulerMaruyama(), saveat=FINAL)
+    assert ok.status == "success"

@@ -18,8 +18,10 @@ with ``Z`` drawn from a generator seeded by ``(seed, k, l, i)`` only, so the val
 depend on which other times were queried, or in which order. A time that is not dyadic at
 level ``max_level`` (30 by default: 2^-30 ≈ 9.3e-10 time units) is linearly interpolated between
 its two neighbouring nodes at that level: the variance of an increment over ``h`` is then short
-by at most 2^-30/2, a relative 5e-6 at ``h = 1e-4``. Nodes are cached (least recently used
-first out, within ``cache_bytes``).
+by at most 2^-30/2, a relative 5e-6 at ``h = 1e-4``. Nodes and the values ``W(k)`` at integer
+times are cached (least recently used first out) and every array kept counts against
+``cache_bytes``: at most half of it holds ``W(k)`` at multiples of a stride that doubles as
+time grows, the rest is the cache, so a run to any physical time stays within the budget.
 
 Cost. A dyadic step size ``dt = 2^-k`` (and dyadic save times) makes every query a node at level
 ``k``, reached from cached ancestors: two draws of ``shape`` normals per step. Any other step
@@ -51,7 +53,9 @@ class BrownianPath:
         Dyadic depth of the tree below each unit interval (times finer than ``2^-max_level``
         are interpolated).
     cache_bytes : int
-        Memory budget of the node cache.
+        Memory budget of everything the path keeps (cached nodes and ``W(k)`` at integer times).
+        With a budget of B arrays, ``W(k)`` costs at most ``2k/B`` draws once ``k`` was reached;
+        0 keeps nothing, so every ``W(k)`` is recomputed from ``W(0)`` (k draws).
 
     Examples
     --------
@@ -69,9 +73,15 @@ class BrownianPath:
         if self.max_level > 60:
             raise ValueError(f"max_level must be at most 60 (2^-60 time units); got {max_level}.")
         self.cache_bytes = as_int(cache_bytes, "cache_bytes", 0)
-        self._ends = [np.zeros(self.shape)]  # W(0), W(1), ... (each unit increment seeded by k)
-        self._cache = OrderedDict()
         self._nbytes = int(np.prod(self.shape)) * 8
+        # W(k) at integers: W(0) = 0 and anchors W(k) at multiples of _stride (kept, at most half
+        # the budget: the stride doubles when they would exceed it); other W(k) live in the LRU
+        # cache with the nodes, under the key (k, 0, 0).
+        self._anchors = {}
+        self._max_anchors = self.cache_bytes // 2 // self._nbytes
+        self._stride = 1
+        self._top = 0  # the largest integer time reached
+        self._cache = OrderedDict()
 
     def __call__(self, t):
         """``W(t)``, an array of shape ``self.shape`` (a new array)."""
@@ -102,10 +112,49 @@ class BrownianPath:
         return np.random.default_rng(seq).standard_normal(self.shape)
 
     def _end(self, k):
-        while len(self._ends) <= k:  # sequential, so W(k) is always the same sum in the same order
-            j = len(self._ends) - 1
-            self._ends.append(self._ends[j] + self._normal(j, 0, 0))
-        return self._ends[k]
+        """W(k) at an integer time k: the same sum ``Σ_{j<k} ξ_j`` in the same order every time.
+
+        It starts from the nearest stored W(j), j <= k (an anchor, or a cached value; W(0) = 0)
+        and adds the unit increments ``ξ_j`` one by one, so the value is bitwise the same
+        whichever j it starts from. Everything stored counts against ``cache_bytes``: anchors at
+        multiples of a stride take at most half of it (the stride doubles, dropping every other
+        anchor, when they would take more), so W(1e6) keeps a bounded number of arrays and a
+        later W(k) costs at most ``stride`` draws.
+        """
+        j, w = k, None
+        while j > 0:
+            w = self._anchors.get(j)
+            if w is None:
+                w = self._cache.get((j, 0, 0))
+            if w is not None:
+                break
+            j -= 1
+        if w is None:
+            w = np.zeros(self.shape)
+        while j < k:
+            w = w + self._normal(j, 0, 0)
+            j += 1
+            self._store_end(j, w)
+        return w
+
+    def _store_end(self, j, w):
+        if self._max_anchors and j % self._stride == 0 and j > self._top:
+            self._top = j
+            self._anchors[j] = w
+            while len(self._anchors) > self._max_anchors:
+                self._stride *= 2
+                self._anchors = {i: v for i, v in self._anchors.items() if i % self._stride == 0}
+            if j in self._anchors:
+                return
+        self._remember((j, 0, 0), w)
+
+    def _remember(self, key, value):
+        """Keep ``value`` in the LRU cache within what the anchors leave of ``cache_bytes``."""
+        room = self.cache_bytes - len(self._anchors) * self._nbytes
+        if room >= self._nbytes:
+            self._cache[key] = value
+            while len(self._cache) * self._nbytes > room:
+                self._cache.popitem(last=False)
 
     def _node(self, k, level, i, memo):
         """W at ``k + i 2^-level`` (0 <= i <= 2^level)."""
@@ -125,10 +174,7 @@ class BrownianPath:
         right = self._node(k, level, i + 1, memo)
         value = 0.5 * (left + right) + math.sqrt(math.ldexp(0.5, -level)) * self._normal(k, level, i)
         memo[key] = value
-        if self.cache_bytes >= self._nbytes:
-            self._cache[key] = value
-            while len(self._cache) * self._nbytes > self.cache_bytes:
-                self._cache.popitem(last=False)
+        self._remember(key, value)
         return value
 
     def __repr__(self):

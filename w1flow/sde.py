@@ -50,7 +50,10 @@ class McKeanVlasovSDE(Problem):
         ``diffusion(x, weights, t[, params])``: with ``noise="diagonal"`` an array (n, d) (or
         anything that broadcasts to it), component ``k`` of particle ``i`` driven by its own
         ``dW^i_k``; with ``noise="general"`` an array (n, d, m) multiplying ``dW^i`` in ``R^m``.
-        A number σ is additive diagonal noise ``σ dW``.
+        A number σ is additive diagonal noise ``σ dW``. The array must have all the axes of its
+        shape, each of full size or 1: (n, 1) for one σ per particle, (1, d) for one per
+        coordinate, (1, d, m) for one matrix for all; a 1-D array (n,) or (d,) is refused, since
+        broadcasting would read (n,) per coordinate when n == d. A number is the one exception.
     noise : {"diagonal", "general"}
         The structure of the noise (see ``diffusion``).
     noise_dim : int, optional
@@ -60,7 +63,8 @@ class McKeanVlasovSDE(Problem):
         ``diffusion_dx(x, weights, t[, params]) -> (n, d)``: the derivative ``∂σ_k/∂x_k`` of
         the diagonal diffusion in the particle's own coordinate, at fixed measure (what
         :class:`Milstein` needs; its dependence through the empirical measure is of order
-        ``a_i``, i.e. 1/N, and is left out). Not needed for a constant ``diffusion``.
+        ``a_i``, i.e. 1/N, and is left out). Not needed for a constant ``diffusion``. Same shape
+        rule as ``diffusion`` (2-D, or a number).
     seed : int
         Seed of the Brownian path; another seed is an independent sample path.
     dim : int, optional
@@ -137,6 +141,7 @@ class McKeanVlasovSDE(Problem):
             return np.full((n, d), self.constant_diffusion)
         s = self._call(self.diffusion, x, a, t, parent)
         shape = (n, d) if self.noise == "diagonal" else (n, d, self.noise_dim)
+        _check_rank(s, len(shape), "diffusion", self.noise)
         try:
             return np.broadcast_to(s, shape)
         except ValueError:
@@ -152,6 +157,7 @@ class McKeanVlasovSDE(Problem):
                             "diffusion in the particle's own coordinate); give it to McKeanVlasovSDE, or use "
                             "EulerMaruyama().")
         s = self._call(self.diffusion_dx, x, a, t, parent)
+        _check_rank(s, 2, "diffusion_dx", self.noise)
         try:
             return np.broadcast_to(s, x.shape)
         except ValueError:
@@ -245,6 +251,23 @@ class Milstein(EulerMaruyama):
     def _correction(self, ctx, t, dt, x, a, f, dw):
         ds = ctx.problem.sigma_dx(x, a, t, ctx.parent)
         return 0.5 * f.diffusion * ds * (dw * dw - dt)
+
+
+def _check_rank(s, ndim, name, noise):
+    """Refuse an array of fewer dimensions than the documented shape (other than a number).
+
+    Why: numpy broadcasting aligns trailing axes, so a per-particle vector of shape (n,) would be
+    read as one σ per coordinate when n == d (a silently transposed σ) and fail otherwise; the
+    rank rule makes the reading unambiguous whatever n and d are.
+    """
+    if s.ndim == 0 or s.ndim == ndim:
+        return
+    if noise == "diagonal":
+        fix = "return shape (n, 1) for one value per particle, (1, d) for one per coordinate, or (n, d)"
+    else:
+        fix = "return shape (n, d, m), or (1, d, m) for the same matrix for every particle"
+    raise ValueError(f"{name}(x, weights, t) returned an array of shape {s.shape}, which is ambiguous (one value "
+                     f"per particle or per coordinate?); {fix}.")
 
 
 def _noise(sigma, dw):

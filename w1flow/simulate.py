@@ -103,9 +103,12 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     Returns
     -------
     FlowResult
-        A failed field (LP, Sinkhorn, critic), a failed certificate, a non-finite state or a
-        health monitor stops the run with ``status`` other than "success" and a message (see
-        :mod:`w1flow.status`); the result holds everything computed up to that point.
+        A failed field (LP, Sinkhorn, critic), a failed certificate, a non-finite state, a
+        diverging one (status ``"diverged"``: max|x| beyond 1e8 times the scale
+        ``S = max(1, max|x0|, max|data|)``, or growing tenfold per step three steps in a row past
+        100 S; see docs/reliability.md) or a health monitor stops the run with ``status`` other
+        than "success" and a message (see :mod:`w1flow.status`); the result holds everything
+        computed up to that point.
     """
     solver, saveat, checkpoint = _options(solver, saveat, checkpoint, deprecated)
     problem, x, a, t1, dt, oracle = _validate(problem, x0, t1, dt, solver, potential, weights)
@@ -134,6 +137,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     health = _Health(monitors, on_unhealthy, solver, run.health, run.flagging)
     bar = _progress_bar(progress, grid.n_steps, run.k, solver)
     status, message, consistent = "success", "", True
+    scale, growth = _scale(problem, x), (float(np.max(np.abs(run.x), initial=0.0)), 0)
     try:
         if not run.initialised:
             consistent = False
@@ -160,6 +164,10 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
                 status = "nonfinite"
                 message = run_message(status, f"(step {run.k}, t={run.t:.6g})")
                 break
+            growth = _diverged(growth, out.x, scale)
+            if isinstance(growth, str):
+                status, message = "diverged", run_message("diverged", f"(step {run.k}, t={run.t:.6g}): {growth}")
+                break
             consistent = False
             status, message = _check(run, ctx, health, save)
             consistent = True
@@ -183,7 +191,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
             _write(checkpoint, run, ctx, run_id, status, call_start)  # before the last snapshot below
         else:
             message += " (interrupted mid-step: the last periodic checkpoint is kept)"
-    if status in ("interrupted", "callback", "unhealthy") and run.history.ts and run.history.ts[-1] != run.t:
+    if status in ("interrupted", "callback", "unhealthy", "diverged") and run.history.ts and run.history.ts[-1] != run.t:
         try:  # keep the state reached as the last snapshot
             run.history.save(run.t, run.x, run.a, run.parent, solver, ctx, run.state)
         except KeyboardInterrupt:  # pragma: no cover - a second interrupt while saving
@@ -370,6 +378,42 @@ def _restore(path, run, saved):
     for k, v in state.items():
         setattr(run, k, v)
     vars(run.history).update(history)
+
+#: Divergence rule (docs/reliability.md, "Divergence and growth"): with S = max(1, max|x0|, max|y|)
+#: (y the problem's data, if any), a run is "diverged" once max|x| > _GROWTH_BOUND·S, or once
+#: max|x| grew >= _STEP_GROWTH-fold on each of _STEP_RUN consecutive steps and exceeds _STEP_FLOOR·S.
+_GROWTH_BOUND = 1e8
+_STEP_GROWTH = 10.0
+_STEP_RUN = 3
+_STEP_FLOOR = 1e2
+
+
+def _scale(problem, x0):
+    """S, the scale the divergence rule measures positions against."""
+    target = getattr(problem, "target", None)
+    ys = np.max(np.abs(target), initial=0.0) if isinstance(target, np.ndarray) else 0.0
+    return max(1.0, float(np.max(np.abs(x0), initial=0.0)), float(ys))
+
+
+def _diverged(growth, x, scale):
+    """The divergence rule after a step: the reason (str) if it fires, else the new ``(max|x|, streak)``.
+
+    Why both: a bounded flow can only leave ``_GROWTH_BOUND·S`` by a blow-up (W1 flows move at unit
+    speed; the stable SDEs and ODEs of the tests stay within a few S), and an explicit scheme past its
+    stability limit multiplies the state by ``|1 − λ dt|`` per step, so orders of magnitude per step
+    several steps in a row flag it early, long before the bound (λ dt = 11, a tenfold growth per step:
+    step 3 instead of step 9).
+    """
+    m = float(np.max(np.abs(x), initial=0.0))
+    last, streak = growth
+    streak = streak + 1 if m >= _STEP_GROWTH * last and m > 0 else 0
+    if m > _GROWTH_BOUND * scale:
+        return (f"max|x| = {m:.3g} exceeds {_GROWTH_BOUND:g} times the problem's scale S = {scale:.3g} "
+                "(max of 1, |x0| and |data|); dt is likely too large for the problem's stiffness: lower dt")
+    if streak >= _STEP_RUN and m > _STEP_FLOOR * scale:
+        return (f"max|x| grew at least {_STEP_GROWTH:g}-fold on each of the last {streak} steps, to {m:.3g} "
+                f"(S = {scale:.3g}); an explicit scheme past its stability limit: lower dt")
+    return m, streak
 
 
 def _progress_bar(progress, total, done, solver):

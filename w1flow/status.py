@@ -60,6 +60,10 @@ _TABLE = (
            "rerun with Euler(reuse_plan=False) or SaveAt(w1='lp')."),
     Status("nonfinite", False, ("run", "field"), "A non-finite position appeared; the run stopped.",
            "Lower dt, or a critic's learning rate (a critic reports it for non-finite weights)."),
+    Status("diverged", False, ("run",), "The run diverged (finite, but exploding); it stopped.",
+           "The message names the rule that fired (docs/reliability.md, 'Divergence and growth'). A "
+           "flow: lower dt (an explicit scheme is unstable once dt times the stiffness exceeds about "
+           "2). Training: lower lr or dt."),
     Status("sinkhorn_failed", False, ("run",),
            "Sinkhorn did not reach its tolerance; the run stopped.",
            "The message gives the marginal error reached. Raise EntropicPotential's max_iter or "

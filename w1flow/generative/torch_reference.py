@@ -27,8 +27,8 @@ import time
 import numpy as np
 
 from .._validation import as_bool, as_float, as_int, as_points
-from .trainer import _HISTORY, TrainResult, _check_evaluation, _check_latents, _eval_latents, _evaluate_after, \
-    _held_out_w1
+from .trainer import _HISTORY, TrainResult, _check_evaluation, _check_latents, _diverged, _eval_latents, \
+    _evaluate_after, _held_out_w1, _norm, _radius
 
 __all__ = ["wgan_gp_reference"]
 
@@ -150,6 +150,8 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
         bar = tqdm(total=n_iter, desc="WGAN-GP (plain torch)", unit="it")
     elapsed = eval_time = 0.0
     updates = 0
+    centre = data.mean(axis=0)
+    radius, scale = _radius(data, centre), None  # train's divergence rule (see trainer._diverged)
     status, message = "success", "Training ran every iteration."
     try:
         for it in range(n_iter):
@@ -169,7 +171,8 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
             D(out).mean().backward()
             opt_g.step()
             with torch.no_grad():
-                moved = float((G(z) - out.detach()).norm(dim=1).mean())
+                new_out = G(z)
+                moved = float((new_out - out.detach()).norm(dim=1).mean())
             elapsed += time.perf_counter() - t0
             if not all(bool(torch.isfinite(p).all()) for p in G.parameters()):  # as train checks θ each step
                 status, message = "nonfinite", f"the generator's parameters are not finite at iteration {it}; lower lr"
@@ -177,6 +180,18 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
             if not np.isfinite(gap):
                 status, message = "nonfinite", (f"the critic's output is not finite at iteration {it}; lower "
                                                 "critic_lr")
+                break
+            # train's divergence rule (trainer._diverged), on this loop's batch, parameters, Adam state
+            # and critic gap
+            numpy_of = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
+            theta = np.concatenate([numpy_of(p).reshape(-1) for p in G.parameters()])
+            if scale is None:
+                scale = (centre, radius + _radius(numpy_of(out), centre), max(_norm(theta), 1.0))
+            v_ok = all(bool(torch.isfinite(st["exp_avg_sq"]).all()) for st in opt_g.state.values() if "exp_avg_sq" in st)
+            why = _diverged(scale, numpy_of(new_out), theta, np.array([0.0 if v_ok else np.inf]), gap,
+                            numpy_of(fake), numpy_of(x))
+            if why is not None:
+                status, message = "diverged", f"The run diverged at iteration {it}: {why}"
                 break
             w1 = np.nan
             if _evaluate_after(it, eval_every, n_iter):

@@ -65,7 +65,8 @@ class TrainResult:
     ----------
     status, message : str
         ``"success"`` when all iterations ran; otherwise the failure (a potential that could not
-        be computed, non-finite parameters, an interrupt) and what to do.
+        be computed, non-finite parameters, ``"diverged"``: finite but exploding outputs,
+        parameters or critic estimate, see ``_diverged``; an interrupt) and what to do.
     history : dict of ndarray
         One entry per outer step: ``iteration``; ``w1`` (exact W1 between ``eval_samples``
         generated and held-out points, NaN between evaluations); ``critic_dual`` (the
@@ -308,6 +309,8 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
     call_start, consistent = time.perf_counter(), True
     opt = (lr, betas[0], betas[1], eps, optimizer == "sgd")
     args = (generator.offs, generator.sizes, generator._act)
+    centre = data.mean(axis=0)
+    radius, scale = _radius(data, centre), None  # the divergence rule's scale (see _diverged)
     try:
         while st.it < n_iter:
             consistent = False
@@ -354,6 +357,13 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
                 status = "nonfinite"
                 message = run_message(status, f"(the generator's parameters, iteration {st.it}); lower lr")
                 break
+            if scale is None:  # this call's reference scale, from its first batch
+                scale = (centre, radius + _radius(out_c, centre), max(_norm(st.theta), 1.0))
+            why = _diverged(scale, out + moved, st.theta, st.v1, float(pot.w1), out_c, xd)
+            if why is not None:
+                status = "diverged"
+                message = run_message(status, f"(iteration {st.it}): {why}")
+                break
             w1 = np.nan
             if _evaluate_after(st.it, eval_every, n_iter):
                 te = time.perf_counter()
@@ -398,6 +408,62 @@ def train(generator, data, potential, *, method="w1fe", K=1, dt=0.1, n_iter=1000
                        critic_updates=_count(oracle, "critic_updates") - before["critic_updates"],
                        lp_solves=_count(oracle, "lp_solves") - before["lp_solves"], wall_time=st.elapsed,
                        eval_time=st.eval_time, config=config)
+
+
+#: Divergence rule of :func:`train` (docs/reliability.md, "Divergence and growth"); see _diverged.
+_OUTPUT_FACTOR = 1e3
+_PARAM_FACTOR = 1e6
+_DUAL_FACTOR = 1e3
+
+
+def _radius(points, centre):
+    """``max_i |p_i − centre|_∞`` (0 for no points; the ∞-norm cannot overflow on finite points)."""
+    return float(np.max(np.abs(points - centre), initial=0.0))
+
+
+def _norm(v):
+    """The Euclidean norm of ``v``, without overflow for finite entries up to ~1e308."""
+    m = float(np.max(np.abs(v), initial=0.0))
+    return m * float(np.sqrt(np.sum((v / m) ** 2))) if 0.0 < m < np.inf else m
+
+
+def _diverged(scale, new_out, theta, adam_v, dual, out, xd):
+    """Why a training step diverged (a message naming the likely cause), or None.
+
+    Radii are in the max-norm ``|·|_∞``. With ``c`` the data's mean, ``S = max_j |x_j − c|_∞ +
+    max_i |G_0(z_i) − c|_∞`` (the data's radius plus that of the first batch generated in this
+    call) and ``θ_0`` the parameters at the call's start, a step has diverged when
+
+    * the generator's outputs on the step's batch lie farther than ``1e3 S`` from ``c`` (a healthy
+      run stays within a few S: W1-FE moves the outputs towards the data); or
+    * ``|θ| > 1e6 · max(|θ_0|, 1)``, or Adam's second moment is not finite (it overflows on
+      gradients beyond ~1e154, e.g. the Euler targets of ``dt = 1e300``, and then freezes θ: a
+      silent stop); or
+    * the potential's estimate on the batch ``|dual| > 1e3 M``, ``M = √d (max_i |G(z_i) − c_b|_∞ +
+      max_j |y_j − c_b|_∞)`` (``c_b`` the data batch's mean): M bounds every distance between the
+      two batches, so it bounds their W1 and W2; an estimate 1000 times beyond it is a diverged
+      critic.
+    """
+    centre, S, theta0 = scale
+    r = _radius(new_out, centre)
+    if r > _OUTPUT_FACTOR * S:
+        return (f"the generator's outputs lie {r:.3g} from the data's centre, beyond {_OUTPUT_FACTOR:g} S = "
+                f"{_OUTPUT_FACTOR * S:.3g} (S: radius of the data plus of the first outputs); lr is likely too "
+                "large: lower lr")
+    if not np.all(np.isfinite(adam_v)):
+        return ("the optimiser's second moment overflowed (gradients beyond ~1e154, which freeze Adam's steps): "
+                "W1-FE's Euler targets G(z) − dt ∇φ are likely too far: lower dt (or lr)")
+    norm = _norm(theta)
+    if norm > _PARAM_FACTOR * theta0:
+        return (f"the generator's parameters exploded (|θ| = {norm:.3g}, {theta0:.3g} at the start, more than "
+                f"{_PARAM_FACTOR:g} times); lr is likely too large: lower lr")
+    cb = xd.mean(axis=0)
+    bound = np.sqrt(xd.shape[1]) * (_radius(out, cb) + _radius(xd, cb))
+    if abs(dual) > _DUAL_FACTOR * bound:
+        return (f"the potential's W1 estimate on the batch is {dual:.3g}, more than {_DUAL_FACTOR:g} times the "
+                f"largest distance between the batches ({bound:.3g}), which bounds W1: the critic diverged; "
+                "lower the critic's learning rate")
+    return None
 
 
 def _eval_w1(theta, args, z_eval, held_out, k, K_):
