@@ -42,8 +42,10 @@ def run(mutant, timeout):
         dst = os.path.join(tmp, "p")
         # docs and benchmarks are copied: tests read them (a missing file would fail every mutant's
         # run, a false kill); only their build outputs are left out
-        shutil.copytree(SRC, dst, ignore=shutil.ignore_patterns(".git", "mutants", "__pycache__", ".venv*",
+        shutil.copytree(SRC, dst, ignore=shutil.ignore_patterns(".git", "mutants", ".venv*", ".hypothesis",
                                                                  "_build", "auto_examples", "*.egg-info"))
+        # __pycache__ is copied (with the files' times): the Numba cache of every unmutated module
+        # stays valid, and the mutated file, newer than its cache, is compiled again
         f = os.path.join(dst, path)
         s = open(f).read()
         if s.count(old) != 1:
