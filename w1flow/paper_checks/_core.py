@@ -240,9 +240,8 @@ def run_checks(names=None, mode="quick", out="w1flow-checks", progress=False):
                         reports[-1].broken_verdict)
             write_report(out, reports, mode, names, {"threads": threads})
     except KeyboardInterrupt:
-        logger.warning("paper checks interrupted after %d of %d; the report keeps the finished ones",
-                       len(reports), len(names))
-        write_report(out, reports, mode, names, {"threads": threads})
+        logger.warning("paper checks interrupted after %d of %d; the report (written after each check) keeps "
+                       "the finished ones", len(reports), len(names))
         raise
     finally:
         if progress:
