@@ -223,3 +223,21 @@ def test_a_finished_check_run_is_marked_complete(tmp_path, monkeypatch):
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["complete"] and [c["verdict"] for c in report["checks"]] == ["PASS"] * 3
     assert "not run" not in (tmp_path / "report.md").read_text()
+
+
+@pytest.mark.parametrize("explicit, expected", [(None, 1), (2, 2)])
+def test_the_torch_critic_trains_on_the_policy_threads_unless_told_otherwise(explicit, expected, restore_threads):
+    torch = pytest.importorskip("torch")
+    import numpy as np
+
+    from w1flow.potentials import TorchCriticPotential
+
+    w1flow.set_num_threads(1)
+    torch.set_num_threads(2)  # torch's own setting differs from the policy's
+    pot = TorchCriticPotential(num_threads=explicit)
+    seen = []
+    pot._train = lambda *args: seen.append(torch.get_num_threads())  # the threads training would run on
+    x, y = np.zeros((3, 2)), np.ones((3, 2))
+    pot(x, np.full(3, 1 / 3), y, np.full(3, 1 / 3))
+    assert seen == [expected]
+    assert torch.get_num_threads() == 2  # put back afterwards

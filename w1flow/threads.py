@@ -150,8 +150,8 @@ def init_worker(n=1):
     """Pin this (worker) process to ``n`` threads per library, after its libraries are loaded.
 
     The worker's environment (:func:`worker_env`) covers libraries loaded after it starts; this
-    covers those loaded before (numpy's BLAS in a forked or reused worker). Idempotent.
+    covers those loaded before (numpy's BLAS in a forked or reused worker). Called again at the
+    start of every cell: Numba's count belongs to the calling thread, and a Dask worker may run
+    cells on a new thread.
     """
-    if _POLICY.get("n") == n:
-        return
     set_num_threads(n)
