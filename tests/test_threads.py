@@ -112,6 +112,7 @@ dt = 0.1
 """
 
 
+@pytest.mark.slow  # about 7 s: two spawned workers import w1flow
 def test_a_sweep_pool_worker_runs_on_one_thread_per_library(tmp_path, restore_threads):
     from w1flow import FlowResult
     from w1flow.sweep import run_sweep
