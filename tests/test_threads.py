@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import time
 
 import numba
 import pytest
@@ -189,7 +190,7 @@ def test_w1flow_check_refuses_a_bad_thread_count(bad, capsys):
     assert "--threads" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("how", ["ctrl-c", "sigterm"])
+@pytest.mark.parametrize("how", ["ctrl-c", "sigterm", "sigint caught by the check", "sigterm caught by the check"])
 def test_an_interrupted_check_run_keeps_the_finished_verdicts(tmp_path, monkeypatch, restore_threads, how):
     written = []
 
@@ -198,15 +199,24 @@ def test_an_interrupted_check_run_keeps_the_finished_verdicts(tmp_path, monkeypa
             return _fake_report(name, "INCONCLUSIVE")
         # the first verdict is on disk before the second check starts, not only at the end
         written.append(json.loads((tmp_path / "report.json").read_text()))
-        if how == "sigterm":
-            os.kill(os.getpid(), signal.SIGTERM)
-        raise KeyboardInterrupt
+        if how == "ctrl-c":
+            raise KeyboardInterrupt
+        sig = signal.SIGINT if how.startswith("sigint") else signal.SIGTERM
+        try:
+            os.kill(os.getpid(), sig)
+            for _ in range(200):  # the handler runs between bytecodes
+                time.sleep(0.01)
+        except KeyboardInterrupt:
+            if how == "sigterm":
+                raise
+        # like simulate and train: catch the interrupt and return a verdict on a cut-short run
+        return _fake_report(name, "FAIL")
 
     monkeypatch.setattr(_core, "run_check", fake_run_check)
-    before = signal.getsignal(signal.SIGTERM)
+    before = signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)
     code = main(["check", "--quiet", "--threads", "1", "--only", ",".join(NAMES), "--out", str(tmp_path)])
     assert code == 130
-    assert signal.getsignal(signal.SIGTERM) == before  # the handler is put back
+    assert (signal.getsignal(signal.SIGTERM), signal.getsignal(signal.SIGINT)) == before  # handlers put back
     assert [c["verdict"] for c in written[0]["checks"]] == ["INCONCLUSIVE", "NOT RUN", "NOT RUN"]
     report = json.loads((tmp_path / "report.json").read_text())
     assert not report["complete"]

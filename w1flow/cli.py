@@ -141,8 +141,6 @@ def _check(args):
     BLAS and torch would otherwise each start a pool per core and fight on a busy machine. A
     SIGTERM is handled as Ctrl-C: the report keeps the checks finished so far.
     """
-    import signal
-
     from .paper_checks import _core
     from .threads import set_num_threads
 
@@ -151,22 +149,12 @@ def _check(args):
     threads = set_num_threads(args.threads)
     print(f"threads: {threads['policy']} (numba {threads['numba']}, blas {threads['blas']})", flush=True)
 
-    def _term(signum, frame):
-        raise KeyboardInterrupt
-
-    try:
-        old = signal.signal(signal.SIGTERM, _term)
-    except ValueError:  # not the main thread: no handler, a SIGTERM ends the run as usual
-        old = None
     try:
         reports = _core.run_checks(names, mode=mode, out=args.out, progress=not args.quiet)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (run_checks turns both into KeyboardInterrupt)
         print(f"interrupted; {Path(args.out) / 'report.md'} and report.json hold the finished checks",
               file=sys.stderr)
         return 130
-    finally:
-        if old is not None:
-            signal.signal(signal.SIGTERM, old)
     for r in reports:
         print(f"{r.verdict:>12} (expected {r.expected}; broken run: {r.broken_verdict})  "
               f"{'holds' if r.holds else 'DOES NOT HOLD'}  {r.title}: {r.key}")

@@ -24,6 +24,8 @@ import json
 import logging
 import math
 import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -209,9 +211,10 @@ def run_checks(names=None, mode="quick", out="w1flow-checks", progress=False):
 
     Returns the list of :class:`CheckReport`. The report's table has one row per claim: its
     source, the verdict against the expected one, the key number, and the broken run's verdict.
-    The report is rewritten after every check, so an interrupted run (Ctrl-C, or a SIGTERM the
-    caller turns into ``KeyboardInterrupt``) leaves the finished verdicts, the others marked
-    ``NOT RUN`` (``"complete": false`` in the JSON); the interrupt is then raised again. The
+    The report is rewritten after every check, so an interrupted run (Ctrl-C or SIGTERM: while
+    the checks run, both raise ``KeyboardInterrupt``) leaves the finished verdicts, the others
+    marked ``NOT RUN`` (``"complete": false`` in the JSON); the interrupt is then raised again.
+    A check that caught the interrupt itself (``simulate`` returns on one) counts as not run. The
     JSON also records the thread counts the run used (``threads``, see
     :func:`w1flow.get_num_threads`).
     """
@@ -231,22 +234,51 @@ def run_checks(names=None, mode="quick", out="w1flow-checks", progress=False):
 
         it = tqdm(names, desc="paper checks", unit="check")
     write_report(out, reports, mode, names, {"threads": threads})
-    try:
-        for n in it:
+    signals = []
+    with _interrupts_noted(signals):
+        try:
+            for n in it:
+                if progress:
+                    it.set_postfix_str(n)
+                rep = run_check(n, mode=mode, out=out)
+                if signals:  # simulate/train caught the interrupt and returned: a cut-short run, no verdict
+                    raise KeyboardInterrupt
+                reports.append(rep)
+                logger.info("%s: %s (expected %s), broken: %s", n, rep.verdict, rep.expected, rep.broken_verdict)
+                write_report(out, reports, mode, names, {"threads": threads})
+        except KeyboardInterrupt:
+            logger.warning("paper checks interrupted after %d of %d; the report (written after each check) keeps "
+                           "the finished ones", len(reports), len(names))
+            raise
+        finally:
             if progress:
-                it.set_postfix_str(n)
-            reports.append(run_check(n, mode=mode, out=out))
-            logger.info("%s: %s (expected %s), broken: %s", n, reports[-1].verdict, reports[-1].expected,
-                        reports[-1].broken_verdict)
-            write_report(out, reports, mode, names, {"threads": threads})
-    except KeyboardInterrupt:
-        logger.warning("paper checks interrupted after %d of %d; the report (written after each check) keeps "
-                       "the finished ones", len(reports), len(names))
-        raise
-    finally:
-        if progress:
-            it.close()
+                it.close()
     return reports
+
+
+class _interrupts_noted:
+    """While the checks run (main thread only): SIGINT and SIGTERM raise KeyboardInterrupt and are
+    noted in ``signals``. simulate and train catch KeyboardInterrupt and return the state
+    reached, so a check may finish after one with a verdict on a cut-short run; the note lets
+    the runner drop that verdict and stop. The previous handlers are put back afterwards."""
+
+    def __init__(self, signals):
+        self.signals, self.old = signals, {}
+
+    def _handler(self, signum, frame):
+        self.signals.append(signum)
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+        return False
 
 
 def _holds(r):
