@@ -389,9 +389,10 @@ def test_a_local_dask_cluster_on_request(tmp_path):
                        summary=False)
     assert report.ran == 2 and report.failed == [] and report.rows == []
     _assert_each_cell_once(report.cells, tmp_path / "store")
-    pids = {FlowResult.read_metadata(tmp_path / "store" / "cells" / f"{c.fingerprint}.npz")["metadata"]["sweep"]["pid"]
-            for c in report.cells}
-    assert os.getpid() not in pids  # they ran in the cluster's worker process
+    sweeps = [FlowResult.read_metadata(tmp_path / "store" / "cells" / f"{c.fingerprint}.npz")["metadata"]["sweep"]
+              for c in report.cells]
+    assert os.getpid() not in {sw["pid"] for sw in sweeps}  # they ran in the cluster's worker process
+    assert all(sw["threads"]["numba"] == 1 and sw["threads"]["blas"] == 1 for sw in sweeps)  # one thread per worker
 
 
 # -- the command line -------------------------------------------------------------------------

@@ -32,6 +32,7 @@ from .solvers import RK4, CappedEuler, Euler, Heun, Solver
 from .sde import EulerMaruyama, McKeanVlasovSDE, Milstein
 from .brownian import BrownianPath
 from .monoflow import JSFlow, MonoFlow
+from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.2.0.dev0"
 
@@ -74,4 +75,6 @@ __all__ = [
     "MemoryBudgetError",
     "CheckpointError",
     "HealthCheckError",
+    "set_num_threads",
+    "get_num_threads",
 ]

@@ -135,12 +135,26 @@ def _bench(args):
 
 
 def _check(args):
-    """Run the paper checks and write the report; exit status 1 unless every check holds."""
+    """Run the paper checks and write the report; exit status 1 unless every check holds.
+
+    Sets this process's threads first (``--threads``, default the cores it may use): Numba,
+    BLAS and torch would otherwise each start a pool per core and fight on a busy machine. A
+    SIGTERM is handled as Ctrl-C: the report keeps the checks finished so far.
+    """
     from .paper_checks import _core
+    from .threads import set_num_threads
 
     names = None if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
     mode = "full" if args.full else "quick"
-    reports = _core.run_checks(names, mode=mode, out=args.out, progress=not args.quiet)
+    threads = set_num_threads(args.threads)
+    print(f"threads: {threads['policy']} (numba {threads['numba']}, blas {threads['blas']})", flush=True)
+
+    try:
+        reports = _core.run_checks(names, mode=mode, out=args.out, progress=not args.quiet)
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM (run_checks turns both into KeyboardInterrupt)
+        print(f"interrupted; {Path(args.out) / 'report.md'} and report.json hold the finished checks",
+              file=sys.stderr)
+        return 130
     for r in reports:
         print(f"{r.verdict:>12} (expected {r.expected}; broken run: {r.broken_verdict})  "
               f"{'holds' if r.holds else 'DOES NOT HOLD'}  {r.title}: {r.key}")
@@ -188,6 +202,16 @@ def _sweep(args):
     return 1 if report.failed else 0
 
 
+def _positive_int(text):
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def main(argv=None):
     """Entry point of the ``w1flow`` console script."""
     parser = argparse.ArgumentParser(prog="w1flow", description="Wasserstein-1 gradient flows of particles.")
@@ -214,6 +238,8 @@ def main(argv=None):
     check.add_argument("--only", help="comma-separated subset of the checks (see w1flow.paper_checks.CHECKS)")
     check.add_argument("--out", default="w1flow-checks", help="output folder (default: %(default)s)")
     check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.add_argument("--threads", type=_positive_int, default=None,
+                       help="threads of Numba, BLAS and torch in this run (default: the cores this process may use)")
     check.set_defaults(func=_check)
     run = sub.add_parser(
         "run", help="run a flow from a TOML config",

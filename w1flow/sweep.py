@@ -59,15 +59,13 @@ from pathlib import Path
 
 from .config import _TABLES, ConfigError, _load_toml, build, load_config
 from .result import ResultFileError
+from .threads import THREAD_ENV, available_cores, get_num_threads, init_worker, worker_env
 
 logger = logging.getLogger(__name__)
 
 __all__ = ["SweepError", "Cell", "SweepReport", "expand", "fingerprint", "run_sweep", "default_store", "read_store",
            "summarize", "THREAD_ENV"]
 
-#: Environment of every worker process: one thread each for OpenMP, OpenBLAS, MKL and Numba.
-THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMBA_NUM_THREADS": "1"}
 _TMP_PREFIX = ".tmp-"
 _DEFAULT_STORE = "w1flow-sweep"
 _FIGURE_KEYS = ("snapshots", "w1_plot", "gif")
@@ -405,21 +403,8 @@ def _record_failure(store, cell_info, exc_text, where):
 
 
 def _limit_threads():
-    """Pin numpy's BLAS and Numba to one thread in this (worker) process, after import too."""
-    if _LIMITS:
-        return
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        _LIMITS.append(None)
-    else:
-        _LIMITS.append(threadpool_limits(1))  # kept: the limit lasts while the object lives
-    import numba
-
-    numba.set_num_threads(1)
-
-
-_LIMITS = []
+    """Pin numpy's BLAS, Numba and torch to one thread in this (worker) process, after import too."""
+    init_worker(1)
 
 
 def run_cell(task):
@@ -462,7 +447,7 @@ def run_cell(task):
         meta = {"config": task["config"], "w1flow": task["w1flow"],
                 "sweep": {"fingerprint": fp, "params": task["params"], "host": socket.gethostname(),
                           "pid": os.getpid(), "started": started, "cell_seconds": seconds,
-                          "python": platform.python_version(),
+                          "python": platform.python_version(), "threads": get_num_threads(),
                           "previous_errors": _previous_attempts(store, fp)}}
         _atomic_save(res, done, meta)
     except Exception:
@@ -654,8 +639,9 @@ def _clean_temporaries(store):
 @contextmanager
 def _thread_env():
     """Set :data:`THREAD_ENV` in this process's environment while spawning workers; restore it."""
-    old = {k: os.environ.get(k) for k in THREAD_ENV}
-    os.environ.update(THREAD_ENV)
+    env = worker_env(1)
+    old = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     try:
         yield
     finally:
@@ -764,15 +750,12 @@ def _dask_client(scheduler, local_cluster, client):
             yield c
         return
     with LocalCluster(n_workers=local_cluster, threads_per_worker=1, processes=True, dashboard_address=None,
-                      env=dict(THREAD_ENV)) as cluster, Client(cluster) as c:
+                      env=worker_env(1)) as cluster, Client(cluster) as c:
         yield c
 
 
 def _default_workers():
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not on Linux
-        return os.cpu_count() or 1
+    return available_cores()
 
 
 def default_store(config):

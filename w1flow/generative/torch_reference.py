@@ -66,7 +66,8 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
         ``"cuda"`` when available, else ``"cpu"``.
     dtype : {"float64", "float32"}
     num_threads : int, optional
-        torch's intra-op threads during the run (restored afterwards).
+        torch's intra-op threads during the run (restored afterwards); None uses the count of
+        :func:`w1flow.set_num_threads` if it was called, else leaves torch's setting.
     progress : bool
 
     Returns
@@ -101,9 +102,12 @@ def wgan_gp_reference(generator, data, *, n_iter=1000, batch_size=256, n_critic=
 
     dev = torch.device(device if device is not None else ("cuda" if torch.cuda.is_available() else "cpu"))
     dt_ = getattr(torch, dtype)
+    from ..threads import torch_threads
+
     threads = torch.get_num_threads()
-    if num_threads is not None:
-        torch.set_num_threads(as_int(num_threads, "num_threads", 1))
+    n = torch_threads(None if num_threads is None else as_int(num_threads, "num_threads", 1))
+    if n is not None:  # the argument, else w1flow.set_num_threads's count
+        torch.set_num_threads(n)
     G = generator.load_into(copy.deepcopy(generator.module)).to(device=dev, dtype=dt_)
     if critic == "dcgan":
         D = torch_module("dcgan_critic", in_dim=generator.out_dim, image_shape=image_shape, channels=channels,

@@ -23,6 +23,9 @@ import importlib
 import json
 import logging
 import math
+import os
+import signal
+import threading
 import time
 import traceback
 from dataclasses import asdict, dataclass, field
@@ -56,6 +59,7 @@ CHECKS = (
     "critic_error",
 )
 SKIPPED = "SKIPPED"
+NOT_RUN = "NOT RUN"  # a check an interrupted run did not finish
 
 
 @dataclass
@@ -172,35 +176,114 @@ def run_check(name, mode="quick", out=None):
                        details=res.details, figures=list(res.figures), error=error)
 
 
+def _not_run(name):
+    mod = load(name)
+    return CheckReport(name=name, title=mod.TITLE, source=mod.SOURCE, expected=mod.EXPECTED, verdict=NOT_RUN,
+                       key="not run: the run was interrupted", broken=mod.BROKEN, broken_verdict=NOT_RUN,
+                       holds=False, seconds=0.0, numbers={},
+                       thresholds={k: {"value": v[0], "why": v[1]} for k, v in mod.THRESHOLDS.items()})
+
+
+def _atomic_write(path, text):
+    # write then rename: a run killed mid-write leaves the previous report, never half of one
+    tmp = path.with_name(f".tmp-{path.name}")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+def write_report(out, reports, mode, names=None, extra=None):
+    """Write ``report.json`` and ``report.md`` to ``out`` (atomically, each file whole).
+
+    ``names`` (default: those of ``reports``) lists every check of the run: those without a
+    report yet are written as ``NOT RUN``. ``extra`` adds top-level keys to the JSON.
+    """
+    out = Path(out)
+    done = {r.name for r in reports}
+    rows = list(reports) + [_not_run(n) for n in (names or []) if n not in done]
+    doc = {"mode": mode, "complete": all(r.verdict != NOT_RUN for r in rows), **(extra or {}),
+           "checks": [asdict(r) for r in rows]}
+    _atomic_write(out / "report.json", json.dumps(doc, indent=1))
+    _atomic_write(out / "report.md", report_markdown(rows, mode))
+
+
 def run_checks(names=None, mode="quick", out="w1flow-checks", progress=False):
     """Run the checks ``names`` (default: all) and write ``report.md`` and ``report.json`` to ``out``.
 
     Returns the list of :class:`CheckReport`. The report's table has one row per claim: its
     source, the verdict against the expected one, the key number, and the broken run's verdict.
+    The report is rewritten after every check, so an interrupted run (Ctrl-C or SIGTERM: while
+    the checks run, both raise ``KeyboardInterrupt``) leaves the finished verdicts, the others
+    marked ``NOT RUN`` (``"complete": false`` in the JSON); the interrupt is then raised again.
+    A check that caught the interrupt itself (``simulate`` returns on one) counts as not run. The
+    JSON also records the thread counts the run used (``threads``, see
+    :func:`w1flow.get_num_threads`).
     """
+    from ..threads import get_num_threads
+
     names = list(CHECKS) if names is None else list(names)
     for n in names:
         load(n)  # unknown names fail before anything runs
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    threads = get_num_threads()
+    logger.info("paper checks on threads %s", threads)
     reports = []
     it = names
     if progress:
         from tqdm.auto import tqdm
 
         it = tqdm(names, desc="paper checks", unit="check")
-    for n in it:
-        if progress:
-            it.set_postfix_str(n)
-        reports.append(run_check(n, mode=mode, out=out))
-        logger.info("%s: %s (expected %s), broken: %s", n, reports[-1].verdict, reports[-1].expected,
-                    reports[-1].broken_verdict)
-    (out / "report.json").write_text(json.dumps({"mode": mode, "checks": [asdict(r) for r in reports]}, indent=1))
-    (out / "report.md").write_text(report_markdown(reports, mode))
+    write_report(out, reports, mode, names, {"threads": threads})
+    signals = []
+    with _interrupts_noted(signals):
+        try:
+            for n in it:
+                if progress:
+                    it.set_postfix_str(n)
+                rep = run_check(n, mode=mode, out=out)
+                if signals:  # simulate/train caught the interrupt and returned: a cut-short run, no verdict
+                    raise KeyboardInterrupt
+                reports.append(rep)
+                logger.info("%s: %s (expected %s), broken: %s", n, rep.verdict, rep.expected, rep.broken_verdict)
+                write_report(out, reports, mode, names, {"threads": threads})
+        except KeyboardInterrupt:
+            logger.warning("paper checks interrupted after %d of %d; the report (written after each check) keeps "
+                           "the finished ones", len(reports), len(names))
+            raise
+        finally:
+            if progress:
+                it.close()
     return reports
 
 
+class _interrupts_noted:
+    """While the checks run (main thread only): SIGINT and SIGTERM raise KeyboardInterrupt and are
+    noted in ``signals``. simulate and train catch KeyboardInterrupt and return the state
+    reached, so a check may finish after one with a verdict on a cut-short run; the note lets
+    the runner drop that verdict and stop. The previous handlers are put back afterwards."""
+
+    def __init__(self, signals):
+        self.signals, self.old = signals, {}
+
+    def _handler(self, signum, frame):
+        self.signals.append(signum)
+        raise KeyboardInterrupt
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self.old[sig] = signal.signal(sig, self._handler)
+        return self
+
+    def __exit__(self, *exc):
+        for sig, handler in self.old.items():
+            signal.signal(sig, handler)
+        return False
+
+
 def _holds(r):
+    if r.verdict == NOT_RUN:
+        return "not run"
     return "skipped" if r.verdict == SKIPPED else ("yes" if r.holds else "NO")
 
 

@@ -1,0 +1,157 @@
+"""One thread policy for Numba, BLAS and torch.
+
+Numba's parallel loops, the BLAS behind numpy/scipy and torch each start a thread per core by
+default. On a shared machine, or when the package runs several worker processes, these pools
+oversubscribe the cores and a run slows down 10-20x (threads spin waiting for each other).
+This module is the one place that sets the counts:
+
+* :func:`set_num_threads` sets this process's Numba, BLAS and torch threads (default: the cores
+  the process may use, ``os.sched_getaffinity``);
+* :func:`get_num_threads` reads back what each library uses now;
+* :func:`worker_env` is the environment of spawned worker processes (one thread each), and
+  :func:`init_worker` the initialiser that pins a worker after its libraries are loaded.
+
+torch is never imported here: if it is loaded, its count is set; the setting is remembered so
+that the torch critic and the WGAN-GP reference apply it when they import torch later.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+
+from ._validation import as_int
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["set_num_threads", "get_num_threads", "available_cores", "worker_env", "init_worker", "THREAD_ENV"]
+
+#: Environment of every worker process: one thread each for OpenMP, OpenBLAS, MKL and Numba.
+#: (Read when a library loads, so it must be in the worker's environment before it starts.)
+THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
+              "NUMBA_NUM_THREADS": "1"}
+
+# The policy in force: {"n": int, "blas_limiter": threadpoolctl object or None}. The limiter is
+# kept alive here: threadpoolctl's limits last while it is referenced.
+_POLICY = {}
+
+
+def available_cores():
+    """The number of cores this process may run on (its CPU affinity; ``os.cpu_count()`` where
+    the platform has no affinity).
+
+    Returns
+    -------
+    int
+    """
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def set_num_threads(n=None):
+    """Set the threads of Numba, BLAS and torch in this process.
+
+    Parameters
+    ----------
+    n : int, optional
+        Threads per library, at least 1. Default: :func:`available_cores`. Numba cannot go above
+        ``numba.config.NUMBA_NUM_THREADS`` (fixed when Numba loads, from ``NUMBA_NUM_THREADS``
+        or the machine's cores); a larger ``n`` is clipped to it for Numba.
+
+    Returns
+    -------
+    dict
+        The counts in force afterwards, as :func:`get_num_threads`.
+
+    Notes
+    -----
+    BLAS is limited through ``threadpoolctl`` (installed with scikit-learn, or
+    ``pip install threadpoolctl``); without it BLAS keeps the count its environment gave it
+    (``OPENBLAS_NUM_THREADS``, ``OMP_NUM_THREADS``). torch is set only if it is already
+    imported; the count is remembered and applied by w1flow's torch code when it loads torch.
+    Explicit ``num_threads`` arguments (e.g. of ``TorchCriticPotential``) take precedence.
+    """
+    n = available_cores() if n is None else as_int(n, "n", 1)
+    import numba
+
+    k = min(n, numba.config.NUMBA_NUM_THREADS)
+    if k < n:
+        logger.debug("numba threads clipped to NUMBA_NUM_THREADS=%d (asked %d)", k, n)
+    numba.set_num_threads(k)
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        limiter = None
+        logger.debug("threadpoolctl is not installed: BLAS threads left as the environment set them")
+    else:
+        limiter = threadpool_limits(limits=n)
+    _POLICY.update(n=n, blas_limiter=limiter)
+    if "torch" in sys.modules:
+        sys.modules["torch"].set_num_threads(n)
+    logger.debug("threads set to %d", n)
+    return get_num_threads()
+
+
+def get_num_threads():
+    """The threads each library uses in this process now.
+
+    Returns
+    -------
+    dict
+        ``numba`` (``numba.get_num_threads()``), ``blas`` (the largest count of the BLAS libraries
+        threadpoolctl finds; None without threadpoolctl), ``torch`` (only if torch is imported:
+        it is never imported just to ask) and ``policy`` (the last :func:`set_num_threads`
+        count, None if it was not called).
+    """
+    import numba
+
+    out = {"numba": numba.get_num_threads(), "blas": None}
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        pass
+    else:
+        blas = [d["num_threads"] for d in threadpool_info() if d.get("user_api") == "blas"]
+        out["blas"] = max(blas) if blas else None
+    if "torch" in sys.modules:
+        out["torch"] = sys.modules["torch"].get_num_threads()
+    out["policy"] = _POLICY.get("n")
+    return out
+
+
+def torch_threads(num_threads=None):
+    """The torch thread count w1flow's torch code should use: ``num_threads`` if given, else the
+    policy's (None: leave torch's own)."""
+    return num_threads if num_threads is not None else _POLICY.get("n")
+
+
+def worker_env(n=1):
+    """The environment variables that give a spawned worker process ``n`` threads per library.
+
+    Parameters
+    ----------
+    n : int, default 1
+        Threads per library in the worker.
+
+    Returns
+    -------
+    dict
+        A new dict of ``OMP_NUM_THREADS``, ``OPENBLAS_NUM_THREADS``, ``MKL_NUM_THREADS`` and
+        ``NUMBA_NUM_THREADS``, to add to the worker's environment.
+    """
+    n = as_int(n, "n", 1)
+    return {k: str(n) for k in THREAD_ENV}
+
+
+def init_worker(n=1):
+    """Pin this (worker) process to ``n`` threads per library, after its libraries are loaded.
+
+    The worker's environment (:func:`worker_env`) covers libraries loaded after it starts; this
+    covers those loaded before (numpy's BLAS in a forked or reused worker). Called again at the
+    start of every cell: Numba's count belongs to the calling thread, and a Dask worker may run
+    cells on a new thread.
+    """
+    set_num_threads(n)
