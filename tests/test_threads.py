@@ -175,12 +175,16 @@ def test_w1flow_check_sets_its_process_threads(tmp_path, monkeypatch, restore_th
     report = json.loads((tmp_path / "report.json").read_text())
     assert report["threads"]["numba"] == 1 and report["threads"]["policy"] == 1 and report["complete"]
     assert "threads: 1" in capsys.readouterr().out
-    # default: the cores the process may use
-    w1flow.set_num_threads(1)
+    # default: one thread, whatever the process had before
+    w1flow.set_num_threads(2)
     assert main(["check", "--quiet", "--only", "first_variation", "--out", str(tmp_path)]) == 0
+    assert seen[1]["policy"] == 1 and seen[1]["blas_all"] == {1} and seen[1]["numba"] == 1
+    # --threads N is honoured: the cores this process may use
     cores = len(os.sched_getaffinity(0))
-    assert seen[1]["policy"] == cores and seen[1]["blas_all"] == {cores}
-    assert seen[1]["numba"] == min(cores, numba.config.NUMBA_NUM_THREADS)
+    w1flow.set_num_threads(1)
+    assert main(["check", "--quiet", "--threads", str(cores), "--only", "first_variation", "--out", str(tmp_path)]) == 0
+    assert seen[2]["policy"] == cores and seen[2]["blas_all"] == {cores}
+    assert seen[2]["numba"] == min(cores, numba.config.NUMBA_NUM_THREADS)
 
 
 @pytest.mark.parametrize("bad", ["0", "-1", "two"])
