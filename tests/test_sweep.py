@@ -507,3 +507,21 @@ def test_a_failure_record_under_another_cells_name_is_skipped(tmp_path, caplog):
     assert [(r["fingerprint"], r["status"]) for r in rows] == [(cell.fingerprint, "success")]
     assert f"- {other}.error.json: " in (store / "summary.md").read_text()
     assert set(read_store(store)) == {cell.fingerprint}
+
+
+def test_a_dask_client_in_this_process_runs_each_cell_once_as_w1flow_run_would(tmp_path):
+    """The fast tier's Dask path (the clusters of processes are in the slow tier): a client given by
+    the caller, its one worker a thread of this process; each record is the cell's `w1flow run`."""
+    distributed = pytest.importorskip("distributed")
+    from w1flow.config import run_config
+
+    cfg = _config(tmp_path, '"data.seed" = [0, 1]\n"solver.kind" = ["euler", "capped_euler"]\n')
+    store = tmp_path / "store"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        report = run_sweep(cfg, store=store, client=client, summary=False)
+    assert report.ran == 4 and report.failed == []
+    _assert_each_cell_once(report.cells, store)
+    for cell in report.cells[::3]:
+        ref = run_config(cell.config, out=tmp_path / f"ref-{cell.fingerprint}", progress=False)
+        got = FlowResult.load(store / "cells" / f"{cell.fingerprint}.npz")
+        assert np.array_equal(got.w1, ref.w1) and np.array_equal(got.x_final, ref.x_final)
