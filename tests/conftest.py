@@ -130,3 +130,13 @@ def ray_lengths(pot):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+SLOW_TIMEOUT = 900  # seconds: the slow tier's own limit (pyproject's `timeout = 300` is the fast tier's)
+
+
+def pytest_collection_modifyitems(config, items):
+    """A ``slow`` test without its own ``@pytest.mark.timeout`` gets ``SLOW_TIMEOUT``."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
+            item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))

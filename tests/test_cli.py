@@ -147,6 +147,7 @@ def test_a_config_simulate_refuses_leaves_no_output_folder(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
 def test_the_console_script_prints_no_traceback(tmp_path):
     import subprocess
     import sys

@@ -512,6 +512,7 @@ class _Frozen(w1flow.PotentialOracle):
                                      "converged", "frozen", {}, unit_speed=p.unit_speed)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("velocity", ["gradient", "unit"])
 def test_unit_speed_keeps_the_orders_of_euler_and_heun(velocity):
     from w1flow.convergence import dt_ladder, order_study

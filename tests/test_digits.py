@@ -35,6 +35,7 @@ def test_frechet_distance_matches_the_diagonal_closed_form():
     assert frechet_distance(m1, C, m1, C) == pytest.approx(0.0, abs=1e-9)
 
 
+@pytest.mark.slow
 def test_the_scorer_sees_real_digits_as_digits_and_noise_as_noise():
     scorer = DigitsScorer()
     xh, lh = digits("held_out")

@@ -311,6 +311,7 @@ def test_bad_input_is_refused_with_the_fix():
     assert r.status == 1 and "max_steps" in r.message and r.n_steps == 5
 
 
+@pytest.mark.slow
 def test_example_runs_and_writes_its_figure(tmp_path):
     script = ROOT / "examples" / "monoflow_1d.py"
     proc = subprocess.run([sys.executable, str(script), "--n", "40", "--out", str(tmp_path)],

@@ -9,7 +9,9 @@ import pytest
 from conftest import MUTATION_RUN
 
 # the examples run in subprocesses from the checkout: mutmut neither copies them nor sees their calls
-pytestmark = pytest.mark.skipif(MUTATION_RUN, reason="examples/ is not in mutmut's copy of the project")
+# each example is a whole run in its own interpreter (3-15 s): the slow tier
+pytestmark = [pytest.mark.skipif(MUTATION_RUN, reason="examples/ is not in mutmut's copy of the project"),
+              pytest.mark.slow]
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = {

@@ -68,6 +68,7 @@ def test_a_custom_kernel_and_the_scale(rng):
         KuramotoCoupling(1.0)(np.zeros((4, 2)), np.full(4, 0.25), 0.0)
 
 
+@pytest.mark.slow
 def test_kuramoto_flow_with_rk4_is_fourth_order_against_dop853(rng):
     n, K = 60, 1.5
     th0 = rng.uniform(-np.pi, np.pi, (n, 1))

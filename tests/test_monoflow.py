@@ -28,7 +28,7 @@ def _samples(n, m, seed=0):
     return MU_Q + S_Q * rng.standard_normal((n, 2)), rng.standard_normal((m, 2)), 0.5 * MU_Q + 0.8 * rng.standard_normal((400, 2))
 
 
-@pytest.mark.parametrize("balance", ["classes", "pooled"])
+@pytest.mark.parametrize("balance", ["classes", pytest.param("pooled", marks=pytest.mark.slow)])
 def test_the_logit_is_the_log_ratio_also_with_four_times_more_data(balance):
     """M = 4N: the pooled loss's optimum is log r + log 4 = log r + 1.39; the estimator subtracts
     it. With the sign flipped the mean error would be 2 log 4 = 2.77."""
@@ -83,6 +83,7 @@ def test_a_failed_fit_stops_the_run_with_its_status():
     assert res.status == "ratio_failed" and "L-BFGS" in res.message and res.n_steps == 0
 
 
+@pytest.mark.slow
 def test_the_kl_flow_with_a_learned_ratio_brings_particles_to_the_data():
     x, y, _ = _samples(300, 300, seed=2)
     res = simulate(MonoFlow(y, h=lambda s: np.ones_like(s)), x, 2.0, 0.1, saveat=SaveAt(every=20))

@@ -16,6 +16,7 @@ from w1flow.paper_checks import CHECKS, FAIL, INCONCLUSIVE, PASS, Outcome, _core
 ROOT = Path(__file__).resolve().parents[1]
 
 
+@pytest.mark.slow
 def test_w1flow_check_quick_runs_and_every_check_holds(tmp_path):
     out = tmp_path / "checks"
     proc = subprocess.run([sys.executable, "-m", "w1flow", "check", "--quick", "--quiet", "--out", str(out)],
@@ -84,6 +85,7 @@ def test_runner_holds_only_when_the_verdict_is_expected_and_the_broken_run_diffe
     assert ("boom" in r.error) is error
 
 
+@pytest.mark.slow
 def test_bad_names_and_modes_are_refused():
     with pytest.raises(ValueError, match=r"\bunknown check\b.*first_variation"):
         _core.load("nope")
@@ -94,6 +96,16 @@ def test_bad_names_and_modes_are_refused():
     proc = subprocess.run([sys.executable, "-m", "w1flow", "check", "--only", "nope", "--out", "unused"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "unknown check 'nope'" in proc.stderr
+
+
+def test_bad_names_modes_and_verdicts_are_refused_in_process():
+    """The fast tier's part of test_bad_names_and_modes_are_refused (that one also runs the CLI)."""
+    with pytest.raises(ValueError, match=r"\bunknown check\b.*first_variation"):
+        _core.load("nope")
+    with pytest.raises(ValueError, match=r"\bmode\b"):
+        run_check("first_variation", mode="fast")
+    with pytest.raises(ValueError, match=r"\bverdict\b"):
+        Outcome("OK", "k")
 
 
 def test_every_check_module_is_registered():

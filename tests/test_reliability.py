@@ -280,6 +280,7 @@ KILL_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_the_process_and_resume_bitwise(tmp_path):
     ck = tmp_path / "killed.ckpt"
     script = tmp_path / "run.py"

@@ -333,6 +333,7 @@ def test_w1_to_a_normal_law_against_the_cdf_integral(n):
         w1_to_normal(x, 0.0, 0.0)
 
 
+@pytest.mark.slow
 def test_explicit_euler_maruyama_past_its_stability_limit_is_diverged_not_success():
     """Issue [S]: EM on a stiff OU (drift −x, dt = 1e5: |1 − λ dt| ≈ 1e5 per step) reported success at
     |x| = 2.6e50. The run must stop as "diverged" naming dt; the same SDE at a stable dt succeeds."""

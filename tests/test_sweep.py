@@ -140,6 +140,7 @@ def test_every_cell_is_validated_before_any_runs(tmp_path, monkeypatch):
 
 
 # -- fingerprints -----------------------------------------------------------------------------
+@pytest.mark.slow
 def test_fingerprints_are_stable_and_change_with_what_runs(tmp_path):
     cfg = expand(_config(tmp_path, '"run.dt" = [0.1]'))[0].config
     fp = fingerprint(cfg)
@@ -223,6 +224,7 @@ def test_a_rerun_skips_finished_cells_and_runs_only_new_ones(tmp_path, monkeypat
     assert all((store / "cells" / name).stat().st_mtime_ns == m for name, (m, _) in before.items())
 
 
+@pytest.mark.slow
 def test_a_failing_cell_keeps_its_traceback_and_is_retried_only_when_asked(tmp_path, monkeypatch):
     store = tmp_path / "store"
     # a quantile oracle on 2-D data validates (its options are fine) but raises when the flow runs
@@ -256,6 +258,7 @@ def test_a_failing_cell_keeps_its_traceback_and_is_retried_only_when_asked(tmp_p
     assert len(meta["previous_errors"]) == 2 and "1-D only" in meta["previous_errors"][1]["traceback"]
 
 
+@pytest.mark.slow
 def test_a_crash_mid_write_leaves_no_partial_record(tmp_path):
     """A process killed while writing a record leaves only a temporary file, which readers ignore
     and the next sweep removes; the record's own name never holds a partial file."""
@@ -311,6 +314,7 @@ def _kill_when(store, min_done, kill):
     return thread, seen
 
 
+@pytest.mark.slow
 def test_a_pool_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     import multiprocessing
 
@@ -333,6 +337,7 @@ def test_a_pool_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     assert [r["status"] for r in summarize(store)] == ["success"] * 6
 
 
+@pytest.mark.slow
 def test_a_dask_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")
@@ -383,6 +388,7 @@ def test_a_dask_worker_killed_mid_sweep_loses_and_duplicates_nothing(tmp_path):
         _assert_each_cell_once(expand(grown), store)
 
 
+@pytest.mark.slow
 def test_a_local_dask_cluster_on_request(tmp_path):
     pytest.importorskip("distributed")
     report = run_sweep(_config(tmp_path, '"data.seed" = [0, 1]'), store=tmp_path / "store", local_cluster=1,
@@ -502,3 +508,21 @@ def test_a_failure_record_under_another_cells_name_is_skipped(tmp_path, caplog):
     assert [(r["fingerprint"], r["status"]) for r in rows] == [(cell.fingerprint, "success")]
     assert f"- {other}.error.json: " in (store / "summary.md").read_text()
     assert set(read_store(store)) == {cell.fingerprint}
+
+
+def test_a_dask_client_in_this_process_runs_each_cell_once_as_w1flow_run_would(tmp_path):
+    """The fast tier's Dask path (the clusters of processes are in the slow tier): a client given by
+    the caller, its one worker a thread of this process; each record is the cell's `w1flow run`."""
+    distributed = pytest.importorskip("distributed")
+    from w1flow.config import run_config
+
+    cfg = _config(tmp_path, '"data.seed" = [0, 1]\n"solver.kind" = ["euler", "capped_euler"]\n')
+    store = tmp_path / "store"
+    with distributed.Client(processes=False, n_workers=1, threads_per_worker=1, dashboard_address=None) as client:
+        report = run_sweep(cfg, store=store, client=client, summary=False)
+    assert report.ran == 4 and report.failed == []
+    _assert_each_cell_once(report.cells, store)
+    for cell in report.cells[::3]:
+        ref = run_config(cell.config, out=tmp_path / f"ref-{cell.fingerprint}", progress=False)
+        got = FlowResult.load(store / "cells" / f"{cell.fingerprint}.npz")
+        assert np.array_equal(got.w1, ref.w1) and np.array_equal(got.x_final, ref.x_final)

@@ -60,8 +60,9 @@ def test_import_w1flow_does_not_import_torch(tmp_path, with_geomloss):
     assert proc.returncode == 0, proc.stderr
 
 
-@pytest.mark.parametrize("method, K, optimizer, activation", [("w1fe", 4, "adam", "relu"), ("wgan", 1, "adam", "tanh"),
-                                                              ("w1fe", 2, "sgd", "tanh"), ("naive_same", 3, "adam", "relu")])
+@pytest.mark.parametrize("method, K, optimizer, activation", [
+    ("w1fe", 4, "adam", "relu"), ("wgan", 1, "adam", "tanh"), ("w1fe", 2, "sgd", "tanh"), ("naive_same", 3, "adam", "relu")])
+@pytest.mark.slow
 def test_numpy_and_torch_backends_follow_the_same_trajectory(method, K, optimizer, activation):
     pytest.importorskip("torch")
     data = eight_gaussians(4000, seed=0)
@@ -128,6 +129,7 @@ def test_the_gradient_penalty_critic_overshoots_by_about_w1_over_2_lambda():
     assert 1.0 < slope < 1.0 + exact / 10.0 and exact < pot.w1 < 1.3 * exact, (slope, pot.w1, exact)
 
 
+@pytest.mark.slow
 def test_a_flow_driven_by_the_torch_critic_reaches_toward_the_data():
     pytest.importorskip("torch")
     from w1flow.potentials.torch_critic import TorchCriticPotential

@@ -176,6 +176,7 @@ def test_the_plain_wgan_gp_loop_does_the_work_of_train_wgan_with_the_torch_criti
     np.testing.assert_array_equal(res.history["critic_evaluations"], ref.history["critic_evaluations"])
 
 
+@pytest.mark.slow
 def test_the_plain_wgan_gp_loop_learns_with_the_penalty():
     data = eight_gaussians(2000, seed=0)
     g = TorchGenerator("mlp", 2, 2, hidden=(32, 32), seed=0)
@@ -188,6 +189,7 @@ def test_the_plain_wgan_gp_loop_learns_with_the_penalty():
     assert res.success and res.w1[1][-1] < 0.8 * start, (res.w1, start)
 
 
+@pytest.mark.slow
 def test_the_dcgan_critic_learns_a_w1_estimate_on_images():
     x, y = _images(200, 0) * 0.5, _images(200, 1)
     exact = _w1_reference(x, y)
