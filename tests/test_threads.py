@@ -256,3 +256,27 @@ def test_the_torch_critic_trains_on_the_policy_threads_unless_told_otherwise(exp
     pot(x, np.full(3, 1 / 3), y, np.full(3, 1 / 3))
     assert seen == [expected]
     assert torch.get_num_threads() == 2  # put back afterwards
+
+
+def test_without_threadpoolctl_openblas_is_set_through_its_own_api():
+    """Where threadpoolctl is not installed (a plain `pip install w1flow`), the policy still limits
+    numpy's OpenBLAS; read back by threadpoolctl itself, imported only after the policy ran."""
+    code = """
+import json, sys
+sys.modules["threadpoolctl"] = None  # import threadpoolctl raises ImportError, as if not installed
+import numpy as np, w1flow
+np.dot(np.ones((64, 64)), np.ones((64, 64)))  # BLAS loaded and running
+got = w1flow.set_num_threads(1)
+del sys.modules["threadpoolctl"]
+import threadpoolctl
+blas = [d for d in threadpoolctl.threadpool_info() if d["user_api"] == "blas"]
+print(json.dumps({"got": got["blas"], "counts": sorted({d["num_threads"] for d in blas}),
+                  "apis": sorted({d["internal_api"] for d in blas})}))
+"""
+    env = {k: v for k, v in os.environ.items() if k not in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stderr
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    if r["apis"] != ["openblas"]:
+        pytest.skip(f"numpy's BLAS here is not OpenBLAS alone ({r['apis']})")
+    assert r["got"] == 1 and r["counts"] == [1], r
