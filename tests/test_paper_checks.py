@@ -120,3 +120,19 @@ def test_checks_use_the_independent_reference_not_the_code_under_test():
         for node in ast.walk(tree):
             if isinstance(node, ast.ImportFrom) and node.module:
                 assert "metrics" not in node.module, name
+
+
+#: The quick checks that take well under a second each (`w1flow check --quick` on 2 idle cores):
+#: run in process in the fast tier, so it exercises the checks themselves, not only the runner
+#: (the whole `check --quick` is in the slow tier).
+FAST_CHECKS = ["strict_convexity", "dissipation", "first_variation", "w2fe_contraction",
+               "first_variation_degenerate", "gan_js_flow", "wgan_equivalence", "non_uniqueness",
+               "euler_convergence", "monoflow_particles"]
+
+
+@pytest.mark.parametrize("name", FAST_CHECKS)
+def test_a_fast_check_holds_and_its_broken_run_does_not(name):
+    rep = run_check(name, "quick")
+    assert not rep.error, rep.error
+    assert rep.verdict == _core.load(name).EXPECTED and rep.broken_verdict != rep.verdict, rep.key
+    assert rep.holds
