@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import numbers
 import platform
-import re
 import zipfile
 import zlib
 from dataclasses import dataclass, field as dc_field, fields
@@ -13,14 +12,13 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import MAX_JSON_DEPTH, json_depth as _json_depth
+
 #: Format of :meth:`FlowResult.save` files; :meth:`FlowResult.load` reads this version and older.
 RESULT_FORMAT = ("w1flow.FlowResult", 1)
 _SCALARS = ("status", "message", "n_steps", "n_field_evals", "n_lp_solves", "wall_time", "timings", "solver",
             "dt", "split", "health", "functional_name")
 
-#: Deepest nesting of lists and dicts accepted in a result file's JSON part (its metadata):
-#: deeper text is refused before parsing, so a hostile file cannot exhaust the parser's recursion.
-MAX_JSON_DEPTH = 64
 
 __all__ = ["FlowResult", "ResultFileError", "MAX_JSON_DEPTH"]
 
@@ -273,19 +271,6 @@ def _versions():
         except PackageNotFoundError:
             out[pkg] = None
     return out
-
-
-_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
-
-
-def _json_depth(text):
-    """Deepest bracket nesting of JSON ``text``, brackets inside strings aside (no parsing)."""
-    bare = _STRING_RE.sub('""', text).encode()
-    if not bare:
-        return 0
-    codes = np.frombuffer(bare, dtype=np.uint8)
-    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}")))
-    return int(np.cumsum(step).max(initial=0))
 
 
 # The JSON "result" fields: (type check, what it must be). Missing or wrong ones name the field.

@@ -57,6 +57,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ._files import MAX_JSON_DEPTH, atomic_write_text, json_depth
 from .config import _TABLES, ConfigError, _load_toml, build, load_config
 from .result import ResultFileError
 from .threads import THREAD_ENV, available_cores, get_num_threads, init_worker, worker_env
@@ -357,17 +358,8 @@ def _tmp_path(folder, suffix):
 
 
 def _atomic_write_text(path, text):
-    path = Path(path)
-    tmp = _tmp_path(path.parent, path.suffix)
-    try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    # the temporary name carries _TMP_PREFIX: a store's leftovers of a killed writer are recognised
+    atomic_write_text(path, text, tmp=_tmp_path(Path(path).parent, Path(path).suffix))
 
 
 def _atomic_save(result, path, metadata):
@@ -505,14 +497,12 @@ def _read_done(path, task=None):
 
 def _read_error(path):
     """A failed cell's record (``<fp>.error.json``), checked; raises :class:`ResultFileError`."""
-    from .result import MAX_JSON_DEPTH, _json_depth
-
     path = Path(path)
     try:
         text = path.read_text()
     except (OSError, UnicodeDecodeError) as exc:
         raise ResultFileError(path, "file", f"cannot be read ({exc}).") from None
-    if _json_depth(text) > MAX_JSON_DEPTH:
+    if json_depth(text) > MAX_JSON_DEPTH:
         raise ResultFileError(path, "file", f"its JSON nests more than {MAX_JSON_DEPTH} levels deep.")
     try:
         rec = json.loads(text)
@@ -965,11 +955,9 @@ def _one_line(exc):
 
 def _read_spec(path):
     """The store's ``sweep.json``, checked (a damaged one names the file, not a KeyError)."""
-    from .result import MAX_JSON_DEPTH, _json_depth
-
     try:
         text = path.read_text()
-        if _json_depth(text) > MAX_JSON_DEPTH:
+        if json_depth(text) > MAX_JSON_DEPTH:
             raise ValueError(f"nests more than {MAX_JSON_DEPTH} levels deep")
         spec = json.loads(text)
         if not (isinstance(spec, dict) and isinstance(spec.get("grids"), dict) and isinstance(spec.get("cells"), list)

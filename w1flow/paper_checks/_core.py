@@ -23,7 +23,6 @@ import importlib
 import json
 import logging
 import math
-import os
 import signal
 import threading
 import time
@@ -32,6 +31,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import numpy as np
+
+from .._files import atomic_write_text
 
 logger = logging.getLogger("w1flow.paper_checks")
 
@@ -184,13 +185,6 @@ def _not_run(name):
                        thresholds={k: {"value": v[0], "why": v[1]} for k, v in mod.THRESHOLDS.items()})
 
 
-def _atomic_write(path, text):
-    # write then rename: a run killed mid-write leaves the previous report, never half of one
-    tmp = path.with_name(f".tmp-{path.name}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
-
-
 def write_report(out, reports, mode, names=None, extra=None):
     """Write ``report.json`` and ``report.md`` to ``out`` (atomically, each file whole).
 
@@ -202,8 +196,9 @@ def write_report(out, reports, mode, names=None, extra=None):
     rows = list(reports) + [_not_run(n) for n in (names or []) if n not in done]
     doc = {"mode": mode, "complete": all(r.verdict != NOT_RUN for r in rows), **(extra or {}),
            "checks": [asdict(r) for r in rows]}
-    _atomic_write(out / "report.json", json.dumps(doc, indent=1))
-    _atomic_write(out / "report.md", report_markdown(rows, mode))
+    # each file whole: a run killed mid-write leaves the previous report, never half of one
+    atomic_write_text(out / "report.json", json.dumps(doc, indent=1))
+    atomic_write_text(out / "report.md", report_markdown(rows, mode))
 
 
 def run_checks(names=None, mode="quick", out="w1flow-checks", progress=False):

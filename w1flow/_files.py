@@ -1,0 +1,46 @@
+"""File helpers shared by the modules that write or read back w1flow's own files: one atomic text
+write (sweep stores, the paper-check report) and one JSON nesting cap (result files, sweep records)."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import numpy as np
+
+#: Deepest nesting of lists and dicts accepted in the JSON w1flow reads back: deeper text is refused
+#: before parsing, so a hostile file cannot exhaust the parser's recursion.
+MAX_JSON_DEPTH = 64
+
+_STRING_RE = re.compile(r'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(text):
+    """Deepest bracket nesting of JSON ``text``, brackets inside strings aside (no parsing)."""
+    bare = _STRING_RE.sub('""', text).encode()
+    if not bare:
+        return 0
+    codes = np.frombuffer(bare, dtype=np.uint8)
+    step = np.isin(codes, (ord("["), ord("{"))).astype(np.int64) - np.isin(codes, (ord("]"), ord("}")))
+    return int(np.cumsum(step).max(initial=0))
+
+
+def atomic_write_text(path, text, tmp=None):
+    """Write ``text`` to ``path`` through a temporary file, synced, then :func:`os.replace`: a
+    reader (or a run killed mid-write) sees the previous file or the new one, never half of one.
+
+    ``tmp`` is the temporary file's path (beside ``path``; default ``.<name>.<pid>.tmp``); it is
+    removed if the write fails.
+    """
+    path = Path(path)
+    tmp = Path(tmp) if tmp is not None else path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "w") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
