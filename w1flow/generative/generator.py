@@ -25,7 +25,23 @@ def _layout(sizes):
     return np.asarray(offs, dtype=np.int64), o
 
 
-class MLPGenerator:
+class _ThetaState:
+    """The checkpoint state protocol of a generator whose parameters are one flat array ``theta``
+    (``MLPGenerator``, ``TorchGenerator``)."""
+
+    def state_dict(self):
+        """The parameters ``theta`` (a copy): a checkpoint's generator state (its settings are fingerprinted)."""
+        return {"theta": self.theta.copy()}
+
+    def load_state(self, d):
+        """Copy saved parameters into ``theta`` (in place: views of it stay valid)."""
+        theta = np.asarray(d["theta"], dtype=np.float64)
+        if theta.shape != self.theta.shape:
+            raise ValueError(f"saved parameters have shape {theta.shape}, this generator's {self.theta.shape}.")
+        self.theta[:] = theta
+
+
+class MLPGenerator(_ThetaState):
     """A multilayer perceptron generator ``z ↦ G_θ(z)`` with a linear output layer.
 
     Parameters
@@ -96,17 +112,6 @@ class MLPGenerator:
     def settings(self):
         return {"latent_dim": self.latent_dim, "out_dim": self.out_dim, "hidden": self.hidden,
                 "activation": self.activation, "seed": self.seed}
-
-    def state_dict(self):
-        """The parameters ``theta`` (a copy): a checkpoint's generator state (its settings are fingerprinted)."""
-        return {"theta": self.theta.copy()}
-
-    def load_state(self, d):
-        """Copy saved parameters into ``theta`` (in place: views of it stay valid)."""
-        theta = np.asarray(d["theta"], dtype=np.float64)
-        if theta.shape != self.theta.shape:
-            raise ValueError(f"saved parameters have shape {theta.shape}, this generator's {self.theta.shape}.")
-        self.theta[:] = theta
 
     def __repr__(self):
         return "MLPGenerator(" + ", ".join(f"{k}={v!r}" for k, v in self.settings().items()) + ")"

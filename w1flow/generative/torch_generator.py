@@ -15,13 +15,14 @@ import numpy as np
 
 from .._torch_nets import torch_module
 from .._validation import as_int, as_points, as_rng, as_seed
+from .generator import _ThetaState
 
 __all__ = ["TorchGenerator"]
 
 _KINDS = {"dcgan": "dcgan_generator", "residual": "residual_translator", "mlp": "mlp"}
 
 
-class TorchGenerator:
+class TorchGenerator(_ThetaState):
     """A generator ``z ↦ G_θ(z)`` built from a torch network, parameters in a flat numpy vector.
 
     Parameters
@@ -127,17 +128,6 @@ class TorchGenerator:
     def settings(self):
         return {"kind": self.kind, "latent_dim": self.latent_dim, "out_dim": self.out_dim,
                 "image_shape": self.image_shape, "channels": self.channels, "hidden": self.hidden, "seed": self.seed}
-
-    def state_dict(self):
-        """The parameters ``theta`` (a copy): a checkpoint's generator state (its settings are fingerprinted)."""
-        return {"theta": self.theta.copy()}
-
-    def load_state(self, d):
-        """Copy saved parameters into ``theta`` (in place: views of it stay valid)."""
-        theta = np.asarray(d["theta"], dtype=np.float64)
-        if theta.shape != self.theta.shape:
-            raise ValueError(f"saved parameters have shape {theta.shape}, this generator's {self.theta.shape}.")
-        self.theta[:] = theta
 
     def __repr__(self):
         return "TorchGenerator(" + ", ".join(f"{k}={v!r}" for k, v in self.settings().items()) + ")"
