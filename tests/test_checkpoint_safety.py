@@ -222,37 +222,29 @@ def test_resuming_a_training_run_with_other_held_out_data_is_refused(tmp_path):
     assert done.success and again.theta.tobytes() == gen.theta.tobytes()
 
 
-def test_a_torch_critic_flow_resumes_bitwise(tmp_path):
-    """The torch critic's weights, Adam state and penalty stream are saved as numpy arrays."""
+def _torch_critic():
     pytest.importorskip("torch")
     from w1flow.potentials.torch_critic import TorchCriticPotential
 
-    x, y = _problem()
-
-    def critic():
-        return TorchCriticPotential(hidden=(8,), n_critic=2, warmup=5, seed=0, device="cpu", num_threads=1)
-
-    ref = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic())
-    ck = tmp_path / "torch.ckpt"
-    part = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic(), checkpoint=Checkpoint(ck, every=1),
-                    callback=stop_after(2))
-    assert part.status == "interrupted"
-    done = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic(), checkpoint=Checkpoint(ck, resume=True))
-    assert done.success and done.n_steps == ref.n_steps
-    assert done.x_final.tobytes() == ref.x_final.tobytes() and done.w1.tobytes() == ref.w1.tobytes()
+    return TorchCriticPotential(hidden=(8,), n_critic=2, warmup=5, seed=0, device="cpu", num_threads=1)
 
 
-def test_a_penalised_critic_flow_resumes_bitwise(tmp_path):
-    """The gradient penalty draws from the critic's random generator at every update: its state
-    (a JSON dict in the file) must come back, as well as the weights and Adam's moments."""
+def _penalised_critic():
     from w1flow import CriticPotential
 
+    # two-sided: the penalty (and so the interpolates drawn from the generator) acts at every update
+    return CriticPotential(hidden=(8,), n_warmup=5, n_critic=2, seed=3, penalty="two-sided")
+
+
+@pytest.mark.parametrize("critic", [
+    # the torch critic's weights, Adam state and penalty stream are saved as numpy arrays
+    pytest.param(_torch_critic, id="torch critic"),
+    # the gradient penalty draws from the critic's random generator at every update: its state (a
+    # JSON dict in the file) must come back, as well as the weights and Adam's moments
+    pytest.param(_penalised_critic, id="penalised numpy critic"),
+])
+def test_a_learned_critic_flow_resumes_bitwise(tmp_path, critic):
     x, y = _problem()
-
-    def critic():
-        # two-sided: the penalty (and so the interpolates drawn from the generator) acts at every update
-        return CriticPotential(hidden=(8,), n_warmup=5, n_critic=2, seed=3, penalty="two-sided")
-
     ref = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic())
     ck = tmp_path / "critic.ckpt"
     part = simulate(W1Flow(y), x, 0.5, 0.1, potential=critic(), checkpoint=Checkpoint(ck, every=1),

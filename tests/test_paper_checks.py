@@ -86,20 +86,14 @@ def test_runner_holds_only_when_the_verdict_is_expected_and_the_broken_run_diffe
 
 
 @pytest.mark.slow
-def test_bad_names_and_modes_are_refused():
-    with pytest.raises(ValueError, match=r"\bunknown check\b.*first_variation"):
-        _core.load("nope")
-    with pytest.raises(ValueError, match=r"\bmode\b"):
-        run_check("first_variation", mode="fast")
-    with pytest.raises(ValueError, match=r"\bverdict\b"):
-        Outcome("OK", "k")
+def test_the_cli_refuses_an_unknown_check():
+    """The CLI's part of the refusals (a subprocess); the in-process ones are in the fast tier."""
     proc = subprocess.run([sys.executable, "-m", "w1flow", "check", "--only", "nope", "--out", "unused"],
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "unknown check 'nope'" in proc.stderr
 
 
 def test_bad_names_modes_and_verdicts_are_refused_in_process():
-    """The fast tier's part of test_bad_names_and_modes_are_refused (that one also runs the CLI)."""
     with pytest.raises(ValueError, match=r"\bunknown check\b.*first_variation"):
         _core.load("nope")
     with pytest.raises(ValueError, match=r"\bmode\b"):
