@@ -151,7 +151,8 @@ def get_num_threads():
     -------
     dict
         ``numba`` (``numba.get_num_threads()``), ``blas`` (the largest count of the BLAS libraries
-        threadpoolctl finds; None without threadpoolctl), ``torch`` (only if torch is imported:
+        threadpoolctl finds, or without it of the OpenBLAS libraries loaded (Linux); None if
+        neither can tell), ``torch`` (only if torch is imported:
         it is never imported just to ask) and ``policy`` (the last :func:`set_num_threads`
         count, None if it was not called).
     """
