@@ -27,7 +27,7 @@ MUTANTS = [
      "    for name in (\"functional\",):\n        if name in arrays and numeric(name, 1).shape != (k,):", RES),
     ("JSON nesting cap ten times higher", "w1flow/result.py",
      "    if depth > MAX_JSON_DEPTH:\n", "    if depth > 10 * MAX_JSON_DEPTH:\n", RES),
-    ("brackets inside JSON strings counted", "w1flow/result.py",
+    ("brackets inside JSON strings counted", "w1flow/_files.py",
      "    bare = _STRING_RE.sub('\"\"', text).encode()", "    bare = text.encode()", RES),
     ("n_steps of any type accepted", "w1flow/result.py",
      '    "n_steps": (_is_count, "an integer >= 0"),', '    "n_steps": (lambda v: True, "an integer >= 0"),', RES),
