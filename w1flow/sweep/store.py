@@ -57,10 +57,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ._files import MAX_JSON_DEPTH, atomic_write_text, json_depth
-from .config import _TABLES, ConfigError, _load_toml, build, load_config
-from .result import ResultFileError
-from .threads import THREAD_ENV, available_cores, get_num_threads, init_worker, worker_env
+from .._files import MAX_JSON_DEPTH, atomic_write_text, json_depth
+from ..config import _TABLES, ConfigError, _load_toml, build, load_config
+from ..result import ResultFileError
+from ..threads import THREAD_ENV, available_cores, get_num_threads, init_worker, worker_env
 
 logger = logging.getLogger(__name__)
 
@@ -222,7 +222,7 @@ def fingerprint(config, version=None):
         24 hex digits; equal configs (key order aside) give equal fingerprints.
     """
     if version is None:
-        from . import __version__ as version
+        from .. import __version__ as version
     cfg = {k: copy.deepcopy(v) for k, v in config.items() if k != "output"}
     for table in ("data", "particles"):
         spec = cfg.get(table, {})
@@ -418,7 +418,7 @@ def run_cell(task):
         ``fingerprint``, ``status`` (the run's status, or ``"error"``), ``seconds``, and
         ``w1_final`` or ``error``.
     """
-    from .simulate import simulate
+    from ..simulate import simulate
 
     store, fp = Path(task["store"]), task["fingerprint"]
     done = _done_path(store, fp)
@@ -467,7 +467,7 @@ def _read_done(path, task=None):
     of the fingerprint in its name; given ``task`` (the cell run_sweep means), its config,
     parameters and w1flow version must be the cell's too.
     """
-    from .result import FlowResult
+    from ..result import FlowResult
 
     path = Path(path)
     meta = FlowResult.read_metadata(path)
@@ -801,7 +801,7 @@ def run_sweep(config, store=None, *, workers=None, scheduler=None, local_cluster
     SweepError
         An invalid sweep (before any cell runs), or conflicting executor arguments.
     """
-    from . import __version__
+    from .. import __version__
 
     chosen = [name for name, v in (("workers", workers), ("scheduler", scheduler), ("local_cluster", local_cluster),
                                    ("client", client)) if v is not None]
@@ -989,7 +989,7 @@ def _cell_text(value, md=False):
 
 
 def _figure(keys, rows, path):
-    from .plotting import plot_sweep
+    from ..plotting import plot_sweep
 
     fig = plot_sweep(rows, keys)
     tmp = _tmp_path(Path(path).parent, ".png")
