@@ -27,8 +27,19 @@ import time
 import numpy as np
 
 from .._validation import as_bool, as_float, as_int, as_points
-from .trainer import _HISTORY, TrainResult, _check_evaluation, _check_latents, _diverged, _eval_latents, \
-    _evaluate_after, _held_out_w1, _norm, _radius
+from .evaluation import diverged as _diverged, evaluate_after as _evaluate_after, \
+    evaluation_latents as _eval_latents, held_out_w1 as _held_out_w1, norm as _norm, radius as _radius
+from .options import Evaluation
+from .result import HISTORY as _HISTORY, TrainResult
+
+
+def _check_evaluation(held_out, eval_every, eval_samples, dim):  # TEMPORARY until the rewrite
+    ev = Evaluation(held_out=held_out, every=eval_every, samples=eval_samples)
+    return ev.held_out, ev.every, ev.samples
+
+
+def _check_latents(latent, eval_latent, eval_every, latent_dim):  # TEMPORARY
+    return latent, eval_latent
 
 __all__ = ["wgan_gp_reference"]
 
