@@ -63,9 +63,12 @@ def _grids(raw, tables):
     grids = {}
     for key, values in _flatten(raw).items():
         parts = key.split(".")
-        if len(parts) != 2 or not all(parts):
-            raise SweepError(f"[sweep] key {key!r} must name one config entry as 'table.key', e.g. 'run.dt'.")
-        table, entry = parts
+        whole = len(parts) == 1 and parts[0] in tables and isinstance(values, list) and values and \
+            all(isinstance(v, dict) for v in values)
+        if not whole and (len(parts) != 2 or not all(parts)):
+            raise SweepError(f"[sweep] key {key!r} must name one config entry as 'table.key', e.g. 'run.dt' "
+                             "(or a whole table, with a list of tables: method = [{name = 'wgan'}, ...]).")
+        table, entry = (parts[0], None) if whole else parts
         if table == "output":
             raise SweepError(f"[sweep] key {key!r}: the [output] table cannot be swept (the store is "
                              "[output] dir); sweep the tables "
@@ -74,7 +77,7 @@ def _grids(raw, tables):
             raise SweepError(f"[sweep] key {key!r}: unknown table {table!r}; allowed: "
                              f"{', '.join(t for t in tables if t != 'output')}.")
         allowed = tables[table]
-        if allowed is not None and entry not in allowed:
+        if entry is not None and allowed is not None and entry not in allowed:
             raise SweepError(f"[sweep] key {key!r}: unknown key {entry!r} in [{table}]; allowed: "
                              f"{', '.join(sorted(allowed))}.")
         if not isinstance(values, list) or not values:
@@ -183,6 +186,9 @@ def _cells(base, grids, folder, kind):
         params = dict(zip(grids, values))
         cfg = copy.deepcopy(base)
         for key, value in params.items():
+            if "." not in key:  # a whole table: it replaces the base config's
+                cfg[key] = copy.deepcopy(value)
+                continue
             table, entry = key.split(".")
             cfg.setdefault(table, {})
             if not isinstance(cfg[table], dict):

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..config import _TABLES, ConfigError, build, load_config
 
-__all__ = ["FlowKind", "KINDS", "kind_of", "resolve_files"]
+__all__ = ["FlowKind", "GeneratorKind", "KINDS", "kind_of", "resolve_files"]
 
 _VALIDATION_N = 8
 
@@ -110,9 +110,64 @@ def _shrunk(cfg):
     return small
 
 
-KINDS = {"flow": FlowKind()}
+class GeneratorKind:
+    """A generator run: a generator config (:mod:`w1flow.generative.config`) →
+    :class:`~w1flow.generative.TrainResult`."""
+
+    name = "generator"
+    result_name = "TrainResult"
+    file_tables = ("data",)
+
+    @property
+    def tables(self):
+        from ..generative.config import TRAIN_TABLES
+
+        return TRAIN_TABLES
+
+    def check(self, cfg, folder, built):
+        """The cell's checked config; builds its objects (on a few data points) once per distinct
+        setting, so bad option values fail before anything runs."""
+        from ..generative.config import build_train, load_train_config
+
+        cfg = load_train_config(cfg, folder)
+        sig = json.dumps({k: v for k, v in cfg.items() if k != "output"}, sort_keys=True)
+        if sig not in built:
+            build_train(cfg, small=True)
+            built[sig] = True
+        return cfg
+
+    def run(self, config):
+        from ..generative.config import run_train_config
+
+        return run_train_config(config)
+
+    @staticmethod
+    def read_metadata(path):
+        from ..generative.result import TrainResult
+
+        return TrainResult.read_metadata(path)
+
+    @staticmethod
+    def outcome(result):
+        _, w1 = result.w1
+        return {"status": result.status, "w1_final": float(w1[-1]) if w1.size else None}
+
+    @staticmethod
+    def record_fields(path, meta):
+        import numpy as np
+
+        with np.load(path, allow_pickle=False) as npz:  # the checks of read_metadata have read it whole
+            w1 = npz["history.w1"]
+        w1 = w1[np.isfinite(w1)]
+        r = meta["result"]
+        return {"status": r["status"], "message": r["message"],
+                "w1_start": float(w1[0]) if w1.size else None, "w1_final": float(w1[-1]) if w1.size else None,
+                "t": None, "n_steps": r["n_iter"], "wall_time": r["wall_time"]}
+
+
+KINDS = {"flow": FlowKind(), "generator": GeneratorKind()}
 
 
 def kind_of(raw):
     """The kind of a (raw) config: a generator run when it has a ``[generator]`` table, else a flow."""
-    return KINDS["flow"]
+    return KINDS["generator" if isinstance(raw, dict) and "generator" in raw else "flow"]
