@@ -1,4 +1,4 @@
-"""Command-line interface: ``w1flow demo``, ``run``, ``sweep``, ``check`` and ``bench``.
+"""Command-line interface: ``w1flow demo``, ``run``, ``train``, ``sweep``, ``check`` and ``bench``.
 
 The CLI is the one place that prints; the library only logs.
 """
@@ -175,6 +175,27 @@ def _run(args):
     return 0 if res.success else 1
 
 
+def _train(args):
+    """Train a generator from a TOML config (w1flow.generative.config) and save its TrainResult."""
+    from . import __version__
+    from .generative.config import load_train_config, run_train_config
+
+    cfg = load_train_config(args.config)
+    out = Path(args.out if args.out is not None else cfg["output"].get("dir", "w1flow-train"))
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"the output folder {str(out)!r} is a file; give another --out (or [output] dir).")
+    res = run_train_config(cfg, progress=not args.quiet)
+    out.mkdir(parents=True, exist_ok=True)
+    path = res.save(out / "result.npz", metadata={"config": cfg, "w1flow": __version__})
+    _, w1 = res.w1
+    w1 = f", held-out W1 {w1[0]:.4g} -> {w1[-1]:.4g}" if w1.size else ""
+    print(f"{res.status}: {_count(res.n_iter, 'outer step')}, {_count(res.generator_steps, 'generator step')}"
+          f"{w1} ({res.wall_time:.3g} s); wrote {path}")
+    if not res.success:
+        print(res.message, file=sys.stderr)
+    return 0 if res.success else 1
+
+
 def _sweep(args):
     """Run a sweep config (w1flow.sweep) into its store, or only rebuild its summary."""
     from .sweep import default_store, run_sweep, summarize
@@ -257,15 +278,29 @@ def main(argv=None):
     run.add_argument("--out", help="output folder (default: the config's [output] dir, else w1flow-run)")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_run)
+    train = sub.add_parser(
+        "train", help="train a generator from a TOML config",
+        description="Train the generator a TOML config describes (tables [generator], [data], [potential], "
+                    "[method], [optimizer], [batches], [evaluation], [train], [output]; documented in "
+                    "w1flow.generative.config and docs/generative.md) and write result.npz (TrainResult.save).",
+        epilog="example config:\n  [generator]\n  hidden = [64, 64]\n  [data]\n  target = \"8 Gaussians\"\n"
+               "  n = 20000\n  held_out = 2000\n  [potential]\n  kind = \"exact\"\n  [method]\n  name = \"w1fe\"\n"
+               "  K = 8\n  [evaluation]\n  every = 50\n  [train]\n  n_iter = 300\n\n"
+               "then: w1flow train gen.toml --out my-run",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    train.add_argument("config", help="the TOML file")
+    train.add_argument("--out", help="output folder (default: the config's [output] dir, else w1flow-train)")
+    train.add_argument("--quiet", action="store_true", help="no progress bar")
+    train.set_defaults(func=_train)
     sweep = sub.add_parser(
-        "sweep", help="run a grid of run configs into a resumable result store",
+        "sweep", help="run a grid of run (or generator) configs into a resumable result store",
         description="Expand the [sweep] grids of a run config (docs/sweeps.md), validate every cell, and run "
                     "the cells not yet in the store: locally in worker processes, or on Dask.",
         epilog="example: a run config plus\n  [sweep]\n  \"solver.kind\" = [\"euler\", \"capped_euler\"]\n"
                "  \"run.dt\" = [0.1, 0.05]\n  \"data.seed\" = [0, 1, 2]\n\n"
                "then: w1flow sweep sweep.toml --out my-sweep --workers 2",
         formatter_class=argparse.RawDescriptionHelpFormatter)
-    sweep.add_argument("config", help="the TOML file: a run config with a [sweep] table")
+    sweep.add_argument("config", help="the TOML file: a run (or generator) config with a [sweep] table")
     sweep.add_argument("--out", help="the result store (default: the config's [output] dir, else w1flow-sweep)")
     where = sweep.add_mutually_exclusive_group()
     where.add_argument("--workers", type=int, help="local worker processes (default: the usable cores; 1 = serial)")

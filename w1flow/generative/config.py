@@ -132,6 +132,9 @@ def load_train_config(config, folder=None):
     unknown target, dataset, oracle, method or optimizer.
     """
     cfg, folder = _load(config, folder)
+    if "sweep" in cfg:
+        raise ConfigError("[sweep]: a config with grids runs with `w1flow sweep CONFIG` (or w1flow.sweep.run_sweep), "
+                          "not as one run.")
     for table in cfg:
         if table not in TRAIN_TABLES:
             raise ConfigError(f"unknown table [{table}] in a generator config; allowed: {', '.join(TRAIN_TABLES)}.")
