@@ -23,8 +23,9 @@ The protocol (every default is ours, not the paper's):
    them at the fixed budget and says how many critic updates, generator steps and seconds the
    W1-FE curve needs to reach WGAN-GP's final W1 (mean + std over the seeds).
 
-Writes ``<out>/cells.jsonl`` (one line per run; a re-run skips the runs already there),
-``summary.csv``, ``report.md`` (also printed), the figures ``w1_vs_critic_steps.png``,
+Every run is a generator config (:func:`job`) run by the sweep runner into the store
+``<out>/store`` (``w1flow.sweep``: one record per run, a re-run skips the runs already there;
+``--workers`` processes, one thread each). Writes ``summary.csv``, ``report.md`` (also printed), the figures ``w1_vs_critic_steps.png``,
 ``w1_vs_generator_steps.png``, ``w1_vs_wall.png`` (mean +- std over seeds 0-2) and
 ``samples_<mode>.png``.
 """
@@ -32,7 +33,7 @@ Writes ``<out>/cells.jsonl`` (one line per run; a re-run skips the runs already 
 from __future__ import annotations
 
 import argparse
-import os
+import json
 import sys
 import time
 from pathlib import Path
@@ -42,8 +43,68 @@ try:
 except ImportError:  # a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from w1flow.generative.experiments import (DEFAULTS, TARGETS, figures, final_stats, first_reach, job,  # noqa: E402
-                                           label, noise_floor, run_jobs, summary)
+from w1flow.generative import TrainResult  # noqa: E402
+from w1flow.generative.evaluation import noise_floor  # noqa: E402
+from w1flow.generative.experiments import (TARGETS, cell_of, figures, final_stats, first_reach, label,  # noqa: E402
+                                           summary)
+from w1flow.sweep import run_sweep  # noqa: E402
+
+#: The protocol's settings (ours, not the paper's): a 2-64-64-2 ReLU generator, a (48, 48) tanh critic
+#: with the two-sided gradient penalty (WGAN-GP, lambda = 10) and 5 updates per outer step after a
+#: 500-update warm-up, Adam (lr 1e-3, betas (0.5, 0.9)), batches of 256, 2,000-point W1 evaluations.
+#: The same as examples/configs/k_study_{critic,exact}.toml.
+DEFAULTS = dict(n_data=20_000, eval_samples=2000, batch_size=256, hidden=(64, 64), critic_hidden=(48, 48),
+                n_critic=5, n_warmup=500, lr=1e-3, betas=(0.5, 0.9), critic_updates=3000, exact_steps=300,
+                eval_every=None, penalty="two-sided")
+_TABLES = ("generator", "data", "potential", "method", "optimizer", "batches", "evaluation", "train")
+
+
+def job(target, method, K, dt, seed, mode="critic", **overrides):
+    """One run as a generator config (``w1flow.generative.config``); ``overrides`` change :data:`DEFAULTS`.
+
+    The number of outer steps is set by the budget: ``critic_updates`` (critic mode: the warm-up
+    plus ``n_critic`` per outer step) or ``exact_steps`` (exact mode: one LP per outer step).
+    """
+    unknown = set(overrides) - set(DEFAULTS)
+    if unknown:
+        raise TypeError(f"unknown run option(s) {sorted(unknown)}; the options are {sorted(DEFAULTS)}.")
+    if target not in TARGETS:
+        raise ValueError(f"target must be one of {list(TARGETS)}, got {target!r}.")
+    c = dict(DEFAULTS, **overrides)
+    n_iter = c["exact_steps"] if mode == "exact" else max(1, (c["critic_updates"] - c["n_warmup"]) // c["n_critic"] + 1)
+    rule = {"name": method, **({"K": int(K), "dt": float(dt)} if method == "w1fe" else {} if method == "wgan"
+                               else {"K": int(K)})}
+    potential = {"kind": "exact"} if mode == "exact" else {
+        "kind": "critic", "hidden": list(c["critic_hidden"]), "n_critic": c["n_critic"], "n_warmup": c["n_warmup"],
+        "penalty": c["penalty"]}
+    return {"generator": {"hidden": list(c["hidden"])},
+            "data": {"target": target, "n": c["n_data"], "held_out": c["eval_samples"]},
+            "potential": potential, "method": rule, "optimizer": {"lr": c["lr"], "betas": list(c["betas"])},
+            "batches": {"size": c["batch_size"]},
+            "evaluation": {"every": c["eval_every"] or max(1, n_iter // 6), "samples": c["eval_samples"]},
+            "train": {"n_iter": n_iter, "seed": int(seed)}, "overrides": dict(sorted(overrides.items()))}
+
+
+def run_jobs(store, jobs, workers=1, progress=True):
+    """Run the jobs through the sweep runner (one store; finished runs are not run again) and
+    return their records (:func:`~w1flow.generative.experiments.cell_of`) in order."""
+    def key(j):  # a run is its config (two jobs asking for the same run share it)
+        return json.dumps({t: j[t] for t in _TABLES}, sort_keys=True)
+
+    unique = list({key(j): j for j in jobs}.values())
+    base = {t: unique[0][t] for t in _TABLES}
+    # every run is one cell: the eight tables set in step
+    config = dict(base, sweep={", ".join(_TABLES): [[j[t] for t in _TABLES] for j in unique]})
+    report = run_sweep(config, store=store, workers=workers, progress=progress, summary=False)
+    if report.failed:
+        raise RuntimeError(f"{len(report.failed)} run(s) raised; their tracebacks are in {store}/cells/*.error.json")
+    runs = {}
+    for j, c in zip(unique, report.cells):
+        path = Path(store) / "cells" / f"{c.fingerprint}.npz"
+        seconds = TrainResult.read_metadata(path)["metadata"]["sweep"]["cell_seconds"]
+        runs[key(j)] = cell_of(TrainResult.load(path), c.config, seconds)
+    return [dict(runs[key(j)], overrides=j["overrides"]) for j in jobs]
+
 
 KS = (1, 2, 4, 8, 16, 32)
 DTS = (0.1, 0.5)
@@ -88,16 +149,14 @@ def main(argv=None):
     p.add_argument("--workers", type=int, default=1, help="processes (one per core)")
     p.add_argument("--quick", action="store_true", help="8 Gaussians, seed 0 (report seed 1), K in 1,8,32")
     args = p.parse_args(argv)
-    if args.workers > 1:  # one thread per process: the workers share the cores
-        for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-            os.environ[var] = "1"
     targets, seeds, fresh = list(TARGETS), (0, 1, 2), (3, 4, 5)
     sel_kw = {}
     if args.quick:
         targets, seeds, fresh = ["8 Gaussians"], (0,), (1,)
         sel_kw = dict(Ks=(1, 8, 32), dts=(0.1,), lrs=(1e-3,), steps=(1,), poor=False)
     start = time.perf_counter()
-    cells = run_jobs(args.out, selection_jobs(targets, seeds, **sel_kw), workers=args.workers)
+    store = Path(args.out) / "store"
+    cells = run_jobs(store, selection_jobs(targets, seeds, **sel_kw), workers=args.workers)
 
     # -- selection on seeds 0-2, report on fresh seeds ----------------------------------------
     chosen = {}
@@ -114,7 +173,7 @@ def main(argv=None):
         g = ch["gan"][0]
         report_jobs += [job(t, g["method"], g["K"], 0.0, s, "critic", **g["overrides"]) for s in fresh]
         report_jobs += [job(t, "wgan", 1, 0.0, s, "exact") for s in fresh]
-    fresh_cells = run_jobs(args.out, report_jobs, workers=args.workers)
+    fresh_cells = run_jobs(store, report_jobs, workers=args.workers)
     wall = time.perf_counter() - start
 
     floors = {t: noise_floor(t) for t in targets}

@@ -204,31 +204,7 @@ def test_interrupted_training_resumes_bitwise(tmp_path, data):
               checkpoint=wf.Checkpoint(ck, resume=True), **dict(kw, K=5))
 
 
-# -- the experiment runner -----------------------------------------------------------------------
-def test_runner_records_each_run_once_and_resumes(tmp_path):
-    from w1flow.generative import experiments as ex
-
-    tiny = dict(critic_updates=30, n_warmup=20, exact_steps=3, eval_samples=100, n_data=400, batch_size=64)
-    jobs = [ex.job("8 Gaussians", "w1fe", 2, 0.1, 0, "critic", **tiny),
-            ex.job("two moons", "wgan", 1, 0.0, 1, "exact", **tiny)]
-    cells = ex.run_jobs(tmp_path, jobs, progress=False)
-    assert [c["method"] for c in cells] == ["w1fe", "wgan"]
-    assert cells[0]["n_iter"] == 3 and cells[0]["critic_steps"][-1] == 30  # 20 warm-up + 2 x 5
-    assert cells[1]["n_iter"] == 3 and cells[1]["critic_steps"][-1] == 3  # one LP per step
-    for c in cells:
-        assert c["final_w1"] > 0 and c["status"] == "success" and len(c["samples"]) == 500
-    lines = (tmp_path / "cells.jsonl").read_text().splitlines()
-    again = ex.run_jobs(tmp_path, jobs + jobs[:1], progress=False)
-    assert (tmp_path / "cells.jsonl").read_text().splitlines() == lines  # nothing re-run
-    assert again[2] == again[0] == cells[0]
-    assert ex.label(cells[0]) == "W1-FE K=2 dt=0.1" + "".join(
-        f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in sorted(tiny.items()))
-    with pytest.raises(TypeError, match=r"\bcritic_udpates\b"):
-        ex.job("8 Gaussians", "w1fe", 1, 0.1, 0, critic_udpates=5)
-    with pytest.raises(ValueError, match=r"\btarget must be one of"):
-        ex.job("9 Gaussians", "w1fe", 1, 0.1, 0)
-
-
+# -- the K study's figures (its runs go through w1flow.sweep: tests/test_sweep_generator.py) ----------
 def test_first_reach_and_final_stats_read_the_seed_mean_curve():
     from w1flow.generative.experiments import final_stats, first_reach
 

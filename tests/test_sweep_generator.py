@@ -175,3 +175,56 @@ def test_the_shipped_k_study_configs_expand_to_180_valid_cells(name):
     assert len(cells) == 4 * 15 * 3
     methods = {(c.config["method"]["name"], c.config["method"].get("K")) for c in cells}
     assert ("wgan", None) in methods and ("w1fe", 32) in methods and ("naive_fresh", 4) in methods
+
+
+def _example(name):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(name, ROOT / "examples" / f"{name}.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_the_w1fe_protocol_runs_its_jobs_through_the_runner_once(tmp_path):
+    """examples/w1fe_sweep.py: each job is one cell of one store (a re-run, or a repeated job, runs
+    nothing), with the records its figures read."""
+    ws = _example("w1fe_sweep")
+    tiny = dict(critic_updates=30, n_warmup=20, exact_steps=3, eval_samples=100, n_data=400, batch_size=64)
+    jobs = [ws.job("8 Gaussians", "w1fe", 2, 0.1, 0, "critic", **tiny),
+            ws.job("two moons", "wgan", 1, 0.0, 1, "exact", **tiny)]
+    cells = ws.run_jobs(tmp_path / "store", jobs, progress=False)
+    assert [c["method"] for c in cells] == ["w1fe", "wgan"]
+    assert cells[0]["n_iter"] == 3 and cells[0]["critic_steps"][-1] == 30  # 20 warm-up + 2 x 5
+    assert cells[1]["n_iter"] == 3 and cells[1]["critic_steps"][-1] == 3  # one LP per step
+    for c in cells:
+        assert c["final_w1"] > 0 and c["status"] == "success" and len(c["samples"]) == 500
+    records = sorted(p.name for p in (tmp_path / "store" / "cells").iterdir())
+    again = ws.run_jobs(tmp_path / "store", jobs + jobs[:1], progress=False)
+    assert sorted(p.name for p in (tmp_path / "store" / "cells").iterdir()) == records  # nothing re-run
+    assert again[2] == again[0] == cells[0]
+    assert ws.label(cells[0]) == "W1-FE K=2 dt=0.1" + "".join(
+        f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in sorted(tiny.items()))
+    with pytest.raises(TypeError, match=r"\bcritic_udpates\b"):
+        ws.job("8 Gaussians", "w1fe", 1, 0.1, 0, critic_udpates=5)
+    with pytest.raises(ValueError, match=r"\btarget must be one of"):
+        ws.job("9 Gaussians", "w1fe", 1, 0.1, 0)
+
+
+def test_sweep_keys_may_set_whole_tables_and_several_entries_in_step(tmp_path):
+    cfg = _write(tmp_path, RUN + textwrap.dedent('''
+        [sweep]
+        method = [{name = "wgan"}, {name = "naive_same", K = 2}]
+        "potential, train.n_iter" = [[{kind = "exact"}, 5], [{kind = "critic", hidden = [8], n_warmup = 3}, 7]]
+    '''))
+    cells = expand(cfg)
+    assert [(c.config["method"], c.config["potential"]["kind"], c.config["train"]["n_iter"]) for c in cells] == [
+        ({"name": "wgan"}, "exact", 5), ({"name": "wgan"}, "critic", 7),
+        ({"name": "naive_same", "K": 2}, "exact", 5), ({"name": "naive_same", "K": 2}, "critic", 7)]
+    assert cells[1].config["potential"] == {"kind": "critic", "hidden": [8], "n_warmup": 3}  # replaced, not merged
+    bad = _write(tmp_path, RUN + '\n[sweep]\n"method.K, train.n_iter" = [[1, 5], [2]]\n', name="bad.toml")
+    with pytest.raises(SweepError, match=r"sets 2 entries in step: each value must be a list of 2 values, got \[2\]"):
+        expand(bad)
+    bad = _write(tmp_path, RUN + '\n[sweep]\n"method.K, trian.n_iter" = [[1, 5], [2, 6]]\n', name="bad.toml")
+    with pytest.raises(SweepError, match=r"unknown table 'trian'"):
+        expand(bad)

@@ -1,12 +1,12 @@
-"""The W1-FE experiment: persistency K against WGAN-GP and naive persistence on 2-D targets.
+"""The W1-FE experiment's 2-D targets and figures: persistency K against WGAN-GP and naive persistence.
 
-:func:`sweep` trains one generator per cell of a grid (target × method × K × Δt × seed × mode,
-mode = a neural critic or the exact LP on the batch), measures the exact W1 (an LP) between
-2,000 generated and 2,000 held-out data points every ``eval_every`` outer steps, next to the
-noise floor (W1 between two independent 2,000-samples of the data), and writes one JSON line per
-cell to ``out/cells.jsonl`` (a re-run skips the cells already there), ``out/summary.csv`` and
-the figures (:func:`figures`). Every default here is ours, not the paper's (its protocol is not
-published, ``../shared/reference/w1fe-paper.md`` §7).
+The runs themselves are generator configs run by the sweep runner (``w1flow sweep
+examples/configs/k_study_critic.toml``, or ``examples/w1fe_sweep.py`` for the whole protocol);
+this module names the targets (:data:`TARGETS`, the ``[data] target`` of a generator config),
+turns a finished run into the record the figures read (:func:`cell_of`), and draws the tables
+and figures (:func:`summary`, :func:`figures`). The noise floor is
+:func:`w1flow.generative.evaluation.noise_floor`. Every setting of the study is ours, not the
+paper's (arXiv:2405.16351 publishes no protocol, §7).
 
 Budgets are in critic updates (critic mode) or outer steps (exact mode), so methods are compared
 at equal critic work; the history also records generator steps and wall-clock.
@@ -15,23 +15,13 @@ at equal critic work; the history also records generator steps and wall-clock.
 from __future__ import annotations
 
 import csv
-import itertools
-import json
-import time
 from pathlib import Path
 
 import numpy as np
 
 from ..datasets import eight_gaussians, swiss_roll, twenty_five_gaussians, two_moons
-from ..potentials import CriticPotential, ExactPotential
-from .evaluation import noise_floor
-from .generator import MLPGenerator
-from .methods import W1FE, method_from_name
-from .options import Adam, Batches, Evaluation
-from .trainer import train
 
-__all__ = ["TARGETS", "DEFAULTS", "job", "run_cell", "run_jobs", "load_cells", "sweep", "summary", "figures",
-           "noise_floor", "label", "final_stats", "first_reach"]
+__all__ = ["TARGETS", "cell_of", "summary", "figures", "label", "final_stats", "first_reach"]
 
 TARGETS = {
     "8 Gaussians": eight_gaussians,
@@ -40,149 +30,37 @@ TARGETS = {
     "swiss roll": swiss_roll,
 }
 
-#: Ours, not the paper's: a 2-64-64-2 ReLU generator, a (48, 48) tanh critic with the two-sided
-#: gradient penalty (WGAN-GP, λ = 10) and 5 updates per outer step after a 500-update warm-up,
-#: Adam (lr 1e-4... see ``lr``), batches of 256, and 2,000-point W1 evaluations.
-DEFAULTS = dict(n_data=20_000, eval_samples=2000, batch_size=256, hidden=(64, 64), critic_hidden=(48, 48),
-                n_critic=5, n_warmup=500, lr=1e-3, betas=(0.5, 0.9), critic_updates=3000, exact_steps=300,
-                eval_every=None, penalty="two-sided")
 
+def cell_of(result, config, seconds=None):
+    """The record of one finished run that :func:`summary` and :func:`figures` read (a JSON-able dict).
 
-def _oracle(mode, seed, cfg):
-    if mode == "exact":
-        return ExactPotential()
-    return CriticPotential(hidden=cfg["critic_hidden"], n_critic=cfg["n_critic"], n_warmup=cfg["n_warmup"],
-                           penalty=cfg["penalty"], seed=seed)
-
-
-def run_cell(target, method, K, dt, seed, mode="critic", **overrides):
-    """Train one generator; returns a JSON-able dict with the configuration and the history.
-
-    The number of outer steps is set by the budget: ``critic_updates`` (critic mode: the warm-up
-    plus ``n_critic`` per outer step) or ``exact_steps`` (exact mode: one LP per outer step).
+    Parameters
+    ----------
+    result : TrainResult
+        The run (as :meth:`~w1flow.generative.TrainResult.load` reads it from a sweep store).
+    config : dict
+        Its generator config (``[data] target``, ``[method]``, ``[potential] kind``, ``[train] seed``).
+    seconds : float, optional
+        Wall-clock of the whole run (the sweep record's ``cell_seconds``).
     """
-    cfg = dict(DEFAULTS, **overrides)
-    rng = np.random.default_rng([seed, 7])
-    f = TARGETS[target]
-    data, held = f(cfg["n_data"], seed=rng), f(cfg["eval_samples"], seed=rng)
-    if mode == "exact":
-        n_iter = cfg["exact_steps"]
-    else:
-        n_iter = max(1, (cfg["critic_updates"] - cfg["n_warmup"]) // cfg["n_critic"] + 1)
-    eval_every = cfg["eval_every"] or max(1, n_iter // 6)
-    gen = MLPGenerator(2, 2, hidden=cfg["hidden"], seed=seed)
-    start = time.perf_counter()
-    rule = W1FE(K=K, dt=dt) if method == "w1fe" else method_from_name(method, K=K)
-    res = train(gen, data, _oracle(mode, seed, cfg), rule, n_iter=n_iter, batches=Batches(size=cfg["batch_size"], seed=seed),
-                optimizer=Adam(lr=cfg["lr"], betas=cfg["betas"]),
-                evaluation=Evaluation(held_out=held, every=eval_every, samples=cfg["eval_samples"]))
-    h = res.history
+    h = result.history
     ok = np.isfinite(h["w1"])
+    method, seed = config["method"], config["train"]["seed"]
+    name = method["name"]
     return dict(
-        target=target, method=method, K=K, dt=dt, seed=seed, mode=mode, status=res.status, n_iter=res.n_iter,
-        iteration=h["iteration"][ok].tolist(), w1=h["w1"][ok].tolist(),
+        target=config["data"]["target"], method=name, K=method.get("K", 1), dt=method.get("dt", 0.1) if name == "w1fe"
+        else 0.0, seed=seed, mode="exact" if config["potential"]["kind"] == "exact" else "critic",
+        status=result.status, n_iter=result.n_iter, iteration=h["iteration"][ok].tolist(), w1=h["w1"][ok].tolist(),
         critic_steps=h["critic_steps"][ok].tolist(), generator_steps=h["generator_steps"][ok].tolist(),
         wall=h["wall_time"][ok].tolist(), critic_dual=float(h["critic_dual"][-1]) if h["critic_dual"].size else None,
-        reach=float(np.nanmedian(h["displacement"] / h["target_displacement"])) if method == "w1fe" else None,
-        final_w1=float(h["w1"][ok][-1]) if ok.any() else None, seconds=time.perf_counter() - start,
-        samples=gen.sample(500, seed=np.random.default_rng([seed, 3])).round(4).tolist(),
-        config={k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
-    )
-
-
-def job(target, method, K, dt, seed, mode="critic", **overrides):
-    """One training run's specification (JSON-able); ``overrides`` change :data:`DEFAULTS`."""
-    unknown = set(overrides) - set(DEFAULTS)
-    if unknown:
-        raise TypeError(f"unknown run option(s) {sorted(unknown)}; the options are {sorted(DEFAULTS)}.")
-    if target not in TARGETS:
-        raise ValueError(f"target must be one of {list(TARGETS)}, got {target!r}.")
-    return dict(target=target, method=method, K=int(K), dt=float(dt), seed=int(seed), mode=mode,
-                overrides=dict(sorted(overrides.items())))
-
-
-def _key(spec):
-    return json.dumps({k: spec[k] for k in ("target", "method", "K", "dt", "seed", "mode", "overrides")},
-                      sort_keys=True)
-
-
-def _run_job(spec):
-    cell = run_cell(spec["target"], spec["method"], spec["K"], spec["dt"] or 0.1, spec["seed"], spec["mode"],
-                    **spec["overrides"])
-    cell.update(dt=spec["dt"], overrides=spec["overrides"])
-    return cell
-
-
-def load_cells(out):
-    """Every run recorded in ``out/cells.jsonl``, by key."""
-    store = Path(out) / "cells.jsonl"
-    done = {}
-    if store.exists():
-        for line in store.read_text().splitlines():
-            if line.strip():
-                cell = json.loads(line)
-                done[_key(cell)] = cell
-    return done
-
-
-def run_jobs(out, jobs, workers=1, progress=True):
-    """Run the jobs not yet in ``out/cells.jsonl`` (appending each as it finishes); return the
-    cells of ``jobs`` in order.
-
-    ``workers > 1`` runs that many processes (spawned, so each has its own single-threaded
-    Numba and BLAS when the caller set ``NUMBA_NUM_THREADS=1`` and ``OMP_NUM_THREADS=1``).
-    """
-    out = Path(out)
-    out.mkdir(parents=True, exist_ok=True)
-    done = load_cells(out)
-    todo = list({_key(j): j for j in jobs if _key(j) not in done}.values())
-    bar = None
-    if progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=len(jobs), initial=len(jobs) - len(todo), desc="W1-FE sweep", unit="run")
-
-    def record(cell):
-        done[_key(cell)] = cell
-        with open(out / "cells.jsonl", "a") as fh:
-            fh.write(json.dumps(cell) + "\n")
-        if bar is not None:
-            bar.update(1)
-
-    try:
-        if workers > 1 and len(todo) > 1:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor, as_completed
-
-            with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
-                for fut in as_completed([pool.submit(_run_job, j) for j in todo]):
-                    record(fut.result())
-        else:
-            for j in todo:
-                record(_run_job(j))
-    finally:
-        if bar is not None:
-            bar.close()
-    return [done[_key(j)] for j in jobs]
-
-
-def sweep(out, targets=None, Ks=(1, 2, 4, 8, 16, 32), dts=(0.1, 0.5), seeds=(0, 1, 2), modes=("critic", "exact"),
-          baselines=(("wgan", 1), ("naive_same", 4), ("naive_fresh", 4)), workers=1, progress=True, **overrides):
-    """W1-FE for every K and Δt, and each baseline ``(method, K)`` (its Δt is irrelevant, recorded
-    as 0), per target, seed and mode; then the summary and the figures. Returns the cells."""
-    targets = list(TARGETS) if targets is None else list(targets)
-    jobs = [job(t, "w1fe", K, dt, s, m, **overrides) for t, K, dt, s, m in itertools.product(targets, Ks, dts, seeds, modes)]
-    jobs += [job(t, meth, K, 0.0, s, m, **overrides)
-             for t, (meth, K), s, m in itertools.product(targets, baselines, seeds, modes)]
-    cells = run_jobs(out, jobs, workers=workers, progress=progress)
-    floors = {t: noise_floor(t) for t in targets}
-    summary(cells, floors, Path(out) / "summary.csv")
-    figures(cells, floors, out, dt=list(dts)[0])
-    return cells
+        reach=float(np.nanmedian(h["displacement"] / h["target_displacement"])) if name == "w1fe" else None,
+        final_w1=float(h["w1"][ok][-1]) if ok.any() else None, seconds=seconds,
+        samples=result.generator.sample(500, seed=np.random.default_rng([seed, 3])).round(4).tolist(),
+        overrides={})
 
 
 def label(c):
-    """A run's name: the method, K (and Δt for W1-FE), and the options changed from :data:`DEFAULTS`."""
+    """A run's name: the method, K (and Δt for W1-FE), and the options it changed from the protocol's (``overrides``)."""
     extra = "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in c.get("overrides", {}).items())
     return (f"W1-FE K={c['K']} dt={c['dt']:g}" if c["method"] == "w1fe" else f"{c['method']} K={c['K']}") + extra
 

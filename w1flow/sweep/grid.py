@@ -56,33 +56,55 @@ def _flatten(table, prefix=""):
     return out
 
 
+def _check_name(key, name, tables, whole):
+    """Check one entry a [sweep] key names: ``table.key``, or a whole ``table`` (``whole``: given tables)."""
+    parts = name.split(".")
+    if not (whole and len(parts) == 1) and (len(parts) != 2 or not all(parts)):
+        raise SweepError(f"[sweep] key {key!r} must name one config entry as 'table.key', e.g. 'run.dt' "
+                         "(or a whole table, with a list of tables: method = [{name = 'wgan'}, ...]).")
+    table, entry = (parts[0], None) if len(parts) == 1 else parts
+    if table == "output":
+        raise SweepError(f"[sweep] key {key!r}: the [output] table cannot be swept (the store is "
+                         "[output] dir); sweep the tables "
+                         f"{', '.join(t for t in tables if t != 'output')}.")
+    if table not in tables:
+        raise SweepError(f"[sweep] key {key!r}: unknown table {table!r}; allowed: "
+                         f"{', '.join(t for t in tables if t != 'output')}.")
+    allowed = tables[table]
+    if entry is not None and allowed is not None and entry not in allowed:
+        raise SweepError(f"[sweep] key {key!r}: unknown key {entry!r} in [{table}]; allowed: "
+                         f"{', '.join(sorted(allowed))}.")
+
+
+def _names(key):
+    """The entries a [sweep] key sets: one (``"run.dt"``, ``"method"``) or several in step (``"a.b, c"``)."""
+    return [n.strip() for n in key.split(",")] if "," in key else [key]
+
+
 def _grids(raw, tables):
-    """``{"table.key": [values]}`` from a ``[sweep]`` table, each key and list checked against ``tables``."""
+    """``{"table.key": [values]}`` from a ``[sweep]`` table, each key and list checked against ``tables``.
+
+    A key may name a whole table (its values are tables, each replacing the base config's), or
+    several entries separated by commas, set in step (its values are lists, one value per entry).
+    """
     if not isinstance(raw, dict) or not raw:
         raise SweepError('the config needs a [sweep] table of grids, e.g. [sweep] "run.dt" = [0.1, 0.05].')
     grids = {}
     for key, values in _flatten(raw).items():
-        parts = key.split(".")
-        whole = len(parts) == 1 and parts[0] in tables and isinstance(values, list) and values and \
-            all(isinstance(v, dict) for v in values)
-        if not whole and (len(parts) != 2 or not all(parts)):
-            raise SweepError(f"[sweep] key {key!r} must name one config entry as 'table.key', e.g. 'run.dt' "
-                             "(or a whole table, with a list of tables: method = [{name = 'wgan'}, ...]).")
-        table, entry = (parts[0], None) if whole else parts
-        if table == "output":
-            raise SweepError(f"[sweep] key {key!r}: the [output] table cannot be swept (the store is "
-                             "[output] dir); sweep the tables "
-                             f"{', '.join(t for t in tables if t != 'output')}.")
-        if table not in tables:
-            raise SweepError(f"[sweep] key {key!r}: unknown table {table!r}; allowed: "
-                             f"{', '.join(t for t in tables if t != 'output')}.")
-        allowed = tables[table]
-        if entry is not None and allowed is not None and entry not in allowed:
-            raise SweepError(f"[sweep] key {key!r}: unknown key {entry!r} in [{table}]; allowed: "
-                             f"{', '.join(sorted(allowed))}.")
-        if not isinstance(values, list) or not values:
+        names = _names(key)
+        ok = isinstance(values, list) and values
+        for i, name in enumerate(names):
+            column = [v[i] if len(names) > 1 else v for v in values] if ok and all(
+                len(names) == 1 or (isinstance(v, list) and len(v) == len(names)) for v in values) else []
+            _check_name(key, name, tables, whole=bool(column) and all(isinstance(v, dict) for v in column))
+        if not ok:
             raise SweepError(f"[sweep] {key!r} must be a non-empty list of values, e.g. {key!r} = "
                              f"[{values!r}, ...]; got {values!r}.")
+        if len(names) > 1:
+            bad = next((v for v in values if not isinstance(v, list) or len(v) != len(names)), None)
+            if bad is not None:
+                raise SweepError(f"[sweep] {key!r} sets {len(names)} entries in step: each value must be a list of "
+                                 f"{len(names)} values, got {bad!r}.")
         seen = [json.dumps(v, sort_keys=True) for v in values]
         dup = next((v for v, s in zip(values, seen) if seen.count(s) > 1), None)
         if dup is not None:
@@ -186,14 +208,16 @@ def _cells(base, grids, folder, kind):
         params = dict(zip(grids, values))
         cfg = copy.deepcopy(base)
         for key, value in params.items():
-            if "." not in key:  # a whole table: it replaces the base config's
-                cfg[key] = copy.deepcopy(value)
-                continue
-            table, entry = key.split(".")
-            cfg.setdefault(table, {})
-            if not isinstance(cfg[table], dict):
-                raise SweepError(f"[{table}] must be a table of keys, got {cfg[table]!r}.")
-            cfg[table][entry] = copy.deepcopy(value)
+            names = _names(key)
+            for name, v in zip(names, value if len(names) > 1 else [value]):
+                if "." not in name:  # a whole table: it replaces the base config's
+                    cfg[name] = copy.deepcopy(v)
+                    continue
+                table, entry = name.split(".")
+                cfg.setdefault(table, {})
+                if not isinstance(cfg[table], dict):
+                    raise SweepError(f"[{table}] must be a table of keys, got {cfg[table]!r}.")
+                cfg[table][entry] = copy.deepcopy(v)
         try:
             cfg = kind.check(cfg, folder, built)
         except (ConfigError, TypeError, ValueError) as exc:
