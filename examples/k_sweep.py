@@ -13,11 +13,18 @@ is ``examples/w1fe_sweep.py``::
 
     python examples/k_sweep.py [--n 100] [--out .]
 
-``--n`` is the number of outer steps.
+``--n`` is the number of outer steps. The runs are the cells of ``examples/configs/k_sweep.toml``
+(K x seed), run by the sweep runner (``w1flow sweep``) into ``--out``/``k-sweep-store``: a
+re-run reads the finished ones back instead of training them again.
 """
 
 import argparse
 from pathlib import Path
+
+try:
+    import tomllib
+except ImportError:  # Python 3.10
+    import tomli as tomllib
 
 import matplotlib
 
@@ -25,40 +32,39 @@ matplotlib.use("Agg")
 import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-import w1flow as wf  # noqa: E402
-from w1flow.datasets import eight_gaussians  # noqa: E402
-from w1flow.generative import MLPGenerator, train  # noqa: E402
+from w1flow.generative import TrainResult  # noqa: E402
+from w1flow.sweep import run_sweep  # noqa: E402
 
-KS = (1, 2, 4, 8, 16, 32)
-SEEDS = (0, 1, 2)
+CONFIG = Path(__file__).resolve().parent / "configs" / "k_sweep.toml"
 
 
 def main(argv=None):
     p = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
     p.add_argument("--n", type=int, default=100, help="outer steps")
     p.add_argument("--out", default=".")
+    p.add_argument("--workers", type=int, default=1, help="worker processes of the sweep")
     args = p.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    data = eight_gaussians(10_000, seed=0)
-    held = eight_gaussians(1000, seed=9)
-    every = max(1, args.n // 5)
+    with open(CONFIG, "rb") as fh:
+        config = tomllib.load(fh)
+    config["train"]["n_iter"] = args.n
+    config["evaluation"]["every"] = max(1, args.n // 5)
+    KS, SEEDS = config["sweep"]["method.K"], config["sweep"]["train.seed"]
+    report = run_sweep(config, store=out / "k-sweep-store", workers=args.workers, summary=False)
+    curves = {}
+    for cell in report.cells:
+        it, w1 = TrainResult.load(out / "k-sweep-store" / "cells" / f"{cell.fingerprint}.npz").w1
+        curves.setdefault(cell.params["method.K"], []).append(w1)
     fig = Figure(figsize=(11, 4), layout="constrained")
     ax1, ax2 = fig.subplots(1, 2)
     finals = {}
     for K in KS:
-        curves = []
-        for seed in SEEDS:
-            gen = MLPGenerator(2, 2, hidden=(32, 32), seed=seed)
-            res = train(gen, data, wf.ExactPotential(), method="w1fe", K=K, dt=0.1, n_iter=args.n, batch_size=128,
-                        lr=2e-3, held_out=held, eval_every=every, eval_samples=1000, seed=seed)
-            it, w1 = res.w1
-            curves.append(w1)
-        curves = np.array(curves)
-        finals[K] = curves[:, -1]
-        ax1.semilogy(it, curves.mean(axis=0), "o-", ms=3, label=f"K = {K}" + (" (WGAN)" if K == 1 else ""))
-        print(f"K = {K:2d}: final exact W1 {curves[:, -1].mean():.3f} (min {curves[:, -1].min():.3f}, "
-              f"max {curves[:, -1].max():.3f}) over seeds {SEEDS}")
+        c = np.array(curves[K])
+        finals[K] = c[:, -1]
+        ax1.semilogy(it, c.mean(axis=0), "o-", ms=3, label=f"K = {K}" + (" (WGAN)" if K == 1 else ""))
+        print(f"K = {K:2d}: final exact W1 {c[:, -1].mean():.3f} (min {c[:, -1].min():.3f}, "
+              f"max {c[:, -1].max():.3f}) over seeds {tuple(SEEDS)}")
     ks = np.array(KS)
     mean = np.array([finals[K].mean() for K in KS])
     ax2.fill_between(ks, [finals[K].min() for K in KS], [finals[K].max() for K in KS], alpha=0.3,

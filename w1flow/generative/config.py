@@ -13,6 +13,7 @@ key (``[method] K: W1FE(K=...) must be an integer >= 1, got 0.``)::
     n = 20000                        # training points
     held_out = 2000                  # held-out points (drawn after the training ones), for [evaluation]
     seed = [0, 7]                    # the stream of both: an int or a list of ints; default [[train] seed, 7]
+    # held_out_seed = 9              # (optional) the held-out points from a stream of their own
     # ... or a dataset of w1flow.datasets with its options: dataset = "two_moons", noise = 0.1
     # ... or a file: file = "x.npy" (or .npz with key = "y"), held_out_file = "y.npy"
     # ... or the 8x8 digits (scikit-learn): digits = "generate" or "translate" (thickened digits
@@ -76,7 +77,7 @@ TRAIN_TABLES = {
 }
 _REQUIRED = ("generator", "data", "potential", "method", "train")
 _DATA_SOURCES = ("target", "dataset", "file", "digits")
-_DATA_KEYS = {"n", "held_out", "seed", "key", "held_out_file", "transform"}
+_DATA_KEYS = {"n", "held_out", "seed", "held_out_seed", "key", "held_out_file", "transform"}
 _VALIDATION_N = 8
 
 
@@ -171,8 +172,9 @@ def _check_data(spec, folder):
     if len(given) != 1:
         _fail("data", None, "needs exactly one of target = '...', dataset = '...', file = '...' or digits = '...'.")
     source = given[0]
-    if "seed" in spec:
-        _seed("data", "seed", spec["seed"], list_ok=True)
+    for key in ("seed", "held_out_seed"):
+        if key in spec:
+            _seed("data", key, spec[key], list_ok=True)
     if source == "target":
         from .experiments import TARGETS
 
@@ -234,7 +236,8 @@ def _data(spec, seed, small=False):
         n, k = min(n, _VALIDATION_N), min(k, _VALIDATION_N)
     try:
         data = f(n, seed=rng, **opts)
-        held = f(k, seed=rng, **opts) if k else None
+        held_rng = np.random.default_rng(spec["held_out_seed"]) if "held_out_seed" in spec else rng
+        held = f(k, seed=held_rng, **opts) if k else None
     except TypeError as exc:
         raise _named("data", exc, opts) from None
     return data, held, None, None
