@@ -159,14 +159,13 @@ def reference_runs(new):
 
 
 def new_reference(g, kw):
-    from w1flow.generative import Adam, Batches, Evaluation, wgan_gp_reference
-    from w1flow.generative.torch_reference import Critic
+    from w1flow.generative import Adam, Batches, Evaluation, GPCritic, wgan_gp_reference
 
     kw = dict(kw)
     batches = Batches(size=kw.pop("batch_size", 256), seed=kw.pop("seed", 0), latent=kw.pop("latent", None))
     betas = kw.pop("betas", (0.5, 0.9))
     opt = Adam(lr=kw.pop("lr", 1e-4), betas=betas)
-    critic = Critic(kind=kw.pop("critic", "dcgan"), hidden=kw.pop("critic_hidden", (64, 64)),
+    critic = GPCritic(kind=kw.pop("critic", "dcgan"), hidden=kw.pop("critic_hidden", (64, 64)),
                     n_critic=kw.pop("n_critic", 5), warmup=kw.pop("warmup", 0), penalty=kw.pop("penalty", 10.0),
                     optimizer=Adam(lr=kw.pop("critic_lr", 1e-4), betas=betas), seed=kw.pop("critic_seed", 0),
                     fresh_batches=kw.pop("fresh_batches", True))

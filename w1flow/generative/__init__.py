@@ -24,9 +24,9 @@ from .methods import METHODS, W1FE, WGAN, NaiveFresh, NaiveSame, method_from_nam
 from .options import SGD, Adam, Batches, Evaluation, TorchBackend
 from .result import TrainResult
 from .torch_generator import TorchGenerator
-from .torch_reference import wgan_gp_reference
+from .torch_reference import GPCritic, wgan_gp_reference
 from .trainer import train
 
 __all__ = ["MLPGenerator", "TorchGenerator", "train", "TrainResult", "METHODS", "W1FE", "WGAN", "NaiveSame",
            "NaiveFresh", "method_from_name", "Batches", "Adam", "SGD", "Evaluation", "TorchBackend",
-           "wgan_gp_reference"]
+           "wgan_gp_reference", "GPCritic"]

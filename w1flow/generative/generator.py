@@ -26,7 +26,7 @@ def _layout(sizes):
     return np.asarray(offs, dtype=np.int64), o
 
 
-class _ThetaState:
+class ThetaState:
     """The checkpoint state protocol of a generator whose parameters are one flat array ``theta``
     (``MLPGenerator``, ``TorchGenerator``)."""
 
@@ -42,7 +42,7 @@ class _ThetaState:
         self.theta[:] = theta
 
 
-class MLPGenerator(_ThetaState):
+class MLPGenerator(ThetaState):
     """A multilayer perceptron generator ``z ↦ G_θ(z)`` with a linear output layer.
 
     Parameters

@@ -18,9 +18,8 @@ __all__ = ["Batches", "Adam", "SGD", "Evaluation", "TorchBackend", "as_batches",
            "as_backend"]
 
 
-def _set(obj, **values):
-    for k, v in values.items():
-        object.__setattr__(obj, k, v)
+def _set(obj, name, value):
+    object.__setattr__(obj, name, value)  # a frozen dataclass's field, normalised by its check
 
 
 def check_seed(seed, name):
@@ -45,14 +44,14 @@ class Batches:
     latent: object = None
 
     def __post_init__(self):
-        _set(self, size=as_int(self.size, "Batches(size=...)", 1))
+        _set(self, "size", as_int(self.size, "Batches(size=...)", 1))
         check_seed(self.seed, "Batches(seed=...)")
         if self.latent is not None:
-            _set(self, latent=as_points(self.latent, "Batches(latent=...)"))
+            _set(self, "latent", as_points(self.latent, "Batches(latent=...)"))
 
 
 def _check_lr(obj):
-    _set(obj, lr=as_float(obj.lr, f"{type(obj).__name__}(lr=...)", 0.0, low_open=True))
+    _set(obj, "lr", as_float(obj.lr, f"{type(obj).__name__}(lr=...)", 0.0, low_open=True))
 
 
 @dataclass(frozen=True)
@@ -70,8 +69,8 @@ class Adam:
         b = self.betas
         if not isinstance(b, (tuple, list)) or len(b) != 2:
             raise TypeError(f"Adam(betas=...) must be a pair (beta1, beta2), got {b!r}.")
-        _set(self, betas=(as_float(b[0], "Adam(betas=...)[0]", 0.0, 1.0), as_float(b[1], "Adam(betas=...)[1]", 0.0, 1.0)))
-        _set(self, eps=as_float(self.eps, "Adam(eps=...)", 0.0))
+        _set(self, "betas", (as_float(b[0], "Adam(betas=...)[0]", 0.0, 1.0), as_float(b[1], "Adam(betas=...)[1]", 0.0, 1.0)))
+        _set(self, "eps", as_float(self.eps, "Adam(eps=...)", 0.0))
 
 
 @dataclass(frozen=True)
@@ -107,15 +106,15 @@ class Evaluation:
 
     def __post_init__(self):
         if self.held_out is not None:
-            _set(self, held_out=as_points(self.held_out, "Evaluation(held_out=...)"))
+            _set(self, "held_out", as_points(self.held_out, "Evaluation(held_out=...)"))
         if self.every is not None:
-            _set(self, every=as_int(self.every, "Evaluation(every=...)", 1))
+            _set(self, "every", as_int(self.every, "Evaluation(every=...)", 1))
             if self.held_out is None:
                 raise ValueError("Evaluation(every=...) needs Evaluation(held_out=...) data to measure W1 against.")
-        _set(self, samples=as_int(self.samples, "Evaluation(samples=...)", 1))
+        _set(self, "samples", as_int(self.samples, "Evaluation(samples=...)", 1))
         if self.latent is not None:
-            _set(self, latent=as_points(self.latent, "Evaluation(latent=...)"))
-        _set(self, progress=as_bool(self.progress, "Evaluation(progress=...)"))
+            _set(self, "latent", as_points(self.latent, "Evaluation(latent=...)"))
+        _set(self, "progress", as_bool(self.progress, "Evaluation(progress=...)"))
 
 
 @dataclass(frozen=True)

@@ -104,11 +104,7 @@ def train(generator, data, potential, method=None, *, n_iter=1000, batches=None,
         checkpoint = Checkpoint(checkpoint)
     run_id, st = _start(generator, data, potential, config, batches, evaluation, checkpoint)
     run = _Run(generator, data, st, batches, optimizer, evaluation, backend)
-    bar = None
-    if evaluation.progress:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=n_iter, initial=st.it, desc=f"w1flow {method.name} K={method.K}", unit="it")
+    bar = _progress_bar(evaluation.progress, n_iter, st.it, f"w1flow {method.name} K={method.K}")
     status, message, consistent = "success", "Training ran every iteration.", True
     try:
         while st.it < n_iter:
@@ -133,6 +129,18 @@ def train(generator, data, potential, method=None, *, n_iter=1000, batches=None,
             _write(checkpoint, run_id, st, status, generator)
         else:
             message += " (interrupted mid-step: the last periodic checkpoint is kept)"
+    return _result(st, status, message, generator, config)
+
+
+def _progress_bar(progress, total, initial, desc):
+    if not progress:
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc=desc, unit="it")
+
+
+def _result(st, status, message, generator, config):
     if status != "success":
         logger.warning("train stopped: %s", message)
     before, oracle = st.counts_before, st.oracle
