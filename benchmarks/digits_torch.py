@@ -5,6 +5,11 @@ Run::
     python benchmarks/digits_torch.py [--out digits_torch_out] [--jobs 2] [--quick]
     python benchmarks/digits_torch.py --throughput [--rounds 5]
 
+The grid is ``benchmarks/digits_grid.toml``, a generator config with a ``[sweep]`` table run by the
+sweep runner (``w1flow sweep benchmarks/digits_grid.toml`` runs the same cells); this script
+narrows it (``--steps``, ``--every``, ``--K``, ``--seeds``, ``--tasks``, ``--quick``), runs it
+into ``OUT/store`` and scores and summarises the records.
+
 Two tasks on scikit-learn's digits (offline; d = 64; 500 images held out, the rest for training):
 
 * ``generate``: unconditional generation, a DCGAN-style generator (latent 16 → (32, 2, 2) →
@@ -15,9 +20,9 @@ Two tasks on scikit-learn's digits (offline; d = 64; 500 images held out, the re
   half (unpaired); the evaluation translates the thickened held-out images.
 
 Each cell (task × method × seed) trains for ``--steps`` outer steps; ``w1fe`` cells run
-``train(method="w1fe", K=K, backend="torch")`` with ``TorchCriticPotential(architecture="dcgan")``
-(K = 1 is WGAN-GP's generator step, Proposition 4.1), and ``wgan_gp`` cells the plain torch loop
-``wgan_gp_reference`` (textbook: fresh batches for every critic update) with the same networks,
+``train(..., W1FE(K=K), backend="torch")`` with ``TorchCriticPotential(architecture="dcgan")``
+(K = 1 is WGAN-GP's generator step, arXiv:2405.16351 Proposition 4.1), and ``wgan_gp`` cells the
+plain torch loop ``wgan_gp_reference`` (textbook: fresh batches for every critic update) with the same networks,
 seeds and learning rates. Every ``--every`` steps it records the exact W1 (an LP) between 500
 generated images and the 500 held-out ones, next to the critic evaluations (one forward-and-
 backward pass of the critic on one batch: its updates, plus one per W1-FE step whatever K, or
@@ -25,10 +30,10 @@ one per WGAN generator update) and the wall-clock. At the end a digits classifie
 samples (label entropy, Fréchet distance of its features; for translation the accuracy of the
 translated images against the source labels).
 
-Cells are written atomically to ``OUT/cells/<cell>.json``; a re-run skips the finished ones, so an
-interrupted grid continues where it stopped. ``OUT/summary.md`` and ``OUT/digits_torch.png``
-(W1 against critic evaluations and against wall-clock, mean and range over seeds) are rebuilt
-from the cells at the end of every run.
+Each cell is a record of the sweep store ``OUT/store`` (a ``TrainResult``, written atomically);
+a re-run skips the finished ones, so an interrupted grid continues where it stopped.
+``OUT/summary.md`` and ``OUT/digits_torch.png`` (W1 against critic evaluations and against
+wall-clock, mean and range over seeds) are rebuilt from the store at the end of every run.
 
 ``--throughput`` times, in interleaved rounds in one process (medians), generator updates per
 second at batch 256, float32, one torch thread: ``train(method="wgan")`` with the torch critic
@@ -46,8 +51,6 @@ import json
 import os
 import statistics
 import sys
-import time
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 
 import numpy as np
@@ -56,7 +59,9 @@ _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 if _ROOT not in sys.path:
     sys.path.insert(0, _ROOT)
 
-#: The settings of every cell (ours; see the module docstring).
+GRID = Path(__file__).resolve().parent / "digits_grid.toml"
+
+#: The settings of every cell (ours; see the module docstring), as benchmarks/digits_grid.toml states them.
 SETTINGS = dict(batch_size=128, n_critic=5, warmup=100, critic_lr=5e-4, lr=5e-4, dt=0.05, critic_channels=(16, 32),
                 gen_channels=(32, 16), translator_channels=(16, 16), latent_dim=16, eval_samples=500)
 
@@ -91,40 +96,46 @@ def _critic(seed):
                                 num_threads=1, batch_penalty=s["batch_size"])
 
 
-def cell_name(task, method, K, seed):
-    return f"{task}-{method}-K{K}-s{seed}"
+def grid(steps=None, every=None, Ks=None, seeds=None, tasks=None):
+    """The sweep config of ``digits_grid.toml``, narrowed: outer steps, evaluation period, the K of
+    W1-FE, the number of seeds and the tasks (None: the file's)."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        import tomli as tomllib
+    with open(GRID, "rb") as fh:
+        cfg = tomllib.load(fh)
+    sw = cfg["sweep"]
+    if steps is not None:
+        cfg["train"]["n_iter"] = steps
+    if every is not None:
+        cfg["evaluation"]["every"] = every
+    if tasks is not None:
+        sw["data.digits, generator"] = [v for v in sw["data.digits, generator"] if v[0] in tasks]
+    if Ks is not None:
+        sw["method, potential"] = [v for v in sw["method, potential"] if v[0]["name"] != "w1fe" or v[0]["K"] in Ks]
+    if seeds is not None:
+        sw["train.seed"] = list(range(seeds))
+    return cfg
 
 
-def run_cell(task, method, K, seed, steps, every):
-    """Train one cell and return its record (a JSON-able dict)."""
-    import torch
+def record(path, config, scorer, seconds):
+    """A finished cell's record (a JSON-able dict): its history, and the classifier's scores of
+    its samples (500 generated images, or the translated held-out ones)."""
+    from w1flow.generative import TrainResult
 
-    torch.set_num_threads(1)
-    from w1flow.generative import train, wgan_gp_reference
-    from w1flow.generative.digits import DigitsScorer
-
-    s = SETTINGS
+    res = TrainResult.load(path)
+    task, seed, name = config["data"]["digits"], config["train"]["seed"], config["method"]["name"]
     d = _data(task)
-    gen = _generator(task, seed)
-    common = dict(n_iter=steps, batch_size=s["batch_size"], lr=s["lr"], held_out=d["held_out"], eval_every=every,
-                  eval_samples=s["eval_samples"], latent=d["latent"], eval_latent=d["eval_latent"], seed=seed)
-    start = time.perf_counter()
-    if method == "w1fe":
-        res = train(gen, d["data"], _critic(seed), method="w1fe", K=K, dt=s["dt"], backend="torch", device="cpu",
-                    dtype="float32", **common)
-    else:
-        res = wgan_gp_reference(gen, d["data"], n_critic=s["n_critic"], warmup=s["warmup"], critic_lr=s["critic_lr"],
-                                channels=s["critic_channels"], critic_seed=seed, fresh_batches=True, device="cpu",
-                                dtype="float32", num_threads=1, **common)
-    seconds = time.perf_counter() - start
+    gen = res.generator
     if d["eval_latent"] is not None:
         samples = gen(d["eval_latent"])
     else:
-        samples = gen.sample(s["eval_samples"], seed=np.random.default_rng([seed, 2]))
-    scorer = DigitsScorer()
+        samples = gen.sample(SETTINGS["eval_samples"], seed=np.random.default_rng([seed, 2]))
     h = res.history
     ok = np.isfinite(h["w1"])
-    rec = dict(task=task, method=method, K=K, seed=seed, steps=steps, status=res.status, settings=SETTINGS,
+    rec = dict(task=task, method="w1fe" if name == "w1fe" else "wgan_gp", K=config["method"].get("K", 1), seed=seed,
+               steps=res.n_iter, status=res.status, settings=SETTINGS,
                iteration=h["iteration"][ok].tolist(), w1=h["w1"][ok].tolist(),
                critic_evaluations=h["critic_evaluations"][ok].tolist(), wall_time=h["wall_time"][ok].tolist(),
                generator_steps=h["generator_steps"][ok].tolist(), seconds=seconds,
@@ -132,12 +143,6 @@ def run_cell(task, method, K, seed, steps, every):
     if task == "translate":
         rec["accuracy"] = scorer.accuracy(samples, d["held_labels"])
     return rec
-
-
-def _write_atomic(path, obj):
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj))
-    os.replace(tmp, path)
 
 
 def baselines():
@@ -156,8 +161,18 @@ def baselines():
                                frechet=sc.frechet(thick, x_held)))
 
 
-def load(out):
-    return [json.loads(p.read_text()) for p in sorted((out / "cells").glob("*.json"))]
+def load(store, cells):
+    """The records of the cells of a sweep (``report.cells``) from its store."""
+    from w1flow.generative import TrainResult
+    from w1flow.generative.digits import DigitsScorer
+
+    scorer, out = DigitsScorer(), []
+    for cell in cells:
+        path = Path(store) / "cells" / f"{cell.fingerprint}.npz"
+        if path.exists():
+            seconds = TrainResult.read_metadata(path)["metadata"]["sweep"]["cell_seconds"]
+            out.append(record(path, cell.config, scorer, seconds))
+    return out
 
 
 def _label(c):
@@ -269,7 +284,7 @@ def throughput(rounds, steps=40):
     import torch
 
     torch.set_num_threads(1)
-    from w1flow.generative import train, wgan_gp_reference
+    from w1flow.generative import WGAN, Adam, GPCritic, TorchBackend, train, wgan_gp_reference
     from w1flow.potentials.torch_critic import TorchCriticPotential
 
     s = SETTINGS
@@ -281,16 +296,17 @@ def throughput(rounds, steps=40):
         crit = TorchCriticPotential(architecture="dcgan", channels=s["critic_channels"], n_critic=s["n_critic"],
                                     warmup=s["n_critic"], lr=s["critic_lr"], dtype="float32", num_threads=1,
                                     batch_penalty=B)
-        return train(gen, d["data"], crit, method="wgan", n_iter=steps, batch_size=B, lr=s["lr"], backend="torch",
-                     device="cpu", dtype="float32").wall_time
+        return train(gen, d["data"], crit, WGAN(), n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"]),
+                     backend=TorchBackend(device="cpu", dtype="float32")).wall_time
 
     def plain(fresh):
         gen = _generator("generate", 0)
-        return wgan_gp_reference(gen, d["data"], n_iter=steps, batch_size=B, n_critic=s["n_critic"], lr=s["lr"],
-                                 critic_lr=s["critic_lr"], channels=s["critic_channels"], fresh_batches=fresh,
-                                 dtype="float32", num_threads=1).wall_time
+        critic = GPCritic(channels=s["critic_channels"], n_critic=s["n_critic"], optimizer=Adam(lr=s["critic_lr"]),
+                          fresh_batches=fresh)
+        return wgan_gp_reference(gen, d["data"], critic, n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"]),
+                                 backend=TorchBackend(dtype="float32"), num_threads=1).wall_time
 
-    runs = {"train(method='wgan') + TorchCriticPotential": ours, "plain loop, same work": lambda: plain(False),
+    runs = {"train(WGAN()) + TorchCriticPotential": ours, "plain loop, same work": lambda: plain(False),
             "plain loop, textbook (fresh batches)": lambda: plain(True)}
     times = {k: [] for k in runs}
     for r in range(rounds):
@@ -327,35 +343,13 @@ def main(argv=None):
     if args.quick:
         args.steps, args.every, args.K, args.seeds = 60, 20, [1, 4], 1
     out = Path(args.out)
-    (out / "cells").mkdir(parents=True, exist_ok=True)
-    todo = []
-    for task in args.tasks:
-        for seed in range(args.seeds):
-            for method, K in [("wgan_gp", 1)] + [("w1fe", K) for K in args.K]:
-                path = out / "cells" / (cell_name(task, method, K, seed) + ".json")
-                if path.exists():
-                    rec = json.loads(path.read_text())
-                    if rec["steps"] == args.steps:
-                        continue
-                todo.append((task, method, K, seed, path))
-    print(f"{len(todo)} cells to train ({args.jobs} at a time); finished cells are kept in {out / 'cells'}")
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        tqdm = None
-    bar = tqdm(total=len(todo), unit="cell") if tqdm else None
-    with ProcessPoolExecutor(max_workers=args.jobs) as ex:
-        futs = {ex.submit(run_cell, t, m, K, s, args.steps, args.every): path for t, m, K, s, path in todo}
-        for f in as_completed(futs):
-            rec = f.result()
-            _write_atomic(futs[f], rec)
-            if bar:
-                bar.update(1)
-                bar.set_postfix_str(f"{cell_name(rec['task'], rec['method'], rec['K'], rec['seed'])}: "
-                                    f"W1 {rec['w1'][-1]:.3f}")
-    if bar:
-        bar.close()
-    cells = [c for c in load(out) if c["steps"] == args.steps]
+    from w1flow.sweep import run_sweep
+
+    config = grid(args.steps, args.every, args.K, args.seeds, args.tasks)
+    report = run_sweep(config, store=out / "store", workers=args.jobs, progress=True, summary=False)
+    print(f"{len(report.cells)} cells: ran {report.ran}, {report.skipped} already in {out / 'store'}"
+          + (f", {len(report.failed)} raised (tracebacks in {out / 'store' / 'cells'})" if report.failed else ""))
+    cells = load(out / "store", report.cells)
     base = baselines()
     text = summary(cells, base)
     (out / "summary.md").write_text(text)

@@ -24,9 +24,9 @@ key (``[method] K: W1FE(K=...) must be an integer >= 1, got 0.``)::
     hidden = [48, 48]                # its seed defaults to [train] seed
 
     [method]                         # a generator-update rule of w1flow.generative.METHODS
-    name = "w1fe"                    #   w1fe (K, dt, mse), wgan, naive_same (K), naive_fresh (K)
-    K = 8
-    dt = 0.1
+    name = "w1fe"                    #   w1fe (K, dt, mse), wgan, naive_same (K), naive_fresh (K);
+    K = 8                            #   or "wgan_gp_reference": the plain torch WGAN-GP loop, whose
+    dt = 0.1                         #   [potential] is kind = "gp_critic" (GPCritic's fields; lr, betas)
 
     [optimizer]                      # name = "adam" (lr, betas, eps) or "sgd" (lr)
     lr = 1e-3
@@ -42,6 +42,7 @@ key (``[method] K: W1FE(K=...) must be an integer >= 1, got 0.``)::
     n_iter = 300                     # outer steps (required)
     seed = 0                         # the run's seed: the default of every other seed
     backend = "numpy"                # or "torch" (device, dtype)
+    # num_threads = 1                # torch threads of the wgan_gp_reference loop
 
     [output]
     dir = "w1flow-train"             # w1flow train writes result.npz there
@@ -72,7 +73,7 @@ TRAIN_TABLES = {
     "optimizer": {"name", "lr", "betas", "eps"},
     "batches": {"size", "seed"},
     "evaluation": {"every", "samples"},
-    "train": {"n_iter", "seed", "backend", "device", "dtype"},
+    "train": {"n_iter", "seed", "backend", "device", "dtype", "num_threads"},
     "output": {"dir"},
 }
 _REQUIRED = ("generator", "data", "potential", "method", "train")
@@ -304,7 +305,23 @@ def _oracles():
     return table
 
 
-def _potential(spec, seed):
+def _gp_critic(spec, seed):
+    """The critic of the plain torch loop (``[method] name = "wgan_gp_reference"``)."""
+    from .options import Adam
+    from .torch_reference import GPCritic
+
+    spec = {k: v for k, v in spec.items() if k != "kind"}
+    adam = _make("potential", Adam, {k: spec.pop(k) for k in ("lr", "betas", "eps") if k in spec})
+    return _make("potential", GPCritic, {**_options("potential", spec, GPCritic, {"optimizer"}, (("seed", seed),)),
+                                         "optimizer": adam})
+
+
+def _potential(spec, seed, method):
+    if method == _REFERENCE or spec["kind"] == "gp_critic":
+        if method != _REFERENCE or spec["kind"] != "gp_critic":
+            _fail("potential", "kind", "'gp_critic' goes with [method] name = 'wgan_gp_reference' (the plain torch "
+                                       f"loop) and only with it; got kind {spec['kind']!r} with method {method!r}.")
+        return _gp_critic(spec, seed)
     table = _oracles()
     if spec["kind"] not in table:
         _fail("potential", "kind", f"must be one of {', '.join(table)}, got {spec['kind']!r}.")
@@ -312,12 +329,20 @@ def _potential(spec, seed):
     return _make("potential", cls, _options("potential", spec, cls, {"kind"}, (("seed", seed),)))
 
 
+_REFERENCE = "wgan_gp_reference"
+
+
 def _method(spec):
     from .methods import METHODS
 
     name = spec["name"]
+    if name == _REFERENCE:
+        if len(spec) > 1:
+            _fail("method", sorted(set(spec) - {"name"})[0], "unknown key: the plain loop's settings are its critic's, "
+                                                              "in [potential] (kind = 'gp_critic').")
+        return None
     if name not in METHODS:
-        _fail("method", "name", f"must be one of {', '.join(METHODS)}, got {name!r}.")
+        _fail("method", "name", f"must be one of {', '.join(METHODS)} (or {_REFERENCE}), got {name!r}.")
     cls = METHODS[name]
     return _make("method", cls, _options("method", spec, cls, {"name"}))
 
@@ -349,8 +374,14 @@ def build_train(cfg, small=False):
     backend = train.get("backend", "numpy")
     if backend == "torch" and ("device" in train or "dtype" in train):
         backend = _make("train", TorchBackend, {k: train[k] for k in ("device", "dtype") if k in train})
+    if "num_threads" in train:
+        _count("train", "num_threads", train["num_threads"])
+        if cfg["method"]["name"] != _REFERENCE:
+            _fail("train", "num_threads", "is for [method] name = 'wgan_gp_reference'; train's torch threads are "
+                                          "the potential's (num_threads of torch_critic).")
     return dict(generator=_generator(cfg["generator"], seed, data.shape[1]), data=data,
-                potential=_potential(cfg["potential"], seed), method=_method(cfg["method"]), n_iter=train["n_iter"],
+                potential=_potential(cfg["potential"], seed, cfg["method"]["name"]), method=_method(cfg["method"]),
+                n_iter=train["n_iter"],
                 batches=_make("batches", Batches, {"seed": seed, "latent": latent, **cfg["batches"]}),
                 optimizer=_optimizer(cfg["optimizer"]), evaluation=_make("evaluation", Evaluation, evaluation),
                 backend=backend)
@@ -362,9 +393,17 @@ def run_train_config(config, checkpoint=None, progress=False):
     from .options import Evaluation
     from .trainer import train
 
-    args = build_train(load_train_config(config))
+    cfg = load_train_config(config)
+    args = build_train(cfg)
     if progress:
         e = args["evaluation"]
         args["evaluation"] = Evaluation(held_out=e.held_out, every=e.every, samples=e.samples, latent=e.latent,
                                         progress=True)
+    if cfg["method"]["name"] == _REFERENCE:
+        from .torch_reference import wgan_gp_reference
+
+        if checkpoint is not None:
+            raise ConfigError("the plain torch loop (wgan_gp_reference) takes no checkpoint.")
+        args.pop("method")
+        return wgan_gp_reference(critic=args.pop("potential"), num_threads=cfg["train"].get("num_threads"), **args)
     return train(**args, checkpoint=checkpoint)
