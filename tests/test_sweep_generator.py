@@ -228,3 +228,75 @@ def test_sweep_keys_may_set_whole_tables_and_several_entries_in_step(tmp_path):
     bad = _write(tmp_path, RUN + '\n[sweep]\n"method.K, trian.n_iter" = [[1, 5], [2, 6]]\n', name="bad.toml")
     with pytest.raises(SweepError, match=r"unknown table 'trian'"):
         expand(bad)
+
+
+def test_a_generator_config_reads_its_data_from_files(tmp_path):
+    rng = np.random.default_rng(0)
+    np.save(tmp_path / "x.npy", rng.standard_normal((200, 2)))
+    np.savez(tmp_path / "y.npz", y=rng.standard_normal((50, 2)))
+    text = RUN.replace('target = "8 Gaussians"\nn = 300\nheld_out = 100', 'file = "x.npy"\nheld_out_file = "y.npz"')
+    res = run_train_config(_write(tmp_path, text))
+    assert res.success and res.w1[1].size == 2
+    with pytest.raises(ConfigError, match=r"\[data\] file: .* does not exist"):
+        load_train_config(_write(tmp_path, text.replace("x.npy", "nothere.npy")))
+
+
+REFERENCE = """
+[generator]
+kind = "torch"
+architecture = "mlp"
+latent_dim = 2
+hidden = [8]
+
+[data]
+target = "8 Gaussians"
+n = 300
+held_out = 100
+
+[potential]
+kind = "gp_critic"
+architecture = "mlp"
+hidden = [8]
+n_critic = 2
+lr = 1e-3
+
+[method]
+name = "wgan_gp_reference"
+
+[batches]
+size = 32
+
+[evaluation]
+every = 2
+samples = 100
+
+[train]
+n_iter = 4
+backend = "torch"
+num_threads = 1
+"""
+
+
+def test_the_plain_torch_loop_runs_from_a_config(tmp_path):
+    pytest.importorskip("torch")
+    from w1flow.generative import Batches, GPCritic, TorchGenerator, wgan_gp_reference
+
+    res = run_train_config(_write(tmp_path, REFERENCE))
+    assert res.success and res.n_iter == 4
+    rng = np.random.default_rng([0, 7])
+    data, held = TARGETS["8 Gaussians"](300, seed=rng), TARGETS["8 Gaussians"](100, seed=rng)
+    ref = wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(8,), seed=0), data,
+                            GPCritic(kind="mlp", hidden=(8,), n_critic=2, optimizer=Adam(lr=1e-3)), n_iter=4,
+                            batches=Batches(size=32), evaluation=Evaluation(held_out=held, every=2, samples=100),
+                            num_threads=1)
+    assert res.history["w1"].tobytes() == ref.history["w1"].tobytes()
+    cfg = load_train_config(_write(tmp_path, REFERENCE))
+    with pytest.raises(ConfigError, match=r"\[potential\] kind: 'gp_critic' goes with"):
+        build_train(dict(cfg, method={"name": "wgan"},
+                         train={k: v for k, v in cfg["train"].items() if k != "num_threads"}), small=True)
+    with pytest.raises(ConfigError, match=r"\[train\] num_threads: is for \[method\] name = 'wgan_gp_reference'"):
+        build_train(dict(cfg, method={"name": "wgan"}), small=True)
+    with pytest.raises(ConfigError, match=r"\[potential\] hiden: unknown key"):
+        build_train(dict(cfg, potential=dict(cfg["potential"], hiden=3)), small=True)
+    with pytest.raises(ConfigError, match=r"\[method\] K: unknown key"):
+        build_train(dict(cfg, method={"name": "wgan_gp_reference", "K": 2}), small=True)

@@ -26,7 +26,8 @@ key (``[method] K: W1FE(K=...) must be an integer >= 1, got 0.``)::
     [method]                         # a generator-update rule of w1flow.generative.METHODS
     name = "w1fe"                    #   w1fe (K, dt, mse), wgan, naive_same (K), naive_fresh (K);
     K = 8                            #   or "wgan_gp_reference": the plain torch WGAN-GP loop, whose
-    dt = 0.1                         #   [potential] is kind = "gp_critic" (GPCritic's fields; lr, betas)
+    dt = 0.1                         #   [potential] is kind = "gp_critic" (GPCritic's fields, its kind
+                                     #   as architecture; lr, betas of its Adam)
 
     [optimizer]                      # name = "adam" (lr, betas, eps) or "sgd" (lr)
     lr = 1e-3
@@ -80,6 +81,8 @@ _REQUIRED = ("generator", "data", "potential", "method", "train")
 _DATA_SOURCES = ("target", "dataset", "file", "digits")
 _DATA_KEYS = {"n", "held_out", "seed", "held_out_seed", "key", "held_out_file", "transform"}
 _VALIDATION_N = 8
+#: The datasets of w1flow.datasets a [data] table may name (``dataset = ...``, with their options).
+_DATASETS = ("eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "gaussian_blob")
 
 
 def is_train_config(raw):
@@ -115,11 +118,24 @@ def _count(table, key, value, low=1):
     return int(value)
 
 
+def _toml(path):
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise ConfigError("reading a TOML config needs Python >= 3.11 or `pip install tomli`.") from None
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+
+
 def _load(config, folder):
     if isinstance(config, (str, Path)):
-        from ..config import _load_toml
-
-        return _load_toml(config), Path(config).resolve().parent
+        return _toml(config), Path(config).resolve().parent
     if not isinstance(config, dict):
         raise ConfigError(f"a generator config is a TOML file or a dict, got {type(config).__name__}.")
     return copy.deepcopy(config), Path(folder if folder is not None else ".").resolve()
@@ -181,11 +197,8 @@ def _check_data(spec, folder):
 
         if spec["target"] not in TARGETS:
             _fail("data", "target", f"must be one of {', '.join(map(repr, TARGETS))}, got {spec['target']!r}.")
-    if source == "dataset":
-        from ..config import _datasets
-
-        if spec["dataset"] not in _datasets():
-            _fail("data", "dataset", f"must be one of {', '.join(_datasets())}, got {spec['dataset']!r}.")
+    if source == "dataset" and spec["dataset"] not in _DATASETS:
+        _fail("data", "dataset", f"must be one of {', '.join(_DATASETS)}, got {spec['dataset']!r}.")
     if source in ("target", "dataset"):
         if "n" not in spec:
             _fail("data", "n", "is required: the number of training points.")
@@ -216,20 +229,16 @@ def _data(spec, seed, small=False):
     if source == "digits":
         return _digits(spec)
     if source == "file":
-        from ..config import _read_points
-
-        data = _read_points("data", spec, Path(spec["file"]))
-        held = _read_points("data", spec, Path(spec["held_out_file"])) if "held_out_file" in spec else None
-        return (data if data.ndim == 2 else data[:, None]), (held if held is None or held.ndim == 2 else held[:, None]), \
-            None, None
+        held = _points("held_out_file", spec) if "held_out_file" in spec else None
+        return _points("file", spec), held, None, None
     if source == "target":
         from .experiments import TARGETS
 
         f, opts = TARGETS[spec["target"]], {}
     else:
-        from ..config import _datasets
+        from .. import datasets
 
-        f = _datasets()[spec["dataset"]]
+        f = getattr(datasets, spec["dataset"])
         opts = {k: v for k, v in spec.items() if k not in _DATA_KEYS | {"dataset"}}
     rng = np.random.default_rng(spec.get("seed", [seed, 7]))
     n, k = spec["n"], spec.get("held_out", 0)
@@ -242,6 +251,27 @@ def _data(spec, seed, small=False):
     except TypeError as exc:
         raise _named("data", exc, opts) from None
     return data, held, None, None
+
+
+def _points(key, spec):
+    """The (m, d) points of an .npy file, or of an .npz file's array ``[data] key``."""
+    path = Path(spec[key])
+    where = f"[data] {key}: {str(path)!r}"
+    try:
+        arr = np.load(path, allow_pickle=False)
+        if hasattr(arr, "files"):  # an .npz archive
+            with arr as npz:
+                name = spec.get("key", npz.files[0] if len(npz.files) == 1 else None)
+                if name not in npz.files:
+                    _fail("data", "key", f"must be one of {', '.join(npz.files)} (the array of {path.name}).")
+                arr = npz[name]
+    except (OSError, ValueError, EOFError) as exc:
+        raise ConfigError(f"{where} is not a numpy array file (.npy, or .npz with key = ...): {exc}") from None
+    if arr.dtype.kind not in "fiu" or arr.ndim not in (1, 2) or arr.size == 0 or not np.all(np.isfinite(arr)):
+        raise ConfigError(f"{where} must hold finite points as a numeric array of shape (m, d), got {arr.dtype} of "
+                          f"shape {arr.shape}.")
+    arr = np.asarray(arr, dtype=float)
+    return arr if arr.ndim == 2 else arr[:, None]
 
 
 def _digits(spec):
@@ -293,9 +323,15 @@ def _generator(spec, seed, d):
 
 
 def _oracles():
-    from ..config import _oracles as flow_oracles
+    """The potential oracles by name: the registry's (w1flow.registry.ORACLES), and torch_critic."""
+    try:
+        from ..registry import ORACLES
+    except ImportError:  # before the registry: the same four classes
+        from ..potentials import CriticPotential, EntropicPotential, ExactPotential, QuantilePotential
 
-    table = dict(flow_oracles())
+        ORACLES = {"exact": ExactPotential, "entropic": EntropicPotential, "quantile": QuantilePotential,
+                   "critic": CriticPotential}
+    table = dict(ORACLES)
     try:
         from ..potentials.torch_critic import TorchCriticPotential
     except ImportError:  # torch is optional
@@ -311,6 +347,8 @@ def _gp_critic(spec, seed):
     from .torch_reference import GPCritic
 
     spec = {k: v for k, v in spec.items() if k != "kind"}
+    if "architecture" in spec:  # GPCritic's own kind: "dcgan" or "mlp"
+        spec["kind"] = spec.pop("architecture")
     adam = _make("potential", Adam, {k: spec.pop(k) for k in ("lr", "betas", "eps") if k in spec})
     return _make("potential", GPCritic, {**_options("potential", spec, GPCritic, {"optimizer"}, (("seed", seed),)),
                                          "optimizer": adam})
