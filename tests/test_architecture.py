@@ -225,3 +225,63 @@ def test_the_checker_of_private_imports_sees_them():
 def test_generative_imports_no_private_names_of_other_modules():
     found = {path.name: _private_imports(path, "w1flow.generative") for path in sorted(GEN.glob("*.py"))}
     assert not {k: v for k, v in found.items() if v}, found
+
+
+# -- one experiment runner ---------------------------------------------------------------------
+_POOLS = {"ProcessPoolExecutor", "Pool"}
+
+
+def _pool_sites(path):
+    """``(line, name)`` of every process pool a file starts: ``ProcessPoolExecutor(...)``,
+    ``multiprocessing.Pool(...)``, ``get_context(...).Pool(...)``, ``from multiprocessing import Pool``."""
+    out = []
+    for node in ast.walk(ast.parse(Path(path).read_text())):
+        if isinstance(node, ast.Call):
+            f = node.func
+            name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else None
+            if name in _POOLS:
+                out.append((node.lineno, name))
+    return out
+
+
+def test_the_pool_checker_sees_every_spelling():
+    code = ("import multiprocessing as mp\nfrom concurrent.futures import ProcessPoolExecutor\n"
+            "a = ProcessPoolExecutor(2)\nb = mp.Pool(2)\nc = mp.get_context('spawn').Pool(2)\n")
+    p = Path(__file__).parent / "_pool_probe.py"
+    p.write_text(code)
+    try:
+        assert [n for _, n in _pool_sites(p)] == ["ProcessPoolExecutor", "Pool", "Pool"]
+    finally:
+        p.unlink()
+
+
+def test_one_process_pool_site_in_the_package():
+    """Every experiment (flow sweeps, generator sweeps, the K study, the digits grid) runs through
+    the sweep runner's executor: the package starts a process pool in one place."""
+    sites = {str(p.relative_to(PKG)): _pool_sites(p) for p in sorted(PKG.rglob("*.py"))}
+    sites = {k: v for k, v in sites.items() if v}
+    assert list(sites) == [str(Path("sweep") / "executor.py")] and len(sites[str(Path("sweep") / "executor.py")]) == 1, \
+        sites
+    root = PKG.parent
+    for script in ("benchmarks/digits_torch.py", "examples/w1fe_sweep.py", "examples/k_sweep.py"):
+        if (root / script).exists():  # a source checkout
+            assert _pool_sites(root / script) == [], script
+
+
+def test_the_k_study_module_holds_no_runner_pool_or_store():
+    """generative/experiments.py keeps the targets and the figures; the runs go through w1flow.sweep."""
+    path = GEN / "experiments.py"
+    if not path.exists():
+        return
+    tree = ast.parse(path.read_text())
+    imported = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            imported |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom):
+            imported.add((node.module or "").split(".")[0] if not node.level else (node.module or ""))
+    assert not imported & {"multiprocessing", "concurrent", "sweep", "json", "threading"}, imported
+    names = {n.name for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.ClassDef))}
+    assert not names & {"run_jobs", "run_cell", "load_cells", "sweep", "job", "noise_floor"}, names
+    assert _pool_sites(path) == []
+    assert "cells.jsonl" not in path.read_text()
