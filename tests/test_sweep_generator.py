@@ -169,6 +169,20 @@ def test_a_damaged_generator_record_is_set_aside_and_rerun(tmp_path):
     TrainResult.load(cut)
 
 
+def test_the_shipped_single_run_config_is_valid():
+    cfg = load_train_config(ROOT / "examples" / "configs" / "w1fe_generator.toml")
+    args = build_train(cfg, small=True)
+    assert args["method"] == W1FE(K=8, dt=0.1) and args["n_iter"] == 300
+
+
+def test_the_shipped_digits_grid_expands_to_30_valid_cells():
+    pytest.importorskip("sklearn")
+    pytest.importorskip("torch")
+    cells = expand(ROOT / "benchmarks" / "digits_grid.toml")
+    assert len(cells) == 2 * 5 * 3
+    assert {c.config["method"]["name"] for c in cells} == {"w1fe", "wgan_gp_reference"}
+
+
 @pytest.mark.parametrize("name", ["k_study_critic.toml", "k_study_exact.toml"])
 def test_the_shipped_k_study_configs_expand_to_180_valid_cells(name):
     cells = expand(ROOT / "examples" / "configs" / name)
