@@ -1,21 +1,26 @@
-"""Parameter sweeps of ``run`` configs (``w1flow sweep``): grids, executors and a resumable store.
+"""Parameter sweeps (``w1flow sweep``): grids, cell kinds, executors and a resumable store.
 
-A sweep config is a ``w1flow run`` config (:mod:`w1flow.config`) plus a ``[sweep]`` table of
-grids. Each key names a config entry as ``"table.key"`` and holds the list of its values; the
-cells are the Cartesian product of the grids (the last key varies fastest)::
+A sweep config is a ``w1flow run`` config (:mod:`w1flow.config`: a particle flow) or a
+``w1flow train`` config (:mod:`w1flow.generative.config`: a generator run, recognised by its
+``[generator]`` table) plus a ``[sweep]`` table of grids. Each key names a config entry as
+``"table.key"`` and holds the list of its values; the cells are the Cartesian product of the
+grids (the last key varies fastest)::
 
     [sweep]
     "solver.kind" = ["euler", "capped_euler"]
     "run.dt" = [0.1, 0.05]
     "data.seed" = [0, 1, 2]          # 2 x 2 x 3 = 12 cells
 
-(Unquoted dotted keys, ``solver.kind = [...]``, mean the same.) Every cell's config is validated
-before anything runs; an unknown or malformed key is an error that names it.
+(Unquoted dotted keys, ``solver.kind = [...]``, mean the same.) A key naming a whole table takes
+a list of tables (each replaces the base config's: ``method = [{name = "wgan"}, {name = "w1fe",
+K = 8}]``), and a key listing entries separated by commas sets them in step (``"potential,
+train.n_iter" = [[{kind = "exact"}, 300], [{kind = "critic"}, 501]]``). Every cell's config is
+validated before anything runs; an unknown or malformed key is an error that names it.
 
 The **store** is a directory (the config's ``[output] dir``, default ``w1flow-sweep``)::
 
     store/sweep.json              the sweep: its base config, grids and cells (written at start)
-    store/cells/<fp>.npz          a finished cell: FlowResult.save format; metadata["sweep"]
+    store/cells/<fp>.npz          a finished cell: FlowResult.save (TrainResult.save) format; metadata["sweep"]
                                   holds its parameters, fingerprint, host, timings
     store/cells/<fp>.error.json   a cell that raised: its traceback (and earlier attempts)
     store/summary.csv, summary.md, summary.png      built from the store by :func:`summarize`
@@ -41,7 +46,7 @@ The package, one module per part:
 
 * :mod:`~w1flow.sweep.grid`: the ``[sweep]`` table → validated :class:`Cell` s and their fingerprints;
 * :mod:`~w1flow.sweep.kinds`: what a cell runs, and how its record is saved, read and checked
-  (a flow → :class:`~w1flow.FlowResult`);
+  (a flow → :class:`~w1flow.FlowResult`, a generator run → :class:`~w1flow.generative.TrainResult`);
 * :mod:`~w1flow.sweep.store`: the resumable store (records, failures, temporaries, set-asides);
 * :mod:`~w1flow.sweep.executor`: this process, a spawned process pool, or Dask;
 * :mod:`~w1flow.sweep.runner`: :func:`run_sweep` and :func:`run_cell`;
