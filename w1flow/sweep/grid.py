@@ -150,8 +150,9 @@ def fingerprint(config, version=None):
     cfg = {k: copy.deepcopy(v) for k, v in config.items() if k != "output"}
     for table in ("data", "particles"):
         spec = cfg.get(table, {})
-        if "file" in spec:
-            spec["file_sha256"] = _file_hash(spec.pop("file"))
+        for key in ("file", "held_out_file"):  # (a generator run's [data] may have both)
+            if key in spec:
+                spec[f"{key}_sha256"] = _file_hash(spec.pop(key))
     text = json.dumps({"config": cfg, "w1flow": version}, sort_keys=True, separators=(",", ":"),
                       allow_nan=False)
     return hashlib.sha256(text.encode()).hexdigest()[:24]

@@ -116,7 +116,6 @@ class GeneratorKind:
 
     name = "generator"
     result_name = "TrainResult"
-    file_tables = ("data",)
 
     @property
     def tables(self):
