@@ -314,3 +314,23 @@ def test_the_plain_torch_loop_runs_from_a_config(tmp_path):
         build_train(dict(cfg, potential=dict(cfg["potential"], hiden=3)), small=True)
     with pytest.raises(ConfigError, match=r"\[method\] K: unknown key"):
         build_train(dict(cfg, method={"name": "wgan_gp_reference", "K": 2}), small=True)
+
+
+def test_w1flow_sweep_runs_and_resumes_a_generator_grid(tmp_path, capsys):
+    cfg, store = _k_sweep(tmp_path), tmp_path / "store"
+    assert main(["sweep", str(cfg), "--out", str(store), "--workers", "1", "--quiet"]) == 0
+    assert "2 cells: ran 2, skipped 0" in capsys.readouterr().out
+    assert main(["sweep", str(cfg), "--out", str(store), "--workers", "1", "--quiet"]) == 0
+    assert "2 cells: ran 0, skipped 2" in capsys.readouterr().out
+    assert (store / "summary.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow  # two spawned workers import w1flow and compile the generator's kernels
+def test_a_generator_sweep_runs_in_the_process_pool(tmp_path):
+    import os
+
+    report = run_sweep(_k_sweep(tmp_path), store=tmp_path / "store", workers=2, summary=False)
+    assert report.ran == 2 and report.failed == []
+    for cell in report.cells:
+        sw = TrainResult.read_metadata(tmp_path / "store" / "cells" / f"{cell.fingerprint}.npz")["metadata"]["sweep"]
+        assert sw["pid"] != os.getpid() and sw["threads"]["numba"] == 1
