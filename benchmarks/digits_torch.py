@@ -87,15 +87,6 @@ def _generator(task, seed):
     return TorchGenerator("residual", 64, 64, channels=s["translator_channels"], seed=seed)
 
 
-def _critic(seed):
-    from w1flow.potentials.torch_critic import TorchCriticPotential
-
-    s = SETTINGS
-    return TorchCriticPotential(architecture="dcgan", channels=s["critic_channels"], n_critic=s["n_critic"],
-                                warmup=s["warmup"] + s["n_critic"], lr=s["critic_lr"], seed=seed, dtype="float32",
-                                num_threads=1, batch_penalty=s["batch_size"])
-
-
 def grid(steps=None, every=None, Ks=None, seeds=None, tasks=None):
     """The sweep config of ``digits_grid.toml``, narrowed: outer steps, evaluation period, the K of
     W1-FE, the number of seeds and the tasks (None: the file's)."""

@@ -227,6 +227,18 @@ def test_generative_imports_no_private_names_of_other_modules():
     assert not {k: v for k, v in found.items() if v}, found
 
 
+def test_one_noise_floor_and_one_evaluation_module():
+    """The noise floor is defined once (the paper checks keep their own, independent LP under another
+    name); train and wgan_gp_reference take the held-out W1, latents and schedule from one module."""
+    defs = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if "def noise_floor(" in p.read_text()]
+    assert defs == ["generative/evaluation.py"], defs
+    for name in ("trainer.py", "torch_reference.py"):
+        mods = _imported_modules(_tree(f"generative/{name}"), "w1flow.generative")
+        assert "w1flow.generative.evaluation" in mods, name
+        src = (GEN / name).read_text()
+        assert "def held_out_w1" not in src and "def evaluate_after" not in src and "default_rng([seed, 1])" not in src
+
+
 # -- one experiment runner ---------------------------------------------------------------------
 _POOLS = {"ProcessPoolExecutor", "Pool"}
 

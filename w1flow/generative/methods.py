@@ -12,7 +12,7 @@ mean)``: K optimiser steps on ``(1/n) Σ_i |G(z_i) − Y_i|²``, ``run.push(z, g
 ``run.grad_queries``); the method returns the batch whose displacement the history logs, the
 last gradient, and the Euler step Δt its targets ask for (NaN when there is none).
 
-* :class:`W1FE` — W1-FE (Malik & Huang, arXiv:2405.16351, Algorithm 1): targets
+* :class:`W1FE` — W1-FE (Malik & Huang, arXiv:2405.16351): targets
   ``Y = G(z) − Δt ∇φ(G(z))``, computed once, then K optimiser steps on the MSE to them
   (persistency K). K = 1 is WGAN (Proposition 4.1).
 * :class:`WGAN` — one generator step on the WGAN loss ``(1/n) Σ φ(G(z_i))`` (WGAN-GP with a

@@ -29,7 +29,8 @@ constant gradient scale except through its ε: W1-FE at (lr, ε) is WGAN at (lr,
 round-off.
 
 The defaults (Adam, lr 1e-4, betas (0.5, 0.9), batch 256, ``mse="sum"``) are ours, not the
-paper's: its protocol is not published (Malik & Huang, arXiv:2405.16351, §6–7).
+paper's: Malik & Huang (arXiv:2405.16351) do not publish the settings of the W1-FE algorithm's
+experiments.
 """
 
 from __future__ import annotations
