@@ -1,5 +1,6 @@
 """File helpers shared by the modules that write or read back w1flow's own files: one atomic text
-write (sweep stores, the paper-check report) and one JSON nesting cap (result files, sweep records)."""
+write (sweep stores, the paper-check report), one JSON nesting cap (result files, sweep records)
+and one TOML reader (sweep and generator configs)."""
 
 from __future__ import annotations
 
@@ -44,3 +45,20 @@ def atomic_write_text(path, text, tmp=None):
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def read_toml(path, error=ValueError):
+    """The TOML file at ``path`` as a dict; ``error`` (a ``ValueError`` subclass, e.g. the config's
+    error class) names the file when it is not valid TOML or cannot be read as such."""
+    try:
+        import tomllib
+    except ImportError:  # Python 3.10
+        try:
+            import tomli as tomllib
+        except ImportError:
+            raise error("reading a TOML config needs Python >= 3.11 or `pip install tomli`.") from None
+    with open(path, "rb") as fh:
+        try:
+            return tomllib.load(fh)
+        except tomllib.TOMLDecodeError as exc:
+            raise error(f"{path} is not valid TOML: {exc}") from None

@@ -61,6 +61,7 @@ from pathlib import Path
 
 import numpy as np
 
+from .._files import read_toml
 from ..config import ConfigError
 
 __all__ = ["TRAIN_TABLES", "load_train_config", "build_train", "run_train_config", "is_train_config"]
@@ -118,24 +119,9 @@ def _count(table, key, value, low=1):
     return int(value)
 
 
-def _toml(path):
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ConfigError("reading a TOML config needs Python >= 3.11 or `pip install tomli`.") from None
-    with open(path, "rb") as fh:
-        try:
-            return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-
-
 def _load(config, folder):
     if isinstance(config, (str, Path)):
-        return _toml(config), Path(config).resolve().parent
+        return read_toml(config, ConfigError), Path(config).resolve().parent
     if not isinstance(config, dict):
         raise ConfigError(f"a generator config is a TOML file or a dict, got {type(config).__name__}.")
     return copy.deepcopy(config), Path(folder if folder is not None else ".").resolve()

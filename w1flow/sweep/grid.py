@@ -10,7 +10,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..config import ConfigError, _load_toml
+from .._files import read_toml
+from ..config import ConfigError
 from .kinds import kind_of
 
 __all__ = ["SweepError", "Cell", "expand", "fingerprint", "default_store"]
@@ -161,7 +162,7 @@ def fingerprint(config, version=None):
 def _split(config):
     """``(base config, grids, folder of the config, kind)`` of a sweep config (path or dict)."""
     if isinstance(config, (str, Path)):
-        raw, folder = _load_toml(config), Path(config).resolve().parent
+        raw, folder = read_toml(config, ConfigError), Path(config).resolve().parent
     else:
         raw, folder = copy.deepcopy(dict(config)), Path(".").resolve()
     if "sweep" not in raw:
