@@ -185,15 +185,6 @@ def test_solver_options_are_validated():
         SaveAt(w1="closed")
 
 
-def test_bench_cli_names_its_benchmarks(capsys):
-    from w1flow.cli import BENCHMARKS, _benchmarks_dir, main
-
-    assert all((_benchmarks_dir() / f"{name}.py").exists() for name in BENCHMARKS)
-    with pytest.raises(SystemExit):
-        main(["bench", "--only", "nonexistent"])
-    assert "bench_exact_flow" in capsys.readouterr().err
-
-
 def test_warm_start_option_gives_the_same_w1(rng):
     with pytest.raises(TypeError, match=r"\bwarm_start\b"):
         ExactPotential(warm_start="yes")
