@@ -137,3 +137,40 @@ def test_every_solver_documents_its_contract_methods():
 def test_monitors_ask_the_solver_not_its_class():
     src = (PKG / "monitors.py").read_text()
     assert "isinstance(solver" not in src and "CappedEuler" not in src.split('"""', 2)[2]
+
+
+# -- nothing under w1flow/ names a file outside the repository or an issue letter -----------------
+# The papers are cited by arXiv number and section; our issue tracker and our notes are not
+# something a user can open. File names are looked for anywhere in a file; issue letters ("[K]",
+# "([G2])", "issue E", "issues B and B2") only in comments and strings, and not after a name or a
+# bracket, so indexing ("sizes[L]", "E[Y]", "x[0]", "[pts, [L]]" in code) is not one.
+_OUTSIDE_FILES = ("shared/", "w1fe-paper.md", "related-flows.md")
+_ISSUE_TAG = r"(?<![\w\]\)\.'\"])\[[A-Z][0-9]?\]|\b[Ii]ssues? [A-Z][0-9]?\b"
+
+
+def _issue_tags(source):
+    import io
+    import re
+    import tokenize
+
+    kinds = {tokenize.COMMENT, tokenize.STRING} | {getattr(tokenize, "FSTRING_MIDDLE", tokenize.STRING)}
+    return [(tok.start[0], m.group()) for tok in tokenize.generate_tokens(io.StringIO(source).readline)
+            if tok.type in kinds for m in re.finditer(_ISSUE_TAG, tok.string)]
+
+
+def test_the_issue_tag_scan_finds_tags_and_not_indexing():
+    found = _issue_tags('"""See [K] and issue E."""\n# the LPs of ([G2])\nx = f"{a} [A]"\nd = "(issues B and B2)"\n')
+    assert [tag for _, tag in found] == ["[K]", "issue E", "[G2]", "[A]", "issues B"]
+    assert not _issue_tags('"""E[Y] = Σ a_i Y_i; sizes[L]; x[0]; shape [N, d]; P[A]."""\n'
+                           "cuts = np.concatenate([pts, [L]])  # the last cut sizes[L]\ny = E[Y]\n")
+
+
+@pytest.mark.xfail(strict=False, reason="other branches clean their files; lead removes xfail after merge")
+def test_nothing_under_w1flow_names_a_file_outside_the_repo_or_an_issue_letter():
+    bad = []
+    for path in sorted(PKG.rglob("*.py")):
+        text = path.read_text(encoding="utf-8")
+        rel = path.relative_to(PKG.parent).as_posix()
+        bad += [f"{rel}: names {name}" for name in _OUTSIDE_FILES if name in text]
+        bad += [f"{rel}:{line}: {tag}" for line, tag in _issue_tags(text)]
+    assert not bad, "\n".join(bad)
