@@ -1,4 +1,4 @@
-"""The mutations issue [K] listed as surviving the 0.1 suite: each is applied to a copy of the checkout
+"""The mutations listed as surviving the 0.1 suite, and later ones: each is applied to a copy of the checkout
 and the relevant test files run with the repo's addopts (the fast tier: `slow` tests deselected);
 every one must be killed by them.
 
@@ -45,7 +45,7 @@ MUTANTS = [
      "    theta /= np.linalg.norm(theta, axis=1, keepdims=True)\n", "", "tests/test_silent_failures.py"),
     ("quantile tolerance 1e-3", "w1flow/potentials/quantile.py", "_CDF_TOL = 1e-12", "_CDF_TOL = 1e-3",
      "tests/test_silent_failures.py tests/test_quantile.py"),
-    # issue [S] (the same as tools/mutants/listed.py; their tests are in tests/test_listed_mutants_s.py)
+    # later ones (the same as tools/mutants/listed.py; their tests are in tests/test_listed_mutants_s.py)
     ('warm_solve certificate ignores the root imbalance', 'w1flow/_netsimplex.py',
      'if status == 0 and (tree_flow.min() < -mass_tol or abs(root_rest) > mass_tol):',
      'if status == 0 and (tree_flow.min() < -mass_tol):',

@@ -1,4 +1,4 @@
-"""Hand mutants of issue [S] "Failures that must not be success" (area: failures).
+"""Hand mutants of the failures that must not be success (area: failures).
 
 Each: (name, path, old, new, tests). Run: python tools/hand_mutants.py failures
 """

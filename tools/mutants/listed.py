@@ -1,4 +1,4 @@
-"""The mutations issue [S] lists as surviving the suite (the checkpoint's ``held_out`` fingerprint
+"""The mutations once listed as surviving the suite (the checkpoint's ``held_out`` fingerprint
 mutant is with the checkpoint mutants). Each is killed by a test in ``tests/test_listed_mutants_s.py``;
 ``tools/listed_mutants.py`` re-runs them with the older ones."""
 

@@ -1,4 +1,4 @@
-"""Hand mutants of the sparse exact LP (issue [S]): the warm solve's certificate and tolerances,
+"""Hand mutants of the sparse exact LP: the warm solve's certificate and tolerances,
 its pricing and basis construction, and the sparse/dense routing of ExactPotential, metrics.w1
 and the W1 history. Run: ``python tools/hand_mutants.py netsimplex``."""
 
