@@ -8,10 +8,10 @@ import numpy as np
 import ot
 import pytest
 
-import w1flow._lp as lp_mod
+import w1flow.lp as lp_mod
 from conftest import generic_cloud, rand_weights
 from w1flow import CappedEuler, ExactPotential, W1Flow, solvers
-from w1flow._lp import (MemoryBudgetError, certify_plan, default_num_itermax, dense_bytes, monotone_plan,
+from w1flow.lp import (MemoryBudgetError, certify_plan, default_num_itermax, dense_bytes, monotone_plan,
                         solve_w1_lp, solve_w2_lp, w1_value)
 from w1flow.potentials.exact import c_transform
 
@@ -36,7 +36,8 @@ def test_w2_lp_against_an_independent_lp(rng, scale):
     x = scale * rng.standard_normal((n, d))
     y = scale * (2 * rng.standard_normal((m, d)) + 1)
     a, b = rand_weights(rng, n), rand_weights(rng, m)
-    G, log = solve_w2_lp(x, a, y, b)
+    lp = solve_w2_lp(x, a, y, b)
+    G, log = lp.plan, lp.log
     M = _sq_costs(x, y)
     ref = _reference_emd2(a, b, M)
     np.testing.assert_allclose(G.sum(axis=1), a, rtol=0, atol=1e-13)
@@ -69,13 +70,13 @@ def test_w2_lp_and_w1_value_keep_the_memory_budget_exactly():
 def test_the_pivot_cap_grows_with_the_problem(monkeypatch):
     """POT's default cap (1e5 pivots) fails on large problems; ours must reach the solver."""
     seen = []
-    real = lp_mod.ot.emd
+    real = ot.emd
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("numItermax"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lp_mod.ot, "emd", spy)
+    monkeypatch.setattr(ot, "emd", spy)
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((20, 3)), rng.standard_normal((30, 3))
     solve_w2_lp(x, np.full(20, 0.05), y, np.full(30, 1 / 30))
@@ -469,13 +470,13 @@ def test_exact_potential_warm_starts_only_when_asked_and_when_sizes_match(rng, m
     a, b = rand_weights(rng, 5), rand_weights(rng, 4)
     inits = []
     real = lp_mod.solve_w1_lp
-    import w1flow.potentials.exact as exact_mod
+    import w1flow.lp.solver as solver_mod
 
     def spy(*args, potentials_init=None, **kw):
         inits.append(potentials_init)
         return real(*args, potentials_init=potentials_init, **kw)
 
-    monkeypatch.setattr(exact_mod, "solve_w1_lp", spy)
+    monkeypatch.setattr(solver_mod, "solve_w1_lp", spy)
     cold = ExactPotential()
     cold(x, a, y, b), cold(x, a, y, b)
     assert inits == [None, None] and cold.counters["evaluations"] == 2 and cold.counters["lp_solves"] == 2
