@@ -203,8 +203,16 @@ def test_the_w2_projection_and_value_are_written_once():
                if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)
                and isinstance(n.left, ast.BinOp) and isinstance(n.left.op, ast.MatMult)]
     assert [m for m, _ in divided] == ["lp/w2.py"], divided
+
+    def is_cost_matrix(node):
+        return ((isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+                 and node.slice.value == "cost_matrix") or (isinstance(node, ast.Attribute) and node.attr == "cost_matrix"))
+
+    weighted = sorted({m for m in _modules() for n in ast.walk(_tree(m)) if isinstance(n, ast.BinOp)
+                       and isinstance(n.op, ast.Mult) and (is_cost_matrix(n.left) or is_cost_matrix(n.right))})
+    assert weighted == ["lp/w2.py"], weighted
     src = {m: (PKG / m).read_text() for m in _modules()}
-    assert [m for m, s in src.items() if '* self.log["cost_matrix"]' in s or '* log["cost_matrix"]' in s] == ["lp/w2.py"]
+    assert [m for m, s in src.items() if "sqrt(max(" in s] == ["lp/w2.py"]
 
 
 def test_one_place_decides_dense_or_sparse():
