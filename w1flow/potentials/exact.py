@@ -27,7 +27,8 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from ..lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LPResult, certify_plan, check_memory, choose_method,
-                  default_certificate_tol, line_lp, method_for, plan_cost, row_chunks, solve, unit_directions)
+                  default_certificate_tol, method_for, plan_cost, row_chunks, solve, unit_directions)
+from ..lp import line_lp  # noqa: F401  (its home was this module; w1flow.lp.line_lp now)
 from .._validation import as_bool, as_bool_or_auto, as_int, validate_measures
 from .base import Potential, PotentialOracle
 
