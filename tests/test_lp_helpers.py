@@ -563,3 +563,38 @@ def test_the_failure_message_carries_pots_warnings_or_its_log(rng, monkeypatch):
     monkeypatch.setattr(ot, "emd", fake([], "numItermax reached before optimality"))
     res = lp_mod.solve_w1_lp(x, a, y, b)
     assert res.status == "max_iter_reached" and res.message.endswith(": numItermax reached before optimality")
+
+
+# -- w1flow.lp.solve: one entry, typed results --------------------------------------------------
+def test_solve_methods_agree_and_return_typed_results(rng):
+    from w1flow.lp import LPResult, SimplexResult, choose_method, solve
+
+    x, y = generic_cloud(rng, 40, 2) + 1.0, generic_cloud(rng, 30, 2)
+    a, b = rand_weights(rng, 40), rand_weights(rng, 30)
+    dense = solve(x, a, y, b, method="dense", keep_basis=True)
+    sparse = solve(x, a, y, b, method="sparse")
+    assert type(dense) is SimplexResult and isinstance(sparse, SimplexResult) and dense.success and sparse.success
+    assert abs(dense.cost - sparse.cost) <= 1e-12 * dense.cost and sparse.stats.passes >= 1
+    assert type(dense.plain()) is LPResult and dense.plain().cost == dense.cost
+    assert type(solve(x, a, y, b)) is LPResult  # "auto" within the budget: dense, no basis asked
+    x1 = x + 0.05 * rng.standard_normal(x.shape)
+    warm = solve(x1, a, y, b, method="incremental", basis=dense.basis)
+    assert warm.success and abs(warm.cost - solve(x1, a, y, b, method="dense").cost) <= 1e-12 * warm.cost
+    with pytest.raises(ValueError, match="basis"):
+        solve(x1, a, y, b, method="incremental")
+    with pytest.raises(ValueError, match="method"):
+        solve(x, a, y, b, method="simplex")
+    need = dense_bytes(40, 30, lp_mod.LP_DENSE_MATRICES)
+    assert [choose_method("auto", 40, 30, m) for m in (need, need - 1, None)] == ["dense", "sparse", "dense"]
+    assert choose_method("sparse", 40, 30, None) == "sparse" and choose_method("dense", 40, 30, 1) == "dense"
+    line = solve(x[:, :1], a, y[:, :1], b, method="sparse")  # the line: monotone plan, CDF duals
+    assert type(line) is LPResult and "1-D monotone plan" in line.message
+
+
+def test_w2_result_value_is_the_metric(rng):
+    from w1flow import metrics
+
+    x, y = generic_cloud(rng, 20, 3), generic_cloud(rng, 25, 3) + 0.5
+    a, b = rand_weights(rng, 20), rand_weights(rng, 25)
+    lp = solve_w2_lp(x, a, y, b)
+    assert lp.success and lp.w2 == metrics.w2(x, y, a, b) and lp.w2 ** 2 == pytest.approx(lp.log["cost"], rel=1e-12)
