@@ -80,18 +80,18 @@ def _modules():
 
 
 @pytest.mark.parametrize("call, home", [
-    ("emd", "_lp.py"),  # the W1 and W2 LPs (POT's network simplex) are solved in one module
+    ("emd", {"lp/dense.py", "lp/w2.py"}),  # the W1 and W2 LPs (POT's network simplex) are solved in w1flow.lp
     ("row_chunks", None),  # chunking is one function ...
 ])
 def test_one_home_for_the_lp_and_for_row_chunking(call, home):
     users = {m: _calls(m, call) for m in _modules()}
     users = {m: k for m, k in users.items() if k}
     if home is not None:
-        assert set(users) == {home}, users
+        assert set(users) == home, users
     src = {m: (PKG / m).read_text() for m in _modules()}
     # ... defined once, and no module computes chunk sizes itself
-    assert [m for m, s in src.items() if "def row_chunks" in s] == ["_lp.py"]
-    assert [m for m, s in src.items() if "// (8 *" in s] == ["_lp.py"]
+    assert [m for m, s in src.items() if "def row_chunks" in s] == ["lp/budget.py"]
+    assert [m for m, s in src.items() if "// (8 *" in s] == ["lp/budget.py"]
 
 
 def test_one_definition_of_the_shared_helpers():
@@ -101,9 +101,9 @@ def test_one_definition_of_the_shared_helpers():
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 defs.setdefault(node.name, []).append(m)
     for name, home in [("as_bool", "_validation.py"), ("as_int", "_validation.py"), ("as_float", "_validation.py"),
-                       ("validate_measures", "_validation.py"), ("LPError", "_lp.py"), ("solve_w2_lp", "_lp.py"),
+                       ("validate_measures", "_validation.py"), ("LPError", "lp/result.py"), ("solve_w2_lp", "lp/w2.py"),
                        ("capped_w1", "closed_forms.py"), ("capped_w1_closed_form", "closed_forms.py"),
-                       ("plot_convergence", "plotting.py"), ("unit_directions", "_lp.py")]:
+                       ("plot_convergence", "plotting.py"), ("unit_directions", "lp/costs.py")]:
         assert defs.get(name) == [home], (name, defs.get(name))
     # nobody else checks for booleans by hand
     src = {m: (PKG / m).read_text() for m in _modules()}
@@ -174,3 +174,88 @@ def test_nothing_under_w1flow_names_a_file_outside_the_repo_or_an_issue_letter()
         bad += [f"{rel}: names {name}" for name in _OUTSIDE_FILES if name in text]
         bad += [f"{rel}:{line}: {tag}" for line, tag in _issue_tags(text)]
     assert not bad, "\n".join(bad)
+
+# -- the exact LP has one home: w1flow/lp/ ---------------------------------------------------------
+def _solver_like(name):
+    return name.startswith("solve") or name == "warm_solve"
+
+
+def _own_returns(fn):
+    """The ``return`` statements of ``fn`` itself (not of functions nested in it)."""
+    out, todo = [], list(fn.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ClassDef)):
+            continue
+        if isinstance(node, ast.Return):
+            out.append(node)
+        todo.extend(ast.iter_child_nodes(node))
+    return out
+
+
+def test_no_lp_solver_returns_a_tuple():
+    """Every LP solver (``solve*``, ``warm_solve``) returns a typed result, never a bare tuple."""
+    solvers_seen, tuples = [], []
+    for m in _modules():
+        for node in ast.walk(_tree(m)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and _solver_like(node.name):
+                solvers_seen.append((m, node.name))
+                tuples += [(m, node.name, r.lineno) for r in _own_returns(node) if isinstance(r.value, ast.Tuple)]
+    names = {n for _, n in solvers_seen}
+    assert {"solve", "solve_w1_lp", "solve_w2_lp", "solve_sparse", "warm_solve"} <= names, names
+    assert not tuples, tuples
+
+
+def test_the_network_simplex_is_reached_only_through_w1flow_lp():
+    """``solve_sparse`` and ``warm_solve`` are named (imported, called, patched) only inside w1flow/lp/:
+    everything else asks :func:`w1flow.lp.solve`."""
+    outside = []
+    for m in _modules():
+        if m.startswith("lp/"):
+            continue
+        for node in ast.walk(_tree(m)):
+            names = []
+            if isinstance(node, ast.Name):
+                names = [node.id]
+            elif isinstance(node, ast.Attribute):
+                names = [node.attr]
+            elif isinstance(node, (ast.Import, ast.ImportFrom)):
+                names = [a.name.split(".")[-1] for a in node.names] + ([node.module] if getattr(node, "module", None) else [])
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names = [node.value]
+            outside += [(m, n) for n in names if n in ("solve_sparse", "warm_solve")]
+    assert not outside, outside
+    assert not (PKG / "_lp.py").exists() and not (PKG / "_netsimplex.py").exists()
+
+
+def test_the_w2_projection_and_value_are_written_once():
+    """The barycentric projection ``Σ_j G_ij y_j / a_i`` is one function (w1flow/lp/w2.py), and no other
+    module divides a matrix product (``G @ y / a``); the W2 value ``sqrt(Σ G ∘ cost_matrix)`` is
+    computed in one place too."""
+    defs = [(m, n.name) for m in _modules() for n in ast.walk(_tree(m))
+            if isinstance(n, ast.FunctionDef) and n.name == "barycentric_projection"]
+    assert defs == [("lp/w2.py", "barycentric_projection")], defs
+    divided = [(m, n.lineno) for m in _modules() for n in ast.walk(_tree(m))
+               if isinstance(n, ast.BinOp) and isinstance(n.op, ast.Div)
+               and isinstance(n.left, ast.BinOp) and isinstance(n.left.op, ast.MatMult)]
+    assert [m for m, _ in divided] == ["lp/w2.py"], divided
+
+    def is_cost_matrix(node):
+        return ((isinstance(node, ast.Subscript) and isinstance(node.slice, ast.Constant)
+                 and node.slice.value == "cost_matrix") or (isinstance(node, ast.Attribute) and node.attr == "cost_matrix"))
+
+    weighted = sorted({m for m in _modules() for n in ast.walk(_tree(m)) if isinstance(n, ast.BinOp)
+                       and isinstance(n.op, ast.Mult) and (is_cost_matrix(n.left) or is_cost_matrix(n.right))})
+    assert weighted == ["lp/w2.py"], weighted
+    src = {m: (PKG / m).read_text() for m in _modules()}
+    assert [m for m, s in src.items() if "sqrt(max(" in s] == ["lp/w2.py"]
+
+
+def test_one_place_decides_dense_or_sparse():
+    """The memory budget's dense/sparse rule (``dense_bytes(..., LP_DENSE_MATRICES) > max_memory``) is
+    written once (w1flow/lp/budget.py), and ``ExactPotential`` and ``metrics.w1`` map ``sparse=`` onto
+    :func:`w1flow.lp.solve`'s ``method=``."""
+    src = {m: (PKG / m).read_text() for m in _modules()}
+    assert [m for m, s in src.items() if "LP_DENSE_MATRICES) >" in s] == ["lp/budget.py"]
+    for m in ("potentials/exact.py", "metrics.py"):
+        assert "method_for(" in src[m] and "dense_bytes" not in src[m], m

@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 
 from conftest import generic_cloud, lp_rays, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
 from w1flow import CappedEuler, Euler, ExactPotential, MemoryBudgetError, SaveAt, W1Flow, metrics, simulate
-from w1flow._lp import certify_plan
+from w1flow.lp import certify_plan
 
 seeds = st.integers(0, 2**32 - 1)
 

@@ -12,7 +12,7 @@ particles move with −∇φ (for the exact LP: the plan velocity). See ``docs/a
 import logging as _logging
 
 from . import closed_forms, convergence, metrics, monitors, status
-from ._lp import LPError, MemoryBudgetError
+from .lp import LPError, MemoryBudgetError
 from .checkpoint import Checkpoint, CheckpointError
 from .monitors import HealthCheckError
 from .potentials import (

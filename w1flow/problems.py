@@ -18,7 +18,7 @@ import copy
 
 import numpy as np
 
-from ._lp import DEFAULT_MEMORY_BUDGET, solve_w2_lp
+from .lp import DEFAULT_MEMORY_BUDGET, W2Result, barycentric_projection, solve_w2_lp
 from ._validation import as_int, as_points, as_weights, readonly
 from ._params import (as_particle_params, check_particle_params, readonly_params, _describe_params,
                       _n_params)
@@ -340,8 +340,9 @@ class W2Flow(Problem):
         return self.target.shape[1]
 
     def plan(self, x, a):
-        """Exact W2 plan between ``(x, a)`` and the data: ``(G, log)`` (see :func:`~w1flow._lp.solve_w2_lp`)."""
-        return solve_w2_lp(x, a, self.target, self.target_weights, self.max_memory)
+        """Exact W2 plan between ``(x, a)`` and the data: ``(G, log)`` (see :func:`~w1flow.lp.solve_w2_lp`)."""
+        lp = solve_w2_lp(x, a, self.target, self.target_weights, self.max_memory)
+        return lp.plan, lp.log
 
     def target_map(self, x, a):
         """Barycentric projection ``T(x_i) = Σ_j G_ij y_j / a_i`` of the exact W2 plan.
@@ -357,13 +358,7 @@ class W2Flow(Problem):
         a = as_weights(a, x.shape[0], "a")
         y = self.target
         G, log = self.plan(x, a)
-        T = np.empty_like(x)
-        pos = a > 0
-        T[pos] = (G[pos] @ y) / a[pos, None]
-        if np.any(~pos):  # tracers: argmin_j |z − y_j|² − v_j (the c-transform's minimiser)
-            j = np.argmin(log["cost_matrix"][~pos] - np.asarray(log["v"])[None, :], axis=1)
-            T[~pos] = y[j]
-        return T, G, log
+        return barycentric_projection(G, a, y, log["v"], cost=log["cost_matrix"]), G, log
 
     def field(self, x, a, t):
         """Velocity ``T(x) − x`` at ``(x, a)``, with the plan ``G``, ``w2`` and the LP status."""
@@ -373,7 +368,7 @@ class W2Flow(Problem):
         message = "optimal" if code == 1 else (
             f"exact W2 LP not solved to optimality (POT result_code={code}): {log.get('warning')}"
         )
-        w2 = float(np.sqrt(max(float(np.sum(G * log["cost_matrix"])), 0.0)))
+        w2 = W2Result(plan=G, log=log).w2
         return MeanFieldField(x, a, T - x, status=status, message=message, plan=G, target_points=T,
                               w2=w2)
 

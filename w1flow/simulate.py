@@ -17,7 +17,7 @@ from dataclasses import dataclass, field as dc_field, fields
 
 import numpy as np
 
-from ._lp import DEFAULT_MEMORY_BUDGET
+from .lp import DEFAULT_MEMORY_BUDGET
 from ._validation import (as_bool, as_int, as_nonnegative_float, as_points, as_positive_float, as_weights,
                           check_same_dimension, readonly)
 from .checkpoint import Checkpoint, CheckpointError, fingerprint, function_refs, load_into, require_state

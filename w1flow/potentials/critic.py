@@ -32,7 +32,7 @@ import numbers
 
 import numpy as np
 
-from .._lp import row_chunks
+from ..lp import row_chunks
 from .._validation import as_float, as_int, as_points, as_rng, as_seed, as_weights
 from .base import Potential, PotentialOracle
 
