@@ -67,6 +67,7 @@ Runnable examples of every problem kind are in ``examples/configs/``.
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import logging
@@ -176,7 +177,8 @@ def _reference(key, ref, base):
         path = path if path.is_absolute() else Path(base) / path
         if not path.is_file():
             raise ConfigError(f"[problem] {key}: file {str(path)!r} does not exist.")
-        modname = f"_w1flow_config_{path.stem}_{abs(hash(str(path.resolve())))}"
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]  # the same in every process
+        modname = f"_w1flow_config_{path.stem}_{digest}"
         module = sys.modules.get(modname)
         if module is None:
             spec = importlib.util.spec_from_file_location(modname, path)

@@ -81,7 +81,10 @@ class McKeanVlasovSDE(Problem):
             self.diffusion = diffusion
             self.constant_diffusion = None
         else:
-            sigma = np.asarray(diffusion, dtype=np.float64)
+            try:
+                sigma = np.asarray(diffusion, dtype=np.float64)
+            except (TypeError, ValueError):  # a string, a ragged list: refused below, naming diffusion
+                sigma = np.asarray(np.nan)
             if noise != "diagonal" or sigma.ndim != 0 or not np.isfinite(sigma):
                 raise TypeError(f"diffusion must be callable as diffusion(x, weights, t), or a finite number "
                                 f"(additive diagonal noise); got {diffusion!r}.")
