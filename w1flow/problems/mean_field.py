@@ -8,8 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._params import (as_particle_params, check_particle_params, readonly_params, _describe_params,
-                       _n_params)
+from .._params import as_particle_params, check_particle_params, describe_params, n_params, readonly_params
 from .._validation import as_int, readonly
 from ..status import is_ok
 from .base import Problem
@@ -118,7 +117,7 @@ class MeanFieldODE(Problem):
         last, bound = self._bound
         if parent is last:
             return bound
-        if parent is None or (parent.shape[0] == _n_params(self.params)
+        if parent is None or (parent.shape[0] == n_params(self.params)
                               and np.array_equal(parent, np.arange(parent.shape[0]))):
             bound = readonly_params(self.params, None)
         else:
@@ -133,8 +132,8 @@ class MeanFieldODE(Problem):
             v = self.drift(readonly(x), readonly(a), t)
         else:
             p = self.params_for(parent)
-            if _n_params(p) != x.shape[0]:
-                raise ValueError(f"params have {_n_params(p)} rows but there are {x.shape[0]} particles; "
+            if n_params(p) != x.shape[0]:
+                raise ValueError(f"params have {n_params(p)} rows but there are {x.shape[0]} particles; "
                                  "give one row per particle of x0.")
             v = self.drift(readonly(x), readonly(a), t, p)
         v = np.asarray(v, dtype=np.float64)
@@ -159,7 +158,7 @@ class MeanFieldODE(Problem):
     def __repr__(self):
         name = getattr(self.drift, "__name__", type(self.drift).__name__)
         dim = "" if self.dim is None else f", dim={self.dim}"
-        params = "" if self.params is None else f", params={_describe_params(self.params)}"
+        params = "" if self.params is None else f", params={describe_params(self.params)}"
         return f"MeanFieldODE(drift={name}{dim}{params})"
 
 
