@@ -11,17 +11,16 @@ one call with another oracle through :meth:`Problem.with_potential`, which retur
 leaves the user's problem unchanged. :class:`MeanFieldODE` and :class:`W2Flow` compute their
 fields themselves and refuse an oracle.
 
-==========================  ==============================================  =====================
-module                      problems                                        registry name
-==========================  ==============================================  =====================
-``problems/base.py``        :class:`Problem` (the interface)
-``problems/w1.py``          :class:`W1Flow`                                 ``"w1"``
-``problems/w2.py``          :class:`W2Flow`                                 ``"w2"``
-``problems/mean_field.py``  :class:`MeanFieldODE` (and :class:`MeanFieldField`)  ``"mean_field"``
-``problems/sde.py``         :class:`~w1flow.sde.McKeanVlasovSDE`            ``"sde"``
-``problems/second_order.py`` :class:`~w1flow.second_order.SecondOrderODE`   ``"second_order"``
-``problems/monoflow.py``    :class:`~w1flow.monoflow.MonoFlow`, ``JSFlow``  ``"monoflow"``, ``"js"``
-==========================  ==============================================  =====================
+Where they live (and their names in :mod:`w1flow.registry`):
+
+* ``problems/base.py``: :class:`Problem`, the interface;
+* ``problems/w1.py``: :class:`W1Flow` (``"w1"``);
+* ``problems/w2.py``: :class:`W2Flow` (``"w2"``);
+* ``problems/mean_field.py``: :class:`MeanFieldODE` (``"mean_field"``) and its field, :class:`MeanFieldField`;
+* ``problems/sde.py``: :class:`~w1flow.sde.McKeanVlasovSDE` (``"sde"``);
+* ``problems/second_order.py``: :class:`~w1flow.second_order.SecondOrderODE` (``"second_order"``);
+* ``problems/monoflow.py``: :class:`~w1flow.monoflow.MonoFlow` (``"monoflow"``) and
+  :class:`~w1flow.monoflow.JSFlow` (``"js"``).
 
 A new problem family gets its own module here, an export below and in :mod:`w1flow`, and a name
 in :data:`w1flow.registry.PROBLEMS` (``tests/test_architecture.py`` checks all three).

@@ -60,17 +60,15 @@ Where the solvers live
 ----------------------
 Every solver class of w1flow is in this package, one family a module:
 
-===========================  ===================================================  =======================================
-module                       classes                                              registry names
-===========================  ===================================================  =======================================
-``solvers/base.py``          :class:`Solver`, :class:`Capabilities`, :class:`StepResult`,
-                             :class:`W1Record`, :class:`SolverContext`
-``solvers/euler.py``         :class:`Euler`                                       ``"euler"``
-``solvers/capped.py``        :class:`CappedEuler`                                 ``"capped_euler"``
-``solvers/runge_kutta.py``   :class:`Heun`, :class:`RK4`                          ``"heun"``, ``"rk4"``
-``solvers/stochastic.py``    :class:`EulerMaruyama`, :class:`Milstein`            ``"euler_maruyama"``, ``"milstein"``
-``solvers/second_order.py``  :class:`SymplecticEuler`, :class:`VelocityVerlet`    ``"symplectic_euler"``, ``"velocity_verlet"``
-===========================  ===================================================  =======================================
+* ``solvers/base.py``: :class:`Solver`, :class:`Capabilities`, :class:`StepResult`,
+  :class:`W1Record`, :class:`SolverContext`;
+* ``solvers/euler.py``: :class:`Euler` (registry name ``"euler"``);
+* ``solvers/capped.py``: :class:`CappedEuler` (``"capped_euler"``);
+* ``solvers/runge_kutta.py``: :class:`Heun` (``"heun"``), :class:`RK4` (``"rk4"``);
+* ``solvers/stochastic.py``: :class:`EulerMaruyama` (``"euler_maruyama"``), :class:`Milstein`
+  (``"milstein"``);
+* ``solvers/second_order.py``: :class:`SymplecticEuler` (``"symplectic_euler"``),
+  :class:`VelocityVerlet` (``"velocity_verlet"``).
 
 A new solver goes in a module here (or joins its family's), declares what it can do once, as
 class attributes (``order``, ``stochastic``, ``supports_split``, ``second_order``, ``needs_plan``,
