@@ -163,3 +163,17 @@ def test_an_sde_defaults_to_euler_maruyama_and_a_module_function_can_be_named(tm
     from w1flow.interactions import KuramotoCoupling
 
     assert problem.drift is KuramotoCoupling and isinstance(kwargs["solver"], EulerMaruyama)
+
+
+def test_absolute_paths_lets_a_config_run_from_another_folder(tmp_path, monkeypatch):
+    from w1flow.config import absolute_paths
+
+    cfg = load_config(_small("sde.toml", tmp_path))
+    moved = absolute_paths(cfg, tmp_path)
+    assert moved["problem"]["drift"] == f"{(tmp_path / 'functions.py').resolve()}:mean_reverting"
+    assert cfg["problem"]["drift"] == "functions.py:mean_reverting"  # the input is left as it was
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    problem, x0, kwargs = build(moved, ".")
+    assert problem.drift.__name__ == "mean_reverting"

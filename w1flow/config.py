@@ -84,7 +84,7 @@ from .registry import ORACLES, PROBLEMS, SOLVERS
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_config", "run_config", "ConfigError"]
+__all__ = ["load_config", "run_config", "ConfigError", "absolute_paths"]
 
 
 class ConfigError(ValueError):
@@ -196,6 +196,27 @@ def _reference(key, ref, base):
             raise ConfigError(f"[problem] {key}: {where!r} has no {name!r}.")
         obj = getattr(obj, part)
     return obj
+
+
+def absolute_paths(cfg, base):
+    """A copy of ``cfg`` whose relative file names are made absolute against ``base``: the
+    ``[data]`` and ``[particles]`` files and the ``"file.py:name"`` functions of ``[problem]`` (for
+    a config that is run from another folder, e.g. by a sweep's workers)."""
+    import copy
+
+    out = copy.deepcopy(dict(cfg))
+    for table in ("data", "particles"):
+        spec = out.get(table)
+        if isinstance(spec, dict) and isinstance(spec.get("file"), str) and not Path(spec["file"]).is_absolute():
+            spec["file"] = str((Path(base) / spec["file"]).resolve())
+    spec = out.get("problem")
+    for key in _FUNCTION_KEYS & set(spec if isinstance(spec, dict) else ()):
+        value = spec[key]
+        if isinstance(value, str) and ":" in value:
+            where, _, name = value.rpartition(":")
+            if where.endswith(".py") and not Path(where).is_absolute():
+                spec[key] = f"{(Path(base) / where).resolve()}:{name}"
+    return out
 
 
 def _problem_options(spec, base):
