@@ -175,7 +175,7 @@ def _reference(key, ref, base):
     if where.endswith(".py"):
         path = Path(where)
         path = path if path.is_absolute() else Path(base) / path
-        if not path.is_file():
+        if not path.is_file():  # missing, or a folder
             raise ConfigError(f"[problem] {key}: file {str(path)!r} does not exist.")
         digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]  # the same in every process
         modname = f"_w1flow_config_{path.stem}_{digest}"
