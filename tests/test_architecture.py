@@ -1,6 +1,7 @@
 """The seams of the package, checked on its source: what imports what, where each concept lives."""
 
 import ast
+import importlib
 import inspect
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def _imported_modules(tree, package):
 
 def test_solvers_import_no_potential_module():
     """Time stepping only: the plan machinery is reached through the potential object."""
-    mods = _imported_modules(_tree("solvers.py"), "w1flow")
+    mods = set().union(*(_imported_modules(_tree(str(p.relative_to(PKG))), "w1flow.solvers")
+                         for p in sorted((PKG / "solvers").glob("*.py"))))
+    assert "w1flow.solvers.base" in mods  # the relative imports were resolved
     banned = [m for m in mods for p in ("exact", "entropic", "critic", "quantile")
               if m.startswith("w1flow.potentials") and p in m]
     assert not banned, banned
@@ -259,3 +262,160 @@ def test_one_place_decides_dense_or_sparse():
     assert [m for m, s in src.items() if "LP_DENSE_MATRICES) >" in s] == ["lp/budget.py"]
     for m in ("potentials/exact.py", "metrics.py"):
         assert "method_for(" in src[m] and "dense_bytes" not in src[m], m
+
+# -- problem and solver families, the registry (issue 32, item 4) ----------------------------------
+def _class_files():
+    """``{class name: [files defining it]}`` over w1flow's source (``__module__`` names a class's
+    public module, e.g. ``w1flow.sde``, not the file that defines it)."""
+    out = {}
+    for path in sorted(PKG.rglob("*.py")):
+        for node in ast.parse(path.read_text(), filename=str(path)).body:
+            if isinstance(node, ast.ClassDef):
+                out.setdefault(node.name, []).append(path)
+    return out
+
+
+def _w1flow_subclasses(base):
+    """Every subclass of ``base`` defined in w1flow (its module is one of w1flow's; tests' left out)."""
+    out, todo = [], [base]
+    while todo:
+        for sub in todo.pop().__subclasses__():
+            todo.append(sub)
+            if sub.__module__.split(".")[0] == "w1flow":
+                out.append(sub)
+    return sorted(set(out), key=lambda c: c.__qualname__)
+
+
+@pytest.mark.parametrize("base, home, table", [
+    ("Problem", "problems", "PROBLEMS"),
+    ("Solver", "solvers", "SOLVERS"),
+])
+def test_every_problem_and_solver_lives_in_its_package_is_exported_and_registered(base, home, table):
+    from w1flow import registry
+
+    base = getattr(w1flow, base)
+    subs = _w1flow_subclasses(base)
+    assert len(subs) >= 7, subs
+    registered = set(getattr(registry, table).values())
+    package = importlib.import_module(f"w1flow.{home}")
+    files = _class_files()
+    for cls in subs:
+        src = files.get(cls.__name__, [])
+        assert len(src) == 1 and src[0].parent == PKG / home, \
+            f"{cls.__qualname__} is defined in {[str(p.relative_to(PKG)) for p in src]}, not once in {home}/"
+        if cls.__name__.startswith("_"):
+            continue
+        assert getattr(w1flow, cls.__name__, None) is cls and cls.__name__ in w1flow.__all__, \
+            f"{cls.__name__} is not exported from w1flow"
+        assert getattr(package, cls.__name__, None) is cls and cls.__name__ in package.__all__, \
+            f"{cls.__name__} is not exported from w1flow.{home}"
+        assert cls in registered, f"{cls.__name__} is not named in w1flow.registry.{table}"
+    assert registered <= set(subs)
+
+
+def test_the_registry_names_only_top_level_exports():
+    from w1flow import registry
+
+    for table in registry.TABLES.values():
+        for name, cls in table.items():
+            assert getattr(w1flow, cls.__name__) is cls and cls.__name__ in w1flow.__all__, (name, cls)
+    assert all(name == cls.name for name, cls in registry.SOLVERS.items())
+
+
+def test_the_api_docs_list_every_registered_name():
+    from w1flow import registry
+
+    page = (PKG.parent / "docs" / "api" / "w1flow.registry.rst").read_text()
+    for kind, table in registry.TABLES.items():
+        for name, cls in table.items():
+            assert f"``{name}``" in page and cls.__name__ in page, (kind, name)
+
+
+def test_solver_capabilities_and_options_are_declared_once():
+    for cls in _w1flow_subclasses(w1flow.Solver):
+        if cls.__name__.startswith("_"):
+            continue
+        assert "options" not in vars(cls), f"{cls.__name__} writes its options by hand; declare option_names"
+        solver = cls()
+        params = [p for p in inspect.signature(cls).parameters if p != "split" or solver.supports_split]
+        assert list(solver.option_names) == params, cls
+        caps = solver.capabilities
+        assert caps.order == cls.order and caps.stochastic == cls.stochastic and caps.second_order == cls.second_order
+
+
+def _package_of(module, is_package):
+    return module if is_package else module.rpartition(".")[0]
+
+
+def _private_imports_across_packages():
+    """``(file, imported name)`` of every ``from X import _name`` where ``_name`` (a private function,
+    class or module) belongs to another package of w1flow than the importing file."""
+    found = []
+    for path in sorted(PKG.rglob("*.py")):
+        rel = path.relative_to(PKG.parent).with_suffix("").parts
+        here = ".".join(rel[:-1])
+        for node in ast.walk(ast.parse(path.read_text(), filename=str(path))):
+            if not isinstance(node, ast.ImportFrom):
+                continue
+            if node.level:
+                parts = here.split(".")[: len(here.split(".")) - node.level + 1]
+                target = ".".join(parts + ([node.module] if node.module else []))
+            else:
+                target = node.module or ""
+            if target.split(".")[0] != "w1flow":
+                continue
+            target_path = PKG.parent.joinpath(*target.split("."))
+            for alias in node.names:
+                name = alias.name
+                if not name.startswith("_") or name.startswith("__"):
+                    continue
+                sub = target_path / name
+                if sub.is_dir() or sub.with_suffix(".py").exists():  # a private module of package `target`
+                    owner = target
+                else:
+                    owner = _package_of(target, target_path.is_dir())
+                if owner != here:
+                    found.append((str(path.relative_to(PKG)), f"{target}.{name}"))
+    return found
+
+
+#: Known exceptions, each to be removed by its owner (reported, not endorsed).
+_PRIVATE_IMPORT_EXCEPTIONS = {
+    ("cli.py", "w1flow.paper_checks._core"),  # `w1flow check` drives the checks' private runner
+    ("potentials/quantile.py", "w1flow.closed_forms._require_1d"),  # the 1-D input check of closed_forms
+}
+
+
+def test_no_module_imports_another_packages_private_names():
+    found = set(_private_imports_across_packages())
+    assert found <= _PRIVATE_IMPORT_EXCEPTIONS, sorted(found - _PRIVATE_IMPORT_EXCEPTIONS)
+
+
+def test_the_private_import_checker_sees_a_violation(tmp_path, monkeypatch):
+    fake = tmp_path / "w1flow"
+    (fake / "problems").mkdir(parents=True)
+    (fake / "_helpers.py").write_text("def _secret():\n    pass\n")
+    (fake / "problems" / "x.py").write_text("from .._helpers import _secret\nfrom . import _mine\n")
+    monkeypatch.setattr(__import__(__name__), "PKG", fake)
+    assert _private_imports_across_packages() == [("problems/x.py", "w1flow._helpers._secret")]
+
+
+def test_simulate_asks_the_solver_its_capabilities_not_its_class():
+    tree = _tree("simulate.py")
+    concrete = {c.__name__ for c in _w1flow_subclasses(w1flow.Solver)}
+    checks = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("isinstance",
+                                                                                              "issubclass"):
+            names = {n.id for n in ast.walk(node.args[1]) if isinstance(n, ast.Name)}
+            names |= {n.attr for n in ast.walk(node.args[1]) if isinstance(n, ast.Attribute)}
+            checks += sorted(names & concrete)
+        if isinstance(node, ast.Compare) and isinstance(node.left, ast.Call) and \
+                getattr(node.left.func, "id", None) == "type":  # type(solver) is Euler
+            checks += sorted({n.id for n in ast.walk(node) if isinstance(n, ast.Name)} & concrete)
+    assert not checks, checks
+    # the only concrete solver simulate names is its default, Euler()
+    named = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)} & concrete
+    assert named <= {"Euler"}, named
+    src = (PKG / "simulate.py").read_text()
+    assert "solver.check_problem(problem)" in src and ".stochastic" not in src and "second_order" not in src

@@ -142,6 +142,10 @@ def test_a_config_simulate_refuses_leaves_no_output_folder(tmp_path, capsys):
     _fails_with(["run", str(_cfg(tmp_path, dt=-0.1)), "--out", str(tmp_path / "out"), "--quiet"], capsys,
                 r"dt must be")
     assert not (tmp_path / "out").exists()
+    # one that only simulate refuses (the config checks the values, not the clouds' dimensions)
+    _fails_with(["run", str(_cfg(tmp_path, data='dataset = "gaussian_blob"\nn = 20\ncenter = [0.0]')), "--out",
+                 str(tmp_path / "out"), "--quiet"], capsys, r"dimension")
+    assert not (tmp_path / "out").exists()
     _fails_with(["run", str(tmp_path / "missing.toml"), "--out", str(tmp_path / "out"), "--quiet"], capsys,
                 r"No such file")
     assert not (tmp_path / "out").exists()

@@ -127,6 +127,13 @@ def _check(args):
     return _core.exit_code(reports)
 
 
+def _registry_names():
+    """The names a config's ``kind`` keys take (:mod:`w1flow.registry`), one line per table."""
+    from . import registry
+
+    return "".join(f"[{table}] kind = {', '.join(names)}\n" for table, names in registry.TABLES.items())
+
+
 def _run(args):
     """Run a TOML config (w1flow.config) and print its summary."""
     from .config import run_config
@@ -208,7 +215,8 @@ def main(argv=None):
                     "w1flow.config; unknown keys are errors.",
         epilog="example config:\n  [data]\n  dataset = \"eight_gaussians\"\n  n = 500\n  [particles]\n"
                "  dataset = \"gaussian_blob\"\n  n = 500\n  [solver]\n  kind = \"capped_euler\"\n"
-               "  [run]\n  t1 = 5.0\n  dt = 0.05\n\nthen: w1flow run flow.toml --out my-run",
+               "  [run]\n  t1 = 5.0\n  dt = 0.05\n\nthen: w1flow run flow.toml --out my-run\n\n"
+               f"{_registry_names()}\nexamples of every problem kind: examples/configs/ in the source tree",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("config", help="the TOML file")
     run.add_argument("--out", help="output folder (default: the config's [output] dir, else w1flow-run)")
