@@ -50,7 +50,7 @@ def emd_seconds(x, y, repeat=1):
     import ot
     from scipy.spatial.distance import cdist
 
-    from w1flow._lp import default_num_itermax
+    from w1flow.lp import default_num_itermax
 
     n, m = x.shape[0], y.shape[0]
     a, b = np.full(n, 1 / n), np.full(m, 1 / m)

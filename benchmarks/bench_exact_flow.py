@@ -77,7 +77,7 @@ def whole_flow(n, dt=0.05, seed=0):
 def warm_start(n, seed=0, repeat=3):
     """Re-solve after one Euler step in the chattering phase: cold vs potentials_init=(u', v)."""
     from w1flow import Euler, SaveAt, W1Flow, simulate
-    from w1flow._lp import solve_w1_lp
+    from w1flow.lp import solve_w1_lp
 
     x0, y = demo_problem(n, seed)
     a = np.full(n, 1 / n)

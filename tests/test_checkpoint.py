@@ -560,3 +560,30 @@ def test_unverifiable_settings_options_and_fields_are_named_by_where_they_are():
     assert fingerprint(o=LockedOracle()).unverifiable == ("o['guard'] (lock)",)
     assert fingerprint(s=LockedEuler()).unverifiable == ("s['guard'] (lock)",)
     assert fingerprint(c=D(lock)).unverifiable == ("c['guard'] (lock)",)
+
+
+def test_checkpoints_written_before_the_lp_package_still_load(tmp_path):
+    """The exact LP moved from ``w1flow._lp``/``w1flow._netsimplex`` to ``w1flow.lp``: a checkpoint
+    naming the old classes (an incremental flow's plan and basis) resumes to the same result."""
+    rng = np.random.default_rng(0)
+    x, y = rng.normal(size=(30, 2)) + 2, rng.normal(size=(25, 2))
+
+    def run(path, resume=False, **kw):
+        prob = W1Flow(y, potential=ExactPotential(incremental=True))
+        return simulate(prob, x, 1.0, 0.1, solver=Euler(reuse_plan=False),
+                        checkpoint=Checkpoint(path, every=2, resume=resume), **kw)
+
+    path = tmp_path / "run.ckpt"
+    assert not run(path, callback=stop_after(5)).success  # interrupted
+    with np.load(path, allow_pickle=False) as z:
+        arrays = {k: z[k] for k in z.files}
+    tree = str(arrays["__tree__"])
+    assert "w1flow.lp.result:LPResult" in tree and "w1flow.lp.netsimplex:TransportBasis" in tree
+    arrays["__tree__"] = np.array(tree.replace("w1flow.lp.result:LPResult", "w1flow._lp:LPResult")
+                                  .replace("w1flow.lp.netsimplex:TransportBasis", "w1flow._netsimplex:TransportBasis"))
+    old = tmp_path / "old.ckpt"
+    with open(old, "wb") as f:
+        np.savez(f, **arrays)
+    fresh = run(tmp_path / "fresh.ckpt")
+    resumed = run(old, resume=True)
+    assert resumed.success and np.array_equal(resumed.x_final, fresh.x_final) and np.array_equal(resumed.w1, fresh.w1)

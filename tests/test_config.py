@@ -70,7 +70,8 @@ def test_a_config_runs_the_flow_it_describes_and_writes_its_outputs(tmp_path):
     (("center = [3.0, 0.0]", "centre = [3.0, 0.0]"), r"unknown key 'centre' in \[particles\] \(options of gaussian_blob\); allowed: .*\bcenter\b"),
     (('kind = "capped_euler"', 'kind = "capped_euler"\nreuse_plan = true'), r"unknown key 'reuse_plan' in \[solver\] \(options of CappedEuler\)"),
     (('kind = "exact"', 'kind = "exact"\nreg = 0.1'), r"unknown key 'reg' in \[potential\] \(options of ExactPotential\)"),
-    (('kind = "capped_euler"', 'kind = "midpoint"'), r"\[solver\] kind must be one of euler, capped_euler, heun, rk4, got 'midpoint'"),
+    (('kind = "capped_euler"', 'kind = "midpoint"'), r"\[solver\] kind must be one of euler, capped_euler, heun, rk4, euler_maruyama, milstein, "
+                                                         r"symplectic_euler, velocity_verlet, got 'midpoint'"),
     (('dataset = "eight_gaussians"', 'dataset = "eight_gausians"'), r"\[data\] dataset must be one of .*, got 'eight_gausians'"),
     (("t1 = 4.0", ""), r"\[run\] needs t1"),
     (("n = 40\nseed = 1", "seed = 1"), r"\[data\] needs n"),

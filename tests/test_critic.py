@@ -2,7 +2,7 @@
 determinism, argument validation and small-n versions of the validation numbers.
 
 The n = m = 500 numbers, the overlapping-clouds case and the Lipschitz report of the penalised
-critic are in ``paper_checks/critic_validation.py``. No torch needed.
+critic are in ``benchmarks/critic_validation.py``. No torch needed.
 """
 
 from __future__ import annotations
@@ -365,7 +365,7 @@ def test_call_validation():
 
 
 # ------------------------------------------------------------------------------------------
-# validation numbers at small n (the n = 500 versions: paper_checks/critic_validation.py)
+# validation numbers at small n (the n = 500 versions: benchmarks/critic_validation.py)
 # ------------------------------------------------------------------------------------------
 def test_blob_vs_eight_gaussians_dual_and_directions():
     n = 200

@@ -13,7 +13,7 @@ from scipy.spatial.distance import cdist
 from conftest import MUTATION_RUN, generic_cloud, rand_weights
 from w1flow import (CappedEuler, Checkpoint, EntropicPotential, Euler, MeanFieldODE, MemoryBudgetError, SaveAt,
                     W1Flow, simulate)
-from w1flow._lp import LP_DENSE_MATRICES, dense_bytes
+from w1flow.lp import LP_DENSE_MATRICES, dense_bytes
 
 
 def _decay(x, a, t):
@@ -354,7 +354,7 @@ def test_recorded_w1_lps_of_an_oracle_without_a_budget_use_the_default(rng, monk
     import importlib
 
     from w1flow import CriticPotential
-    from w1flow._lp import DEFAULT_MEMORY_BUDGET
+    from w1flow.lp import DEFAULT_MEMORY_BUDGET
 
     saving = importlib.import_module("w1flow.saving")
     seen = []

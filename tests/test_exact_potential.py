@@ -6,7 +6,7 @@ from hypothesis import given, strategies as st
 
 from conftest import generic_cloud, tol
 from w1flow import ExactPotential, metrics
-from w1flow._lp import monotone_plan, pairwise_distances
+from w1flow.lp import monotone_plan, pairwise_distances
 
 seeds = st.integers(0, 2**32 - 1)
 

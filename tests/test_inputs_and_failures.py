@@ -5,7 +5,7 @@ import pytest
 
 from w1flow import (Checkpoint, CappedEuler, Euler, ExactPotential, MemoryBudgetError, SaveAt, W1Flow, metrics,
                     simulate)
-from w1flow._lp import default_num_itermax, pairwise_distances, solve_w1_lp
+from w1flow.lp import default_num_itermax, pairwise_distances, solve_w1_lp
 
 Y = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
 X = np.array([[3.0, 0.0], [3.0, 1.0], [4.0, 0.5]])

@@ -14,8 +14,8 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from w1flow import CappedEuler, Euler, ExactPotential, MeanFieldODE, SaveAt, W1Flow, simulate
-from w1flow._lp import solve_w1_lp
-from w1flow._netsimplex import basis_from_plan, warm_solve
+from w1flow.lp import solve_w1_lp
+from w1flow.lp.netsimplex import basis_from_plan, warm_solve
 from w1flow.config import ConfigError, build, load_config
 from w1flow.generative import SGD, Batches, MLPGenerator, NaiveFresh, NaiveSame, train
 from w1flow.potentials.base import Potential, PotentialOracle
@@ -42,7 +42,7 @@ def _strongly_feasible(basis):
     return bool(np.all(basis.parent[cols] < n) and np.all(basis.flow[basis.pred_arc[cols]] > 0.0))
 
 
-# -- the sparse network simplex (w1flow._netsimplex) ---------------------------------------------
+# -- the sparse network simplex (w1flow.lp.netsimplex) ---------------------------------------------
 @pytest.mark.parametrize("factor", [1 + 1e-9, 1 - 1e-9])
 def test_warm_solve_refuses_masses_that_do_not_balance(factor):
     """Data masses summing to 1 ± 1e-9 against particle masses summing to 1: no transport plan
@@ -55,7 +55,8 @@ def test_warm_solve_refuses_masses_that_do_not_balance(factor):
     b /= b.sum()
     lp = solve_w1_lp(x, a, y, b)
     basis = basis_from_plan(x, a, y, b * factor, lp.rows, lp.cols, lp.u, lp.v)
-    ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x + 0.1 * rng.standard_normal(x.shape))
+    r = warm_solve(basis, x + 0.1 * rng.standard_normal(x.shape))
+    ok, rows, cols, mass, message = r.ok, r.rows, r.cols, r.mass, r.message
     assert not ok, message
     assert "imbalance" in message
     # the returned plan indeed misses one of the marginals by the imbalance
@@ -94,7 +95,8 @@ def test_warm_solve_ends_and_is_optimal_after_moves():
     basis = basis_from_plan(x, a, y, b, lp.rows, lp.cols, lp.u, lp.v)
     for _ in range(3):
         x = x + 0.5 * rng.standard_normal(x.shape)
-        ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x, max_pivots=10_000)
+        r = warm_solve(basis, x, max_pivots=10_000)
+        ok, rows, cols, mass, message = r.ok, r.rows, r.cols, r.mass, r.message
         assert ok, message
         np.testing.assert_allclose(np.bincount(rows, mass, minlength=n), a, atol=1e-12)
         np.testing.assert_allclose(np.bincount(cols, mass, minlength=m), b, atol=1e-12)

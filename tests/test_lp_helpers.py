@@ -8,10 +8,10 @@ import numpy as np
 import ot
 import pytest
 
-import w1flow._lp as lp_mod
+import w1flow.lp as lp_mod
 from conftest import generic_cloud, rand_weights
 from w1flow import CappedEuler, ExactPotential, W1Flow, solvers
-from w1flow._lp import (MemoryBudgetError, certify_plan, default_num_itermax, dense_bytes, monotone_plan,
+from w1flow.lp import (MemoryBudgetError, certify_plan, default_num_itermax, dense_bytes, monotone_plan,
                         solve_w1_lp, solve_w2_lp, w1_value)
 from w1flow.potentials.exact import c_transform
 
@@ -36,7 +36,8 @@ def test_w2_lp_against_an_independent_lp(rng, scale):
     x = scale * rng.standard_normal((n, d))
     y = scale * (2 * rng.standard_normal((m, d)) + 1)
     a, b = rand_weights(rng, n), rand_weights(rng, m)
-    G, log = solve_w2_lp(x, a, y, b)
+    lp = solve_w2_lp(x, a, y, b)
+    G, log = lp.plan, lp.log
     M = _sq_costs(x, y)
     ref = _reference_emd2(a, b, M)
     np.testing.assert_allclose(G.sum(axis=1), a, rtol=0, atol=1e-13)
@@ -69,13 +70,13 @@ def test_w2_lp_and_w1_value_keep_the_memory_budget_exactly():
 def test_the_pivot_cap_grows_with_the_problem(monkeypatch):
     """POT's default cap (1e5 pivots) fails on large problems; ours must reach the solver."""
     seen = []
-    real = lp_mod.ot.emd
+    real = ot.emd
 
     def spy(*args, **kwargs):
         seen.append(kwargs.get("numItermax"))
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(lp_mod.ot, "emd", spy)
+    monkeypatch.setattr(ot, "emd", spy)
     rng = np.random.default_rng(2)
     x, y = rng.standard_normal((20, 3)), rng.standard_normal((30, 3))
     solve_w2_lp(x, np.full(20, 0.05), y, np.full(30, 1 / 30))
@@ -469,13 +470,13 @@ def test_exact_potential_warm_starts_only_when_asked_and_when_sizes_match(rng, m
     a, b = rand_weights(rng, 5), rand_weights(rng, 4)
     inits = []
     real = lp_mod.solve_w1_lp
-    import w1flow.potentials.exact as exact_mod
+    import w1flow.lp.solver as solver_mod
 
     def spy(*args, potentials_init=None, **kw):
         inits.append(potentials_init)
         return real(*args, potentials_init=potentials_init, **kw)
 
-    monkeypatch.setattr(exact_mod, "solve_w1_lp", spy)
+    monkeypatch.setattr(solver_mod, "solve_w1_lp", spy)
     cold = ExactPotential()
     cold(x, a, y, b), cold(x, a, y, b)
     assert inits == [None, None] and cold.counters["evaluations"] == 2 and cold.counters["lp_solves"] == 2
@@ -562,3 +563,38 @@ def test_the_failure_message_carries_pots_warnings_or_its_log(rng, monkeypatch):
     monkeypatch.setattr(ot, "emd", fake([], "numItermax reached before optimality"))
     res = lp_mod.solve_w1_lp(x, a, y, b)
     assert res.status == "max_iter_reached" and res.message.endswith(": numItermax reached before optimality")
+
+
+# -- w1flow.lp.solve: one entry, typed results --------------------------------------------------
+def test_solve_methods_agree_and_return_typed_results(rng):
+    from w1flow.lp import LPResult, SimplexResult, choose_method, solve
+
+    x, y = generic_cloud(rng, 40, 2) + 1.0, generic_cloud(rng, 30, 2)
+    a, b = rand_weights(rng, 40), rand_weights(rng, 30)
+    dense = solve(x, a, y, b, method="dense", keep_basis=True)
+    sparse = solve(x, a, y, b, method="sparse")
+    assert type(dense) is SimplexResult and isinstance(sparse, SimplexResult) and dense.success and sparse.success
+    assert abs(dense.cost - sparse.cost) <= 1e-12 * dense.cost and sparse.stats.passes >= 1
+    assert type(dense.plain()) is LPResult and dense.plain().cost == dense.cost
+    assert type(solve(x, a, y, b)) is LPResult  # "auto" within the budget: dense, no basis asked
+    x1 = x + 0.05 * rng.standard_normal(x.shape)
+    warm = solve(x1, a, y, b, method="incremental", basis=dense.basis)
+    assert warm.success and abs(warm.cost - solve(x1, a, y, b, method="dense").cost) <= 1e-12 * warm.cost
+    with pytest.raises(ValueError, match="basis"):
+        solve(x1, a, y, b, method="incremental")
+    with pytest.raises(ValueError, match="method"):
+        solve(x, a, y, b, method="simplex")
+    need = dense_bytes(40, 30, lp_mod.LP_DENSE_MATRICES)
+    assert [choose_method("auto", 40, 30, m) for m in (need, need - 1, None)] == ["dense", "sparse", "dense"]
+    assert choose_method("sparse", 40, 30, None) == "sparse" and choose_method("dense", 40, 30, 1) == "dense"
+    line = solve(x[:, :1], a, y[:, :1], b, method="sparse")  # the line: monotone plan, CDF duals
+    assert type(line) is LPResult and "1-D monotone plan" in line.message
+
+
+def test_w2_result_value_is_the_metric(rng):
+    from w1flow import metrics
+
+    x, y = generic_cloud(rng, 20, 3), generic_cloud(rng, 25, 3) + 0.5
+    a, b = rand_weights(rng, 20), rand_weights(rng, 25)
+    lp = solve_w2_lp(x, a, y, b)
+    assert lp.success and lp.w2 == metrics.w2(x, y, a, b) and lp.w2 ** 2 == pytest.approx(lp.log["cost"], rel=1e-12)

@@ -1,10 +1,10 @@
-"""The warm-started network simplex (``w1flow._netsimplex``) and ``ExactPotential(incremental=True)``.
+"""The warm-started network simplex (``w1flow.lp.netsimplex``) and ``ExactPotential(incremental=True)``.
 
 Every value is checked against references that do not go through the code under test:
 
 * W1 from POT directly, ``ot.emd2`` on ``scipy`` ``cdist`` costs (scaled to O(1), as POT's
   tolerances are absolute);
-* optimality from :func:`w1flow._lp.certify_plan` (dual feasibility over all n·m pairs on ``cdist``
+* optimality from :func:`w1flow.lp.certify_plan` (dual feasibility over all n·m pairs on ``cdist``
   distances, plus a zero duality gap), not from the simplex's own Numba kernels;
 * the plan's marginals from ``np.bincount``.
 
@@ -17,11 +17,11 @@ import pytest
 from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
-import w1flow.potentials.exact as exact_module
+import w1flow.lp.solver as solver_module
 from conftest import examples, rand_weights
 from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, simulate
-from w1flow._lp import certify_plan, default_certificate_tol, solve_w1_lp
-from w1flow._netsimplex import basis_from_plan, warm_solve
+from w1flow.lp import certify_plan, default_certificate_tol, solve_w1_lp
+from w1flow.lp.netsimplex import basis_from_plan, warm_solve
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -67,8 +67,8 @@ def assert_optimal_potential(pot, x, a, y, b):
 
 
 def _warm(basis, x, **kw):
-    ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x, **kw)
-    return ok, (rows, cols, mass, u, v), stats, message
+    r = warm_solve(basis, x, **kw)
+    return r.ok, (r.rows, r.cols, r.mass, r.u, r.v), r.stats, r.message
 
 
 def _cold_basis(x, a, y, b):
@@ -392,7 +392,7 @@ def _capped_warm_solve(cap, calls):
 
     def capped(basis, x, max_pivots=None, **kw):
         out = real(basis, x, max_pivots=cap, **kw)
-        calls.append(out[0])
+        calls.append(out.ok)
         return out
 
     return capped
@@ -403,7 +403,7 @@ def test_oracle_falls_back_to_the_dense_lp_when_not_certified(monkeypatch):
     plan, never the uncertified one, and counts the fallback."""
     x0, x1, a, y, b = _moved_problem()
     calls = []
-    monkeypatch.setattr(exact_module, "warm_solve", _capped_warm_solve(0, calls))
+    monkeypatch.setattr(solver_module, "warm_solve", _capped_warm_solve(0, calls))
     pot = ExactPotential(incremental=True)
     assert_optimal_potential(pot(x0, a, y, b), x0, a, y, b)
     assert pot.counters["lp_solves"] == 1 and pot.counters["warm_solves"] == 0
@@ -425,7 +425,7 @@ def test_capped_incremental_flow_stays_exact(monkeypatch, cap):
     x0, y = 0.3 * rng.standard_normal((n, 2)), rng.standard_normal((m, 2)) + np.array([1.5, 0.0])
     a, b = rand_weights(rng, n), np.full(m, 1 / m)
     calls = []
-    monkeypatch.setattr(exact_module, "warm_solve", _capped_warm_solve(cap, calls))
+    monkeypatch.setattr(solver_module, "warm_solve", _capped_warm_solve(cap, calls))
     pot = _Recording(incremental=True)
     res = simulate(W1Flow(y, target_weights=b, potential=pot), x0, 1.5, 0.1, solver=Euler(reuse_plan=False),
                    weights=a)
@@ -560,7 +560,7 @@ def _kind_weights(rng, kind, k, zero_fraction):
 def test_sparse_solve_is_certified_optimal(seed, n, m, d, wa, wb, leaf):
     """The coarse-to-fine start is a feasible basis for any weights (also zero weights and
     n != m), and the solve from it is optimal over all pairs (POT's W1, the cdist certificate)."""
-    from w1flow._netsimplex import coarse_basis
+    from w1flow.lp.sparse import coarse_basis
 
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(n, d)) + 1.5, rng.normal(size=(m, d))
@@ -568,8 +568,9 @@ def test_sparse_solve_is_certified_optimal(seed, n, m, d, wa, wb, leaf):
     a, b = _kind_weights(rng, wa, n, zero_fraction=3), _kind_weights(rng, wb, m, zero_fraction=3)
     basis, info = coarse_basis(x, a, y, b, leaf=leaf)
     assert info["leaf"] == leaf
-    ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x, max_pivots=10**7)
-    assert ok, message
+    r = warm_solve(basis, x, max_pivots=10**7)
+    assert r.ok, r.message
+    rows, cols, mass, u, v = r.rows, r.cols, r.mass, r.u, r.v
     assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
 
 
@@ -580,7 +581,7 @@ def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
     """With at most 2 leaves a side solved densely, the coarse problem is itself solved sparsely,
     level after level (k-d leaves of 8: n = 90 -> 16 -> 2 groups); the fine solve is still
     optimal over all pairs, for any weights (zero weights leave leaves of zero mass)."""
-    import w1flow._netsimplex as ns
+    import w1flow.lp.sparse as ns
 
     rng = np.random.default_rng(seed)
     x, y = rng.normal(size=(n, d)) + 1.5, rng.normal(size=(m, d))
@@ -589,7 +590,8 @@ def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
     saved = ns.COARSE_MAX
     try:
         ns.COARSE_MAX = 2
-        ok, rows, cols, mass, u, v, stats, message, basis, info = ns.solve_sparse(x, a, y, b)
+        r = ns.solve_sparse(x, a, y, b)
+        ok, rows, cols, mass, u, v, message, info = r.ok, r.rows, r.cols, r.mass, r.u, r.v, r.message, r.info
     finally:
         ns.COARSE_MAX = saved
     assert info["levels"] >= 2
@@ -600,7 +602,7 @@ def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
 @pytest.mark.parametrize("name", ["grid", "duplicates"])
 def test_sparse_solve_on_tied_clouds(name):
     """Exactly tied costs (integer grids, coincident points) in the coarse-to-fine solve."""
-    from w1flow._netsimplex import solve_sparse
+    from w1flow.lp.sparse import solve_sparse
 
     g = np.arange(5.0)
     grid = np.array([[i, j] for i in g for j in g])
@@ -610,8 +612,9 @@ def test_sparse_solve_on_tied_clouds(name):
         x = np.repeat(np.array([[0.0, 0.0], [1.0, 1.0], [3.0, 0.0]]), 9, axis=0)
         y = np.repeat(np.array([[2.0, 2.0], [0.0, 3.0], [-1.0, 0.0]]), 9, axis=0)
     a, b = np.full(len(x), 1 / len(x)), np.full(len(y), 1 / len(y))
-    ok, rows, cols, mass, u, v, *_ = solve_sparse(x, a, y, b)
-    assert ok
+    r = solve_sparse(x, a, y, b)
+    assert r.ok
+    rows, cols, mass, u, v = r.rows, r.cols, r.mass, r.u, r.v
     assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
 
 
@@ -619,19 +622,21 @@ def test_sparse_basis_comes_back_in_the_callers_order():
     """solve_sparse works in k-d order inside and renames everything back: the basis belongs to the
     caller's (a, y, b), its tree carries exactly the returned plan, its data duals are the returned
     v, and a warm re-solve from it at the same positions is certified with no pivot at all."""
-    from w1flow._netsimplex import solve_sparse
+    from w1flow.lp.sparse import solve_sparse
 
     rng = np.random.default_rng(8)
     x, y = rng.normal(size=(90, 2)) + [2.5, 0.0], rng.normal(size=(70, 2)) * 0.5
     a, b = rand_weights(rng, 90), rand_weights(rng, 70)
-    ok, rows, cols, mass, u, v, _, _, basis, _ = solve_sparse(x, a, y, b)
+    r = solve_sparse(x, a, y, b)
+    ok, rows, cols, mass, u, v, basis = r.ok, r.rows, r.cols, r.mass, r.u, r.v, r.basis
     assert ok and basis.matches(a, y, b)
     assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
     tree = np.flatnonzero(basis.in_tree & (basis.flow > 0))
     got = sorted(zip(basis.arc_i[tree].tolist(), basis.arc_j[tree].tolist(), basis.flow[tree].tolist()))
     assert got == sorted(zip(rows.tolist(), cols.tolist(), mass.tolist()))
     assert np.array_equal(basis.v, v)
-    ok2, rows2, cols2, mass2, u2, v2, stats, _ = warm_solve(basis, x)
+    r2 = warm_solve(basis, x)
+    ok2, rows2, cols2, mass2, u2, v2, stats = r2.ok, r2.rows, r2.cols, r2.mass, r2.u, r2.v, r2.stats
     assert ok2 and stats.pivots == 0 and stats.passes == 1
     assert_optimal_plan(x, a, y, b, rows2, cols2, mass2, u2, v2)
 
@@ -660,7 +665,7 @@ def test_sparse_oracle_metrics_and_auto():
     capped = ExactPotential(sparse=True, num_itermax=1)
     bad = capped(x, a, y, b)
     assert bad.status == "not_certified" and not bad.success
-    import w1flow._netsimplex as ns
+    import w1flow.lp.solver as ns
 
     real = ns.solve_sparse
     ns_cap = lambda *args, **kw: real(*args, **dict(kw, max_pivots=1))  # noqa: E731

@@ -12,7 +12,7 @@ from hypothesis import given, strategies as st
 
 from conftest import generic_cloud, lp_rays, rand_weights as _rand_weights, ray_lengths as _ray_lengths, tol
 from w1flow import CappedEuler, Euler, ExactPotential, MemoryBudgetError, SaveAt, W1Flow, metrics, simulate
-from w1flow._lp import certify_plan
+from w1flow.lp import certify_plan
 
 seeds = st.integers(0, 2**32 - 1)
 
@@ -183,15 +183,6 @@ def test_solver_options_are_validated():
         CappedEuler(certify=True, certify_tol=-1.0)
     with pytest.raises(ValueError, match=r"\bw1 must be"):
         SaveAt(w1="closed")
-
-
-def test_bench_cli_names_its_benchmarks(capsys):
-    from w1flow.cli import BENCHMARKS, _benchmarks_dir, main
-
-    assert all((_benchmarks_dir() / f"{name}.py").exists() for name in BENCHMARKS)
-    with pytest.raises(SystemExit):
-        main(["bench", "--only", "nonexistent"])
-    assert "bench_exact_flow" in capsys.readouterr().err
 
 
 def test_warm_start_option_gives_the_same_w1(rng):

@@ -1,4 +1,4 @@
-"""Hand mutation run of issue [S]: every mutant in ``tools/mutants/*.py`` is applied to a copy of the
+"""Hand mutation run: every mutant in ``tools/mutants/*.py`` is applied to a copy of the
 checkout and its own tests are run; a mutant is KILLED when those tests fail (or time out).
 
     python tools/hand_mutants.py                 # all of them, two at a time

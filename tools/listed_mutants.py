@@ -1,4 +1,4 @@
-"""The mutations issue [K] listed as surviving the 0.1 suite: each is applied to a copy of the checkout
+"""The mutations listed as surviving the 0.1 suite, and later ones: each is applied to a copy of the checkout
 and the relevant test files run with the repo's addopts (the fast tier: `slow` tests deselected);
 every one must be killed by them.
 
@@ -13,15 +13,15 @@ MUTANTS = [
     ("particle weights called target_weights", "w1flow/simulate.py",
      'a = as_weights(weights, x.shape[0], "weights")', 'a = as_weights(weights, x.shape[0], "target_weights")',
      "tests/test_reliability.py tests/test_inputs_and_failures.py"),
-    ("RK time nodes at the step start", "w1flow/solvers.py",
+    ("RK time nodes at the step start", "w1flow/solvers/runge_kutta.py",
      "            f = ctx.field(xs, a, t + c_s * dt)", "            f = ctx.field(xs, a, t)",
      "tests/test_solvers.py"),
     ("capped tracers to the nearest data point", "w1flow/potentials/exact.py",
      "        _, j = c_transform(self.x[~has], self.y, self.v)",
      "        _, j = c_transform(self.x[~has], self.y, 0 * self.v)",
      "tests/test_silent_failures.py"),
-    ("W2 tracers to any data point", "w1flow/problems.py",
-     '            T[~pos] = y[j]', '            T[~pos] = y[0]',
+    ("W2 tracers to any data point", "w1flow/lp/w2.py",
+     '        T[~pos] = y[j]', '        T[~pos] = y[0]',
      "tests/test_silent_failures.py tests/test_convergence.py"),
     ("weights dropped from the fingerprint", "w1flow/simulate.py",
      "run_id = fingerprint(x0=x, weights=a,", "run_id = fingerprint(x0=x,",
@@ -33,10 +33,10 @@ MUTANTS = [
     ("reuse overshoot check loosened to 1e-3", "w1flow/potentials/exact.py",
      "if m > 1 and np.any(D.min(1) < own):", "if m > 1 and np.any(D.min(1) < own - 1e-3):",
      "tests/test_silent_failures.py tests/test_performance_paths.py"),
-    ("certify=True never evaluated (CappedEuler)", "w1flow/solvers.py",
+    ("certify=True never evaluated (CappedEuler)", "w1flow/solvers/capped.py",
      "        if not (certify and self.certify):", "        if True:",
      "tests/test_scale.py tests/test_performance_paths.py"),
-    ("certify=True never evaluated (Euler)", "w1flow/solvers.py",
+    ("certify=True never evaluated (Euler)", "w1flow/solvers/euler.py",
      "        if certify and self.certify and field.reused:", "        if False:",
      "tests/test_scale.py tests/test_performance_paths.py"),
     ("sliced W1 takes the max over directions", "w1flow/metrics.py",
@@ -45,16 +45,16 @@ MUTANTS = [
      "    theta /= np.linalg.norm(theta, axis=1, keepdims=True)\n", "", "tests/test_silent_failures.py"),
     ("quantile tolerance 1e-3", "w1flow/potentials/quantile.py", "_CDF_TOL = 1e-12", "_CDF_TOL = 1e-3",
      "tests/test_silent_failures.py tests/test_quantile.py"),
-    # issue [S] (the same as tools/mutants/listed.py; their tests are in tests/test_listed_mutants_s.py)
-    ('warm_solve certificate ignores the root imbalance', 'w1flow/_netsimplex.py',
+    # later ones (the same as tools/mutants/listed.py; their tests are in tests/test_listed_mutants_s.py)
+    ('warm_solve certificate ignores the root imbalance', 'w1flow/lp/netsimplex.py',
      'if status == 0 and (tree_flow.min() < -mass_tol or abs(root_rest) > mass_tol):',
      'if status == 0 and (tree_flow.min() < -mass_tol):',
      'tests/test_listed_mutants_s.py::test_warm_solve_refuses_masses_that_do_not_balance'),
-    ('round-off plan entries kept in the incremental basis', 'w1flow/potentials/exact.py',
+    ('round-off plan entries kept in the incremental basis', 'w1flow/lp/solver.py',
      'real = lp.mass > 1e-14 * float(lp.mass.max())',
      'real = lp.mass > 0',
      'tests/test_listed_mutants_s.py::test_incremental_basis_drops_round_off_plan_entries'),
-    ("data duals' sign flipped in the simplex pricing", 'w1flow/_netsimplex.py',
+    ("data duals' sign flipped in the simplex pricing", 'w1flow/lp/netsimplex.py',
      'r = arc_cost[k] - pot[arc_i[k]] - pot[n + arc_j[k]]',
      'r = arc_cost[k] - pot[arc_i[k]] + pot[n + arc_j[k]]',
      'tests/test_listed_mutants_s.py::test_warm_solve_ends_and_is_optimal_after_moves'),

@@ -1,11 +1,11 @@
-"""The silent wrong answers of issue [K], run against whichever w1flow is importable.
+"""The silent wrong answers of w1flow 0.1, run against whichever w1flow is importable.
 
 Usage::
 
     python tools/silent_wrong_answers.py                 # this checkout
     PYTHONPATH=/path/to/old/checkout python tools/silent_wrong_answers.py
 
-Each case prints what the library returned. Before [K] (w1flow 0.1) every case ended with status
+Each case prints what the library returned. In w1flow 0.1 every case ended with status
 "success" (or an unrelated label) on a wrong answer; now each is refused, flagged or right. The
 cases use the 0.1 keywords, which the current version still accepts, so one script runs on both.
 """

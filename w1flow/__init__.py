@@ -5,6 +5,9 @@ The pieces, in the order data moves through them::
     problem (W1Flow, owning its oracle)  →  potential oracle (ExactPotential)  →  potential object
         →  solver (Euler, CappedEuler, …)  →  simulate(...)  →  FlowResult
 
+Every problem class is in :mod:`w1flow.problems`, every solver in :mod:`w1flow.solvers`, and
+:mod:`w1flow.registry` names them (what configs and the command line use).
+
 Sign convention: the Kantorovich potential φ is high on the particles and low on the data;
 particles move with −∇φ (for the exact LP: the plan velocity). See ``docs/architecture.md``.
 """
@@ -12,7 +15,7 @@ particles move with −∇φ (for the exact LP: the plan velocity). See ``docs/a
 import logging as _logging
 
 from . import closed_forms, convergence, metrics, monitors, status
-from ._lp import LPError, MemoryBudgetError
+from .lp import LPError, MemoryBudgetError
 from .checkpoint import Checkpoint, CheckpointError
 from .monitors import HealthCheckError
 from .potentials import (
@@ -24,14 +27,15 @@ from .potentials import (
     PotentialOracle,
     QuantilePotential,
 )
-from .problems import MeanFieldODE, Problem, W1Flow, W2Flow
+from .problems import (JSFlow, McKeanVlasovSDE, MeanFieldODE, MonoFlow, Problem, SecondOrderODE, W1Flow,
+                       W2Flow)
 from .result import FlowResult, ResultFileError
 from .saving import SaveAt
 from .simulate import simulate
-from .solvers import RK4, CappedEuler, Euler, Heun, Solver
-from .sde import EulerMaruyama, McKeanVlasovSDE, Milstein
+from .solvers import (RK4, CappedEuler, Euler, EulerMaruyama, Heun, Milstein, Solver, SymplecticEuler,
+                      VelocityVerlet)
 from .brownian import BrownianPath
-from .monoflow import JSFlow, MonoFlow
+from . import monoflow, registry, sde, second_order  # the family modules: the classes' public homes
 from .threads import get_num_threads, set_num_threads
 
 __version__ = "0.2.0.dev0"
@@ -51,6 +55,7 @@ __all__ = [
     "JSFlow",
     "MeanFieldODE",
     "McKeanVlasovSDE",
+    "SecondOrderODE",
     "BrownianPath",
     "ExactPotential",
     "ExactKantorovichPotential",
@@ -66,6 +71,9 @@ __all__ = [
     "RK4",
     "EulerMaruyama",
     "Milstein",
+    "SymplecticEuler",
+    "VelocityVerlet",
+    "registry",
     "metrics",
     "convergence",
     "closed_forms",

@@ -49,7 +49,7 @@ def _as_rows(value, name):
     return arr
 
 
-def _n_params(params):
+def n_params(params):
     if isinstance(params, dict):
         return next(iter(params.values())).shape[0]
     return params.shape[0]
@@ -57,8 +57,8 @@ def _n_params(params):
 
 def check_particle_params(params, n):
     """Raise ``ValueError`` unless ``params`` (validated) has ``n`` rows."""
-    if params is not None and _n_params(params) != n:
-        raise ValueError(f"params have {_n_params(params)} rows but x0 has {n} particles; give one "
+    if params is not None and n_params(params) != n:
+        raise ValueError(f"params have {n_params(params)} rows but x0 has {n} particles; give one "
                          "row per particle of x0, in the same order.")
 
 
@@ -69,7 +69,7 @@ def readonly_params(params, parent):
     return readonly(params if parent is None else params[parent])
 
 
-def _describe_params(params):
+def describe_params(params):
     if isinstance(params, dict):
         return "{" + ", ".join(f"{k}: {v.shape}" for k, v in params.items()) + "}"
     return f"array{params.shape}"

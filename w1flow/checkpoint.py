@@ -302,8 +302,8 @@ MAX_DEPTH = 64
 #: data holders, rebuilt from their attributes without running any constructor. The table is the
 #: code's, never the file's: a name not in it is refused, and nothing is imported by name.
 _DATA_CLASSES = (
-    "w1flow._lp:LPResult",
-    "w1flow._netsimplex:TransportBasis",
+    "w1flow.lp.result:LPResult",
+    "w1flow.lp.netsimplex:TransportBasis",
     "w1flow.potentials.exact:ExactKantorovichPotential",
     "w1flow.potentials.quantile:QuantileKantorovichPotential",
     "w1flow.potentials.entropic:EntropicKantorovichPotential",
@@ -314,6 +314,10 @@ _DATA_CLASSES = (
     "w1flow.problems:MeanFieldField",
     "w1flow.solvers:_CappedState",
 )
+#: Earlier names of entries of ``_DATA_CLASSES`` (checkpoints written before the exact LP moved to
+#: ``w1flow.lp`` still load).
+_MOVED_CLASSES = {"w1flow._lp:LPResult": "w1flow.lp.result:LPResult",
+                  "w1flow._netsimplex:TransportBasis": "w1flow.lp.netsimplex:TransportBasis"}
 #: numpy bit generators a saved ``np.random.Generator`` may use (their states are JSON).
 _BIT_GENERATORS = ("PCG64", "PCG64DXSM", "MT19937", "Philox", "SFC64")
 
@@ -326,6 +330,7 @@ def _data_classes():
     for entry in _DATA_CLASSES:
         module, name = entry.split(":")
         table[entry] = getattr(importlib.import_module(module), name)
+    table.update({old: table[new] for old, new in _MOVED_CLASSES.items()})
     return table
 
 

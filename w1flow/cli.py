@@ -1,4 +1,4 @@
-"""Command-line interface: ``w1flow demo``, ``run``, ``train``, ``sweep``, ``check`` and ``bench``.
+"""Command-line interface: ``w1flow demo``, ``run``, ``train``, ``sweep`` and ``check``.
 
 The CLI is the one place that prints; the library only logs.
 """
@@ -97,43 +97,6 @@ def _demo(args):
     return 0
 
 
-#: The benchmark scripts ``w1flow bench`` runs, in order (``benchmarks/<name>.py``).
-BENCHMARKS = ("bench_exact_flow", "bench_incremental", "bench_scaling", "bench_geomloss", "bench_cold_start")
-
-
-def _benchmarks_dir():
-    """The ``benchmarks/`` folder of a source checkout (it is not part of the installed package)."""
-    return Path(__file__).resolve().parent.parent / "benchmarks"
-
-
-def _bench(args):
-    """Run the benchmark scripts, each in its own process (so memory and imports start clean)."""
-    import subprocess
-
-    folder = Path(args.dir) if args.dir else _benchmarks_dir()
-    names = BENCHMARKS if not args.only else tuple(n if n.startswith("bench_") else f"bench_{n}"
-                                                   for n in args.only.split(","))
-    unknown = [n for n in names if n not in BENCHMARKS]
-    if unknown:
-        raise ValueError(f"unknown benchmark(s) {unknown}; choose from {', '.join(BENCHMARKS)}.")
-    missing = [n for n in names if not (folder / f"{n}.py").exists()]
-    if missing:
-        raise ValueError(f"benchmark scripts {missing} not found in {folder}: run `w1flow bench` from a "
-                         "source checkout of w1flow, or pass --dir path/to/benchmarks.")
-    status = 0
-    for name in names:
-        cmd = [sys.executable, str(folder / f"{name}.py")] + (["--quick"] if args.quick else [])
-        if name == "bench_scaling" and args.max_n is not None:
-            cmd += ["--max-n", str(args.max_n)]
-        print(f"$ {' '.join(cmd[1:])}", flush=True)
-        code = subprocess.run(cmd, cwd=folder).returncode
-        print(flush=True)
-        if code != 0:
-            print(f"{name} failed with exit code {code}", file=sys.stderr)
-            status = 1
-    return status
-
-
 def _check(args):
     """Run the paper checks and write the report; exit status 1 unless every check holds.
 
@@ -162,6 +125,13 @@ def _check(args):
               f"{'holds' if r.holds else 'DOES NOT HOLD'}  {r.title}: {r.key}")
     print(f"wrote {Path(args.out) / 'report.md'} and report.json")
     return _core.exit_code(reports)
+
+
+def _registry_names():
+    """The names a config's ``kind`` keys take (:mod:`w1flow.registry`), one line per table."""
+    from . import registry
+
+    return "".join(f"[{table}] kind = {', '.join(names)}\n" for table, names in registry.TABLES.items())
 
 
 def _run(args):
@@ -248,12 +218,6 @@ def main(argv=None):
     demo.add_argument("--no-gif", action="store_true", help="skip the animation")
     demo.add_argument("--quiet", action="store_true", help="no progress bars")
     demo.set_defaults(func=_demo)
-    bench = sub.add_parser("bench", help="run the benchmarks (from a source checkout)")
-    bench.add_argument("--quick", action="store_true", help="small sizes (about 3 min on 2 cores, 1.5 of them in the geomloss baseline when installed)")
-    bench.add_argument("--only", help=f"comma-separated subset of: {', '.join(BENCHMARKS)}")
-    bench.add_argument("--max-n", type=int, help="largest n of bench_scaling (default 10000)")
-    bench.add_argument("--dir", help="folder of the benchmark scripts (default: the checkout's benchmarks/)")
-    bench.set_defaults(func=_bench)
     check = sub.add_parser("check", help="run the paper checks: every claim with a measured verdict")
     size = check.add_mutually_exclusive_group()
     size.add_argument("--quick", action="store_true", help="small instances (the default; under a minute on 2 cores)")
@@ -272,7 +236,8 @@ def main(argv=None):
                     "w1flow.config; unknown keys are errors.",
         epilog="example config:\n  [data]\n  dataset = \"eight_gaussians\"\n  n = 500\n  [particles]\n"
                "  dataset = \"gaussian_blob\"\n  n = 500\n  [solver]\n  kind = \"capped_euler\"\n"
-               "  [run]\n  t1 = 5.0\n  dt = 0.05\n\nthen: w1flow run flow.toml --out my-run",
+               "  [run]\n  t1 = 5.0\n  dt = 0.05\n\nthen: w1flow run flow.toml --out my-run\n\n"
+               f"{_registry_names()}\nexamples of every problem kind: examples/configs/ in the source tree",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     run.add_argument("config", help="the TOML file")
     run.add_argument("--out", help="output folder (default: the config's [output] dir, else w1flow-run)")

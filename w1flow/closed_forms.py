@@ -20,7 +20,7 @@ import math
 
 import numpy as np
 
-from ._lp import LPError, monotone_plan, solve_w1_lp, unit_directions
+from .lp import LPError, monotone_plan, solve, unit_directions
 from ._validation import as_points, as_weights, check_same_dimension, validate_measures
 
 __all__ = [
@@ -61,7 +61,7 @@ def _along_rays(start, end, t):
 
 def _capped_pieces(x0, a, y, b):
     x0, a, y, b = validate_measures(x0, a, y, b)
-    lp = solve_w1_lp(x0, a, y, b)
+    lp = solve(x0, a, y, b, method="dense")
     if not lp.success:
         raise LPError(lp.message)
     return x0, y, lp

@@ -1,11 +1,13 @@
 """Run configurations: a TOML file that says what flows, how, and what to write (``w1flow run``).
 
 A config has six tables; every key is checked, and an unknown key is an error that names it and
-lists the allowed ones. Options of a dataset, an oracle or a solver are the keyword arguments of
-its constructor (checked against its signature)::
+lists the allowed ones; a value of the wrong type is an error that names its table and key.
+Options of a problem, a dataset, an oracle or a solver are the keyword arguments of its
+constructor (checked against its signature). The ``kind`` names are those of
+:mod:`w1flow.registry` (``PROBLEMS``, ``ORACLES``, ``SOLVERS``)::
 
     [problem]
-    kind = "w1"                      # "w1" (W1Flow) or "w2" (W2Flow)
+    kind = "w1"                      # w1, w2, mean_field, sde, second_order, monoflow, js
 
     [data]                           # the target: a built-in dataset ...
     dataset = "eight_gaussians"      # eight_gaussians, twenty_five_gaussians, two_moons,
@@ -23,7 +25,9 @@ its constructor (checked against its signature)::
     kind = "exact"                   # exact, entropic, quantile, critic; then its options
 
     [solver]
-    kind = "capped_euler"            # euler, capped_euler, heun, rk4; then its options
+    kind = "capped_euler"            # euler (the default), capped_euler, heun, rk4, euler_maruyama
+                                     # (the default for an SDE), milstein, symplectic_euler,
+                                     # velocity_verlet; then its options
 
     [run]
     t1 = 5.0
@@ -37,6 +41,25 @@ its constructor (checked against its signature)::
     w1_plot = true                   # w1.png (W1 flows)
     gif = false                      # flow.gif
 
+Problems without a data measure (``mean_field``, ``sde``, ``second_order``) take no ``[data]``
+table; their functions are named in ``[problem]`` as ``"file.py:name"`` (a Python file, relative
+to the config's folder) or ``"package.module:name"`` (an importable module): the keys ``drift``,
+``diffusion``, ``diffusion_dx``, ``acceleration`` and MonoFlow's ``h`` (which also takes a name of
+:mod:`w1flow.divergences`). Loading such a file runs it, as ``python file.py`` would. An SDE::
+
+    [problem]
+    kind = "sde"
+    drift = "drifts.py:mean_reverting"   # drift(x, weights, t) -> (n, d)
+    diffusion = 0.5                      # a number (additive noise) or a "file.py:name" function
+    seed = 1                             # the Brownian path's seed
+
+    [particles]                          # x0; for a second-order system the states [q, v] (2d columns)
+    dataset = "gaussian_blob"
+    n = 200
+    center = [0.0]
+
+Runnable examples of every problem kind are in ``examples/configs/``.
+
 :func:`load_config` validates a file (or a dict); :func:`run_config` runs it and writes
 ``result.npz`` (:meth:`FlowResult.save`, with the config and the package versions),
 ``summary.json`` and the figures.
@@ -44,6 +67,7 @@ its constructor (checked against its signature)::
 
 from __future__ import annotations
 
+import hashlib
 import inspect
 import json
 import logging
@@ -55,9 +79,12 @@ from pathlib import Path
 
 import numpy as np
 
+from ._validation import as_int, as_nonnegative_float, as_positive_float
+from .registry import ORACLES, PROBLEMS, SOLVERS
+
 logger = logging.getLogger(__name__)
 
-__all__ = ["load_config", "run_config", "ConfigError"]
+__all__ = ["load_config", "run_config", "ConfigError", "absolute_paths"]
 
 
 class ConfigError(ValueError):
@@ -65,7 +92,7 @@ class ConfigError(ValueError):
 
 
 _TABLES = {
-    "problem": {"kind"},
+    "problem": None,  # problem options are checked against the problem's signature
     "data": None,  # dataset options are checked against the dataset's signature
     "particles": None,
     "potential": None,
@@ -73,7 +100,15 @@ _TABLES = {
     "run": {"t1", "dt", "save_every", "w1", "max_steps"},
     "output": {"dir", "snapshots", "w1_plot", "gif"},
 }
-_REQUIRED = {"data", "particles", "run"}
+#: The tables of a run config and the keys each accepts (None: the options of what it builds,
+#: checked by their signature): read by ``w1flow sweep`` to check its grid keys.
+TABLES = _TABLES
+_REQUIRED = {"particles", "run"}  # and [data] for problems with a data measure
+#: Constructor arguments of problems that a config does not give in [problem] (the data come from
+#: [data], a W1 flow's oracle from [potential]).
+_NOT_PROBLEM_OPTIONS = {"target", "target_weights", "potential", "ratio"}
+#: [problem] keys whose string values name a Python object as "file.py:name" or "module:name".
+_FUNCTION_KEYS = {"drift", "diffusion", "diffusion_dx", "acceleration", "h"}
 
 
 def _datasets():
@@ -83,17 +118,117 @@ def _datasets():
             ("eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "gaussian_blob")}
 
 
-def _oracles():
-    from .potentials import CriticPotential, EntropicPotential, ExactPotential, QuantilePotential
-
-    return {"exact": ExactPotential, "entropic": EntropicPotential, "quantile": QuantilePotential,
-            "critic": CriticPotential}
+def _has_data(problem_cls):
+    """True for problems that flow toward a data measure (their first argument is ``target``)."""
+    return "target" in inspect.signature(problem_cls).parameters
 
 
-def _solvers():
-    from .solvers import RK4, CappedEuler, Euler, Heun
+def _default_solver(problem_cls):
+    return "euler_maruyama" if problem_cls.stochastic else "euler"
 
-    return {"euler": Euler, "capped_euler": CappedEuler, "heun": Heun, "rk4": RK4}
+
+def _checked(table, key, value, check, *args):
+    """``check(value, key, *args)`` (a :mod:`w1flow._validation` function), its error naming the table."""
+    try:
+        return check(value, key, *args)
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[{table}] {exc}") from None
+
+
+def _check_seeds(cfg):
+    """A seed is an integer: refuse a float (or a bool) naming its table, before numpy sees it."""
+    for table, entries in cfg.items():
+        if isinstance(entries, dict) and "seed" in entries:
+            _checked(table, "seed", entries["seed"], as_int, 0)
+
+
+def _check_run(run):
+    for key in ("t1", "dt"):
+        if key not in run:
+            raise ConfigError(f"[run] needs {key}.")
+    _checked("run", "t1", run["t1"], as_nonnegative_float)
+    _checked("run", "dt", run["dt"], as_positive_float)
+    for key in ("save_every", "max_steps"):
+        if key in run:
+            _checked("run", key, run[key], as_int, 1)
+    if not isinstance(run.get("w1", "auto"), str):
+        raise ConfigError(f"[run] w1 must be a string ('auto', 'lp' or 'none'), got {type(run['w1']).__name__}.")
+
+
+def _make(table, factory, opts):
+    """``factory(**opts)``, its TypeError or ValueError (a bad option value) naming the table."""
+    try:
+        return factory(**opts)
+    except ConfigError:
+        raise
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[{table}] {exc}") from None
+
+
+def _reference(key, ref, base):
+    """The Python object a "file.py:name" (relative to ``base``) or "package.module:name" string names."""
+    import importlib
+    import importlib.util
+    import sys
+
+    where, _, name = ref.rpartition(":")
+    if not where or not name:
+        raise ConfigError(f"[problem] {key} = {ref!r} must name a function as 'file.py:name' or "
+                          "'package.module:name'.")
+    if where.endswith(".py"):
+        path = Path(where)
+        path = path if path.is_absolute() else Path(base) / path
+        if not path.is_file():  # missing, or a folder
+            raise ConfigError(f"[problem] {key}: file {str(path)!r} does not exist.")
+        digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]  # the same in every process
+        modname = f"_w1flow_config_{path.stem}_{digest}"
+        module = sys.modules.get(modname)
+        if module is None:
+            spec = importlib.util.spec_from_file_location(modname, path)
+            module = importlib.util.module_from_spec(spec)
+            sys.modules[modname] = module  # the functions' module, for pickling and fingerprints
+            spec.loader.exec_module(module)
+    else:
+        try:
+            module = importlib.import_module(where)
+        except ImportError as exc:
+            raise ConfigError(f"[problem] {key}: cannot import {where!r}: {exc}") from None
+    obj = module
+    for part in name.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"[problem] {key}: {where!r} has no {name!r}.")
+        obj = getattr(obj, part)
+    return obj
+
+
+def absolute_paths(cfg, base):
+    """A copy of ``cfg`` whose relative file names are made absolute against ``base``: the
+    ``[data]`` and ``[particles]`` files and the ``"file.py:name"`` functions of ``[problem]`` (for
+    a config that is run from another folder, e.g. by a sweep's workers)."""
+    import copy
+
+    out = copy.deepcopy(dict(cfg))
+    for table in ("data", "particles"):
+        spec = out.get(table)
+        if isinstance(spec, dict) and isinstance(spec.get("file"), str) and not Path(spec["file"]).is_absolute():
+            spec["file"] = str((Path(base) / spec["file"]).resolve())
+    spec = out.get("problem")
+    for key in _FUNCTION_KEYS & set(spec if isinstance(spec, dict) else ()):
+        value = spec[key]
+        if isinstance(value, str) and ":" in value:
+            where, _, name = value.rpartition(":")
+            if where.endswith(".py") and not Path(where).is_absolute():
+                spec[key] = f"{(Path(base) / where).resolve()}:{name}"
+    return out
+
+
+def _problem_options(spec, base):
+    """The problem's constructor keywords from [problem], with function references resolved."""
+    opts = {k: v for k, v in spec.items() if k != "kind"}
+    for key in _FUNCTION_KEYS & set(opts):
+        if isinstance(opts[key], str) and ":" in opts[key]:
+            opts[key] = _reference(key, opts[key], base)
+    return opts
 
 
 def _check_keys(table, given, allowed, what=""):
@@ -102,11 +237,11 @@ def _check_keys(table, given, allowed, what=""):
         raise ConfigError(f"unknown key {unknown[0]!r} in [{table}]{what}; allowed: {', '.join(sorted(allowed))}.")
 
 
-def _options_of(table, cfg, factory, reserved):
-    """The keyword options in ``cfg`` for ``factory``, checked against its signature."""
+def _options_of(table, cfg, factory, reserved, exclude=()):
+    """The keyword options in ``cfg`` for ``factory``, checked against its signature (less ``exclude``)."""
     params = inspect.signature(factory).parameters
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in params.values())
-    allowed = {k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
+    allowed = {k for k, p in params.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)} - set(exclude)
     opts = {k: v for k, v in cfg.items() if k not in reserved}
     if not accepts_any:
         _check_keys(table, opts, allowed | reserved, f" (options of {factory.__name__})")
@@ -143,26 +278,34 @@ def load_config(config):
             raise ConfigError(f"[{table}] must be a table of keys, got {cfg[table]!r}.")
         if allowed is not None and table in cfg:
             _check_keys(table, cfg[table], allowed)
+    _check_seeds(cfg)
     kind = cfg.get("problem", {}).get("kind", "w1")
-    if kind not in ("w1", "w2"):
-        raise ConfigError(f"[problem] kind must be 'w1' or 'w2', got {kind!r}.")
+    if kind not in PROBLEMS:
+        raise ConfigError(f"[problem] kind must be one of {', '.join(PROBLEMS)}, got {kind!r}.")
+    problem_cls = PROBLEMS[kind]
+    _options_of("problem", cfg.get("problem", {}), problem_cls, {"kind"}, exclude=_NOT_PROBLEM_OPTIONS)
+    if _has_data(problem_cls) and "data" not in cfg:
+        raise ConfigError("the config needs a [data] table.")
+    if not _has_data(problem_cls) and "data" in cfg:
+        raise ConfigError(f"[data] is for problems with a data measure; {problem_cls.__name__} (kind = "
+                          f"{kind!r}) has none: drop [data].")
     for table in ("data", "particles"):
-        _cloud_spec(table, cfg[table])
+        if table in cfg:
+            _cloud_spec(table, cfg[table])
     if "potential" in cfg:
-        if kind == "w2":
-            raise ConfigError("[potential] is for W1 flows; a W2 flow (kind = 'w2') has no oracle.")
+        if kind != "w1":
+            raise ConfigError(f"[potential] is for W1 flows; {problem_cls.__name__} (kind = {kind!r}) takes no "
+                              "oracle.")
         name = cfg["potential"].get("kind", "exact")
-        if name not in _oracles():
-            raise ConfigError(f"[potential] kind must be one of {', '.join(_oracles())}, got {name!r}.")
-        _options_of("potential", cfg["potential"], _oracles()[name], {"kind"})
-    name = cfg.get("solver", {}).get("kind", "euler")
-    if name not in _solvers():
-        raise ConfigError(f"[solver] kind must be one of {', '.join(_solvers())}, got {name!r}.")
-    _options_of("solver", cfg.get("solver", {}), _solvers()[name], {"kind"})
+        if name not in ORACLES:
+            raise ConfigError(f"[potential] kind must be one of {', '.join(ORACLES)}, got {name!r}.")
+        _options_of("potential", cfg["potential"], ORACLES[name], {"kind"})
+    name = cfg.get("solver", {}).get("kind", _default_solver(problem_cls))
+    if name not in SOLVERS:
+        raise ConfigError(f"[solver] kind must be one of {', '.join(SOLVERS)}, got {name!r}.")
+    _options_of("solver", cfg.get("solver", {}), SOLVERS[name], {"kind"})
     run = cfg["run"]
-    for key in ("t1", "dt"):
-        if key not in run:
-            raise ConfigError(f"[run] needs {key}.")
+    _check_run(run)
     if run.get("w1", "auto") not in ("auto", "lp", "none"):
         raise ConfigError(f"[run] w1 must be 'auto', 'lp' or 'none', got {run['w1']!r}.")
     return cfg
@@ -220,7 +363,7 @@ def _cloud(table, spec, base):
                               ".npz with key = ...) holding the points as an (m, d) array.")
         return _read_points(table, spec, path)
     opts = {k: v for k, v in spec.items() if k != "dataset"}
-    return _datasets()[spec["dataset"]](**opts)
+    return _make(table, _datasets()[spec["dataset"]], opts)
 
 
 def _read_points(table, spec, path):
@@ -264,22 +407,33 @@ def _check_out(out):
 
 
 def build(cfg, base="."):
-    """The objects a config describes: ``(problem, x0, kwargs for simulate)``."""
-    from .problems import W1Flow, W2Flow
+    """The objects a config describes: ``(problem, x0, kwargs for simulate)``.
+
+    Raises :class:`ConfigError` naming the table of a bad option value (the constructors'
+    messages) and a solver that cannot run the problem (:meth:`~w1flow.solvers.Solver.check_problem`).
+    """
     from .saving import SaveAt
 
     cfg = load_config(cfg)
     base = Path(base)
-    y = _cloud("data", cfg["data"], base)
+    kind = cfg.get("problem", {}).get("kind", "w1")
+    problem_cls = PROBLEMS[kind]
+    opts = _problem_options(cfg.get("problem", {}), base)
+    if _has_data(problem_cls):
+        opts["target"] = _cloud("data", cfg["data"], base)
     x0 = _cloud("particles", cfg["particles"], base)
-    if cfg.get("problem", {}).get("kind", "w1") == "w2":
-        problem = W2Flow(y)
-    else:
+    if kind == "w1":
         pot = cfg.get("potential", {"kind": "exact"})
-        oracle = _oracles()[pot.get("kind", "exact")](**{k: v for k, v in pot.items() if k != "kind"})
-        problem = W1Flow(y, potential=oracle)
+        opts["potential"] = _make("potential", ORACLES[pot.get("kind", "exact")],
+                                  {k: v for k, v in pot.items() if k != "kind"})
+    problem = _make("problem", problem_cls, opts)
     sol = cfg.get("solver", {})
-    solver = _solvers()[sol.get("kind", "euler")](**{k: v for k, v in sol.items() if k != "kind"})
+    solver = _make("solver", SOLVERS[sol.get("kind", _default_solver(problem_cls))],
+                   {k: v for k, v in sol.items() if k != "kind"})
+    try:
+        solver.check_problem(problem)
+    except TypeError as exc:
+        raise ConfigError(f"[solver] {exc}") from None
     run = cfg["run"]
     w1 = run.get("w1", "auto")
     kwargs = dict(t1=run["t1"], dt=run["dt"], solver=solver,

@@ -1,8 +1,7 @@
-r"""f-divergences and MonoFlow rescalings (Yi, Zhu & Liu, ICML 2023).
+r"""f-divergences and MonoFlow rescalings (Yi, Zhu & Liu, arXiv:2302.01075, ICML 2023).
 
-Conventions (``shared/reference/related-flows.md`` §1, §4): ``p`` is the data density, ``q`` the
-model density, :math:`r = p/q` (so :math:`\log r > 0` where the data is under-covered) and
-:math:`u = q/p = 1/r`.
+Conventions: ``p`` is the data density, ``q`` the model density, :math:`r = p/q` (so
+:math:`\log r > 0` where the data is under-covered) and :math:`u = q/p = 1/r`.
 
 * f-divergence: :math:`D_f(p\|q) = \int q\, f(p/q)\,dx`, :math:`f` convex, :math:`f(1) = 0`.
 * Its Wasserstein-2 gradient flow moves particles with
@@ -14,11 +13,11 @@ model density, :math:`r = p/q` (so :math:`\log r > 0` where the data is under-co
   :math:`\Phi_h'(u) = h'(-\log u) > 0`. Derivation: :math:`\nabla\log r = -\nabla u/u`, so
   :math:`q v = p u\,h'(-\log u)(-\nabla u/u) = -p\,\Phi_h'(u)\nabla u = -p\,\nabla\Phi_h(u)`.
 
-Every formula in the table below is our own derivation ([A] in the reference; each is checked
-numerically in ``tests/test_divergences.py``: :math:`h' = r^2 f''` by finite differences,
+Every formula in the table below is our own derivation (each is checked numerically in
+``tests/test_divergences.py``: :math:`h' = r^2 f''` by finite differences,
 :math:`h = r f' - f`, :math:`f(1) = 0`, convexity, :math:`\Phi' = h'(-\log u)`). That the MonoFlow
-paper has such a table, and its exact text, is **not** verified (the reference had only the
-abstract, Su's derivation and the public code). Two normalisation choices are ours:
+paper has such a table, and its exact text, is **not** verified (only the paper's abstract, Su's
+derivation and the public MonoFlow code were read). Two normalisation choices are ours:
 
 * ``"js"`` is the standard Jensen-Shannon divergence
   :math:`\mathrm{JS} = \tfrac12\mathrm{KL}(p\|m) + \tfrac12\mathrm{KL}(q\|m)`, :math:`m = (p+q)/2`
@@ -196,7 +195,7 @@ def _entry(name, f, h, dh, phi, integrand, description):
     return MonoFlowEntry(name=name, f=f, h=h, dh=dh, phi=phi, integrand=integrand, description=description)
 
 
-#: The table (reference §4.4, [A]); keys are the names accepted by :func:`monoflow_h` and
+#: The table (our derivation, see above); keys are the names accepted by :func:`monoflow_h` and
 #: :func:`f_divergence`.
 DIVERGENCES: dict[str, MonoFlowEntry] = {e.name: e for e in [
     _entry("reverse_kl",
@@ -205,14 +204,14 @@ DIVERGENCES: dict[str, MonoFlowEntry] = {e.name: e for e in [
            dh=lambda s: np.ones_like(np.asarray(s, dtype=float)),
            phi=lambda u: np.asarray(u, dtype=float) * 1.0,
            integrand=_int_reverse_kl,
-           description="KL(q||p): f = -log r, h = s - 1, h' = 1, Phi = u (linear Fokker-Planck, Langevin) [A]"),
+           description="KL(q||p): f = -log r, h = s - 1, h' = 1, Phi = u (linear Fokker-Planck, Langevin)"),
     _entry("forward_kl",
            f=lambda r: xlogy(r, r),
            h=lambda s: np.exp(s),
            dh=lambda s: np.exp(s),
            phi=lambda u: np.log(u),
            integrand=_int_forward_kl,
-           description="KL(p||q): f = r log r, h = e^s, h' = e^s, Phi = log u [A]"),
+           description="KL(p||q): f = r log r, h = e^s, h' = e^s, Phi = log u"),
     _entry("js",
            f=lambda r: 0.5 * (xlogy(r, r) - xlogy(r + 1.0, (r + 1.0) / 2.0)),
            h=lambda s: 0.5 * (_softplus(s) - _LOG2),
@@ -220,7 +219,7 @@ DIVERGENCES: dict[str, MonoFlowEntry] = {e.name: e for e in [
            phi=lambda u: 0.5 * _log1p_u(u),
            integrand=_int_js,
            description="JS (standard, <= log 2): f = (r log r - (r+1) log((r+1)/2))/2, h' = sigma(s)/2, "
-                       "Phi = log(1+u)/2 [A]"),
+                       "Phi = log(1+u)/2"),
     _entry("vanilla_gan",
            f=lambda r: xlogy(r, r) - xlogy(r + 1.0, r + 1.0),
            h=_softplus,
@@ -228,14 +227,14 @@ DIVERGENCES: dict[str, MonoFlowEntry] = {e.name: e for e in [
            phi=_log1p_u,
            integrand=_int_vanilla,
            description="GAN value 2 JS - log 4: f = r log r - (r+1) log(r+1), h = softplus, h' = sigma, "
-                       "Phi = log(1+u) (Huang-Zhang JS flow) [A]"),
+                       "Phi = log(1+u) (Huang-Zhang JS flow)"),
     _entry("pearson",
            f=lambda r: (r - 1.0) ** 2,
            h=lambda s: np.exp(2.0 * s) - 1.0,
            dh=lambda s: 2.0 * np.exp(2.0 * s),
            phi=lambda u: -2.0 / u,
            integrand=_int_pearson,
-           description="Pearson chi^2(p||q): f = (r-1)^2, h = e^{2s} - 1, h' = 2 e^{2s}, Phi = -2/u [A]"),
+           description="Pearson chi^2(p||q): f = (r-1)^2, h = e^{2s} - 1, h' = 2 e^{2s}, Phi = -2/u"),
     _entry("neyman",
            f=lambda r: (r - 1.0) ** 2 / r,
            h=lambda s: 2.0 - 2.0 * np.exp(-s),
@@ -243,14 +242,14 @@ DIVERGENCES: dict[str, MonoFlowEntry] = {e.name: e for e in [
            phi=lambda u: np.asarray(u, dtype=float) ** 2,
            integrand=_int_neyman,
            description="Neyman chi^2 = chi^2(q||p): f = (r-1)^2/r, h' = 2 e^{-s}, Phi = u^2 "
-                       "(porous-medium type) [A]"),
+                       "(porous-medium type)"),
     _entry("hellinger",
            f=lambda r: (np.sqrt(r) - 1.0) ** 2,
            h=lambda s: np.exp(0.5 * s) - 1.0,
            dh=lambda s: 0.5 * np.exp(0.5 * s),
            phi=lambda u: np.sqrt(u),
            integrand=_int_hellinger,
-           description="squared Hellinger: f = (sqrt r - 1)^2, h = e^{s/2} - 1, h' = e^{s/2}/2, Phi = sqrt u [A]"),
+           description="squared Hellinger: f = (sqrt r - 1)^2, h = e^{s/2} - 1, h' = e^{s/2}/2, Phi = sqrt u"),
     _entry("non_saturating",
            f=lambda r: xlogy(1.0 + r, (1.0 + r) / (2.0 * r)),
            h=lambda s: -_softplus(-s) + _LOG2 - 1.0,
@@ -258,7 +257,7 @@ DIVERGENCES: dict[str, MonoFlowEntry] = {e.name: e for e in [
            phi=lambda u: np.asarray(u, dtype=float) - _log1p_u(u),
            integrand=_int_non_saturating,
            description="2 KL((p+q)/2 || p) = KL(q||p) - 2 JS: f = (1+r) log((1+r)/(2r)), h = log sigma(s) + log 2 - 1, "
-                       "h' = sigma(-s), Phi = u - log(1+u) (non-saturating generator loss) [A]"),
+                       "h' = sigma(-s), Phi = u - log(1+u) (non-saturating generator loss)"),
 ]}
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 import ot
 
-from ._lp import DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, LPError, dense_bytes, plan_cost, solve_w2_lp, w1_value
+from .lp import DEFAULT_MEMORY_BUDGET, LPError, method_for, solve_w2_lp, w1_value
 from ._validation import as_bool_or_auto, as_positive_int, as_rng, validate_measures
 
 __all__ = ["w1", "w2", "sliced_w1", "w1_to_normal", "w1_circle", "LPError"]
@@ -69,16 +69,7 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, spar
     """
     x, y, a, b = _clouds(x, y, a, b, coords)
     sparse = as_bool_or_auto(sparse, "sparse")  # np.True_ is True; 1 and "yes" are refused
-    use_sparse = sparse is True or (sparse == "auto" and max_memory is not None
-                                    and dense_bytes(x.shape[0], y.shape[0], LP_DENSE_MATRICES) > max_memory)
-    if use_sparse and x.shape[1] > 1:
-        from ._netsimplex import solve_sparse
-
-        ok, rows, cols, mass, _, _, _, message, _, _ = solve_sparse(x, a, y, b)
-        if not ok:
-            raise LPError(f"sparse exact LP not certified optimal: {message}")
-        return plan_cost(x, y, rows, cols, mass)
-    res = w1_value(x, a, y, b, max_memory)
+    res = w1_value(x, a, y, b, max_memory, method=method_for(sparse))
     if not res.success:
         raise LPError(res.message)
     return res.cost
@@ -91,10 +82,10 @@ def w2(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None):
     Raises :class:`LPError` if the LP fails.
     """
     x, y, a, b = _clouds(x, y, a, b, coords)
-    G, log = solve_w2_lp(x, a, y, b, max_memory, what="w2")
-    if int(log["result_code"]) != 1:
-        raise LPError(f"W2 LP not optimal (result_code={log['result_code']}): {log.get('warning')}")
-    return float(np.sqrt(max(float(np.sum(G * log["cost_matrix"])), 0.0)))
+    lp = solve_w2_lp(x, a, y, b, max_memory, what="w2")
+    if not lp.success:
+        raise LPError(f"W2 LP not optimal (result_code={lp.log['result_code']}): {lp.log.get('warning')}")
+    return lp.w2
 
 
 def sliced_w1(x, y, a=None, b=None, n_projections=200, seed=None, coords=None):

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._lp import w1_value
+from .lp import w1_value
 from ._validation import as_int
 from .solvers import W1Record
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field as dc_field, fields
 
 import numpy as np
 
-from ._lp import DEFAULT_MEMORY_BUDGET
+from .lp import DEFAULT_MEMORY_BUDGET
 from ._validation import (as_bool, as_int, as_nonnegative_float, as_points, as_positive_float, as_weights,
                           check_same_dimension, readonly)
 from .checkpoint import Checkpoint, CheckpointError, fingerprint, function_refs, load_into, require_state
@@ -281,12 +281,7 @@ def _validate(problem, x0, t1, dt, solver, potential, weights):
     problem.check_particles(x, a)
     t1 = as_nonnegative_float(t1, "t1")
     dt = as_positive_float(dt, "dt")
-    if problem.stochastic and not solver.stochastic:
-        raise TypeError(f"{type(problem).__name__} is an SDE; {solver!r} would drop its noise. Use an SDE scheme: "
-                        "solver=EulerMaruyama() or Milstein() (w1flow.sde).")
-    if solver.stochastic and not problem.stochastic:
-        raise TypeError(f"{solver!r} is an SDE scheme; {type(problem).__name__} has no noise. Use Euler(), Heun() or "
-                        "RK4(), or write the problem as a McKeanVlasovSDE.")
+    solver.check_problem(problem)  # the solver's declared capabilities (noise, [q, v] states) against the problem
     run_problem = problem.with_potential(potential)  # refuses an oracle the problem cannot use
     if solver.needs_plan and not run_problem.provides_plan:
         field = type(run_problem.potential).__name__ if run_problem.potential is not None else type(problem).__name__

@@ -1,4 +1,4 @@
-"""Hand mutants of the checkpoint format and state protocol (issue [S]); run with
+"""Hand mutants of the checkpoint format and state protocol; run with
 ``python tools/hand_mutants.py checkpoint``."""
 
 SAFETY = "tests/test_checkpoint_safety.py"

@@ -1,4 +1,4 @@
-"""Hand mutants of issue [S] "Failures that must not be success" (area: failures).
+"""Hand mutants of the failures that must not be success (area: failures).
 
 Each: (name, path, old, new, tests). Run: python tools/hand_mutants.py failures
 """
@@ -18,14 +18,14 @@ _ENT = ("tests/test_entropic.py::test_entropic_particles_on_the_data_converge "
 
 MUTANTS = [
     # -- sde.py: the diffusion's shape rule -------------------------------------------------------
-    ("sde-rank-accepts-1d", "w1flow/sde.py", "if s.ndim == 0 or s.ndim == ndim:", "if s.ndim == 0 or s.ndim >= 1:",
+    ("sde-rank-accepts-1d", "w1flow/problems/sde.py", "if s.ndim == 0 or s.ndim == ndim:", "if s.ndim == 0 or s.ndim >= 1:",
      _SDE_SHAPE),
-    ("sde-no-rank-check-diffusion", "w1flow/sde.py", '        _check_rank(s, len(shape), "diffusion", self.noise)\n',
+    ("sde-no-rank-check-diffusion", "w1flow/problems/sde.py", '        _check_rank(s, len(shape), "diffusion", self.noise)\n',
      "", _SDE_SHAPE),
-    ("sde-no-rank-check-dx", "w1flow/sde.py", '        _check_rank(s, 2, "diffusion_dx", self.noise)\n', "", _SDE_SHAPE),
-    ("sde-rank-2-for-general", "w1flow/sde.py", '_check_rank(s, len(shape), "diffusion", self.noise)',
+    ("sde-no-rank-check-dx", "w1flow/problems/sde.py", '        _check_rank(s, 2, "diffusion_dx", self.noise)\n', "", _SDE_SHAPE),
+    ("sde-rank-2-for-general", "w1flow/problems/sde.py", '_check_rank(s, len(shape), "diffusion", self.noise)',
      '_check_rank(s, 2, "diffusion", self.noise)', _SDE_GENERAL),
-    ("sde-fix-message", "w1flow/sde.py", 'fix = "return shape (n, 1) for one value per particle',
+    ("sde-fix-message", "w1flow/problems/sde.py", 'fix = "return shape (n, 1) for one value per particle',
      'fix = "return shape (n,) for one value per particle', _SDE_SHAPE),
     # -- simulate.py: the run's divergence rule ---------------------------------------------------
     ("sim-bound-1e9", "w1flow/simulate.py", "_GROWTH_BOUND = 1e8", "_GROWTH_BOUND = 1e9", _SIM),

@@ -1,4 +1,4 @@
-"""Hand mutants of issue [S] items 2-4: the loaders (FlowResult.load, the sweep store's records,
+"""Hand mutants of the loaders (FlowResult.load, the sweep store's records,
 [data] file) and the CLI's one-line errors. Run: python tools/hand_mutants.py files"""
 
 RES = "tests/test_result_files.py"

@@ -1,20 +1,20 @@
-"""The mutations issue [S] lists as surviving the suite (the checkpoint's ``held_out`` fingerprint
+"""The mutations once listed as surviving the suite (the checkpoint's ``held_out`` fingerprint
 mutant is with the checkpoint mutants). Each is killed by a test in ``tests/test_listed_mutants_s.py``;
 ``tools/listed_mutants.py`` re-runs them with the older ones."""
 
 T = "tests/test_listed_mutants_s.py"
 
 MUTANTS = [
-    ("warm_solve certificate ignores the root imbalance", "w1flow/_netsimplex.py",
+    ("warm_solve certificate ignores the root imbalance", "w1flow/lp/netsimplex.py",
      "if status == 0 and (tree_flow.min() < -mass_tol or abs(root_rest) > mass_tol):",
      "if status == 0 and (tree_flow.min() < -mass_tol):",
      f"{T}::test_warm_solve_refuses_masses_that_do_not_balance"),
-    ("round-off plan entries kept in the incremental basis", "w1flow/potentials/exact.py",
+    ("round-off plan entries kept in the incremental basis", "w1flow/lp/solver.py",
      "real = lp.mass > 1e-14 * float(lp.mass.max())", "real = lp.mass > 0",
      f"{T}::test_incremental_basis_drops_round_off_plan_entries"),
     # a hang without the test's own timeout (the pass adds arcs the pricing never takes: no pivot,
     # so the pivot cap never ends the loop)
-    ("data duals' sign flipped in the simplex pricing", "w1flow/_netsimplex.py",
+    ("data duals' sign flipped in the simplex pricing", "w1flow/lp/netsimplex.py",
      "r = arc_cost[k] - pot[arc_i[k]] - pot[n + arc_j[k]]", "r = arc_cost[k] - pot[arc_i[k]] + pot[n + arc_j[k]]",
      f"{T}::test_warm_solve_ends_and_is_optimal_after_moves"),
     ("naive baselines reuse the first step's gradient", "w1flow/generative/methods.py",

@@ -1,10 +1,11 @@
-"""Hand mutants of the sparse exact LP (issue [S]): the warm solve's certificate and tolerances,
+"""Hand mutants of the sparse exact LP: the warm solve's certificate and tolerances,
 its pricing and basis construction, and the sparse/dense routing of ExactPotential, metrics.w1
 and the W1 history. Run: ``python tools/hand_mutants.py netsimplex``."""
 
 T = "tests/test_netsimplex.py"
-NS = "w1flow/_netsimplex.py"
+NS = "w1flow/lp/netsimplex.py"
 EX = "w1flow/potentials/exact.py"
+LP = "w1flow/lp/solver.py"
 
 MUTANTS = [
     # -- the certificate's mass checks
@@ -38,7 +39,7 @@ MUTANTS = [
      "    keep = tree_flow >= 0\n",
      f"{T}::test_sparse_capped_flow_costs_one_certified_lp {T}::test_sparse_plan_has_no_zero_entries"),
     # -- basis construction
-    ("round-off plan entries kept in the incremental basis", EX,
+    ("round-off plan entries kept in the incremental basis", LP,
      "real = lp.mass > 1e-14 * float(lp.mass.max())",
      "real = lp.mass >= 0.0",
      f"{T}::test_incremental_basis_drops_round_off_plan_entries"),
@@ -47,25 +48,25 @@ MUTANTS = [
      "root = 0",
      f"{T}::test_zero_weight_first_particle"),
     # -- sparse/dense routing
-    ("the line takes the dense LP under sparse=True", EX,
-     "if x.shape[1] == 1 and self._use_sparse(x, y):",
-     "if False:",
+    ("the line takes the dense LP under sparse=True", LP,
+     "        return line_lp(x, a, y, b)\n",
+     "        return solve_w1_lp(x, a, y, b, max_memory=max_memory)\n",
      f"{T}::test_sparse_on_the_line_builds_no_matrix"),
-    ("the line's duals with the wrong sign of the CDF difference", EX,
+    ("the line's duals with the wrong sign of the CDF difference", "w1flow/lp/line.py",
      "slopes = np.sign(cdf(y1, b) - cdf(x1, a))[:-1]",
      "slopes = np.sign(cdf(x1, a) - cdf(y1, b))[:-1]",
      f"{T}::test_sparse_on_the_line_builds_no_matrix"),
-    ('"auto" switches the wrong way at the budget', EX,
-     "dense_bytes(x.shape[0], y.shape[0], LP_DENSE_MATRICES) > self.max_memory",
-     "dense_bytes(x.shape[0], y.shape[0], LP_DENSE_MATRICES) < self.max_memory",
+    ('"auto" switches the wrong way at the budget', "w1flow/lp/budget.py",
+     "dense_bytes(n, m, LP_DENSE_MATRICES) > max_memory",
+     "dense_bytes(n, m, LP_DENSE_MATRICES) < max_memory",
      f"{T}::test_sparse_oracle_metrics_and_auto"),
     ("the W1 history always solves the dense LP", "w1flow/saving.py",
      'own = getattr(ctx.problem.potential, "own_lp", None) if ctx.exact else None',
      "own = None",
      f"{T}::test_sparse_run_past_the_budget_records_its_history_sparsely"),
     ("the history's sparse LP ignores the kept basis (cold solve each save)", EX,
-     "        return self._incremental_lp(x, a, y, b)\n\n    def _use_sparse",
-     "        return self._sparse_lp(x, a, y, b)\n\n    def _use_sparse",
+     '        return self._incremental_lp(x, a, y, b, "sparse")\n',
+     '        return self._cold_lp(x, a, y, b, "sparse")\n',
      f"{T}::test_sparse_incremental_history_uses_the_kept_basis"),
     ("metrics.w1 does not normalise sparse (np.True_ runs dense)", "w1flow/metrics.py",
      'sparse = as_bool_or_auto(sparse, "sparse")',

@@ -310,13 +310,8 @@ def _generator(spec, seed, d):
 
 def _oracles():
     """The potential oracles by name: the registry's (w1flow.registry.ORACLES), and torch_critic."""
-    try:
-        from ..registry import ORACLES
-    except ImportError:  # before the registry: the same four classes
-        from ..potentials import CriticPotential, EntropicPotential, ExactPotential, QuantilePotential
+    from ..registry import ORACLES
 
-        ORACLES = {"exact": ExactPotential, "entropic": EntropicPotential, "quantile": QuantilePotential,
-                   "critic": CriticPotential}
     table = dict(ORACLES)
     try:
         from ..potentials.torch_critic import TorchCriticPotential

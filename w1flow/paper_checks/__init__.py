@@ -1,4 +1,4 @@
-"""Executable checks of the papers' claims, each with a measured verdict (issue E).
+"""Executable checks of the papers' claims, each with a measured verdict.
 
 Run them with ``w1flow check [--quick|--full] [--only NAME[,NAME]] --out DIR``, or from Python::
 

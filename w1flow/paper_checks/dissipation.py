@@ -19,7 +19,8 @@ from ._reference import uniform, w1
 
 TITLE = "Dissipation: dW1/dt = −∫|∇φ|² dμ (−Σ a_i|V_i|² on particles)"
 CLAIM = "Along the flow, d/dt J(μ_t) = −∫|∇φ_{μ_t}|² dμ_t ≤ 0 (the chain rule applied to (3.1))."
-SOURCE = "[R] w1fe-paper.md §4 (probably eq. (3.2)); the particle form and the rate −1 are [A]"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, §3, eq. (3.1) and probably eq. (3.2), reconstructed; the particle form and the "
+          "rate −1 are our analysis")
 EXPECTED = PASS
 THRESHOLDS = {
     "abs_err": (1e-6, "difference quotients at h = 1e-5 and 5e-6, Richardson-extrapolated: O(h²/ℓ²) with rays ℓ ≥ 0.1, plus LP round-off 1e-15/h"),

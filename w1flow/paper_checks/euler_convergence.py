@@ -1,7 +1,7 @@
 """Theorem 4.1: the forward-Euler scheme of the W1 flow converges as Δt → 0.
 
 The paper states no rate, and the exact statement is unknown; the most plausible reading is that
-the Euler iterates reach μ_d in W1 as the steps go on and then Δt → 0 ([I]). Measured here on a
+the Euler iterates reach μ_d in W1 as the steps go on and then Δt → 0 (inferred). Measured here on a
 blob N((3, 0), 0.25 I) flowing to 8 Gaussians with the exact potential (POT's LP):
 
 * uncapped Euler (the paper's scheme, a new LP every step) long after the hitting time: W1 to the
@@ -28,7 +28,8 @@ from ._reference import uniform, w1
 
 TITLE = "Theorem 4.1: forward Euler converges as Δt → 0"
 CLAIM = "A forward Euler discretisation of the W1 gradient-flow ODE converges (abstract; statement unknown)."
-SOURCE = "[V] that the theorem exists (abstract, reviews); its statement [I], w1fe-paper.md §5"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, Theorem 4.1 (§4): verified that it exists (abstract, reviews); its statement "
+          "is inferred")
 EXPECTED = PASS
 THRESHOLDS = {
     "slope_low": (0.7, "the plateau after the hitting time is O(Δt) (overshoot of at most one step): slope 1, ±0.3 for sampling of the chattering"),

@@ -31,9 +31,10 @@ from ._reference import _lp, uniform, w1
 
 TITLE = "Uncapped Euler → the capped exact flow as Δt → 0 (w1flow 0.1's docs)"
 CLAIM = "Letting Δt → 0 in the paper's (uncapped) Euler scheme gives the capped exact flow."
-SOURCE = "[I] w1flow 0.1 docs/concepts.md; the paper's Thm 4.1 names no limit flow ([I], w1fe-paper.md §5)"
+SOURCE = ("w1flow 0.1's documentation (concepts page), inferred; Malik & Huang, arXiv:2405.16351, Theorem 4.1 (§4) "
+          "names no limit flow (inferred)")
 EXPECTED = FAIL
-#: Thousands of LPs of 300 points (Δt = 4e-4): about 5 minutes on 2 cores ([G2] will make it cheap).
+#: Thousands of LPs of 300 points (Δt = 4e-4): about 5 minutes on 2 cores (cheaper LPs would make it cheap).
 FULL_ONLY = True
 THRESHOLDS = {
     "settled_factor": (3.0, "Euler has settled away from the capped flow when the distance to it exceeds 3× the distance between the two finest Δt's clouds"),

@@ -20,7 +20,7 @@ from ._reference import w1
 
 TITLE = "Prop 3.1: the first variation of W1 is the Kantorovich potential"
 CLAIM = "δJ/δm(μ, ·) = φ_μ, the Kantorovich potential from μ to μ_d (J = W1(·, μ_d))."
-SOURCE = "[R] w1fe-paper.md §3, Prop 3.1"
+SOURCE = "Malik & Huang, arXiv:2405.16351, §3, Proposition 3.1, reconstructed"
 EXPECTED = PASS
 THRESHOLDS = {
     "rel_err": (1e-7, "LP round-off (1e-15) divided by the step ε = 1e-5, with a margin of 10^3"),

@@ -29,7 +29,8 @@ from .first_variation import mixture_direction
 TITLE = "Prop 3.1 on degenerate LPs: the derivative is the max over optimal potentials"
 CLAIM = ("d/dε W1((1 − ε)μ + εμ', μ_d) at 0⁺ = max ∫φ d(μ' − μ) over the optimal Kantorovich potentials φ "
          "(= ∫φ_μ d(μ' − μ) when φ_μ is unique).")
-SOURCE = "[R] w1fe-paper.md §3, Prop 3.1 (unique-potential case); the degenerate case is [A] (Danskin)"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, §3, Proposition 3.1 (unique-potential case), reconstructed; the degenerate "
+          "case is our analysis (Danskin)")
 EXPECTED = PASS
 THRESHOLDS = {
     "rel_err": (1e-6, "HiGHS feasibility tolerances set to 1e-10 on O(1) instances, and the optimality slack 1e-11, "

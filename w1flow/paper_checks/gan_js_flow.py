@@ -20,8 +20,9 @@ from ._core import PASS, Outcome, verdict_from
 TITLE = "Huang & Zhang Prop 8: the GAN generator step is forward Euler on the JS flow"
 CLAIM = ("One SGD step on the MSE to the JS flow's forward-Euler targets equals one step of the original "
          "(saturating) GAN generator loss at learning rate 2Δtη.")
-SOURCE = ("[V] that the original GAN follows the JS gradient-flow ODE (Prop 8, quoted by the W1 paper); the "
-          "velocity σ(log r)∇log r and the learning-rate map are [A] (related-flows.md §3.2–3.3)")
+SOURCE = ("Huang & Zhang, arXiv:2205.02910 (JMLR 24(217), 2023), Proposition 8: the original GAN follows "
+          "the JS gradient-flow ODE, verified (quoted by arXiv:2405.16351); the velocity σ(log r)∇log r "
+          "and the learning-rate map are our analysis")
 EXPECTED = PASS
 THRESHOLDS = {
     "rel_step": (1e-9, "round-off of one step relative to the step's size (float64, two orders of operations)"),

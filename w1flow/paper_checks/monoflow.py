@@ -5,7 +5,7 @@ the data/model density ratio and h increasing, i.e. the density solves
 
     ∂_t q = −∇·(q ∇h(log r_t)) = ∇·(p ∇Φ(u)),    u = q/p,  Φ'(u) = h'(−log u) > 0,
 
-a weighted monotone nonlinear diffusion (related-flows.md §4.3, §4.9). Every f-divergence
+a weighted monotone nonlinear diffusion (our derivation). Every f-divergence
 D_f(p‖q) = ∫ p g(u), g(u) = u f(1/u) convex, is then non-increasing. The check solves the flow
 in 1-D on a grid with a conservative two-point-flux scheme in u-form: one explicit step is
 u ← K u with K stochastic and p-reversible (p_i K_ij = p_j K_ji) under the step bound below,
@@ -13,7 +13,7 @@ so Jensen gives Σ p g(Ku) ≤ Σ p g(u) for every convex g. The measured step-t
 of six divergences (KL both ways, JS, Pearson and Neyman χ², squared Hellinger) and of the
 total variation must therefore never be positive beyond summation round-off, for seven
 increasing h. The particle version with a learned ratio (no theorem applies) needs a
-density-ratio critic, which lands with issue [I]; this check is about the density flow only.
+density-ratio critic (the check ``monoflow_particles``); this check is about the density flow only.
 """
 
 from __future__ import annotations
@@ -25,8 +25,8 @@ from ._core import FAIL, PASS, Outcome, verdict_from
 TITLE = "MonoFlow: every f-divergence decreases along the density flow, for any increasing h"
 CLAIM = ("Along ∂_t q_t = −∇·(q_t ∇h(log r_t)), r_t = p/q_t, with h increasing, every f-divergence "
          "D_f(p‖q_t) is non-increasing.")
-SOURCE = ("[V] MonoFlow abstract: the particle velocity is a monotonically increasing rescaling of the "
-          "log density ratio; the decrease of every D_f is [A] (related-flows.md §4.9)")
+SOURCE = ("Yi, Zhu & Liu, arXiv:2302.01075 (ICML 2023), abstract: the particle velocity is a monotonically "
+          "increasing rescaling of the log density ratio, verified; the decrease of every D_f is our analysis")
 EXPECTED = PASS
 THRESHOLDS = {
     "rise_rel": (1e-11, "summation round-off over at most 600 cells (≈1e-14 per step) with a margin of 10^3"),
@@ -36,7 +36,7 @@ THRESHOLDS = {
 }
 BROKEN = "h(s) = −s, a decreasing h (anti-diffusion: the flow runs away from the data)"
 
-#: the seven increasing h, each as Φ(u) with Φ'(u) = h'(−log u), u = q/p (related-flows.md §4.4, §4.9)
+#: the seven increasing h, each as Φ(u) with Φ'(u) = h'(−log u), u = q/p (our derivation)
 FLOWS = {
     "h = id (reverse-KL WGF)": lambda u: u,
     "h = softplus (vanilla GAN, JS)": lambda u: np.log1p(u),

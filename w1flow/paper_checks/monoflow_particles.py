@@ -21,8 +21,9 @@ from ._core import PASS, Outcome, verdict_from
 TITLE = "MonoFlow particles with a learned log-ratio approach the data (reported, no theorem)"
 CLAIM = ("Particles moved by h'(d) ∇d, d a logistic classifier's logit refitted between the data and the "
          "particles at every step, approach the data for increasing h (h = id, non-saturating, vanilla).")
-SOURCE = ("[V] MonoFlow abstract: adversarial training = obtain MonoFlow's vector field from the discriminator "
-          "and follow it; the particle behaviour with a learned ratio is [I], measured here")
+SOURCE = ("Yi, Zhu & Liu, arXiv:2302.01075 (ICML 2023), abstract: adversarial training = obtain MonoFlow's "
+          "vector field from the discriminator and follow it, verified; the particle behaviour with a learned "
+          "ratio is inferred, measured here")
 EXPECTED = PASS
 THRESHOLDS = {
     "w1_ratio": (0.9, "every flow ends at most 90 % of the initial W1 to the data: it moved toward the data "

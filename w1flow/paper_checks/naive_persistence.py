@@ -13,7 +13,7 @@ from ._generative import experiment, fmt, separated
 
 TITLE = "Naive persistence hurts (W1-FE with the same K helps)"
 CLAIM = "Naive persistent WGAN training (K generator steps on the same batch) can significantly worsen results."
-SOURCE = "[V] v2 of the paper (w1fe-paper.md §6.4); the protocol is [I]"
+SOURCE = "Malik & Huang, arXiv:2405.16351 (v2, abstract and experiments), verified; the protocol is inferred"
 EXPECTED = PASS
 THRESHOLDS = {
     "separation": (2.0, "means differ by more than 2 pooled seed standard deviations (3 seeds): beyond seed noise"),

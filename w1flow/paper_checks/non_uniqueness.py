@@ -3,7 +3,7 @@
 On a tie, several optimal plans give several exact flows. On a line, x = {0, 1} and y = {2, 3}
 (equal weights, in the plane): every coupling costs Σy − Σx, so the plans A (0→2, 1→3) and
 B (0→3, 1→2) are both optimal. Moving every particle at unit speed along its own ray and stopping
-it on arrival keeps the coupling optimal (w1fe-paper.md §4, consequence 2), so both are exact
+it on arrival keeps the coupling optimal (by the dual bound; our analysis), so both are exact
 flows: the coupling's cost equals the independent LP's W1 at every time, and each moving particle
 has velocity −∇φ of an optimal potential. Their W1 histories differ: (2 − t)⁺ for A, and
 ½(3 − t)⁺ + ½(1 − t)⁺ for B (0.5 against 0 at t = 2).
@@ -24,7 +24,8 @@ from ._reference import uniform, w1
 
 TITLE = "The exact flow is not unique (two exact flows on a tie)"
 CLAIM = "Exact W1 flows from one start need not be unique; their W1 histories can differ."
-SOURCE = "[A] w1fe-paper.md §4 (consequence 2: the hitting time depends on the non-unique plan)"
+SOURCE = ("our analysis of the flow of Malik & Huang, arXiv:2405.16351, §3, eq. (3.1): the hitting time depends on the "
+          "non-unique plan")
 EXPECTED = PASS
 THRESHOLDS = {
     "exact_abs": (1e-12, "the coupling's cost equals the LP's W1 to round-off at every time (the flow is exact)"),

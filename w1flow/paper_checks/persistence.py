@@ -5,7 +5,7 @@ lr 1e-3, batch 128, Δt = 0.1, the exact potential on each batch (the algorithm 
 critic), 3 seeds; exact W1 between 500 generated and 500 held-out points. Compared at equal
 outer iterations (= potential evaluations), and at equal generator steps (WGAN runs K times as
 many iterations); wall-clock is reported. The verdict is on equal iterations, the comparison
-the paper's experiments make ([I]); the other two are reported beside it.
+the paper's experiments make (inferred); the other two are reported beside it.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from ._generative import experiment, fmt, reference_noise_floor, separated
 
 TITLE = "Persistence (K > 1) speeds convergence of W1-FE"
 CLAIM = "On a 2-D Gaussian mixture, persistent training (K > 1) converges faster than WGAN (K = 1)."
-SOURCE = "[V] Reviewer 2's summary of the experiments (w1fe-paper.md §7); the comparison's budget is [I]"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, experiments, as Reviewer 2 summarises them (ICLR 2025 review, OpenReview 7oaWthT9EO), verified; the "
+          "comparison's budget is inferred")
 EXPECTED = PASS
 THRESHOLDS = {
     "separation": (2.0, "means differ by more than 2 pooled seed standard deviations (3 seeds): beyond seed noise"),

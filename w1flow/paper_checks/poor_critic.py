@@ -19,7 +19,8 @@ from ._generative import experiment, fmt, separated
 
 TITLE = "Remark 4.2: a poor critic with a large K hurts"
 CLAIM = "Excessive persistence with a poor Kantorovich potential degrades performance and stability."
-SOURCE = "[V] that Remark 4.2 exists; its content is summarised (w1fe-paper.md §6.3), the test is [I]"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, Remark 4.2 (§4): verified that it exists (Reviewer 3, ICLR 2025 review, "
+          "OpenReview 7oaWthT9EO); its content as third-party summaries give it; the test is inferred")
 #: Measured (2026-11-30, this protocol): K = 8 still beats K = 1 under the error, so the claim is not
 #: seen here. The expected verdict records that measurement, so that a change shows.
 EXPECTED = FAIL

@@ -15,7 +15,8 @@ from ._reference import w1
 
 TITLE = "“W1(·, μ_d) is strictly convex” (as stated)"
 CLAIM = "μ ↦ W1(μ, μ_d) is strictly convex on P1(X)."
-SOURCE = "[V] quoted by Reviewer 1 (w1fe-paper.md §3); the counterexample is [A]"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, quoted by Reviewer 1 (ICLR 2025 review, OpenReview 7oaWthT9EO), verified; the counterexample is "
+          "our analysis")
 EXPECTED = FAIL
 THRESHOLDS = {
     "affine_abs": (1e-12, "J along the segment deviates from its chord by round-off only: not strictly convex"),

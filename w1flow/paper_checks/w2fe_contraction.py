@@ -22,7 +22,8 @@ from ._reference import uniform, w2
 
 TITLE = "W2-FE: W2 decays like e^{−t}; Euler contracts by 1 − Δt (0 < Δt ≤ 1), at most |1 − Δt| (Δt < 2), not at all (Δt ≥ 2)"
 CLAIM = "The W2 analogue of the W1 flow contracts W2 exponentially; its forward Euler scheme contracts for 0 < Δt < 2."
-SOURCE = "[I] w1fe-paper.md §8 (the recipe 'beyond W1'); the rates are [A] (related-flows.md)"
+SOURCE = ("Huang & Malik, arXiv:2406.13619 (W2-FE), the recipe 'beyond W1' of Malik & Huang, arXiv:2405.16351, inferred; "
+          "the rates are our analysis")
 EXPECTED = PASS
 THRESHOLDS = {
     "rel_exact": (1e-10, "W2_k / W2_0 = (1 − Δt)^k to LP round-off (k ≤ 6 steps)"),

@@ -23,7 +23,8 @@ from ._core import PASS, Outcome, verdict_from
 
 TITLE = "Prop 4.1: W1-FE with K = 1 is WGAN"
 CLAIM = "With K = 1 generator step per outer step, W1-FE reduces to WGAN's generator update."
-SOURCE = "[V] that it exists (w1fe-paper.md §6.2); the learning-rate and ε maps are [A], proved there"
+SOURCE = ("Malik & Huang, arXiv:2405.16351, Proposition 4.1 (§4): verified that it exists; the learning-rate and ε maps are "
+          "our analysis (the proof is in this module's docstring)")
 EXPECTED = PASS
 THRESHOLDS = {
     "rel_param": (1e-12, "round-off of a few steps of float64 training (the two runs differ in the order of operations)"),

@@ -32,7 +32,7 @@ import numbers
 
 import numpy as np
 
-from .._lp import row_chunks
+from ..lp import row_chunks
 from .._validation import as_float, as_int, as_points, as_rng, as_seed, as_weights
 from .base import Potential, PotentialOracle
 
@@ -309,7 +309,7 @@ class CriticPotential(PotentialOracle):
     φ is high on the particles and low on the data; the particle velocity is ``−∇φ(x_i)``, by
     default at unit speed.
 
-    **The defaults are chosen by measurement** (``paper_checks/critic_validation.py --only
+    **The defaults are chosen by measurement** (``benchmarks/critic_validation.py --only
     flows``, ``docs/critic.md``): critic-driven Euler flows of 500 particles from N((3, 0),
     0.25 I) to 8 Gaussians, 25 Gaussians, two moons and a swiss roll, dt = 0.05 to T = 2 W1(0),
     3 seeds. With the 0.1 defaults (two-sided penalty, 10 updates per call, −∇φ) they ended at an

@@ -29,7 +29,7 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._lp import DEFAULT_MEMORY_BUDGET, check_memory, row_chunks
+from ..lp import DEFAULT_MEMORY_BUDGET, check_memory, row_chunks
 from .._validation import as_bool, as_float, as_int, validate_measures
 from .base import Potential, PotentialOracle
 

@@ -26,9 +26,9 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from .._lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, dense_bytes, LPResult, certify_plan, check_memory, default_certificate_tol,
-                   monotone_plan, plan_cost, row_chunks, solve_w1_lp, unit_directions)
-from .._netsimplex import basis_from_plan, solve_sparse, warm_solve
+from ..lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LPResult, certify_plan, check_memory, choose_method,
+                  default_certificate_tol, method_for, plan_cost, row_chunks, solve, unit_directions)
+from ..lp import line_lp  # noqa: F401  (its home was this module; w1flow.lp.line_lp now)
 from .._validation import as_bool, as_bool_or_auto, as_int, validate_measures
 from .base import Potential, PotentialOracle
 
@@ -70,44 +70,6 @@ def plan_velocity(x, a, y, rows, cols, mass):
     for k in range(d):
         V[:, k] = np.bincount(rows, weights=scale * e[:, k], minlength=n)
     return V
-
-
-def line_lp(x, a, y, b):
-    """The exact W1 LP on the line without an n × m matrix: the monotone plan and CDF duals.
-
-    The monotone (north-west corner) plan is the one :func:`~w1flow._lp.solve_w1_lp` returns in
-    1-D. The duals are ``u = φ(x)``, ``v = −φ(y)`` with ``φ' = sign(F_ν − F_μ)`` between
-    consecutive support points (φ = 0 at the leftmost): φ is 1-Lipschitz, so the duals are
-    feasible for every pair, and ``Σ a φ(x) − Σ b φ(y) = ∫ |F_μ − F_ν| = W1``, so they are
-    optimal (complementary slackness then holds with any optimal plan). O((n + m) log(n + m)).
-
-    Returns
-    -------
-    LPResult
-    """
-    x1, y1 = x[:, 0], y[:, 0]
-    s = np.unique(np.concatenate((x1[a > 0], y1[b > 0])))
-
-    def cdf(pts, w):  # right-continuous CDF at the support points s
-        order = np.argsort(pts, kind="stable")
-        cw = np.concatenate(([0.0], np.cumsum(w[order])))
-        return cw[np.searchsorted(pts[order], s, side="right")]
-
-    slopes = np.sign(cdf(y1, b) - cdf(x1, a))[:-1]
-    phi_grid = np.concatenate(([0.0], np.cumsum(slopes * np.diff(s))))
-
-    def phi(z):  # linear between support points, constant outside their hull
-        k = np.clip(np.searchsorted(s, z, side="right") - 1, 0, s.size - 1)
-        out = phi_grid[k].copy()
-        inside = (z > s[0]) & (k < s.size - 1)
-        out[inside] += slopes[k[inside]] * (z[inside] - s[k[inside]])
-        return out
-
-    rows, cols, mass = monotone_plan(x1, a, y1, b)
-    return LPResult(rows=np.ascontiguousarray(rows, dtype=np.int64), cols=np.ascontiguousarray(cols, dtype=np.int64),
-                    mass=np.ascontiguousarray(mass, dtype=np.float64), u=phi(x1), v=-phi(y1),
-                    cost=plan_cost(x, y, rows, cols, mass), result_code=1, status="optimal",
-                    message="optimal (1-D monotone plan, no n x m matrix)")
 
 
 def _merge_light_entries(rows, cols, mass, min_mass):
@@ -335,7 +297,7 @@ class ExactKantorovichPotential(Potential):
     def certify(self, tol=None):
         """Prove this plan optimal: dual feasibility of ``(u, v)`` and a zero duality gap, to ``tol``.
 
-        Chunked O(nm) time, bounded memory (:func:`~w1flow._lp.certify_plan`). ``tol`` defaults
+        Chunked O(nm) time, bounded memory (:func:`~w1flow.lp.certify_plan`). ``tol`` defaults
         to :func:`default_certificate_tol` of the particles and the data.
 
         Returns
@@ -370,7 +332,7 @@ class ExactKantorovichPotential(Potential):
 
 
 class ExactPotential(PotentialOracle):
-    """Oracle: the exact Kantorovich potential from POT's network simplex.
+    """Oracle: the exact Kantorovich potential from POT's network simplex (:func:`w1flow.lp.solve`).
 
     Parameters
     ----------
@@ -381,7 +343,7 @@ class ExactPotential(PotentialOracle):
         :class:`~w1flow.MemoryBudgetError` names the scalable alternatives.
     incremental : bool
         Re-solve from the previous solve's optimal **basis** with w1flow's own network simplex
-        (:mod:`w1flow._netsimplex`) whenever the masses and data are unchanged and d > 1: the old
+        (:mod:`w1flow.lp.netsimplex`) whenever the masses and data are unchanged and d > 1: the old
         basis stays feasible after the particles move, so a re-solve after an Euler step needs a
         few hundred pivots on a sparse arc list instead of a dense LP. Every warm solve is
         **certified** over all n·m pairs (a fused O(nm) pass finds any violated pair, which joins
@@ -394,12 +356,12 @@ class ExactPotential(PotentialOracle):
         Solve without any n × m matrix: a coarse-to-fine start (an exact LP between k-d leaves of
         8 points, itself solved this way when it has more than 4096 leaves a side, refined by
         north-west corner rules) made optimal by the same certified network simplex with column
-        generation (:func:`w1flow._netsimplex.coarse_basis`). Memory is O((n + m)·arcs per node)
+        generation (:func:`w1flow.lp.sparse.coarse_basis`). Memory is O((n + m)·arcs per node)
         plus one dense coarse LP of at most 4096 a side, so it runs far past
         the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the dense LP
         needs 4.2 GB). A solve that is not certified returns a potential with status
         ``"not_certified"``, never an unproven plan. On the line it is the monotone plan with
-        duals from the CDFs (:func:`line_lp`, no LP). ``"auto"`` uses it only when the dense LP
+        duals from the CDFs (:func:`~w1flow.lp.line_lp`, no LP). ``"auto"`` uses it only when the dense LP
         would exceed ``max_memory``; ``False`` (default) raises
         :class:`~w1flow.MemoryBudgetError` there. A W1 history recorded with LPs
         (``SaveAt(w1="lp")``, multi-stage solvers) uses the same path (:meth:`own_lp`). Numpy
@@ -444,51 +406,59 @@ class ExactPotential(PotentialOracle):
         """Solve the LP between particles ``(x, a)`` and data ``(y, b)``; return the potential."""
         x, a, y, b = validate_measures(x, a, y, b)
         self.counters["evaluations"] += 1
-        if x.shape[1] == 1 and self._use_sparse(x, y):  # the line: the monotone plan, no matrix
-            self.counters["sparse_solves"] += 1
-            return ExactKantorovichPotential(x, a, y, b, line_lp(x, a, y, b), max_memory=self.max_memory)
-        if (self.incremental or self._use_sparse(x, y)) and x.shape[1] > 1:
-            return ExactKantorovichPotential(x, a, y, b, self._incremental_lp(x, a, y, b), max_memory=self.max_memory)
+        method = self._method(x, y)
+        if x.shape[1] > 1 and (self.incremental or method == "sparse"):
+            return ExactKantorovichPotential(x, a, y, b, self._incremental_lp(x, a, y, b, method),
+                                             max_memory=self.max_memory)
         init = None
         if self.warm_start and self._last_duals is not None:
             u0, v0 = self._last_duals
             if u0.shape[0] == x.shape[0] and v0.shape[0] == y.shape[0]:
                 init = (u0, v0)
-        lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory,
-                         potentials_init=init)
+        lp = self._cold_lp(x, a, y, b, method, potentials_init=init)
         if self.warm_start and lp.success:
             self._last_duals = (lp.u, lp.v)
-        self.counters["lp_solves"] += 1
-        if not lp.success:
-            logger.warning(lp.message)
         return ExactKantorovichPotential(x, a, y, b, lp, max_memory=self.max_memory)
 
-    def _incremental_lp(self, x, a, y, b):
-        """The LP from the kept basis when it belongs to this problem (certified), else dense."""
-        basis = self._basis
-        if basis is not None and basis.matches(a, y, b):
-            ok, rows, cols, mass, u, v, stats, message = warm_solve(basis, x)
-            self.counters["warm_solves"] += 1
-            self.counters["pivots"] += stats.pivots
-            if ok:
-                return LPResult(rows=rows, cols=cols, mass=mass, u=u, v=v, cost=plan_cost(x, y, rows, cols, mass),
-                                result_code=1, status="optimal", message=message)
-            self.counters["fallbacks"] += 1
-            logger.info("warm-started re-solve not certified (%s); solving from scratch", message)
-        self._basis = None
-        if self._use_sparse(x, y):
-            return self._sparse_lp(x, a, y, b)
-        lp = solve_w1_lp(x, a, y, b, num_itermax=self.num_itermax, max_memory=self.max_memory)
-        self.counters["lp_solves"] += 1
+    def _method(self, x, y):
+        """``"dense"`` or ``"sparse"``: this oracle's ``sparse`` option at this problem size."""
+        return choose_method(method_for(self.sparse), x.shape[0], y.shape[0], self.max_memory)
+
+    def _cold_lp(self, x, a, y, b, method, potentials_init=None, keep_basis=False):
+        """The LP from scratch by ``method`` (dense or sparse), counted; a failure is logged."""
+        lp = solve(x, a, y, b, method=method, max_memory=self.max_memory, num_itermax=self.num_itermax,
+                   potentials_init=potentials_init, keep_basis=keep_basis)
+        if method == "sparse":
+            self.counters["sparse_solves"] += 1
+            if x.shape[1] > 1:  # (the line's monotone plan is no simplex)
+                self.counters["pivots"] += lp.stats.pivots
+                st = lp.stats
+                self.last_sparse_stats = dict(lp.info, pivots=st.pivots, rounds=st.rounds, passes=st.passes,
+                                              arcs=st.arcs, max_violation=st.max_violation, gap=st.gap,
+                                              degenerate=st.degenerate, simplex_seconds=st.simplex_seconds,
+                                              pass_seconds=st.pass_seconds)
+        else:
+            self.counters["lp_solves"] += 1
         if not lp.success:
             logger.warning(lp.message)
-            return lp
-        if self.incremental:
-            # entries of round-off mass (POT returns some of 1e-16 on degenerate problems) would
-            # become zero-flow arcs below a column and break the tree's strong feasibility
-            real = lp.mass > 1e-14 * float(lp.mass.max())
-            self._basis = basis_from_plan(x, a, y, b, lp.rows[real], lp.cols[real], lp.u, lp.v)
         return lp
+
+    def _incremental_lp(self, x, a, y, b, method):
+        """The LP from the kept basis when it belongs to this problem (certified), else from scratch."""
+        basis = self._basis
+        if basis is not None and basis.matches(a, y, b):
+            lp = solve(x, a, y, b, method="incremental", basis=basis)
+            self.counters["warm_solves"] += 1
+            self.counters["pivots"] += lp.stats.pivots
+            if lp.success:
+                return lp.plain()
+            self.counters["fallbacks"] += 1
+            logger.info("warm-started re-solve not certified (%s); solving from scratch", lp.message)
+        self._basis = None
+        lp = self._cold_lp(x, a, y, b, method, keep_basis=self.incremental)
+        if self.incremental and lp.success:
+            self._basis = lp.basis
+        return lp.plain()
 
     def own_lp(self, x, a, y, b):
         """W1 between validated clouds by this oracle's own matrix-free LP path, or None.
@@ -504,38 +474,11 @@ class ExactPotential(PotentialOracle):
         LPResult or None
             A failed solve has a status other than ``"optimal"`` (never raised).
         """
-        if not self._use_sparse(x, y):
+        if self._method(x, y) != "sparse":
             return None
         if x.shape[1] == 1:
-            self.counters["sparse_solves"] += 1
-            return line_lp(x, a, y, b)
-        return self._incremental_lp(x, a, y, b)
-
-    def _use_sparse(self, x, y):
-        if self.sparse == "auto":
-            return self.max_memory is not None and dense_bytes(x.shape[0], y.shape[0], LP_DENSE_MATRICES) > self.max_memory
-        return bool(self.sparse)
-
-    def _sparse_lp(self, x, a, y, b):
-        """The LP without an n × m matrix: coarse-to-fine basis, then the certified simplex."""
-        ok, rows, cols, mass, u, v, stats, message, basis, info = solve_sparse(x, a, y, b, max_pivots=self.num_itermax)
-        self.counters["sparse_solves"] += 1
-        self.counters["pivots"] += stats.pivots
-        self.last_sparse_stats = dict(info, pivots=stats.pivots, rounds=stats.rounds, passes=stats.passes,
-                                      arcs=stats.arcs, max_violation=stats.max_violation, gap=stats.gap,
-                                      degenerate=stats.degenerate, simplex_seconds=stats.simplex_seconds,
-                                      pass_seconds=stats.pass_seconds)
-        cost = plan_cost(x, y, rows, cols, mass)
-        if not ok:
-            message = f"sparse exact LP not certified optimal on a {x.shape[0]} x {y.shape[0]} problem: {message}"
-            logger.warning(message)
-            return LPResult(rows=rows, cols=cols, mass=mass, u=u, v=v, cost=cost, result_code=0,
-                            status="not_certified", message=message)
-        if self.incremental:
-            self._basis = basis
-        return LPResult(rows=rows, cols=cols, mass=mass, u=u, v=v, cost=cost, result_code=1, status="optimal",
-                        message=f"optimal (sparse, coarse {info['coarse_shape'][0]} x {info['coarse_shape'][1]}; "
-                                + message.split("(", 1)[1])
+            return self._cold_lp(x, a, y, b, "sparse")
+        return self._incremental_lp(x, a, y, b, "sparse")
 
     def settings(self):
         return {"num_itermax": self.num_itermax, "max_memory": self.max_memory, "warm_start": self.warm_start,

@@ -18,7 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._lp import DEFAULT_MEMORY_BUDGET, solve_w2_lp
+from ..lp import DEFAULT_MEMORY_BUDGET, barycentric_projection, solve_w2_lp
+from ..lp.w2 import c_transform_argmin_sq
 from .base import Potential, PotentialOracle, validate_measures
 
 __all__ = ["W2Potential", "RatioPotential", "W2KantorovichPotential", "LogRatioPotential"]
@@ -32,18 +33,12 @@ class W2KantorovichPotential(Potential):
         self._v = np.asarray(v, dtype=np.float64)
         self.w1 = w2  # this oracle's functional: W2 of the batch
         self.status, self.message = status, message
-        pos = a > 0
-        T = np.empty_like(x)
-        T[pos] = (G[pos] @ y) / a[pos, None]
-        if np.any(~pos):
-            T[~pos] = y[self._argmin(x[~pos])]
-        V = T - x
+        V = barycentric_projection(G, a, y, self._v, x=x) - x
         V.setflags(write=False)
         self._velocity = V
 
     def _argmin(self, z):
-        d2 = np.sum((z[:, None, :] - self.y[None, :, :]) ** 2, axis=2)
-        return np.argmin(d2 - self._v[None, :], axis=1)
+        return c_transform_argmin_sq(z, self.y, self._v)
 
     def value(self, z):
         d2 = np.sum((z[:, None, :] - self.y[None, :, :]) ** 2, axis=2)
@@ -65,14 +60,12 @@ class W2Potential(PotentialOracle):
 
     def __call__(self, x, a, y, b, t=0.0):
         x, a, y, b = validate_measures(x, a, y, b)
-        G, log = solve_w2_lp(x, a, y, b, self.max_memory)
+        lp = solve_w2_lp(x, a, y, b, self.max_memory)
         self.counters["evaluations"] += 1
         self.counters["lp_solves"] += 1
-        code = int(log["result_code"])
-        ok = code == 1
-        w2 = float(np.sqrt(max(float(np.sum(G * log["cost_matrix"])), 0.0)))
-        return W2KantorovichPotential(x, a, y, G, log["v"], w2, "optimal" if ok else "lp_failed",
-                                      "optimal" if ok else f"W2 LP not optimal (POT result_code={code})")
+        ok = lp.success
+        return W2KantorovichPotential(x, a, y, lp.plan, lp.v, lp.w2, "optimal" if ok else "lp_failed",
+                                      "optimal" if ok else f"W2 LP not optimal (POT result_code={lp.result_code})")
 
 
 class LogRatioPotential(Potential):

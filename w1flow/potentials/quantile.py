@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .._lp import LPResult, monotone_plan
+from ..lp import LPResult, monotone_plan
 from .._validation import validate_measures
 from ..closed_forms import _require_1d, quantile_flow, quantile_flow_w1
 from .base import PotentialOracle

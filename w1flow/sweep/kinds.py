@@ -13,7 +13,7 @@ import json
 import math
 from pathlib import Path
 
-from ..config import _TABLES, ConfigError, build, load_config
+from ..config import TABLES, ConfigError, absolute_paths, build, load_config
 
 __all__ = ["FlowKind", "GeneratorKind", "KINDS", "kind_of", "resolve_files"]
 
@@ -38,14 +38,14 @@ class FlowKind:
 
     name = "flow"
     result_name = "FlowResult"
-    tables = _TABLES
+    tables = TABLES
     file_tables = ("data", "particles")
 
     def check(self, cfg, folder, built):
         """The cell's validated config; builds every object (on small clouds) once per distinct
         setting (``built`` remembers them), so bad option values fail before anything runs."""
-        cfg = load_config(cfg)
-        resolve_files(cfg, folder, self.file_tables)
+        cfg = absolute_paths(load_config(cfg), folder)  # data files and [problem] "file.py:name" functions
+        resolve_files(cfg, folder, self.file_tables)  # the data files exist
         _check_run_values(cfg)
         small = _shrunk(cfg)
         sig = json.dumps(small, sort_keys=True)

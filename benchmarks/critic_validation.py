@@ -1,6 +1,6 @@
-"""Validation numbers of the Numba neural critic (issue B) at n = m = 500.
+"""Validation numbers of the Numba neural critic at n = m = 500.
 
-Run:  python paper_checks/critic_validation.py
+Run:  python benchmarks/critic_validation.py
 
 Prints, for the penalised (``lipschitz="gp"``) and hard (``lipschitz="hard"``) critics:
 
@@ -10,7 +10,7 @@ Prints, for the penalised (``lipschitz="gp"``) and hard (``lipschitz="hard"``) c
 2. d = 10 translation N(2e1, I) vs N(0, I): dual on 20000 fresh held-out samples (goal 2 ± 5 %);
 3. overlapping clouds N((0.5,0), 0.25 I) vs N(0, 0.25 I): the same numbers as (1);
 4. a flow driven by the critic on 8 Gaussians: reduction of the exact W1 (goal >= 90 %);
-5. (issue B2) critic-driven Euler flows against exact-potential Euler flows on four targets
+5. critic-driven Euler flows against exact-potential Euler flows on four targets
    (8 Gaussians, 25 Gaussians, two moons, swiss roll), n = 500, x0 ~ N((3, 0), 0.25 I),
    dt = 0.05, T = 2 W1(0), 3 seeds: final exact W1 (LP), the largest relative rise of W1 between
    times one unit apart, wall time and critic steps, as a markdown table, and one figure of W1
@@ -110,7 +110,7 @@ def flow(n=N):
 
 
 # --------------------------------------------------------------------------------------------
-# [B2]: critic-driven Euler flows against exact-potential Euler flows
+# critic-driven Euler flows against exact-potential Euler flows
 # --------------------------------------------------------------------------------------------
 FLOW_TARGETS = {
     "8 Gaussians": lambda n, s: eight_gaussians(n, seed=s),
@@ -155,7 +155,7 @@ def critic_flow(target, seed, oracle, n=N, dt=0.05, start=(3.0, 0.0)):
 
 
 def flows(variants=None, seeds=(0, 1, 2), targets=None, out=None, start=(3.0, 0.0)):
-    """The [B2] table: every target × seed × variant, next to the exact Euler flow; one figure."""
+    """The flows table: every target × seed × variant, next to the exact Euler flow; one figure."""
     variants = FLOW_VARIANTS if variants is None else variants
     targets = list(FLOW_TARGETS) if targets is None else targets
     print(f"\n== critic-driven Euler flows vs exact Euler flows (n = {N}, dt = 0.05, T = 2 W1(0), "
