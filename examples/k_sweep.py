@@ -13,7 +13,7 @@ is ``examples/w1fe_sweep.py``::
 
     python examples/k_sweep.py [--n 100] [--out .]
 
-``--n`` is the number of outer steps. The runs are the cells of ``examples/configs/k_sweep.toml``
+``--n`` is the number of outer steps. The runs are the cells of ``examples/configs/generative/k_sweep.toml``
 (K x seed), run by the sweep runner (``w1flow sweep``) into ``--out``/``k-sweep-store``: a
 re-run reads the finished ones back instead of training them again.
 """
@@ -35,7 +35,7 @@ from matplotlib.figure import Figure  # noqa: E402
 from w1flow.generative import TrainResult  # noqa: E402
 from w1flow.sweep import run_sweep  # noqa: E402
 
-CONFIG = Path(__file__).resolve().parent / "configs" / "k_sweep.toml"
+CONFIG = Path(__file__).resolve().parent / "configs" / "generative" / "k_sweep.toml"
 
 
 def main(argv=None):

@@ -52,7 +52,7 @@ from w1flow.sweep import run_sweep  # noqa: E402
 #: The protocol's settings (ours, not the paper's): a 2-64-64-2 ReLU generator, a (48, 48) tanh critic
 #: with the two-sided gradient penalty (WGAN-GP, lambda = 10) and 5 updates per outer step after a
 #: 500-update warm-up, Adam (lr 1e-3, betas (0.5, 0.9)), batches of 256, 2,000-point W1 evaluations.
-#: The same as examples/configs/k_study_{critic,exact}.toml.
+#: The same as examples/configs/generative/k_study_{critic,exact}.toml.
 DEFAULTS = dict(n_data=20_000, eval_samples=2000, batch_size=256, hidden=(64, 64), critic_hidden=(48, 48),
                 n_critic=5, n_warmup=500, lr=1e-3, betas=(0.5, 0.9), critic_updates=3000, exact_steps=300,
                 eval_every=None, penalty="two-sided")

@@ -170,7 +170,7 @@ def test_a_damaged_generator_record_is_set_aside_and_rerun(tmp_path):
 
 
 def test_the_shipped_single_run_config_is_valid():
-    cfg = load_train_config(ROOT / "examples" / "configs" / "w1fe_generator.toml")
+    cfg = load_train_config(ROOT / "examples" / "configs" / "generative" / "w1fe_generator.toml")
     args = build_train(cfg, small=True)
     assert args["method"] == W1FE(K=8, dt=0.1) and args["n_iter"] == 300
 
@@ -185,7 +185,7 @@ def test_the_shipped_digits_grid_expands_to_30_valid_cells():
 
 @pytest.mark.parametrize("name", ["k_study_critic.toml", "k_study_exact.toml"])
 def test_the_shipped_k_study_configs_expand_to_180_valid_cells(name):
-    cells = expand(ROOT / "examples" / "configs" / name)
+    cells = expand(ROOT / "examples" / "configs" / "generative" / name)
     assert len(cells) == 4 * 15 * 3
     methods = {(c.config["method"]["name"], c.config["method"].get("K")) for c in cells}
     assert ("wgan", None) in methods and ("w1fe", 32) in methods and ("naive_fresh", 4) in methods

@@ -1,7 +1,7 @@
 """The W1-FE experiment's 2-D targets and figures: persistency K against WGAN-GP and naive persistence.
 
 The runs themselves are generator configs run by the sweep runner (``w1flow sweep
-examples/configs/k_study_critic.toml``, or ``examples/w1fe_sweep.py`` for the whole protocol);
+examples/configs/generative/k_study_critic.toml``, or ``examples/w1fe_sweep.py`` for the whole protocol);
 this module names the targets (:data:`TARGETS`, the ``[data] target`` of a generator config),
 turns a finished run into the record the figures read (:func:`cell_of`), and draws the tables
 and figures (:func:`summary`, :func:`figures`). The noise floor is
