@@ -73,8 +73,8 @@ def run_cell(target, method, K, dt, seed, mode="critic", **overrides):
     gen = MLPGenerator(2, 2, hidden=cfg["hidden"], seed=seed)
     start = time.perf_counter()
     rule = W1FE(K=K, dt=dt) if method == "w1fe" else method_from_name(method, K=K)
-    res = train(gen, data, _oracle(mode, seed, cfg), rule, n_iter=n_iter, batches=Batches(size=cfg["batch_size"], seed=seed),
-                optimizer=Adam(lr=cfg["lr"], betas=cfg["betas"]),
+    res = train(gen, data, _oracle(mode, seed, cfg), rule, n_iter=n_iter,
+                batches=Batches(size=cfg["batch_size"], seed=seed), optimizer=Adam(lr=cfg["lr"], betas=cfg["betas"]),
                 evaluation=Evaluation(held_out=held, every=eval_every, samples=cfg["eval_samples"]))
     h = res.history
     ok = np.isfinite(h["w1"])
