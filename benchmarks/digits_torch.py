@@ -100,22 +100,24 @@ def run_cell(task, method, K, seed, steps, every):
     import torch
 
     torch.set_num_threads(1)
-    from w1flow.generative import train, wgan_gp_reference
+    from w1flow.generative import (W1FE, Adam, Batches, Evaluation, GPCritic, TorchBackend, train,
+                                   wgan_gp_reference)
     from w1flow.generative.digits import DigitsScorer
 
     s = SETTINGS
     d = _data(task)
     gen = _generator(task, seed)
-    common = dict(n_iter=steps, batch_size=s["batch_size"], lr=s["lr"], held_out=d["held_out"], eval_every=every,
-                  eval_samples=s["eval_samples"], latent=d["latent"], eval_latent=d["eval_latent"], seed=seed)
+    common = dict(n_iter=steps, batches=Batches(size=s["batch_size"], seed=seed, latent=d["latent"]),
+                  optimizer=Adam(lr=s["lr"]), backend=TorchBackend(device="cpu", dtype="float32"),
+                  evaluation=Evaluation(held_out=d["held_out"], every=every, samples=s["eval_samples"],
+                                        latent=d["eval_latent"]))
     start = time.perf_counter()
     if method == "w1fe":
-        res = train(gen, d["data"], _critic(seed), method="w1fe", K=K, dt=s["dt"], backend="torch", device="cpu",
-                    dtype="float32", **common)
+        res = train(gen, d["data"], _critic(seed), W1FE(K=K, dt=s["dt"]), **common)
     else:
-        res = wgan_gp_reference(gen, d["data"], n_critic=s["n_critic"], warmup=s["warmup"], critic_lr=s["critic_lr"],
-                                channels=s["critic_channels"], critic_seed=seed, fresh_batches=True, device="cpu",
-                                dtype="float32", num_threads=1, **common)
+        critic = GPCritic(channels=s["critic_channels"], seed=seed, n_critic=s["n_critic"], warmup=s["warmup"],
+                          optimizer=Adam(lr=s["critic_lr"]), fresh_batches=True)
+        res = wgan_gp_reference(gen, d["data"], critic, num_threads=1, **common)
     seconds = time.perf_counter() - start
     if d["eval_latent"] is not None:
         samples = gen(d["eval_latent"])
@@ -269,7 +271,7 @@ def throughput(rounds, steps=40):
     import torch
 
     torch.set_num_threads(1)
-    from w1flow.generative import train, wgan_gp_reference
+    from w1flow.generative import WGAN, Adam, GPCritic, TorchBackend, train, wgan_gp_reference
     from w1flow.potentials.torch_critic import TorchCriticPotential
 
     s = SETTINGS
@@ -281,16 +283,17 @@ def throughput(rounds, steps=40):
         crit = TorchCriticPotential(architecture="dcgan", channels=s["critic_channels"], n_critic=s["n_critic"],
                                     warmup=s["n_critic"], lr=s["critic_lr"], dtype="float32", num_threads=1,
                                     batch_penalty=B)
-        return train(gen, d["data"], crit, method="wgan", n_iter=steps, batch_size=B, lr=s["lr"], backend="torch",
-                     device="cpu", dtype="float32").wall_time
+        return train(gen, d["data"], crit, WGAN(), n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"]),
+                     backend=TorchBackend(device="cpu", dtype="float32")).wall_time
 
     def plain(fresh):
         gen = _generator("generate", 0)
-        return wgan_gp_reference(gen, d["data"], n_iter=steps, batch_size=B, n_critic=s["n_critic"], lr=s["lr"],
-                                 critic_lr=s["critic_lr"], channels=s["critic_channels"], fresh_batches=fresh,
-                                 dtype="float32", num_threads=1).wall_time
+        critic = GPCritic(channels=s["critic_channels"], n_critic=s["n_critic"], optimizer=Adam(lr=s["critic_lr"]),
+                          fresh_batches=fresh)
+        return wgan_gp_reference(gen, d["data"], critic, n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"]),
+                                 backend=TorchBackend(dtype="float32"), num_threads=1).wall_time
 
-    runs = {"train(method='wgan') + TorchCriticPotential": ours, "plain loop, same work": lambda: plain(False),
+    runs = {"train(WGAN()) + TorchCriticPotential": ours, "plain loop, same work": lambda: plain(False),
             "plain loop, textbook (fresh batches)": lambda: plain(True)}
     times = {k: [] for k in runs}
     for r in range(rounds):

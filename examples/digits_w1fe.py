@@ -27,7 +27,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import w1flow as wf  # noqa: E402
 from w1flow.datasets import digits  # noqa: E402
-from w1flow.generative import MLPGenerator, train  # noqa: E402
+from w1flow.generative import W1FE, Adam, Evaluation, MLPGenerator, train  # noqa: E402
 from w1flow.generative.digits import DigitsScorer  # noqa: E402
 
 
@@ -53,8 +53,9 @@ def main(argv=None):
     ax, *grids = fig.subplots(1, 3)
     for grid, K in zip(grids, (1, 8)):
         gen = MLPGenerator(16, 64, hidden=(128, 128), seed=0)
-        res = train(gen, x_train, wf.ExactPotential(), method="w1fe", K=K, dt=0.5, n_iter=args.n, batch_size=256,
-                    lr=1e-3, held_out=x_held, eval_every=every, eval_samples=500, backend=backend)
+        res = train(gen, x_train, wf.ExactPotential(), W1FE(K=K, dt=0.5), n_iter=args.n, batches=256,
+                    optimizer=Adam(lr=1e-3), evaluation=Evaluation(held_out=x_held, every=every, samples=500),
+                    backend=backend)
         it, w1 = res.w1
         label = "K = 1 (WGAN)" if K == 1 else f"K = {K}"
         ax.plot(it, w1, "o-", label=label)

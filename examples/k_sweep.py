@@ -27,7 +27,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import w1flow as wf  # noqa: E402
 from w1flow.datasets import eight_gaussians  # noqa: E402
-from w1flow.generative import MLPGenerator, train  # noqa: E402
+from w1flow.generative import W1FE, Adam, Batches, Evaluation, MLPGenerator, train  # noqa: E402
 
 KS = (1, 2, 4, 8, 16, 32)
 SEEDS = (0, 1, 2)
@@ -50,8 +50,9 @@ def main(argv=None):
         curves = []
         for seed in SEEDS:
             gen = MLPGenerator(2, 2, hidden=(32, 32), seed=seed)
-            res = train(gen, data, wf.ExactPotential(), method="w1fe", K=K, dt=0.1, n_iter=args.n, batch_size=128,
-                        lr=2e-3, held_out=held, eval_every=every, eval_samples=1000, seed=seed)
+            res = train(gen, data, wf.ExactPotential(), W1FE(K=K, dt=0.1), n_iter=args.n,
+                        batches=Batches(size=128, seed=seed), optimizer=Adam(lr=2e-3),
+                        evaluation=Evaluation(held_out=held, every=every, samples=1000))
             it, w1 = res.w1
             curves.append(w1)
         curves = np.array(curves)

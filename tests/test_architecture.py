@@ -419,3 +419,102 @@ def test_simulate_asks_the_solver_its_capabilities_not_its_class():
     assert named <= {"Euler"}, named
     src = (PKG / "simulate.py").read_text()
     assert "solver.check_problem(problem)" in src and ".stochastic" not in src and "second_order" not in src
+
+# -- generator training: train shaped like simulate ([L2]) ---------------------------------------
+GEN = PKG / "generative"
+
+
+def _functions(path):
+    """``(name, node)`` of every function defined in a module (methods and nested ones too)."""
+    tree = ast.parse(path.read_text(), filename=str(path))
+    return [(n.name, n) for n in ast.walk(tree) if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef))]
+
+
+def _function(path, name):
+    return next(n for f, n in _functions(path) if f == name)
+
+
+def _n_params(fn):
+    a = fn.args
+    return len(a.posonlyargs) + len(a.args) + len(a.kwonlyargs) + (a.vararg is not None) + (a.kwarg is not None)
+
+
+def _length(fn):
+    """Lines from the ``def`` to the end, docstring included."""
+    return fn.end_lineno - fn.lineno + 1
+
+
+def test_train_is_short_with_at_most_ten_parameters():
+    fn = _function(GEN / "trainer.py", "train")
+    assert _length(fn) < 80, _length(fn)
+    assert _n_params(fn) <= 10, _n_params(fn)
+    assert [a.arg for a in fn.args.args + fn.args.kwonlyargs] == [
+        "generator", "data", "potential", "method", "n_iter", "batches", "optimizer", "evaluation", "checkpoint",
+        "backend"]
+
+
+def test_wgan_gp_reference_is_short():
+    fn = _function(GEN / "torch_reference.py", "wgan_gp_reference")
+    assert _length(fn) < 100, _length(fn)
+
+
+def test_no_function_in_generative_is_over_100_lines_or_takes_kwargs():
+    long, kwargs = [], []
+    for path in sorted(GEN.glob("*.py")):
+        for name, fn in _functions(path):
+            if _length(fn) > 100:
+                long.append((path.name, name, _length(fn)))
+            if fn.args.kwarg is not None:
+                kwargs.append((path.name, name, fn.args.kwarg.arg))
+    assert not long, long
+    # method_from_name(name, **fields) builds a dataclass by its field names: not a pass-through.
+    # experiments.py (the K study's cells, ``**overrides``) is being reworked into the sweep runner
+    # in this same change; its functions are held to the rule once it lands.
+    kwargs = [k for k in kwargs if k[0] != "experiments.py"]
+    assert kwargs == [("methods.py", "method_from_name", "fields")], kwargs
+
+
+def _private_imports(path, package):
+    """``(module, name)`` of each ``_``-prefixed name imported from another module (a private
+    submodule imported as a module, ``from . import _kernels``, is not a name of another module)."""
+    out = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and node.module != "__future__":
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")[: len(package.split(".")) - node.level + 1]
+                base = ".".join(parts + ([base] if base else []))
+            for alias in node.names:
+                if not alias.name.startswith("_"):
+                    continue
+                rel = Path(*base.split(".")[1:], alias.name)
+                if (PKG / rel).with_suffix(".py").exists() or (PKG / rel / "__init__.py").exists():
+                    continue  # a module, imported whole
+                out.append((base, alias.name))
+    return out
+
+
+def test_the_checker_of_private_imports_sees_them():
+    p = Path(__file__).parent / "_private_import_probe.py"
+    p.write_text("from .trainer import _State\nfrom . import _kernels\nfrom ..x import public\n")
+    try:
+        assert _private_imports(p, "w1flow.generative") == [("w1flow.generative.trainer", "_State")]
+    finally:
+        p.unlink()
+
+
+def test_generative_imports_no_private_names_of_other_modules():
+    found = {path.name: _private_imports(path, "w1flow.generative") for path in sorted(GEN.glob("*.py"))}
+    assert not {k: v for k, v in found.items() if v}, found
+
+
+def test_one_noise_floor_and_one_evaluation_module():
+    """The noise floor is defined once (the paper checks keep their own, independent LP under another
+    name); train and wgan_gp_reference take the held-out W1, latents and schedule from one module."""
+    defs = [str(p.relative_to(PKG)) for p in PKG.rglob("*.py") if "def noise_floor(" in p.read_text()]
+    assert defs == ["generative/evaluation.py"], defs
+    for name in ("trainer.py", "torch_reference.py"):
+        mods = _imported_modules(_tree(f"generative/{name}"), "w1flow.generative")
+        assert "w1flow.generative.evaluation" in mods, name
+        src = (GEN / name).read_text()
+        assert "def held_out_w1" not in src and "def evaluate_after" not in src and "default_rng([seed, 1])" not in src

@@ -12,7 +12,7 @@ import pytest
 from conftest import stop_after
 from w1flow import Checkpoint, CheckpointError, Euler, ExactPotential, MeanFieldODE, W1Flow, simulate
 from w1flow.checkpoint import read_checkpoint, write_checkpoint
-from w1flow.generative import MLPGenerator, train
+from w1flow.generative import Evaluation, MLPGenerator, train
 
 
 class _Payload:
@@ -42,7 +42,7 @@ def _resume_both(path):
         simulate(W1Flow(y), x, 0.3, 0.1, checkpoint=Checkpoint(path, resume=True))
     gen, data = _train_args()
     with pytest.raises(CheckpointError) as gen_run:
-        train(gen, data, ExactPotential(), n_iter=2, batch_size=8, checkpoint=Checkpoint(path, resume=True))
+        train(gen, data, ExactPotential(), n_iter=2, batches=8, checkpoint=Checkpoint(path, resume=True))
     return str(flow.value), str(gen_run.value)
 
 
@@ -162,7 +162,7 @@ def test_objects_without_their_own_state_protocol_are_refused_before_the_first_s
     gen, data = _train_args()
     theta = gen.theta.copy()
     with pytest.raises(CheckpointError, match=r"potential oracle .*_UserOracle has no state protocol"):
-        train(gen, data, oracle, n_iter=2, batch_size=8, checkpoint=Checkpoint(ck, every=1))
+        train(gen, data, oracle, n_iter=2, batches=8, checkpoint=Checkpoint(ck, every=1))
     assert oracle.calls == 0 and not ck.exists() and gen.theta.tobytes() == theta.tobytes()
     # without a checkpoint they run; with the protocol declared they checkpoint
     assert simulate(W1Flow(y), x, 0.3, 0.1, potential=oracle).success and oracle.calls > 0
@@ -211,12 +211,12 @@ def test_values_of_every_kind_come_back_equal_and_of_their_type(tmp_path):
 def test_resuming_a_training_run_with_other_held_out_data_is_refused(tmp_path):
     gen, data = _train_args()
     held = np.random.default_rng(2).normal(size=(30, 2))
-    kw = dict(n_iter=2, batch_size=8, held_out=held, eval_every=1, eval_samples=20)
+    kw = dict(n_iter=2, batches=8, evaluation=Evaluation(held_out=held, every=1, samples=20))
     ck = tmp_path / "gen.ckpt"
     assert train(gen, data, ExactPotential(), checkpoint=Checkpoint(ck), **kw).success
     with pytest.raises(CheckpointError, match=r"different run: held_out differ"):
         train(MLPGenerator(2, 2, hidden=(8,), seed=1), data, ExactPotential(), checkpoint=Checkpoint(ck, resume=True),
-              **dict(kw, held_out=held + 1e-9))
+              **dict(kw, evaluation=Evaluation(held_out=held + 1e-9, every=1, samples=20)))
     again = MLPGenerator(2, 2, hidden=(8,), seed=1)  # the same held-out data resumes (nothing left to run)
     done = train(again, data, ExactPotential(), checkpoint=Checkpoint(ck, resume=True), **kw)
     assert done.success and again.theta.tobytes() == gen.theta.tobytes()

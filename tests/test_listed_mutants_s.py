@@ -17,7 +17,7 @@ from w1flow import CappedEuler, Euler, ExactPotential, MeanFieldODE, SaveAt, W1F
 from w1flow.lp import solve_w1_lp
 from w1flow.lp.netsimplex import basis_from_plan, warm_solve
 from w1flow.config import ConfigError, build, load_config
-from w1flow.generative import MLPGenerator, train
+from w1flow.generative import SGD, Batches, MLPGenerator, NaiveFresh, NaiveSame, train
 from w1flow.potentials.base import Potential, PotentialOracle
 
 # A warm solve whose pricing is wrong loops forever (no pivot, so the pivot cap never ends it): the
@@ -143,8 +143,9 @@ def test_naive_baselines_take_each_step_with_the_gradient_at_the_current_output(
     o = gen.weight(0) @ z0[0] + gen.bias(0)
     lr, K = 0.2, 2
     s = lr * (1 + z0[0] @ z0[0])
-    res = train(gen, np.zeros((5, 2)), _Quadratic(c), method=method, K=K, n_iter=1, batch_size=8, lr=lr,
-                optimizer="sgd", latent=z0)
+    rule = NaiveSame(K=K) if method == "naive_same" else NaiveFresh(K=K)
+    res = train(gen, np.zeros((5, 2)), _Quadratic(c), rule, n_iter=1, batches=Batches(size=8, latent=z0),
+                optimizer=SGD(lr=lr))
     assert res.status == "success", res.message
     out = gen.weight(0) @ z0[0] + gen.bias(0)
     np.testing.assert_allclose(out, c + (1 - s) ** K * (o - c), rtol=0, atol=1e-12)

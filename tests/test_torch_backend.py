@@ -10,7 +10,7 @@ import pytest
 
 import w1flow as wf
 from w1flow.datasets import eight_gaussians
-from w1flow.generative import MLPGenerator, train
+from w1flow.generative import SGD, Adam, Batches, MLPGenerator, TorchBackend, method_from_name, train
 
 
 # Run in a fresh interpreter. Optional array libraries (torch and the packages that pull it in) are
@@ -80,9 +80,11 @@ def test_numpy_and_torch_backends_follow_the_same_trajectory(method, K, optimize
     thetas = {}
     for backend in ("numpy", "torch"):
         gen = generator()
-        res = train(gen, data, wf.ExactPotential(), method=method, K=K, dt=0.1, n_iter=size["n_iter"],
-                    batch_size=size["batch_size"], seed=1, lr=size["lr"], optimizer=optimizer, backend=backend,
-                    **({"device": "cpu"} if backend == "torch" else {}))
+        opt = Adam(lr=size["lr"]) if optimizer == "adam" else SGD(lr=size["lr"])
+        rule = method_from_name(method, K=K, **({"dt": 0.1} if method == "w1fe" else {}))
+        res = train(gen, data, wf.ExactPotential(), rule, n_iter=size["n_iter"],
+                    batches=Batches(size=size["batch_size"], seed=1), optimizer=opt,
+                    backend=TorchBackend(device="cpu") if backend == "torch" else backend)
         assert res.success
         thetas[backend] = gen.theta.copy()
     scale = np.abs(thetas["numpy"]).max()
@@ -94,13 +96,15 @@ def test_numpy_and_torch_backends_follow_the_same_trajectory(method, K, optimize
 def test_backend_arguments_are_checked():
     data = eight_gaussians(100, seed=0)
     gen = MLPGenerator(2, 2, hidden=(4,), seed=0)
-    with pytest.raises(ValueError, match="backend must be 'numpy' or 'torch'"):
+    with pytest.raises(ValueError, match="backend must be 'numpy', 'torch' or TorchBackend"):
         train(gen, data, wf.ExactPotential(), n_iter=1, backend="jax")
-    with pytest.raises(ValueError, match="device= is for backend='torch'"):
-        train(gen, data, wf.ExactPotential(), n_iter=1, device="cpu")
+    with pytest.raises(TypeError, match=r"TorchBackend\(device=\.\.\.\) must be a device name"):
+        TorchBackend(device=0)
+    with pytest.raises(ValueError, match=r"TorchBackend\(dtype=\.\.\.\) must be 'float64' or 'float32'"):
+        TorchBackend(dtype="float16")
     pytest.importorskip("torch")
     with pytest.raises(ValueError, match="device 'nonsense' is not usable"):
-        train(gen, data, wf.ExactPotential(), n_iter=1, backend="torch", device="nonsense")
+        train(gen, data, wf.ExactPotential(), n_iter=1, backend=TorchBackend(device="nonsense"))
 
 
 @pytest.mark.skipif(os.environ.get("CI", "").lower() != "true", reason="CI installs the CPU wheel")

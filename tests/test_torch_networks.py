@@ -14,7 +14,8 @@ from w1flow.datasets import eight_gaussians
 
 torch = pytest.importorskip("torch")
 
-from w1flow.generative import MLPGenerator, TorchGenerator, train, wgan_gp_reference  # noqa: E402
+from w1flow.generative import (SGD, WGAN, W1FE, Adam, Batches, Evaluation, GPCritic, MLPGenerator,  # noqa: E402
+                               NaiveSame, TorchBackend, TorchGenerator, train, wgan_gp_reference)
 from w1flow.potentials.torch_critic import TorchCriticPotential  # noqa: E402
 
 
@@ -85,12 +86,11 @@ def test_bad_network_arguments_are_refused_with_the_fix():
         TorchCriticPotential(architecture="dcgan", lipschitz="spectral")
     with pytest.raises(ValueError, match="runs on torch only: pass backend='torch'"):
         train(TorchGenerator("dcgan", 4, 64), _images(50), wf.ExactPotential(), n_iter=1)
-    with pytest.raises(ValueError, match="pass eval_latent="):
+    with pytest.raises(ValueError, match=r"pass Evaluation\(latent=\.\.\.\)"):
         train(TorchGenerator("residual", 64, 64), _images(50), wf.ExactPotential(), n_iter=1, backend="torch",
-              latent=_images(50, 1), held_out=_images(50, 2), eval_every=1)
-    with pytest.raises(ValueError, match="dtype= is for backend='torch'"):
-        train(MLPGenerator(2, 2, hidden=(4,)), eight_gaussians(50, seed=0), wf.ExactPotential(), n_iter=1,
-              dtype="float32")
+              batches=Batches(latent=_images(50, 1)), evaluation=Evaluation(held_out=_images(50, 2), every=1))
+    with pytest.raises(ValueError, match=r"^TorchBackend\(dtype=\.\.\.\) must be"):
+        TorchBackend(dtype="float16")
 
 
 def test_k1_w1fe_on_a_dcgan_is_a_wgan_step_at_twice_dt_times_the_learning_rate():
@@ -101,8 +101,9 @@ def test_k1_w1fe_on_a_dcgan_is_a_wgan_step_at_twice_dt_times_the_learning_rate()
     thetas = {}
     for method, lr in (("w1fe", eta), ("wgan", 2 * dt * eta)):
         g = TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=1)
-        res = train(g, data, wf.ExactPotential(), method=method, K=1, dt=dt, n_iter=3, batch_size=32, seed=2,
-                    optimizer="sgd", lr=lr, backend="torch", device="cpu")
+        rule = W1FE(K=1, dt=dt) if method == "w1fe" else WGAN()
+        res = train(g, data, wf.ExactPotential(), rule, n_iter=3, batches=Batches(size=32, seed=2),
+                    optimizer=SGD(lr=lr), backend=TorchBackend(device="cpu"))
         assert res.success
         thetas[method] = g.theta.copy()
     moved = np.abs(thetas["w1fe"] - TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=1).theta).max()
@@ -115,8 +116,9 @@ def test_translation_draws_its_latents_from_the_source_and_evaluates_on_eval_lat
     g = TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0)
     # a learning rate so small that G stays the identity to 1e-9: the first evaluation is then
     # W1(source held-out, target held-out), computed independently
-    res = train(g, tgt, wf.ExactPotential(), K=1, dt=0.1, n_iter=1, batch_size=32, lr=1e-13, backend="torch",
-                latent=src, eval_latent=src_held, held_out=tgt_held, eval_every=1, eval_samples=40)
+    res = train(g, tgt, wf.ExactPotential(), W1FE(K=1, dt=0.1), n_iter=1, batches=Batches(size=32, latent=src),
+                optimizer=Adam(lr=1e-13), backend="torch",
+                evaluation=Evaluation(held_out=tgt_held, every=1, samples=40, latent=src_held))
     assert res.success
     np.testing.assert_allclose(res.w1[1][0], _w1_reference(src_held, tgt_held), rtol=1e-7)
 
@@ -131,15 +133,16 @@ def test_translation_draws_its_latents_from_the_source_and_evaluates_on_eval_lat
             return self.inner(x, a, y, b, t)
 
     rec = Recording()
-    train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, rec, n_iter=2, batch_size=32, lr=1e-13,
-          backend="torch", latent=src)
+    train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, rec, n_iter=2,
+          batches=Batches(size=32, latent=src), optimizer=Adam(lr=1e-13), backend="torch")
     # G is still the identity, so every generated point is one of the source images
     for batch in rec.seen:
         assert cdist(batch, src).min(axis=1).max() < 1e-9
     # and training on the source moves it toward the target
     g = TorchGenerator("residual", 64, 64, channels=(8, 8), seed=0)
-    res = train(g, tgt, wf.ExactPotential(), K=4, dt=0.5, n_iter=40, batch_size=64, lr=3e-3, backend="torch",
-                latent=src, eval_latent=src_held, held_out=tgt_held, eval_every=40, eval_samples=40)
+    res = train(g, tgt, wf.ExactPotential(), W1FE(K=4, dt=0.5), n_iter=40, batches=Batches(size=64, latent=src),
+                optimizer=Adam(lr=3e-3), backend="torch",
+                evaluation=Evaluation(held_out=tgt_held, every=40, samples=40, latent=src_held))
     assert res.w1[1][-1] < 0.9 * _w1_reference(src_held, tgt_held), res.w1
 
 
@@ -147,29 +150,31 @@ def test_translation_draws_its_latents_from_the_source_and_evaluates_on_eval_lat
 def test_critic_evaluations_count_updates_plus_gradient_queries(method, K):
     data = eight_gaussians(500, seed=0)
     oracle = wf.CriticPotential(hidden=(8,), n_critic=4, n_warmup=10, seed=0)
-    res = train(MLPGenerator(2, 2, hidden=(8,), seed=0), data, oracle, method=method, K=K, n_iter=5, batch_size=32)
+    rule = {"w1fe": W1FE(K=K), "naive_same": NaiveSame(K=K), "wgan": WGAN()}[method]
+    res = train(MLPGenerator(2, 2, hidden=(8,), seed=0), data, oracle, rule, n_iter=5, batches=32)
     h = res.history
     queries = np.arange(1, 6) * (K if method == "naive_same" else 1)  # W1-FE queries ∇φ once per step
     np.testing.assert_array_equal(h["critic_evaluations"], h["critic_steps"] + queries)
     assert h["critic_steps"][-1] == 10 + 4 * 4
     # an exact oracle's plan velocity is no critic evaluation
-    res = train(MLPGenerator(2, 2, hidden=(8,), seed=0), data, wf.ExactPotential(), K=3, n_iter=3, batch_size=32)
+    res = train(MLPGenerator(2, 2, hidden=(8,), seed=0), data, wf.ExactPotential(), W1FE(K=3), n_iter=3, batches=32)
     np.testing.assert_array_equal(res.history["critic_evaluations"], [0, 0, 0])
 
 
 def test_the_plain_wgan_gp_loop_does_the_work_of_train_wgan_with_the_torch_critic():
     """Without the penalty (its interpolates are drawn differently) and with one batch pair per
-    outer step, the plain loop and ``train(method="wgan", TorchCriticPotential)`` draw the same
+    outer step, the plain loop and ``train(..., TorchCriticPotential(...), WGAN())`` draw the same
     batches, start from the same networks and do the same arithmetic: the same generator after 6
     steps, to round-off. So a throughput comparison between them compares equal work."""
     data = _images(400)
     kw = dict(architecture="dcgan", channels=(4, 8), n_critic=3, lr=1e-3, seed=7, penalty=0.0)
     a = TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=1)
-    res = train(a, data, TorchCriticPotential(warmup=5, **{k: v for k, v in kw.items()}), method="wgan", n_iter=6,
-                batch_size=32, lr=1e-3, seed=4, backend="torch", device="cpu")
+    res = train(a, data, TorchCriticPotential(warmup=5, **{k: v for k, v in kw.items()}), WGAN(), n_iter=6,
+                batches=Batches(size=32, seed=4), optimizer=Adam(lr=1e-3), backend=TorchBackend(device="cpu"))
     b = TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=1)
-    ref = wgan_gp_reference(b, data, n_iter=6, batch_size=32, n_critic=3, warmup=2, penalty=0.0, lr=1e-3,
-                            critic_lr=1e-3, channels=(4, 8), critic_seed=7, fresh_batches=False, seed=4)
+    critic = GPCritic(channels=(4, 8), seed=7, n_critic=3, warmup=2, penalty=0.0, optimizer=Adam(lr=1e-3),
+                      fresh_batches=False)
+    ref = wgan_gp_reference(b, data, critic, n_iter=6, batches=Batches(size=32, seed=4), optimizer=Adam(lr=1e-3))
     assert res.success and ref.success
     assert np.abs(a.theta - TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=1).theta).max() > 1e-3
     assert np.abs(a.theta - b.theta).max() <= 1e-10, np.abs(a.theta - b.theta).max()
@@ -181,9 +186,9 @@ def test_the_plain_wgan_gp_loop_learns_with_the_penalty():
     data = eight_gaussians(2000, seed=0)
     g = TorchGenerator("mlp", 2, 2, hidden=(32, 32), seed=0)
     held = eight_gaussians(300, seed=1)
-    res = wgan_gp_reference(g, data, n_iter=150, batch_size=128, n_critic=5, warmup=50, lr=2e-3, critic_lr=2e-3,
-                            critic="mlp", critic_hidden=(32, 32), held_out=held, eval_every=150, eval_samples=300,
-                            num_threads=1)
+    critic = GPCritic(kind="mlp", hidden=(32, 32), n_critic=5, warmup=50, optimizer=Adam(lr=2e-3))
+    res = wgan_gp_reference(g, data, critic, n_iter=150, batches=128, optimizer=Adam(lr=2e-3),
+                            evaluation=Evaluation(held_out=held, every=150, samples=300), num_threads=1)
     start = _w1_reference(TorchGenerator("mlp", 2, 2, hidden=(32, 32), seed=0).sample(300, np.random.default_rng([0, 1])),
                           held)
     assert res.success and res.w1[1][-1] < 0.8 * start, (res.w1, start)
@@ -227,8 +232,8 @@ def test_an_interrupted_translation_resumes_bitwise_and_other_sources_are_refuse
     src, tgt, src_held, tgt_held = _images(200, 0), _images(200, 1), _images(40, 2), _images(40, 3)
 
     InterruptingExact.calls = 0
-    kw = dict(K=3, dt=0.3, n_iter=7, batch_size=32, lr=2e-3, backend="torch", latent=src, eval_latent=src_held,
-              held_out=tgt_held, eval_every=2, eval_samples=40)
+    kw = dict(method=W1FE(K=3, dt=0.3), n_iter=7, batches=Batches(size=32, latent=src), optimizer=Adam(lr=2e-3),
+              backend="torch", evaluation=Evaluation(held_out=tgt_held, every=2, samples=40, latent=src_held))
     ref = train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, wf.ExactPotential(), **kw)
     ck = tmp_path / "translate.ckpt"
     part = train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, InterruptingExact(),
@@ -242,13 +247,13 @@ def test_an_interrupted_translation_resumes_bitwise_and_other_sources_are_refuse
         assert done.history[key].tobytes() == ref.history[key].tobytes(), key
     with pytest.raises(wf.CheckpointError, match="different run"):
         train(TorchGenerator("residual", 64, 64, channels=(4, 4), seed=0), tgt, InterruptingExact(),
-              checkpoint=wf.Checkpoint(ck, resume=True), **dict(kw, latent=src[::-1]))
+              checkpoint=wf.Checkpoint(ck, resume=True), **dict(kw, batches=Batches(size=32, latent=src[::-1])))
 
 
 def test_a_diverged_plain_loop_does_not_report_success():
     g = TorchGenerator("mlp", 2, 2, hidden=(8,), seed=0)
-    res = wgan_gp_reference(g, eight_gaussians(200, seed=0), n_iter=3, batch_size=32, n_critic=1, lr=1e300,
-                            critic="mlp", critic_hidden=(8,), num_threads=1)
+    res = wgan_gp_reference(g, eight_gaussians(200, seed=0), GPCritic(kind="mlp", hidden=(8,), n_critic=1), n_iter=3,
+                            batches=32, optimizer=Adam(lr=1e300), num_threads=1)
     # the finite 1e300-sized parameters of the first step are caught by the divergence rule (issue [S]),
     # before they overflow to a non-finite value
     assert res.status == "diverged" and not res.success and "lower lr" in res.message, res
@@ -258,6 +263,32 @@ def test_a_finitely_exploding_plain_loop_is_diverged():
     """Issue [S]: the plain loop shares train's divergence rule: lr = 1e12 sends the outputs far beyond
     1e3 times the data's scale while staying finite; that is "diverged", not "success"."""
     g = TorchGenerator("mlp", 2, 2, hidden=(8,), seed=0)
-    res = wgan_gp_reference(g, eight_gaussians(200, seed=0), n_iter=3, batch_size=32, n_critic=1, lr=1e12,
-                            critic="mlp", critic_hidden=(8,), num_threads=1)
+    res = wgan_gp_reference(g, eight_gaussians(200, seed=0), GPCritic(kind="mlp", hidden=(8,), n_critic=1), n_iter=3,
+                            batches=32, optimizer=Adam(lr=1e12), num_threads=1)
     assert res.status == "diverged" and not res.success and "lower lr" in res.message, res
+
+
+@pytest.mark.parametrize("build, exc, match", [
+    (lambda: GPCritic(kind="resnet"), ValueError, r"^GPCritic\(kind=\.\.\.\) must be 'dcgan' or 'mlp'"),
+    (lambda: GPCritic(n_critic=0), ValueError, r"^GPCritic\(n_critic=\.\.\.\) must be >= 1"),
+    (lambda: GPCritic(warmup=-1), ValueError, r"^GPCritic\(warmup=\.\.\.\) must be >= 0"),
+    (lambda: GPCritic(penalty=-1.0), ValueError, r"^GPCritic\(penalty=\.\.\.\) must be"),
+    (lambda: GPCritic(optimizer=SGD(lr=1e-3)), TypeError, r"^GPCritic\(optimizer=\.\.\.\) must be an Adam"),
+    (lambda: GPCritic(fresh_batches=1), TypeError, r"^GPCritic\(fresh_batches=\.\.\.\) must be True or False"),
+    (lambda: wgan_gp_reference(MLPGenerator(2, 2), eight_gaussians(20, seed=0)), TypeError,
+     r"^generator must be a TorchGenerator"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0), "mlp"),
+     TypeError, r"^critic must be a GPCritic"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0),
+                               optimizer=SGD(lr=1e-3)), TypeError, r"^optimizer must be an Adam"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0),
+                               backend="numpy"), ValueError, r"wgan_gp_reference runs on torch"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0),
+                               evaluation=Evaluation(held_out=np.zeros((4, 3)))), ValueError,
+     r"^Evaluation\(held_out=\.\.\.\) has dimension 3"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0), num_threads=0),
+     ValueError, r"^num_threads must be >= 1"),
+])
+def test_the_plain_loop_s_options_name_the_field(build, exc, match):
+    with pytest.raises(exc, match=match):
+        build()

@@ -8,7 +8,7 @@ RESUME = ("tests/test_reliability.py::test_interrupt_and_resume_is_bitwise_ident
 
 MUTANTS = [
     ("held_out dropped from the generator checkpoint's fingerprint", "w1flow/generative/trainer.py",
-     "held_out=held_out, oracle=potential, **extra)", "oracle=potential, **extra)",
+     "held_out=evaluation.held_out, oracle=potential, **extra)", "oracle=potential, **extra)",
      f"{SAFETY}::test_resuming_a_training_run_with_other_held_out_data_is_refused"),
     ("old pickle checkpoints not recognised", "w1flow/checkpoint.py",
      'if head[:1] == b"\\x80":', "if False:",

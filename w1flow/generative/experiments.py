@@ -22,10 +22,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .. import metrics
 from ..datasets import eight_gaussians, swiss_roll, twenty_five_gaussians, two_moons
 from ..potentials import CriticPotential, ExactPotential
+from .evaluation import noise_floor
 from .generator import MLPGenerator
+from .methods import W1FE, method_from_name
+from .options import Adam, Batches, Evaluation
 from .trainer import train
 
 __all__ = ["TARGETS", "DEFAULTS", "job", "run_cell", "run_jobs", "load_cells", "sweep", "summary", "figures",
@@ -44,12 +46,6 @@ TARGETS = {
 DEFAULTS = dict(n_data=20_000, eval_samples=2000, batch_size=256, hidden=(64, 64), critic_hidden=(48, 48),
                 n_critic=5, n_warmup=500, lr=1e-3, betas=(0.5, 0.9), critic_updates=3000, exact_steps=300,
                 eval_every=None, penalty="two-sided")
-
-
-def noise_floor(target, n=2000, seed=0):
-    """W1 between two independent n-samples of the target: the smallest W1 a perfect generator shows."""
-    f = TARGETS[target]
-    return metrics.w1(f(n, seed=np.random.default_rng([seed, 11])), f(n, seed=np.random.default_rng([seed, 12])))
 
 
 def _oracle(mode, seed, cfg):
@@ -76,9 +72,10 @@ def run_cell(target, method, K, dt, seed, mode="critic", **overrides):
     eval_every = cfg["eval_every"] or max(1, n_iter // 6)
     gen = MLPGenerator(2, 2, hidden=cfg["hidden"], seed=seed)
     start = time.perf_counter()
-    res = train(gen, data, _oracle(mode, seed, cfg), method=method, K=K, dt=dt, n_iter=n_iter,
-                batch_size=cfg["batch_size"], lr=cfg["lr"], betas=cfg["betas"], held_out=held, eval_every=eval_every,
-                eval_samples=cfg["eval_samples"], seed=seed)
+    rule = W1FE(K=K, dt=dt) if method == "w1fe" else method_from_name(method, K=K)
+    res = train(gen, data, _oracle(mode, seed, cfg), rule, n_iter=n_iter,
+                batches=Batches(size=cfg["batch_size"], seed=seed), optimizer=Adam(lr=cfg["lr"], betas=cfg["betas"]),
+                evaluation=Evaluation(held_out=held, every=eval_every, samples=cfg["eval_samples"]))
     h = res.history
     ok = np.isfinite(h["w1"])
     return dict(

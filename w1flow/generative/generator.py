@@ -12,7 +12,8 @@ __all__ = ["MLPGenerator"]
 _ACTIVATIONS = {"tanh": 0, "relu": 1}
 
 
-def _kernels():
+def numba_kernels():
+    """The Numba kernels of the generator's passes and optimiser (:mod:`._kernels`)."""
     # Imported lazily so that ``import w1flow`` does not pay for numba.
     from . import _kernels
 
@@ -25,7 +26,7 @@ def _layout(sizes):
     return np.asarray(offs, dtype=np.int64), o
 
 
-class _ThetaState:
+class ThetaState:
     """The checkpoint state protocol of a generator whose parameters are one flat array ``theta``
     (``MLPGenerator``, ``TorchGenerator``)."""
 
@@ -41,7 +42,7 @@ class _ThetaState:
         self.theta[:] = theta
 
 
-class MLPGenerator(_ThetaState):
+class MLPGenerator(ThetaState):
     """A multilayer perceptron generator ``z ↦ G_θ(z)`` with a linear output layer.
 
     Parameters
@@ -102,7 +103,7 @@ class MLPGenerator(_ThetaState):
     def __call__(self, z):
         """``G_θ(z)`` for latent points z of shape (n, latent_dim)."""
         z = as_points(z, "z", dim=self.latent_dim)
-        return _kernels().evaluate(self.theta, self.offs, self.sizes, self._act, z)
+        return numba_kernels().evaluate(self.theta, self.offs, self.sizes, self._act, z)
 
     def sample(self, n, seed=None):
         """n generated points from fresh standard normal latents."""

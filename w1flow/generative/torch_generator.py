@@ -15,14 +15,14 @@ import numpy as np
 
 from .._torch_nets import torch_module
 from .._validation import as_int, as_points, as_rng, as_seed
-from .generator import _ThetaState
+from .generator import ThetaState
 
 __all__ = ["TorchGenerator"]
 
 _KINDS = {"dcgan": "dcgan_generator", "residual": "residual_translator", "mlp": "mlp"}
 
 
-class TorchGenerator(_ThetaState):
+class TorchGenerator(ThetaState):
     """A generator ``z ↦ G_θ(z)`` built from a torch network, parameters in a flat numpy vector.
 
     Parameters

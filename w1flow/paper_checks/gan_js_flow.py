@@ -34,7 +34,7 @@ BROKEN = "the non-saturating loss (h' = σ(−s)) in the GAN run: another MonoFl
 def run(mode="quick", broken=False, out=None):
     from w1flow.datasets import eight_gaussians
     from w1flow.density_ratio import LogRatioEstimator
-    from w1flow.generative import MLPGenerator, train
+    from w1flow.generative import SGD, WGAN, W1FE, Batches, MLPGenerator, train
     from w1flow.potentials.fields import RatioPotential
 
     data = eight_gaussians(4000, seed=0)
@@ -50,10 +50,10 @@ def run(mode="quick", broken=False, out=None):
             g1, g2 = (MLPGenerator(2, 2, hidden=(16, 16), seed=5) for _ in range(2))
             g1.theta[:] = base.theta
             g2.theta[:] = base.theta
-            r1 = train(g1, data, RatioPotential(js, LogRatioEstimator(n_features=50)), method="w1fe", K=1, dt=dt,
-                       n_iter=1, batch_size=64, seed=k, optimizer="sgd", lr=eta)
-            r2 = train(g2, data, RatioPotential(gan_h, LogRatioEstimator(n_features=50)), method="wgan",
-                       n_iter=1, batch_size=64, seed=k, optimizer="sgd", lr=2 * dt * eta)
+            r1 = train(g1, data, RatioPotential(js, LogRatioEstimator(n_features=50)), W1FE(K=1, dt=dt), n_iter=1,
+                       batches=Batches(size=64, seed=k), optimizer=SGD(lr=eta))
+            r2 = train(g2, data, RatioPotential(gan_h, LogRatioEstimator(n_features=50)), WGAN(), n_iter=1,
+                       batches=Batches(size=64, seed=k), optimizer=SGD(lr=2 * dt * eta))
             if not (r1.success and r2.success):
                 raise RuntimeError(f"training failed: {r1.message}; {r2.message}")
             step = np.abs(g1.theta - base.theta).max()

@@ -11,7 +11,7 @@ the paper's experiments make (inferred); the other two are reported beside it.
 from __future__ import annotations
 
 from ._core import PASS, Outcome, verdict_from
-from ._generative import experiment, fmt, noise_floor, separated
+from ._generative import experiment, fmt, reference_noise_floor, separated
 
 TITLE = "Persistence (K > 1) speeds convergence of W1-FE"
 CLAIM = "On a 2-D Gaussian mixture, persistent training (K > 1) converges faster than WGAN (K = 1)."
@@ -39,7 +39,7 @@ def run(mode="quick", broken=False, out=None):
     wall = lambda rs: sum(r[2] for r in rs) / len(rs)  # noqa: E731
     key = (f"W1 after {n_iter} iterations: W1-FE K={K} {fmt(w(fe))} vs WGAN {fmt(w(wgan))}; at equal generator "
            f"steps WGAN ({K * n_iter} iterations) {fmt(w(wgan_steps))}: {eq_steps}; wall {wall(fe):.1f} s vs "
-           f"{wall(wgan_steps):.1f} s (noise floor {noise_floor():.3f})")
+           f"{wall(wgan_steps):.1f} s (noise floor {reference_noise_floor():.3f})")
     details = ("| run | iterations | generator steps | W1 (mean ± std) | wall s (mean) |\n|---|---|---|---|---|\n"
                f"| WGAN | {n_iter} | {n_iter} | {fmt(w(wgan))} | {wall(wgan):.1f} |\n"
                f"| W1-FE K={K} | {n_iter} | {K * n_iter} | {fmt(w(fe))} | {wall(fe):.1f} |\n"

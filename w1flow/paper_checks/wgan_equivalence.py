@@ -17,7 +17,7 @@ import numpy as np
 
 import w1flow as wf
 from w1flow.datasets import eight_gaussians
-from w1flow.generative import MLPGenerator, train
+from w1flow.generative import SGD, WGAN, W1FE, Adam, Batches, MLPGenerator, train
 
 from ._core import PASS, Outcome, verdict_from
 
@@ -33,10 +33,11 @@ THRESHOLDS = {
 BROKEN = "WGAN at the same SGD learning rate η (the factor 2Δt left out)"
 
 
-def _pair(data, w1fe_kw, wgan_kw, n_iter):
+def _pair(data, w1fe, opt_w1fe, opt_wgan, n_iter):
     g1, g2 = (MLPGenerator(2, 2, hidden=(16, 16), seed=5) for _ in range(2))
-    r1 = train(g1, data, wf.ExactPotential(), method="w1fe", K=1, n_iter=n_iter, batch_size=64, seed=7, **w1fe_kw)
-    r2 = train(g2, data, wf.ExactPotential(), method="wgan", n_iter=n_iter, batch_size=64, seed=7, **wgan_kw)
+    batches = Batches(size=64, seed=7)
+    r1 = train(g1, data, wf.ExactPotential(), w1fe, n_iter=n_iter, batches=batches, optimizer=opt_w1fe)
+    r2 = train(g2, data, wf.ExactPotential(), WGAN(), n_iter=n_iter, batches=batches, optimizer=opt_wgan)
     if not (r1.success and r2.success):
         raise RuntimeError(f"training failed: {r1.message}; {r2.message}")
     return float(np.max(np.abs(g1.theta - g2.theta)) / max(1.0, np.abs(g2.theta).max()))
@@ -50,9 +51,9 @@ def run(mode="quick", broken=False, out=None):
         for mse in ("sum", "mean"):
             c = 2 * dt / (2 if mse == "mean" else 1)
             eta = 0.05
-            sgd = _pair(data, dict(dt=dt, optimizer="sgd", lr=eta, mse=mse),
-                        dict(optimizer="sgd", lr=(1.0 if broken else c) * eta), n_iter)
-            adam = _pair(data, dict(dt=dt, lr=1e-3, eps=1e-8, mse=mse), dict(lr=1e-3, eps=1e-8 / c), n_iter)
+            rule = W1FE(K=1, dt=dt, mse=mse)
+            sgd = _pair(data, rule, SGD(lr=eta), SGD(lr=(1.0 if broken else c) * eta), n_iter)
+            adam = _pair(data, rule, Adam(lr=1e-3, eps=1e-8), Adam(lr=1e-3, eps=1e-8 / c), n_iter)
             rows.append((dt, mse, sgd, adam))
     worst = max(max(r[2], r[3]) for r in rows)
     verdict = verdict_from([worst <= THRESHOLDS["rel_param"][0]], [worst > THRESHOLDS["contradiction"][0]])

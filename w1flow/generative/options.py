@@ -1,0 +1,191 @@
+"""The grouped options of :func:`~w1flow.generative.train` (and of
+:func:`~w1flow.generative.wgan_gp_reference`): batches, optimiser, evaluation, torch backend.
+
+Each is a frozen dataclass that checks its own fields when built, with an error naming the class
+and the field (``Adam(lr=...) must be finite and in (0, inf)``); checks that need the run (the
+latent dimension of ``Batches.latent``, the data dimension of ``Evaluation.held_out``) are made by
+``train`` with the same names.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+
+from .._validation import as_bool, as_float, as_int, as_points
+
+__all__ = ["Batches", "Adam", "SGD", "Evaluation", "TorchBackend", "as_batches", "as_optimizer", "as_evaluation",
+           "as_backend"]
+
+
+def _set(obj, name, value):
+    object.__setattr__(obj, name, value)  # a frozen dataclass's field, normalised by its check
+
+
+def check_seed(seed, name):
+    """``seed`` as given if it is an integer >= 0 (numpy's ``SeedSequence`` error would not name it)."""
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0 (a random seed), got {seed!r}.")
+    if seed < 0:
+        raise ValueError(f"{name} must be an integer >= 0 (a random seed), got {seed}.")
+    return seed
+
+
+@dataclass(frozen=True, eq=False)
+class Batches:
+    """The training batches: ``size`` generated and data points per batch, drawn with
+    replacement from a random stream seeded by ``seed`` (the generator's and the critic's have
+    their own); ``latent`` (shape ``(N_s, latent_dim)``), if given, holds the rows the latent
+    points are drawn from instead of a standard normal: the source images of a domain
+    translation."""
+
+    size: int = 256
+    seed: int = 0
+    latent: object = None
+
+    def __post_init__(self):
+        _set(self, "size", as_int(self.size, "Batches(size=...)", 1))
+        check_seed(self.seed, "Batches(seed=...)")
+        if self.latent is not None:
+            _set(self, "latent", as_points(self.latent, "Batches(latent=...)"))
+
+
+def _check_lr(obj):
+    _set(obj, "lr", as_float(obj.lr, f"{type(obj).__name__}(lr=...)", 0.0, low_open=True))
+
+
+@dataclass(frozen=True)
+class Adam:
+    """Adam with learning rate ``lr``, decay rates ``betas`` and ``eps`` (the generator's
+    optimiser; defaults are ours: the W1-FE paper does not publish its protocol)."""
+
+    lr: float = 1e-4
+    betas: tuple = (0.5, 0.9)
+    eps: float = 1e-8
+    name = "adam"
+
+    def __post_init__(self):
+        _check_lr(self)
+        b = self.betas
+        if not isinstance(b, (tuple, list)) or len(b) != 2:
+            raise TypeError(f"Adam(betas=...) must be a pair (beta1, beta2), got {b!r}.")
+        _set(self, "betas", (as_float(b[0], "Adam(betas=...)[0]", 0.0, 1.0),
+                             as_float(b[1], "Adam(betas=...)[1]", 0.0, 1.0)))
+        _set(self, "eps", as_float(self.eps, "Adam(eps=...)", 0.0))
+
+
+@dataclass(frozen=True)
+class SGD:
+    """Plain gradient descent at learning rate ``lr``."""
+
+    lr: float = 1e-4
+    name = "sgd"
+    betas = (0.5, 0.9)  # not used; they keep the run's fingerprint that of the old spelling
+    eps = 1e-8
+
+    def __post_init__(self):
+        _check_lr(self)
+
+
+@dataclass(frozen=True, eq=False)
+class Evaluation:
+    """The exact W1 evaluations of a run.
+
+    Every ``every`` outer steps (and after the last) the exact W1 (LP) between ``samples``
+    generated points, from fixed latent points, and the first ``samples`` rows of ``held_out``.
+    The latent points are ``latent`` if given (required with ``Batches(latent=...)``: e.g.
+    held-out source images), else ``samples`` standard normal draws from the seed
+    ``[Batches.seed, 1]`` (:func:`~w1flow.generative.evaluation.evaluation_latents`).
+    ``progress`` shows a tqdm bar.
+    """
+
+    held_out: object = None
+    every: int = None
+    samples: int = 2000
+    latent: object = None
+    progress: bool = False
+
+    def __post_init__(self):
+        if self.held_out is not None:
+            _set(self, "held_out", as_points(self.held_out, "Evaluation(held_out=...)"))
+        if self.every is not None:
+            _set(self, "every", as_int(self.every, "Evaluation(every=...)", 1))
+            if self.held_out is None:
+                raise ValueError("Evaluation(every=...) needs Evaluation(held_out=...) data to measure W1 against.")
+        _set(self, "samples", as_int(self.samples, "Evaluation(samples=...)", 1))
+        if self.latent is not None:
+            _set(self, "latent", as_points(self.latent, "Evaluation(latent=...)"))
+        _set(self, "progress", as_bool(self.progress, "Evaluation(progress=...)"))
+
+
+@dataclass(frozen=True)
+class TorchBackend:
+    """Run the generator's passes and optimiser in torch (the ``torch`` extra, imported only
+    then): ``device`` (``"cuda"`` when available, else ``"cpu"``) and ``dtype`` (``"float64"`` or
+    ``"float32"``; the parameters are kept in float64 between calls)."""
+
+    device: str = None
+    dtype: str = "float64"
+
+    def __post_init__(self):
+        if self.device is not None and not isinstance(self.device, str):
+            raise TypeError(f"TorchBackend(device=...) must be a device name such as 'cpu', got {self.device!r}.")
+        if self.dtype not in ("float64", "float32"):
+            raise ValueError(f"TorchBackend(dtype=...) must be 'float64' or 'float32'; got {self.dtype!r}.")
+
+
+# -- the defaults and shorthands train accepts ---------------------------------------------------
+def as_batches(batches):
+    """``Batches()`` for None, ``Batches(size=n)`` for an int, a ``Batches`` as given."""
+    if batches is None:
+        return Batches()
+    if isinstance(batches, numbers.Integral) and not isinstance(batches, bool):
+        return Batches(size=batches)
+    if not isinstance(batches, Batches):
+        raise TypeError(f"batches must be a Batches(size=..., seed=..., latent=...) or a batch size; got {batches!r}.")
+    return batches
+
+
+def as_optimizer(optimizer):
+    """``Adam()`` for None, an ``Adam`` or ``SGD`` as given."""
+    if optimizer is None:
+        return Adam()
+    if not isinstance(optimizer, (Adam, SGD)):
+        raise TypeError(f"optimizer must be Adam(lr=..., betas=..., eps=...) or SGD(lr=...); got {optimizer!r}.")
+    return optimizer
+
+
+def as_evaluation(evaluation, dim, latent_dim, batches):
+    """``Evaluation()`` for None; checked against the data dimension ``dim``, the generator's
+    ``latent_dim`` and the batches (source latents need their own evaluation latents)."""
+    if evaluation is None:
+        evaluation = Evaluation()
+    if not isinstance(evaluation, Evaluation):
+        raise TypeError(f"evaluation must be an Evaluation(held_out=..., every=..., ...); got {evaluation!r}.")
+    if evaluation.held_out is not None:
+        as_points(evaluation.held_out, "Evaluation(held_out=...)", dim=dim)
+    if evaluation.latent is not None:
+        as_points(evaluation.latent, "Evaluation(latent=...)", dim=latent_dim)
+    elif batches.latent is not None and evaluation.every is not None:
+        raise ValueError("with Batches(latent=...) the evaluations need their own latent points: pass "
+                         "Evaluation(latent=...) (e.g. held-out source images).")
+    if batches.latent is not None:
+        as_points(batches.latent, "Batches(latent=...)", dim=latent_dim)
+    return evaluation
+
+
+def as_backend(backend):
+    """``None`` for ``"numpy"``, a :class:`TorchBackend` for ``"torch"`` or one given."""
+    if isinstance(backend, TorchBackend):
+        return backend
+    if isinstance(backend, str) and backend == "torch":
+        return TorchBackend()
+    if isinstance(backend, str) and backend == "numpy":
+        return None
+    raise ValueError(f"backend must be 'numpy', 'torch' or TorchBackend(device=..., dtype=...); got {backend!r}.")
+
+
+def optimizer_tuple(optimizer):
+    """The kernels' optimiser arguments ``(lr, beta1, beta2, eps, sgd)``."""
+    return (optimizer.lr, optimizer.betas[0], optimizer.betas[1], optimizer.eps, isinstance(optimizer, SGD))
+
