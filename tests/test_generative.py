@@ -339,7 +339,8 @@ def test_oracles_with_particle_velocities_are_used_at_their_own_particles():
 
 
 # -- issue [S]: finite divergence is a status, never "success" ------------------------------------
-@pytest.mark.parametrize("kw, cause", [(dict(optimizer=Adam(lr=1e12)), "lower lr"), (dict(method=W1FE(dt=1e300)), "lower dt")])
+@pytest.mark.parametrize("kw, cause", [(dict(optimizer=Adam(lr=1e12)), "lower lr"),
+                                       (dict(method=W1FE(dt=1e300)), "lower dt")])
 def test_exploding_training_stops_as_diverged(data, kw, cause):
     """lr = 1e12 sent the outputs to ~1e25 (and the exact dual with them); dt = 1e300 overflowed Adam's
     second moment, which froze θ: both reported "success". The rule (docs/reliability.md) must stop

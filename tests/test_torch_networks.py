@@ -266,3 +266,29 @@ def test_a_finitely_exploding_plain_loop_is_diverged():
     res = wgan_gp_reference(g, eight_gaussians(200, seed=0), GPCritic(kind="mlp", hidden=(8,), n_critic=1), n_iter=3,
                             batches=32, optimizer=Adam(lr=1e12), num_threads=1)
     assert res.status == "diverged" and not res.success and "lower lr" in res.message, res
+
+
+@pytest.mark.parametrize("build, exc, match", [
+    (lambda: GPCritic(kind="resnet"), ValueError, r"^GPCritic\(kind=\.\.\.\) must be 'dcgan' or 'mlp'"),
+    (lambda: GPCritic(n_critic=0), ValueError, r"^GPCritic\(n_critic=\.\.\.\) must be >= 1"),
+    (lambda: GPCritic(warmup=-1), ValueError, r"^GPCritic\(warmup=\.\.\.\) must be >= 0"),
+    (lambda: GPCritic(penalty=-1.0), ValueError, r"^GPCritic\(penalty=\.\.\.\) must be"),
+    (lambda: GPCritic(optimizer=SGD(lr=1e-3)), TypeError, r"^GPCritic\(optimizer=\.\.\.\) must be an Adam"),
+    (lambda: GPCritic(fresh_batches=1), TypeError, r"^GPCritic\(fresh_batches=\.\.\.\) must be True or False"),
+    (lambda: wgan_gp_reference(MLPGenerator(2, 2), eight_gaussians(20, seed=0)), TypeError,
+     r"^generator must be a TorchGenerator"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0), "mlp"),
+     TypeError, r"^critic must be a GPCritic"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0),
+                               optimizer=SGD(lr=1e-3)), TypeError, r"^optimizer must be an Adam"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0),
+                               backend="numpy"), ValueError, r"wgan_gp_reference runs on torch"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0),
+                               evaluation=Evaluation(held_out=np.zeros((4, 3)))), ValueError,
+     r"^Evaluation\(held_out=\.\.\.\) has dimension 3"),
+    (lambda: wgan_gp_reference(TorchGenerator("mlp", 2, 2, hidden=(4,)), eight_gaussians(20, seed=0), num_threads=0),
+     ValueError, r"^num_threads must be >= 1"),
+])
+def test_the_plain_loop_s_options_name_the_field(build, exc, match):
+    with pytest.raises(exc, match=match):
+        build()

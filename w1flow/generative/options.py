@@ -69,7 +69,8 @@ class Adam:
         b = self.betas
         if not isinstance(b, (tuple, list)) or len(b) != 2:
             raise TypeError(f"Adam(betas=...) must be a pair (beta1, beta2), got {b!r}.")
-        _set(self, "betas", (as_float(b[0], "Adam(betas=...)[0]", 0.0, 1.0), as_float(b[1], "Adam(betas=...)[1]", 0.0, 1.0)))
+        _set(self, "betas", (as_float(b[0], "Adam(betas=...)[0]", 0.0, 1.0),
+                             as_float(b[1], "Adam(betas=...)[1]", 0.0, 1.0)))
         _set(self, "eps", as_float(self.eps, "Adam(eps=...)", 0.0))
 
 

@@ -112,7 +112,8 @@ class TrainResult:
         meta = {"format": RESULT_FORMAT[0], "version": RESULT_FORMAT[1],
                 "result": {f: getattr(self, f) for f in _SCALARS},
                 "config": _jsonable(self.config),
-                "generator": None if gen is None else {"class": type(gen).__name__, "settings": _jsonable(gen.settings())},
+                "generator": None if gen is None else {"class": type(gen).__name__,
+                                                       "settings": _jsonable(gen.settings())},
                 "metadata": {} if metadata is None else metadata}
         try:
             text = json.dumps(meta, allow_nan=False)

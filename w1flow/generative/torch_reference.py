@@ -262,7 +262,8 @@ class _Loop:
         if not all(bool(torch.isfinite(p).all()) for p in self.G.parameters()):
             return "nonfinite", f"the generator's parameters are not finite at iteration {it}; lower lr"
         if not np.isfinite(gap):
-            return "nonfinite", f"the critic's output is not finite at iteration {it}; lower the critic's lr"
+            return "nonfinite", (f"the critic's output is not finite at iteration {it}; lower its learning rate "
+                                 "(GPCritic(optimizer=Adam(lr=...)))")
         numpy_of = lambda t: t.detach().cpu().double().numpy()  # noqa: E731
         theta = np.concatenate([numpy_of(p).reshape(-1) for p in self.G.parameters()])
         if self.scale is None:

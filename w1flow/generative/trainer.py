@@ -1,4 +1,5 @@
-"""The W1-FE generative algorithm (Malik & Huang, arXiv:2405.16351) and its baselines, on the potential-oracle interface.
+"""The W1-FE generative algorithm (Malik & Huang, arXiv:2405.16351) and its baselines, on the
+potential-oracle interface.
 
 Each outer step of :func:`train` with ``W1FE(K, dt)`` (:mod:`w1flow.generative.methods`):
 
@@ -306,7 +307,8 @@ def _outer_step(run, method, evaluation, n_iter):
     before = st.counts_before
     for key, value in (("iteration", st.it + 1), ("w1", w1), ("critic_dual", float(pot.w1)),
                       ("critic_steps", sum(_count(oracle, k) - v for k, v in before.items())),
-                      ("critic_evaluations", _count(oracle, "critic_updates") - before["critic_updates"] + st.grad_queries),
+                      ("critic_evaluations",
+                       _count(oracle, "critic_updates") - before["critic_updates"] + st.grad_queries),
                       ("generator_steps", st.generator_steps), ("wall_time", st.elapsed),
                       ("displacement", float(np.mean(np.linalg.norm(moved, axis=1)))),
                       ("target_displacement", float(target * np.mean(np.linalg.norm(g, axis=1))))):
