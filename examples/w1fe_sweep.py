@@ -25,9 +25,9 @@ The protocol (every default is ours, not the paper's):
 
 Every run is a generator config (:func:`job`) run by the sweep runner into the store
 ``<out>/store`` (``w1flow.sweep``: one record per run, a re-run skips the runs already there;
-``--workers`` processes, one thread each). Writes ``summary.csv``, ``report.md`` (also printed), the figures ``w1_vs_critic_steps.png``,
-``w1_vs_generator_steps.png``, ``w1_vs_wall.png`` (mean +- std over seeds 0-2) and
-``samples_<mode>.png``.
+``--workers`` processes, one thread each). Writes ``summary.csv``, ``report.md`` (also printed),
+the figures ``w1_vs_critic_steps.png``, ``w1_vs_generator_steps.png``, ``w1_vs_wall.png`` (mean
++- std over seeds 0-2) and ``samples_<mode>.png``.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ def cell_of(result, config, seconds=None):
 
 
 def label(c):
-    """A run's name: the method, K (and Δt for W1-FE), and the options it changed from the protocol's (``overrides``)."""
+    """A run's name: the method, K (and Δt for W1-FE), and the options it changed from the
+    protocol's (``overrides``)."""
     extra = "".join(f" {k}={v:g}" if isinstance(v, float) else f" {k}={v}" for k, v in c.get("overrides", {}).items())
     return (f"W1-FE K={c['K']} dt={c['dt']:g}" if c["method"] == "w1fe" else f"{c['method']} K={c['K']}") + extra
 

@@ -63,7 +63,8 @@ def run_pool(tasks, workers, run, on_done, recover, max_restarts=3):
     todo, restarts = list(tasks), 0
     while todo:
         broken = None
-        with _thread_env(), ProcessPoolExecutor(min(workers, len(todo)), mp_context=multiprocessing.get_context("spawn"),
+        spawn = multiprocessing.get_context("spawn")
+        with _thread_env(), ProcessPoolExecutor(min(workers, len(todo)), mp_context=spawn,
                                                 initializer=_pool_initializer) as pool:
             futures = {pool.submit(run, t): t for t in todo}
             left = dict(futures)

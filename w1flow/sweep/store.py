@@ -124,7 +124,8 @@ def _read_done(path, task=None, kind=None):
     sw = md.get("sweep")
     if not isinstance(sw, dict):
         raise ResultFileError(path, "metadata.sweep", f"is missing: a {kind.result_name} saved elsewhere, not the "
-                                                      "record of a sweep cell; move it out of the store's cells/ folder.")
+                                                      "record of a sweep cell; move it out of the store's cells/ "
+                                                      "folder.")
     want = path.name[:-len(".npz")]
     if sw.get("fingerprint") != want:
         raise ResultFileError(path, "metadata.sweep.fingerprint", f"is {sw.get('fingerprint')!r} but the file is "
