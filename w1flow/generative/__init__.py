@@ -13,7 +13,10 @@ and its baselines.
 * :func:`wgan_gp_reference` — a plain torch WGAN-GP loop on the same networks (the baseline of
   the throughput and sample-efficiency comparisons);
 * :mod:`w1flow.generative.evaluation` — held-out W1, noise floor, evaluation latents and schedule;
-* :mod:`w1flow.generative.experiments` — the K sweep on 2-D targets (``examples/w1fe_sweep.py``).
+* :mod:`w1flow.generative.config` — generator runs from TOML (``w1flow train``; with a ``[sweep]``
+  table, ``w1flow sweep``);
+* :mod:`w1flow.generative.experiments` — the 2-D targets and figures of the K study
+  (``examples/w1fe_sweep.py``).
 
 Training loops that update parameters are not particle solvers: they live here, and use only
 the oracle interface (``oracle(x, a, y, b) → potential``, ``potential.grad``).
