@@ -325,9 +325,24 @@ def test_the_api_docs_list_every_registered_name():
     from w1flow import registry
 
     page = (PKG.parent / "docs" / "api" / "w1flow.registry.rst").read_text()
-    for kind, table in registry.TABLES.items():
+    tables = dict(registry.TABLES, **{t: registry.table(t) for t in registry.LAZY_TABLES})
+    for kind, table in tables.items():
         for name, cls in table.items():
             assert f"``{name}``" in page and cls.__name__ in page, (kind, name)
+
+
+def test_generator_methods_are_registered_lazily_and_read_by_generator_configs():
+    import subprocess
+    import sys
+
+    from w1flow import registry
+    from w1flow.generative import METHODS
+
+    assert registry.GENERATOR_METHODS is METHODS and registry.table("GENERATOR_METHODS") is METHODS
+    code = "import sys, w1flow; sys.exit('w1flow.generative.methods' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0  # not imported by `import w1flow`
+    src = (PKG / "generative" / "config.py").read_text()
+    assert 'table("GENERATOR_METHODS")' in src and "from .methods import METHODS" not in src
 
 
 def test_solver_capabilities_and_options_are_declared_once():

@@ -50,8 +50,10 @@ ORACLES = {
     "critic": CriticPotential,
 }
 
-#: Tables imported on first access: ``name: (module, attribute)``.
-LAZY_TABLES = {}
+#: Tables imported on first access: ``name: (module, attribute)``. ``GENERATOR_METHODS``: the
+#: generator-update rules of :func:`w1flow.generative.train` (``[method] name`` of a generator
+#: config, ``w1flow train`` and generator sweeps).
+LAZY_TABLES = {"GENERATOR_METHODS": ("w1flow.generative.methods", "METHODS")}
 
 #: The eager tables by the config table that names their entries.
 TABLES = {"problem": PROBLEMS, "solver": SOLVERS, "potential": ORACLES}

@@ -352,8 +352,9 @@ _REFERENCE = "wgan_gp_reference"
 
 
 def _method(spec):
-    from .methods import METHODS
+    from ..registry import table
 
+    METHODS = table("GENERATOR_METHODS")
     name = spec["name"]
     if name == _REFERENCE:
         if len(spec) > 1:
