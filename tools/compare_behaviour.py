@@ -52,6 +52,7 @@ version has no spelling of it known here.
 from __future__ import annotations
 
 import argparse
+import importlib
 import itertools
 import os
 import pickle
@@ -441,8 +442,10 @@ def _reference_runs():
 
 
 def _reference_new(w1flow, fn, generator, data, run, held):
-    """``wgan_gp_reference`` in the new API, whose grouping the plan leaves open: the signature is read
-    and the old keywords placed in the groups it names. Returns None when it cannot be spelled."""
+    """ADAPTER: ``wgan_gp_reference`` in the new API, ``(generator, data, critic=GPCritic(kind, hidden,
+    image_shape, channels, seed, n_critic, warmup, penalty, optimizer=Adam(critic_lr, betas),
+    fresh_batches), *, n_iter, batches, optimizer, evaluation, ...)``. The signature is read and
+    each old keyword placed in the group it names; returns ``(None, why)`` when one has no place."""
     import inspect
 
     import w1flow.generative as G
@@ -450,19 +453,23 @@ def _reference_new(w1flow, fn, generator, data, run, held):
     params = inspect.signature(fn).parameters
     kw, left = {}, dict(run)
     left.pop("held_out")
+    gp_critic = getattr(G, "GPCritic", None) or getattr(importlib.import_module(fn.__module__), "GPCritic", None)
+    if "critic" in params and gp_critic is not None:
+        kw["critic"] = gp_critic(kind=left.pop("critic"), hidden=left.pop("critic_hidden"),
+                                 image_shape=left.pop("image_shape"), channels=left.pop("channels"),
+                                 seed=left.pop("critic_seed"), n_critic=left.pop("n_critic"),
+                                 warmup=left.pop("warmup"), penalty=left.pop("penalty"),
+                                 optimizer=G.Adam(lr=left.pop("critic_lr"), betas=left["betas"]),
+                                 fresh_batches=left.pop("fresh_batches"))
     if "batches" in params:
         kw["batches"] = G.Batches(size=left.pop("batch_size"), seed=left.pop("seed"))
     if "optimizer" in params:
-        kw["optimizer"] = G.Adam(lr=left.pop("lr"), betas=left["betas"])
+        kw["optimizer"] = G.Adam(lr=left.pop("lr"), betas=left.pop("betas"))
     if "evaluation" in params:
         kw["evaluation"] = G.Evaluation(held_out=held, every=left.pop("eval_every"), samples=left.pop("eval_samples"))
     else:
         left["held_out"] = held
-    if "critic_optimizer" in params:
-        kw["critic_optimizer"] = G.Adam(lr=left.pop("critic_lr"), betas=left["betas"])
-    if "optimizer" in params:
-        left.pop("betas")
-    missing = [k for k in left if k not in params]
+    missing = [k for k in left if k not in params or k == "critic"]
     if missing:
         return None, f"API missing: wgan_gp_reference has no place for {missing}"
     kw.update(left)
@@ -779,7 +786,10 @@ def _compare_group(group, ref, new):
             else:
                 n_same += 1
     extra = sorted(set(k.replace("@new", "") for k in new) - set(ref))
-    print(f"== {group}: {n_compared} runs compared, {n_same} bitwise equal, {len(diffs)} differ, "
+    print(f"== {group}: {len(ref)} runs recorded, {n_compared} comparisons (a run of the old spelling is also "
+          f"compared with its new spelling), {n_same} bitwise equal, {len(diffs)} differ, "
+          f"{len(not_comparable)} not comparable" if n_compared != len(ref) else
+          f"== {group}: {n_compared} runs compared, {n_same} bitwise equal, {len(diffs)} differ, "
           f"{len(not_comparable)} not comparable")
     for key, what in diffs:
         print(f"  DIFFERS {key}: {what}")
