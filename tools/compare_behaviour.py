@@ -699,7 +699,7 @@ def record(out, groups=GROUPS):
         pickle.dump({"version": w1flow.__version__, "path": w1flow.__file__, "groups": results,
                      "new_train_api": _new_train_api(w1flow)}, fh)
     print(f"recorded {sum(map(len, results.values()))} runs ({', '.join(f'{g}: {len(r)}' for g, r in results.items())})"
-          f" of w1flow at {w1flow.__file__} into {out}")
+          f" of w1flow at {w1flow.__file__} (train API: {'new' if _new_train_api(w1flow) else 'old'}) into {out}")
 
 
 def _equal(u, v):
