@@ -594,12 +594,80 @@ def _kstudy_cell(w1flow, target, method, K, dt, seed, mode):
                               "and no generator cell of the runner known to this script"}
 
 
-def _kstudy_summary(cell):
-    if "not_comparable" in cell:
+def _kstudy_sweep_config(target, method, K, dt, seed, mode):
+    """The K-study cell of ``experiments.run_cell(target, method, K, dt, seed, mode, **KSTUDY_TINY)`` at
+    b4824c1 as a generator sweep config of the runner (one cell): the same data stream ``[seed, 7]``
+    (training points, then ``eval_samples`` held-out ones), seeds, network, critic, budget and
+    evaluation schedule."""
+    d = dict(n_data=20_000, eval_samples=2000, batch_size=256, hidden=(64, 64), critic_hidden=(48, 48), n_critic=5,
+             n_warmup=500, lr=1e-3, betas=(0.5, 0.9), critic_updates=3000, exact_steps=300, eval_every=None,
+             penalty="two-sided")  # experiments.DEFAULTS at b4824c1
+    cfg = dict(d, **KSTUDY_TINY)
+    if mode == "exact":
+        n_iter, potential = cfg["exact_steps"], {"kind": "exact"}
+    else:
+        n_iter = max(1, (cfg["critic_updates"] - cfg["n_warmup"]) // cfg["n_critic"] + 1)
+        potential = {"kind": "critic", "hidden": list(cfg["critic_hidden"]), "n_critic": cfg["n_critic"],
+                     "n_warmup": cfg["n_warmup"], "penalty": cfg["penalty"]}
+    meth = {"name": method, "K": K, "dt": dt} if method == "w1fe" else \
+        {"name": method} if method == "wgan" else {"name": method, "K": K}
+    return {"generator": {"hidden": list(cfg["hidden"])},
+            "data": {"target": target, "n": cfg["n_data"], "held_out": cfg["eval_samples"]},
+            "potential": potential, "method": meth,
+            "optimizer": {"lr": cfg["lr"], "betas": list(cfg["betas"])}, "batches": {"size": cfg["batch_size"]},
+            "evaluation": {"every": cfg["eval_every"] or max(1, n_iter // 6), "samples": cfg["eval_samples"]},
+            "train": {"n_iter": n_iter, "seed": seed}, "sweep": {"train.seed": [seed]}}
+
+
+def _kstudy_via_runner(w1flow, tmp, target, method, K, dt, seed, mode):
+    """ADAPTER: the K-study cell through the experiment runner (``w1flow.sweep.run_sweep`` on a
+    generator config, the record a ``TrainResult``), in the fields of ``experiments.run_cell``. Where
+    the runner has no generator cells (b4824c1) the cell comes from ``experiments.run_cell``: the
+    reference the runner's cell must equal."""
+    import importlib
+
+    try:
+        kinds = importlib.import_module("w1flow.sweep.kinds")
+    except ImportError:
+        kinds = None
+    if kinds is None or "generator" not in getattr(kinds, "KINDS", {}):
+        return _kstudy_cell(w1flow, target, method, K, dt, seed, mode)
+    from w1flow.generative import TrainResult
+    from w1flow.sweep import read_store, run_sweep
+
+    store = Path(tmp) / f"kstudy{np.random.default_rng().integers(1 << 62)}"
+    report = run_sweep(_kstudy_sweep_config(target, method, K, dt, seed, mode), store=store, workers=1,
+                       summary=False)
+    if report.failed:
+        return {"error": "cell failed", "message": str(report.failed)}
+    (rec,) = read_store(store).values()
+    res = TrainResult.load(rec["path"])
+    h = res.history
+    ok = np.isfinite(h["w1"])
+    cell = dict(
+        target=target, method=method, K=K, dt=dt, seed=seed, mode=mode, status=res.status, n_iter=res.n_iter,
+        iteration=h["iteration"][ok].tolist(), w1=h["w1"][ok].tolist(),
+        critic_steps=h["critic_steps"][ok].tolist(), generator_steps=h["generator_steps"][ok].tolist(),
+        critic_dual=float(h["critic_dual"][-1]) if h["critic_dual"].size else None,
+        reach=float(np.nanmedian(h["displacement"] / h["target_displacement"])) if method == "w1fe" else None,
+        final_w1=float(h["w1"][ok][-1]) if ok.any() else None)
+    if res.generator is not None:
+        cell["samples"] = res.generator.sample(500, seed=np.random.default_rng([seed, 3])).round(4).tolist()
+    return cell
+
+
+#: The fields of a K-study cell the runner's record gives (its config is a generator config, not
+#: run_cell's DEFAULTS, and its timings are its own).
+KSTUDY_RUNNER_FIELDS = ("target", "method", "K", "dt", "seed", "mode", "status", "n_iter", "iteration", "w1",
+                        "critic_steps", "generator_steps", "critic_dual", "reach", "final_w1", "samples")
+
+
+def _kstudy_summary(cell, runner=False):
+    if "not_comparable" in cell or "error" in cell:
         return cell
     out = {}
     for k, v in cell.items():
-        if k in KSTUDY_TIMING:
+        if k in KSTUDY_TIMING or (runner and k not in KSTUDY_RUNNER_FIELDS):
             continue
         if k == "config":
             out["config"] = {}
@@ -652,6 +720,9 @@ def _sweep_cases(w1flow):
     for spec in KSTUDY_CELLS:
         name = "kstudy-" + "-".join(str(v).replace(" ", "_") for v in spec)
         yield name, (lambda tmp, spec=spec: _kstudy_summary(_kstudy_cell(w1flow, *spec)))
+    for spec in KSTUDY_CELLS:
+        name = "kstudy-via-runner-" + "-".join(str(v).replace(" ", "_") for v in spec)
+        yield name, (lambda tmp, spec=spec: _kstudy_summary(_kstudy_via_runner(w1flow, tmp, *spec), runner=True))
     for target in ("8 Gaussians", "two moons"):
         yield f"noise_floor-{target.replace(' ', '_')}", (lambda tmp, t=target: _noise_floor(w1flow, t, 300, 0))
 
