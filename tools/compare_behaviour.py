@@ -892,7 +892,8 @@ def compare(ref_file, new_file, allowed=()):
     for group in GROUPS:
         if group in ref:
             counts[group] = _compare_group(group, ref[group], new.get(group, {}))
-    print("\nper group (runs compared / bitwise equal / differ / not comparable):")
+    print("\nper group (comparisons / bitwise equal / differ / not comparable; one comparison per run, except "
+          "flows, whose old-spelling runs are also compared with their new spelling):")
     for group, (n, same, diffs, nc) in counts.items():
         print(f"  {group}: {n} / {same} / {len(diffs)} / {len(nc)}")
     if any(c[2] for c in counts.values()):
