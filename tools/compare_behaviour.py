@@ -43,10 +43,12 @@ lr=.., held_out=..``) or the method objects and grouped options (``W1FE``, ``Bat
 **sweeps** — a 2×2 flow sweep (solver kind × dt) through ``w1flow.sweep.run_sweep`` from a TOML
 file, serial: each cell's fingerprint, index, parameters and stored ``FlowResult`` (all saved
 snapshots, weights, ``ts``, ``w1``, counts, status), and a re-run that must skip all four cells;
-the W1-FE K-study cells (``experiments.run_cell`` on a tiny budget: final W1, the W1, critic-step
-and generator-step histories, samples, status) and the noise floor, through adapters
-(``_kstudy_cell``, ``_noise_floor``) that list a cell as "not comparable: API missing" when this
-version has no spelling of it known here.
+the W1-FE K-study cells on a tiny budget (final W1, the W1, critic-step and generator-step
+histories, the critic's last estimate, the reach ratio, 500 samples of the final generator,
+status), run by ``experiments.run_cell`` at b4824c1 and by a one-cell generator sweep of the
+runner where it has generator cells; and the noise floor. The adapters (``_kstudy_cell``,
+``_noise_floor``) list a cell as "not comparable: API missing" when this version has no spelling
+of it known here.
 """
 
 from __future__ import annotations
@@ -567,20 +569,23 @@ KSTUDY_CELLS = (("8 Gaussians", "w1fe", 1, 0.1, 0, "critic"), ("8 Gaussians", "w
                 ("two moons", "wgan", 1, 0.1, 1, "exact"), ("swiss roll", "naive_same", 2, 0.1, 0, "critic"),
                 ("25 Gaussians", "naive_fresh", 2, 0.1, 0, "exact"), ("8 Gaussians", "w1fe", 4, 0.5, 1, "critic"))
 KSTUDY_TINY = dict(critic_updates=30, n_warmup=20, exact_steps=3, eval_samples=100, n_data=400, batch_size=64)
-#: Fields of a K-study cell that measure time.
-KSTUDY_TIMING = ("seconds", "wall")
 
 
-def _kstudy_cell(w1flow, target, method, K, dt, seed, mode):
-    """ADAPTER (the one place that knows where the K study lives): one K-study cell as a dict, or
-    ``{"not_comparable": ...}`` when this version has no API that runs it.
-
-    At b4824c1 (and while it exists): ``w1flow.generative.experiments.run_cell(target, method, K, dt,
-    seed, mode, **overrides)``. After the runner rework a generator cell of ``w1flow.sweep`` is the
-    way; until its spelling is known here, the cell is listed as not comparable rather than guessed."""
-    import importlib
+def _kstudy_cell(w1flow, tmp, target, method, K, dt, seed, mode):
+    """ADAPTER (the one place that knows where the K study lives): one K-study cell as a dict of
+    ``experiments.run_cell``'s fields, or ``{"not_comparable": ...}`` when this version has no API
+    that runs it. In order of preference: a generator cell of the experiment runner (a one-cell
+    generator sweep through ``w1flow.sweep.run_sweep``, its record a ``TrainResult``:
+    :func:`_kstudy_via_runner`), else ``w1flow.generative.experiments.run_cell(target, method, K, dt,
+    seed, mode, **overrides)`` (b4824c1: the reference the runner's cell must equal)."""
     import inspect
 
+    try:
+        kinds = importlib.import_module("w1flow.sweep.kinds")
+    except ImportError:
+        kinds = None
+    if kinds is not None and "generator" in getattr(kinds, "KINDS", {}):
+        return _kstudy_via_runner(w1flow, tmp, target, method, K, dt, seed, mode)
     try:
         ex = importlib.import_module("w1flow.generative.experiments")
     except ImportError:
@@ -590,8 +595,8 @@ def _kstudy_cell(w1flow, target, method, K, dt, seed, mode):
         params = inspect.signature(run_cell).parameters
         if list(params)[:6] == ["target", "method", "K", "dt", "seed", "mode"]:
             return run_cell(target, method, K, dt, seed, mode, **KSTUDY_TINY)
-    return {"not_comparable": "API missing: no experiments.run_cell(target, method, K, dt, seed, mode, ...) "
-                              "and no generator cell of the runner known to this script"}
+    return {"not_comparable": "API missing: neither a generator cell kind in w1flow.sweep nor "
+                              "experiments.run_cell(target, method, K, dt, seed, mode, ...)"}
 
 
 def _kstudy_sweep_config(target, method, K, dt, seed, mode):
@@ -620,18 +625,8 @@ def _kstudy_sweep_config(target, method, K, dt, seed, mode):
 
 
 def _kstudy_via_runner(w1flow, tmp, target, method, K, dt, seed, mode):
-    """ADAPTER: the K-study cell through the experiment runner (``w1flow.sweep.run_sweep`` on a
-    generator config, the record a ``TrainResult``), in the fields of ``experiments.run_cell``. Where
-    the runner has no generator cells (b4824c1) the cell comes from ``experiments.run_cell``: the
-    reference the runner's cell must equal."""
-    import importlib
-
-    try:
-        kinds = importlib.import_module("w1flow.sweep.kinds")
-    except ImportError:
-        kinds = None
-    if kinds is None or "generator" not in getattr(kinds, "KINDS", {}):
-        return _kstudy_cell(w1flow, target, method, K, dt, seed, mode)
+    """The K-study cell through the experiment runner's generator cells, in the fields of
+    ``experiments.run_cell`` (those the record gives: :data:`KSTUDY_FIELDS`)."""
     from w1flow.generative import TrainResult
     from w1flow.sweep import read_store, run_sweep
 
@@ -656,23 +651,20 @@ def _kstudy_via_runner(w1flow, tmp, target, method, K, dt, seed, mode):
     return cell
 
 
-#: The fields of a K-study cell the runner's record gives (its config is a generator config, not
-#: run_cell's DEFAULTS, and its timings are its own).
-KSTUDY_RUNNER_FIELDS = ("target", "method", "K", "dt", "seed", "mode", "status", "n_iter", "iteration", "w1",
+#: The fields of a K-study cell compared: those the runner's record gives as well as run_cell (its
+#: config is a generator config, not run_cell's DEFAULTS; timings are left out).
+KSTUDY_FIELDS = ("target", "method", "K", "dt", "seed", "mode", "status", "n_iter", "iteration", "w1",
                         "critic_steps", "generator_steps", "critic_dual", "reach", "final_w1", "samples")
 
 
-def _kstudy_summary(cell, runner=False):
+def _kstudy_summary(cell):
     if "not_comparable" in cell or "error" in cell:
         return cell
     out = {}
     for k, v in cell.items():
-        if k in KSTUDY_TIMING or (runner and k not in KSTUDY_RUNNER_FIELDS):
+        if k not in KSTUDY_FIELDS:
             continue
-        if k == "config":
-            out["config"] = {}
-            _flat("config", v, out["config"])
-        elif isinstance(v, list):
+        if isinstance(v, list):
             out[k] = np.asarray(v, dtype=float) if k not in ("iteration", "critic_steps", "generator_steps") \
                 else np.asarray(v)
         else:
@@ -719,10 +711,7 @@ def _sweep_cases(w1flow):
         yield name, (lambda tmp, name=name: flow_cell(tmp, name))
     for spec in KSTUDY_CELLS:
         name = "kstudy-" + "-".join(str(v).replace(" ", "_") for v in spec)
-        yield name, (lambda tmp, spec=spec: _kstudy_summary(_kstudy_cell(w1flow, *spec)))
-    for spec in KSTUDY_CELLS:
-        name = "kstudy-via-runner-" + "-".join(str(v).replace(" ", "_") for v in spec)
-        yield name, (lambda tmp, spec=spec: _kstudy_summary(_kstudy_via_runner(w1flow, tmp, *spec), runner=True))
+        yield name, (lambda tmp, spec=spec: _kstudy_summary(_kstudy_cell(w1flow, tmp, *spec)))
     for target in ("8 Gaussians", "two moons"):
         yield f"noise_floor-{target.replace(' ', '_')}", (lambda tmp, t=target: _noise_floor(w1flow, t, 300, 0))
 
