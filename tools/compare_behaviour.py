@@ -28,7 +28,8 @@ old spelling. Compared: ``ts``, ``w1``, the final particles, weights and parents
 
 **generators** — ``w1flow.generative.train``: methods w1fe (K = 1, 4), wgan, naive_same,
 naive_fresh × oracle (ExactPotential, a small CriticPotential) × optimiser (Adam, SGD), with
-held-out evaluation; plus a run without evaluation, one with other seed/betas/eps/dt/batch,
+held-out evaluation; W2-FE and the GAN (JS) flow through the same steps (``W2Potential``,
+``RatioPotential("vanilla_gan")``, W1-FE and WGAN steps); plus a run without evaluation, one with other seed/betas/eps/dt/batch,
 ``mse="mean"``, a ``latent=`` translation run, three runs interrupted (an oracle that raises
 KeyboardInterrupt at its 4th call) with a checkpoint and resumed (the interrupted part and the
 resumed run are both recorded), torch-backend runs (MLP and DCGAN generators, exact and
@@ -264,6 +265,14 @@ def _oracle(w1flow, kind, interrupt_at=None):
         cls, kw = ExactPotential, {}
     elif kind == "critic":
         cls, kw = CriticPotential, dict(hidden=(8,), n_critic=3, n_warmup=10, seed=0)
+    elif kind == "w2":
+        from w1flow.potentials.fields import W2Potential
+
+        cls, kw = W2Potential, {}
+    elif kind == "ratio":
+        from w1flow.potentials.fields import RatioPotential
+
+        cls, kw = RatioPotential, dict(h="vanilla_gan")
     elif kind == "torch_critic":
         from w1flow.potentials.torch_critic import TorchCriticPotential
 
@@ -391,6 +400,10 @@ def _train_runs():
         ("w1fe-K2-critic-adam-resume", dict(K=2, oracle="critic", resume=True, n_iter=8)),
         ("naive_same-K3-critic-sgd-resume", dict(method="naive_same", K=3, oracle="critic", optimizer="sgd",
                                                  lr=5e-2, resume=True, n_iter=8)),
+        ("w1fe-K2-w2potential-adam", dict(K=2, oracle="w2")),
+        ("wgan-w2potential-sgd", dict(method="wgan", oracle="w2", optimizer="sgd", lr=5e-2)),
+        ("wgan-ratio_vanilla_gan-adam", dict(method="wgan", oracle="ratio")),
+        ("w1fe-K3-ratio_vanilla_gan-sgd", dict(K=3, oracle="ratio", optimizer="sgd", lr=5e-2)),
         ("torch-mlp-w1fe-K2-exact-adam", dict(K=2, oracle="exact", backend="torch", torch=True)),
         ("torch-mlp-wgan-critic-sgd", dict(method="wgan", oracle="critic", optimizer="sgd", lr=5e-2,
                                            backend="torch", torch=True)),
