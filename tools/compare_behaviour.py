@@ -20,7 +20,11 @@ Three groups (``--only flows|generators|sweeps``, comma-separated for several):
 **flows** — solver (Euler with and without plan reuse, Euler with a certificate, CappedEuler
 with and without a certificate, Heun, RK4) × oracle (exact, entropic, quantile) × split ×
 weights (uniform, random) × dimension (1, 2) × W1 method (auto, lp) × resume (none, or
-interrupted by a callback and resumed from the checkpoint), plus mean-field and W2 flows.
+interrupted by a callback and resumed from the checkpoint), plus mean-field and W2 flows; and
+beyond the matrix, flows on the exact LP's other paths (``ExactPotential`` with a warm start, the
+incremental basis, the sparse LP, the sparse LP chosen by the memory budget; d = 1, 2; uniform and
+random weights; run and resume) and ``metrics.w1`` (dense, sparse, auto) / ``metrics.w2`` called
+directly on 60-point clouds in d = 1, 2, 3.
 Runs use the keywords of the old API (``save_every``, ``split``, ``w1_method``, ``checkpoint``,
 ``checkpoint_every``, ``resume``), which must keep working; where the new API exists
 (``w1flow.SaveAt``) every run is repeated with the new spelling and must agree bitwise with the
@@ -204,6 +208,49 @@ def _cases(w1flow):
             return _run(w1flow, w1flow.W2Flow(y), x, 1.5, 0.1, kw, resume, tmp, new_api)
 
         yield f"w2-{'w' if weighted else 'u'}-{method}-{'resume' if resume else 'run'}", case
+
+    yield from _lp_cases(w1flow)
+
+
+#: The exact LP's other paths (warm start, incremental basis, sparse, sparse chosen by the memory
+#: budget), each in a flow; n = 40 so that the budget of 4,000 bytes sends "auto" to the sparse LP.
+LP_VARIANTS = {"warm": dict(warm_start=True), "incremental": dict(incremental=True), "sparse": dict(sparse=True),
+               "auto_sparse": dict(sparse="auto", max_memory=4000)}
+
+
+def _lp_clouds(d, weighted, n=40):
+    rng = np.random.default_rng(100 + 10 * d + int(weighted))
+    x = rng.standard_normal((n, d)) + np.r_[2.0, np.zeros(d - 1)]
+    y = rng.standard_normal((n, d)) * 0.8
+    a = rng.uniform(0.2, 1.0, n) if weighted else None
+    return x, y, None if a is None else a / a.sum()
+
+
+def _lp_cases(w1flow):
+    """Flows on the exact LP's other paths, and the LP-based metrics called directly (extra runs of
+    the flows group; the matrix above is unchanged)."""
+    for vname, d, weighted, resume in itertools.product(LP_VARIANTS, (1, 2), (False, True), (False, True)):
+        def case(tmp, new_api, vname=vname, d=d, weighted=weighted, resume=resume):
+            x, y, a = _lp_clouds(d, weighted)
+            pot = w1flow.ExactPotential(**LP_VARIANTS[vname])
+            kw = dict(solver=w1flow.Euler(), potential=pot, weights=a, save_every=2, w1_method="lp")
+            return _run(w1flow, w1flow.W1Flow(y), x, 1.0, 0.1, kw, resume, tmp, new_api)
+
+        yield f"lp-{vname}-d{d}-{'w' if weighted else 'u'}-{'resume' if resume else 'run'}", case
+    for d, weighted, sparse in itertools.product((1, 2, 3), (False, True), (False, True, "auto")):
+        def case(tmp, new_api, d=d, weighted=weighted, sparse=sparse):
+            from w1flow import metrics
+
+            x, y, a = _lp_clouds(d, weighted, n=60)
+            b = None if a is None else a[::-1].copy()
+            kw = dict(sparse=sparse, max_memory=4000) if sparse == "auto" else dict(sparse=sparse)
+            out = {"w1": np.float64(metrics.w1(x, y, a, b, **kw))}
+            if hasattr(metrics, "w2") and sparse is False:
+                out["w2"] = np.float64(metrics.w2(x, y, a, b))
+            return out
+
+        case.one_spelling = True  # no simulate keywords: recorded once
+        yield f"metrics-d{d}-{'w' if weighted else 'u'}-sparse_{sparse}", case
 
 
 # -- generator training runs (w1flow.generative.train, wgan_gp_reference) ----------------------------
@@ -735,10 +782,11 @@ GROUPS = ("flows", "generators", "sweeps")
 def _record_flows(w1flow, tmp, results):
     new_api = hasattr(w1flow, "SaveAt")
     for name, case in _cases(w1flow):
-        spellings = (False, True) if new_api else (False,)
+        spellings = (False, True) if new_api and not getattr(case, "one_spelling", False) else (False,)
         for new in spellings:
             try:
-                val = _summary(case(tmp, new))
+                res = case(tmp, new)
+                val = res if isinstance(res, dict) else _summary(res)
             except Exception as exc:  # an error is a behaviour too
                 val = {"error": type(exc).__name__, "message": str(exc)}
             results[name + ("@new" if new else "")] = val
