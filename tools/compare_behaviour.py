@@ -30,20 +30,20 @@ Runs use the keywords of the old API (``save_every``, ``split``, ``w1_method``, 
 (``w1flow.SaveAt``) every run is repeated with the new spelling and must agree bitwise with the
 old spelling. Compared: ``ts``, ``w1``, the final particles, weights and parents, the counts, status.
 
-**generators** — ``w1flow.generative.train``: methods w1fe (K = 1, 4), wgan, naive_same,
-naive_fresh × oracle (ExactPotential, a small CriticPotential) × optimiser (Adam, SGD), with
-held-out evaluation; W2-FE and the GAN (JS) flow through the same steps (``W2Potential``,
-``RatioPotential("vanilla_gan")``, W1-FE and WGAN steps); plus a run without evaluation, one with other seed/betas/eps/dt/batch,
-``mse="mean"``, a ``latent=`` translation run, three runs interrupted (an oracle that raises
-KeyboardInterrupt at its 4th call) with a checkpoint and resumed (the interrupted part and the
-resumed run are both recorded), torch-backend runs (MLP and DCGAN generators, exact and
-TorchCriticPotential) and two ``wgan_gp_reference`` runs when torch imports (else listed as not
-comparable). Compared: the final θ, every history array (``wall_time`` aside), the history's
-keys, ``n_iter``, ``generator_steps``, ``critic_updates``, ``lp_solves``, status, and the
-oracle's final ``state_dict``. One neutral run description is spelled for either API, detected
-by ``hasattr(w1flow.generative, "W1FE")``: the keywords of b4824c1 (``method="w1fe", K=..,
-lr=.., held_out=..``) or the method objects and grouped options (``W1FE``, ``Batches``,
-``Adam``/``SGD``, ``Evaluation``); ``wgan_gp_reference``'s new grouping is read from its signature.
+**generators** — ``w1flow.generative.train``: methods w1fe (K = 1, 4), wgan, naive_same, naive_fresh
+× oracle (ExactPotential, a small CriticPotential) × optimiser (Adam, SGD), with held-out
+evaluation; W2-FE and the GAN (JS) flow through the same steps (``W2Potential``,
+``RatioPotential("vanilla_gan")``, W1-FE and WGAN steps); plus a run without evaluation, one with
+other seed/betas/eps/dt/batch, ``mse="mean"``, a ``latent=`` translation run, three runs interrupted
+(an oracle that raises KeyboardInterrupt at its 4th call) with a checkpoint and resumed (the
+interrupted part and the resumed run are both recorded), torch-backend runs (MLP and DCGAN
+generators, exact and TorchCriticPotential) and two ``wgan_gp_reference`` runs when torch imports
+(else listed as not comparable). Compared: the final θ, every history array (``wall_time`` aside),
+the history's keys, ``n_iter``, ``generator_steps``, ``critic_updates``, ``lp_solves``, status, and
+the oracle's final ``state_dict``. One neutral run description is spelled for either API, detected
+by ``hasattr(w1flow.generative, "W1FE")``: the keywords of b4824c1 (``method="w1fe", K=.., lr=..,
+held_out=..``) or the method objects and grouped options (``W1FE``, ``Batches``, ``Adam``/``SGD``,
+``Evaluation``); ``wgan_gp_reference``'s new grouping is read from its signature.
 
 **sweeps** — a 2×2 flow sweep (solver kind × dt) through ``w1flow.sweep.run_sweep`` from a TOML
 file, serial: each cell's fingerprint, index, parameters and stored ``FlowResult`` (all saved
