@@ -35,7 +35,11 @@ from matplotlib.figure import Figure  # noqa: E402
 from w1flow.generative import TrainResult  # noqa: E402
 from w1flow.sweep import run_sweep  # noqa: E402
 
-CONFIG = Path(__file__).resolve().parent / "configs" / "generative" / "k_sweep.toml"
+try:
+    HERE = Path(__file__).resolve().parent
+except NameError:  # sphinx-gallery runs the example without __file__, from the examples folder
+    HERE = Path.cwd()
+CONFIG = HERE / "configs" / "generative" / "k_sweep.toml"
 
 
 def main(argv=None):

@@ -30,3 +30,28 @@ def test_the_user_guide_says_what_to_do_about_every_status():
     guide = (ROOT / "docs" / "user_guide.md").read_text(encoding="utf-8")
     missing = [word for word in STATUSES if f"(status-{word})=" not in guide]
     assert not missing, f"docs/user_guide.md has no section (status-<word>)= for {missing}"
+
+
+def test_gallery_examples_run_without_dunder_file():
+    """sphinx-gallery executes an example's code with no ``__file__`` (the docs build then fails):
+    an example the gallery runs reads ``__file__`` only inside a ``try`` that catches NameError or
+    ImportError."""
+    import ast
+    import re
+
+    conf = (ROOT / "docs" / "conf.py").read_text()
+    pattern = re.compile(re.search(r'"filename_pattern":\s*r"([^"]+)"', conf).group(1))
+    bad = []
+    for path in sorted((ROOT / "examples").glob("*.py")):
+        if not pattern.search("/" + path.name):
+            continue
+        tree = ast.parse(path.read_text())
+        guarded = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Try) and any(
+                    isinstance(h.type, ast.Name) and h.type.id in ("NameError", "ImportError") for h in node.handlers):
+                for sub in node.body + [s for h in node.handlers for s in h.body]:
+                    guarded.update(id(n) for n in ast.walk(sub))
+        bad += [f"{path.name}:{n.lineno}" for n in ast.walk(tree)
+                if isinstance(n, ast.Name) and n.id == "__file__" and id(n) not in guarded]
+    assert not bad, f"__file__ read outside a guarded try (the gallery has none): {bad}"

@@ -41,3 +41,4 @@ def test_example_runs_and_writes_its_figure(script, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     for name in EXAMPLES[script]:
         assert (tmp_path / name).stat().st_size > 10_000, name
+
