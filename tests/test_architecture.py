@@ -394,10 +394,7 @@ def _private_imports_across_packages():
 
 
 #: Known exceptions, each to be removed by its owner (reported, not endorsed).
-_PRIVATE_IMPORT_EXCEPTIONS = {
-    ("cli.py", "w1flow.paper_checks._core"),  # `w1flow check` drives the checks' private runner
-    ("potentials/quantile.py", "w1flow.closed_forms._require_1d"),  # the 1-D input check of closed_forms
-}
+_PRIVATE_IMPORT_EXCEPTIONS = set()
 
 
 def test_no_module_imports_another_packages_private_names():

@@ -274,3 +274,12 @@ def check_same_dimension(x, y, x_name="x0", y_name="target"):
             f"{x_name} has dimension {x.shape[1]} but {y_name} has dimension {y.shape[1]}; "
             f"particles and target must live in the same space{hint}"
         )
+
+
+def require_1d(x, what):
+    """Refuse points ``x`` (shape (n, d)) unless d = 1, naming ``what`` needs the line."""
+    if x.shape[1] != 1:
+        raise ValueError(
+            f"{what} is 1-D only, but the points have dimension {x.shape[1]}. Use ExactPotential "
+            "(any dimension) or EntropicPotential, or project to a line first."
+        )

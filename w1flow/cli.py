@@ -106,7 +106,7 @@ def _check(args):
     360 s with two on 2 cores beside one other busy process. A
     SIGTERM is handled as Ctrl-C: the report keeps the checks finished so far.
     """
-    from .paper_checks import _core
+    from .paper_checks import exit_code, run_checks
     from .threads import set_num_threads
 
     names = None if not args.only else [n.strip() for n in args.only.split(",") if n.strip()]
@@ -115,7 +115,7 @@ def _check(args):
     print(f"threads: {threads['policy']} (numba {threads['numba']}, blas {threads['blas']})", flush=True)
 
     try:
-        reports = _core.run_checks(names, mode=mode, out=args.out, progress=not args.quiet)
+        reports = run_checks(names, mode=mode, out=args.out, progress=not args.quiet)
     except KeyboardInterrupt:  # Ctrl-C or SIGTERM (run_checks turns both into KeyboardInterrupt)
         print(f"interrupted; {Path(args.out) / 'report.md'} and report.json hold the finished checks",
               file=sys.stderr)
@@ -124,7 +124,7 @@ def _check(args):
         print(f"{r.verdict:>12} (expected {r.expected}; broken run: {r.broken_verdict})  "
               f"{'holds' if r.holds else 'DOES NOT HOLD'}  {r.title}: {r.key}")
     print(f"wrote {Path(args.out) / 'report.md'} and report.json")
-    return _core.exit_code(reports)
+    return exit_code(reports)
 
 
 def _registry_names():

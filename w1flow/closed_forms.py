@@ -21,7 +21,7 @@ import math
 import numpy as np
 
 from .lp import LPError, monotone_plan, solve, unit_directions
-from ._validation import as_points, as_weights, check_same_dimension, validate_measures
+from ._validation import as_points, as_weights, check_same_dimension, require_1d, validate_measures
 
 __all__ = [
     "capped_w1",
@@ -95,19 +95,11 @@ def capped_w1_closed_form(x0, a, y, b, t):
     return capped_w1(dist, lp.mass, t)
 
 
-def _require_1d(x, what):
-    if x.shape[1] != 1:
-        raise ValueError(
-            f"{what} is 1-D only, but the points have dimension {x.shape[1]}. Use ExactPotential "
-            "(any dimension) or EntropicPotential, or project to a line first."
-        )
-
-
 def _inputs_1d(x0, a, y, b):
     x0 = as_points(x0, "x0")
     y = as_points(y, "y")
     check_same_dimension(x0, y, "x0", "y")
-    _require_1d(x0, "the quantile flow")
+    require_1d(x0, "the quantile flow")
     a = as_weights(a, x0.shape[0], "a")
     b = as_weights(b, y.shape[0], "b")
     return x0, a, y, b

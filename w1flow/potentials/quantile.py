@@ -28,8 +28,8 @@ from __future__ import annotations
 import numpy as np
 
 from ..lp import LPResult, monotone_plan
-from .._validation import validate_measures
-from ..closed_forms import _require_1d, quantile_flow, quantile_flow_w1
+from .._validation import require_1d, validate_measures
+from ..closed_forms import quantile_flow, quantile_flow_w1
 from .base import PotentialOracle
 from .exact import ExactKantorovichPotential
 
@@ -123,6 +123,6 @@ class QuantilePotential(PotentialOracle):
     def __call__(self, x, a, y, b, t=0.0):
         """The exact 1-D potential between ``(x, a)`` and ``(y, b)``."""
         x, a, y, b = validate_measures(x, a, y, b)
-        _require_1d(x, "QuantilePotential")
+        require_1d(x, "QuantilePotential")
         self.counters["evaluations"] += 1
         return QuantileKantorovichPotential(x, a, y, b)
