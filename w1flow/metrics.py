@@ -36,7 +36,7 @@ def select_coords(coords, d):
     return idx
 
 
-def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, sparse=False):
+def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, sparse=None, method="auto"):
     """Exact Wasserstein-1 distance between weighted clouds.
 
     .. math::  W_1(μ, ν) = \\min_{G ∈ Π(a, b)} Σ_{ij} G_{ij} |x_i − y_j|
@@ -48,14 +48,19 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, spar
     a, b : array_like, optional
         Weights (uniform by default), normalised to total mass 1.
     max_memory : float or None
-        Budget in bytes for the dense matrices of the LP.
+        Budget in bytes for the dense matrices of the LP (past it, ``method="auto"`` solves the
+        sparse LP and ``method="dense"`` raises :class:`~w1flow.MemoryBudgetError`).
     coords : int, sequence, range or slice, optional
         Compare only these coordinates (e.g. ``range(d)``: the positions of a second-order
         state ``[q, v]``, whose velocities have other units).
-    sparse : bool or "auto"
-        Solve with w1flow's certified sparse LP, which holds no n × m matrix
-        (:class:`~w1flow.ExactPotential`'s ``sparse``); ``"auto"`` only when the dense LP would
-        exceed ``max_memory``. Ignored in 1-D (closed form).
+    sparse : bool or "auto", optional
+        The 0.1 keyword (not with ``method``): ``True`` is ``method="sparse"``, ``False``
+        ``method="dense"``, ``"auto"`` ``method="auto"``.
+    method : {"auto", "dense", "sparse"}
+        ``"auto"`` (default): the dense LP (POT's network simplex, the value of w1flow 0.1) when
+        its matrices fit ``max_memory``, else w1flow's certified sparse LP, which holds no n × m
+        matrix (:func:`w1flow.lp.solve`). ``"dense"``, ``"sparse"``: that LP whatever the size.
+        Ignored in 1-D (closed form).
 
     Returns
     -------
@@ -68,8 +73,15 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, spar
         If the LP does not reach optimality (or the sparse LP cannot be certified).
     """
     x, y, a, b = _clouds(x, y, a, b, coords)
-    sparse = as_bool_or_auto(sparse, "sparse")  # np.True_ is True; 1 and "yes" are refused
-    res = w1_value(x, a, y, b, max_memory, method=method_for(sparse))
+    if method not in ("auto", "dense", "sparse"):
+        raise ValueError(f"method must be 'auto', 'dense' or 'sparse'; got {method!r}.")
+    if sparse is not None:
+        sparse = as_bool_or_auto(sparse, "sparse")  # np.True_ is True; 1 and "yes" are refused
+        if method != "auto":
+            raise ValueError(f"method={method!r} and the 0.1 keyword sparse= are two ways to choose the LP; pass "
+                             "one of them.")
+        method = method_for(sparse)
+    res = w1_value(x, a, y, b, max_memory, method=method)
     if not res.success:
         raise LPError(res.message)
     return res.cost

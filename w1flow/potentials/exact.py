@@ -26,8 +26,8 @@ import logging
 import numpy as np
 from scipy.spatial.distance import cdist
 
-from ..lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LPResult, certify_plan, check_memory, choose_method,
-                  default_certificate_tol, method_for, plan_cost, row_chunks, solve, unit_directions)
+from ..lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, METHODS, LPResult, certify_plan, check_memory, choose_method,
+                  default_certificate_tol, plan_cost, resolves_incrementally, row_chunks, solve, unit_directions)
 from ..lp import line_lp  # noqa: F401  (its home was this module; w1flow.lp.line_lp now)
 from .._validation import as_bool, as_bool_or_auto, as_int, validate_measures
 from .base import Potential, PotentialOracle
@@ -339,39 +339,57 @@ class ExactPotential(PotentialOracle):
     num_itermax : int, optional
         Pivot cap of the network simplex; by default it grows with n·m (at least 1e6).
     max_memory : float or None
-        Budget in bytes for the dense cost and plan matrices (default 4 GiB). Beyond it a
-        :class:`~w1flow.MemoryBudgetError` names the scalable alternatives.
-    incremental : bool
-        Re-solve from the previous solve's optimal **basis** with w1flow's own network simplex
-        (:mod:`w1flow.lp.netsimplex`) whenever the masses and data are unchanged and d > 1: the old
-        basis stays feasible after the particles move, so a re-solve after an Euler step needs a
-        few hundred pivots on a sparse arc list instead of a dense LP. Every warm solve is
-        **certified** over all n·m pairs (a fused O(nm) pass finds any violated pair, which joins
-        the arcs, until none is left); a solve that hits its pivot cap or fails the certificate
-        falls back to the dense LP (counted in ``counters["fallbacks"]``). Near ties it may pick
-        a different optimal vertex than a cold ``ot.emd``, like plan reuse does
-        (``docs/performance.md``). The first solve, and every fallback, is the dense LP (or the
-        sparse one, with ``sparse``).
-    sparse : bool or "auto"
-        Solve without any n × m matrix: a coarse-to-fine start (an exact LP between k-d leaves of
-        8 points, itself solved this way when it has more than 4096 leaves a side, refined by
-        north-west corner rules) made optimal by the same certified network simplex with column
-        generation (:func:`w1flow.lp.sparse.coarse_basis`). Memory is O((n + m)·arcs per node)
-        plus one dense coarse LP of at most 4096 a side, so it runs far past
-        the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the dense LP
-        needs 4.2 GB). A solve that is not certified returns a potential with status
+        Budget in bytes for the dense cost and plan matrices (default 4 GiB). Beyond it the
+        default ``method="auto"`` solves the sparse LP; ``method="dense"`` raises a
+        :class:`~w1flow.MemoryBudgetError` naming the scalable alternatives.
+    method : {"auto", "dense", "sparse", "incremental"}
+        How the LPs are solved (:func:`w1flow.lp.solve`). ``"auto"`` (default): each LP from
+        scratch is the dense one when its matrices fit ``max_memory``, else the sparse one (the
+        monotone plan on the line); a re-solve of the same masses and data (an uncapped flow's
+        next step) starts from the previous optimal basis when ``n·m >= 40 000``
+        (:data:`~w1flow.lp.INCREMENTAL_MIN_PAIRS`) or the cold LP is sparse, else it is the dense
+        LP again. ``"dense"``: POT's dense LP for every solve, :class:`~w1flow.MemoryBudgetError`
+        past ``max_memory`` — bitwise the results of w1flow 0.1's default. ``"sparse"``: the
+        certified sparse LP for every solve. ``"incremental"``: as ``"auto"``, with every re-solve
+        from the previous basis whatever the size. Every answer is certified or reported as not
+        optimal; the incremental re-solve may pick another optimal plan than the dense LP at near
+        ties (another exact flow, ``docs/performance.md``).
+    incremental : bool, optional
+        The 0.1 keyword (not with ``method``): re-solve from the previous solve's optimal **basis**
+        with w1flow's own network simplex (:mod:`w1flow.lp.netsimplex`) whenever the masses and
+        data are unchanged and d > 1: the old basis stays feasible after the particles move, so a
+        re-solve after an Euler step needs a few hundred pivots on a sparse arc list instead of a
+        dense LP. Every warm solve is **certified** over all n·m pairs (a fused O(nm) pass finds
+        any violated pair, which joins the arcs, until none is left); a solve that hits its pivot
+        cap or fails the certificate falls back to the LP from scratch (counted in
+        ``counters["fallbacks"]``). Near ties it may pick a different optimal vertex than a cold
+        ``ot.emd``, like plan reuse does (``docs/performance.md``). The first solve, and every
+        fallback, is the dense LP (or the sparse one, with ``sparse``).
+    sparse : bool or "auto", optional
+        The 0.1 keyword (not with ``method``): solve without any n × m matrix: a coarse-to-fine
+        start (an exact LP between k-d leaves of 8 points, itself solved this way when it has more
+        than 4096 leaves a side, refined by north-west corner rules) made optimal by the same
+        certified network simplex with column generation (:func:`w1flow.lp.sparse.coarse_basis`).
+        Memory is O((n + m)·arcs per node) plus one dense coarse LP of at most 4096 a side, so it
+        runs far past the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the
+        dense LP needs 4.2 GB). A solve that is not certified returns a potential with status
         ``"not_certified"``, never an unproven plan. On the line it is the monotone plan with
-        duals from the CDFs (:func:`~w1flow.lp.line_lp`, no LP). ``"auto"`` uses it only when the dense LP
-        would exceed ``max_memory``; ``False`` (default) raises
-        :class:`~w1flow.MemoryBudgetError` there. A W1 history recorded with LPs
-        (``SaveAt(w1="lp")``, multi-stage solvers) uses the same path (:meth:`own_lp`). Numpy
-        booleans are accepted; 0 and 1 are not.
+        duals from the CDFs (:func:`~w1flow.lp.line_lp`, no LP). ``"auto"`` uses it only when the
+        dense LP would exceed ``max_memory``; ``False`` raises :class:`~w1flow.MemoryBudgetError`
+        there. Given either 0.1 keyword, the options are those of 0.1 (``sparse=False`` and
+        ``incremental=False`` by default) and give its results: ``sparse=False,
+        incremental=False`` is ``method="dense"``, ``sparse=True`` is ``method="sparse"``. A W1
+        history recorded with LPs (``SaveAt(w1="lp")``, multi-stage solvers) uses the same path
+        (:meth:`own_lp`). Numpy booleans are accepted; 0 and 1 are not.
     warm_start : bool
         Start each solve from the previous solve's duals (POT's ``potentials_init``) when the
-        problem sizes match. Off by default: it speeds up an isolated re-solve after one Euler
-        step about 1.7x, but in a flow the gain is within timing noise, and near ties it can
-        return a different optimal vertex than a cold solve, so flows are no longer bitwise
-        reproducible against the cold reference (``docs/performance.md``).
+        problem sizes match. It is an option of the dense LP: with ``warm_start=True`` the default
+        ``method="auto"`` means ``"dense"`` (no incremental re-solve, as in 0.1); it refuses
+        ``method="sparse"``/``"incremental"`` and ``sparse``/``incremental=True``. Off by default:
+        it speeds up an isolated re-solve after one Euler step about 1.7x, but in a flow the gain
+        is within timing noise, and near ties it can return a different optimal vertex than a
+        cold solve, so flows are no longer bitwise reproducible against the cold reference
+        (``docs/performance.md``).
 
     Notes
     -----
@@ -384,18 +402,34 @@ class ExactPotential(PotentialOracle):
     provides_plan = True
     _state_attrs = ("_last_duals", "_basis", "last_sparse_stats")  # checkpointed (state_dict)
 
-    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False, incremental=False,
-                 sparse=False):
+    def __init__(self, num_itermax=None, max_memory=DEFAULT_MEMORY_BUDGET, warm_start=False, incremental=None,
+                 sparse=None, method="auto"):
         super().__init__()
         self.warm_start = as_bool(warm_start, "warm_start")
-        self.incremental = as_bool(incremental, "incremental")
-        self.sparse = as_bool_or_auto(sparse, "sparse")
-        if self.warm_start and self.sparse is not False:
+        self.incremental = None if incremental is None else as_bool(incremental, "incremental")
+        self.sparse = None if sparse is None else as_bool_or_auto(sparse, "sparse")
+        if not isinstance(method, str) or method not in METHODS:
+            raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
+        self.method = method
+        if self.incremental is not None or self.sparse is not None:  # the 0.1 keywords, with their meaning
+            if method != "auto":
+                raise ValueError(f"method={method!r} and the 0.1 keywords sparse=/incremental= are two ways to "
+                                 "choose the solver; pass one of them.")
+            self._cold = "auto" if self.sparse == "auto" else "sparse" if self.sparse else "dense"
+            self._resolve = bool(self.incremental)
+        elif self.warm_start and method == "auto":  # POT's dense LP from the previous duals, as in 0.1
+            self._cold, self._resolve = "dense", False
+        else:
+            self._cold = {"incremental": "auto"}.get(method, method)
+            self._resolve = {"auto": "auto", "incremental": True}.get(method, False)
+        if self.warm_start and self._cold != "dense":
             raise ValueError("warm_start=True starts POT's dense solver; it does not combine with sparse=True or "
-                             "'auto' (use incremental=True to re-solve the sparse LP from its basis).")
-        if self.warm_start and self.incremental:
-            raise ValueError("warm_start=True and incremental=True are two ways to start a re-solve; choose one "
-                             "(incremental=True re-solves from the previous basis and is the faster one).")
+                             "'auto', or method='sparse' (use incremental=True to re-solve the sparse LP from its "
+                             "basis).")
+        if self.warm_start and self._resolve:
+            raise ValueError("warm_start=True and incremental=True (or method='incremental') are two ways to start "
+                             "a re-solve; choose one (incremental=True re-solves from the previous basis and is the "
+                             "faster one).")
         self._last_duals = None
         self._basis = None
         self.counters.update({"warm_solves": 0, "sparse_solves": 0, "pivots": 0, "fallbacks": 0})
@@ -407,7 +441,7 @@ class ExactPotential(PotentialOracle):
         x, a, y, b = validate_measures(x, a, y, b)
         self.counters["evaluations"] += 1
         method = self._method(x, y)
-        if x.shape[1] > 1 and (self.incremental or method == "sparse"):
+        if x.shape[1] > 1 and (self._incremental_at(x, y, method) or method == "sparse"):
             return ExactKantorovichPotential(x, a, y, b, self._incremental_lp(x, a, y, b, method),
                                              max_memory=self.max_memory)
         init = None
@@ -421,8 +455,15 @@ class ExactPotential(PotentialOracle):
         return ExactKantorovichPotential(x, a, y, b, lp, max_memory=self.max_memory)
 
     def _method(self, x, y):
-        """``"dense"`` or ``"sparse"``: this oracle's ``sparse`` option at this problem size."""
-        return choose_method(method_for(self.sparse), x.shape[0], y.shape[0], self.max_memory)
+        """``"dense"`` or ``"sparse"``: this oracle's LP from scratch at this problem size."""
+        return choose_method(self._cold, x.shape[0], y.shape[0], self.max_memory)
+
+    def _incremental_at(self, x, y, method):
+        """True when this oracle re-solves this problem from the previous basis (``method``: the
+        cold LP's, from :meth:`_method`)."""
+        if self._resolve == "auto":
+            return resolves_incrementally(x.shape[0], y.shape[0], method)
+        return self._resolve
 
     def _cold_lp(self, x, a, y, b, method, potentials_init=None, keep_basis=False):
         """The LP from scratch by ``method`` (dense or sparse), counted; a failure is logged."""
@@ -455,8 +496,9 @@ class ExactPotential(PotentialOracle):
             self.counters["fallbacks"] += 1
             logger.info("warm-started re-solve not certified (%s); solving from scratch", lp.message)
         self._basis = None
-        lp = self._cold_lp(x, a, y, b, method, keep_basis=self.incremental)
-        if self.incremental and lp.success:
+        keep = self._incremental_at(x, y, method)
+        lp = self._cold_lp(x, a, y, b, method, keep_basis=keep)
+        if keep and lp.success:
             self._basis = lp.basis
         return lp.plain()
 
@@ -482,7 +524,7 @@ class ExactPotential(PotentialOracle):
 
     def settings(self):
         return {"num_itermax": self.num_itermax, "max_memory": self.max_memory, "warm_start": self.warm_start,
-                "incremental": self.incremental, "sparse": self.sparse}
+                "incremental": self.incremental, "sparse": self.sparse, "method": self.method}
 
     def reset(self):
         """Forget the warm-start duals and the kept basis, and zero the counters."""
