@@ -507,7 +507,9 @@ def test_incremental_and_warm_start_are_exclusive():
         ExactPotential(incremental="yes")
     pot = ExactPotential(incremental=True)
     assert pot.settings()["incremental"] is True
-    assert ExactPotential().settings()["incremental"] is False
+    # (G3) the default passes neither 0.1 keyword: method="auto" decides
+    assert ExactPotential().settings()["incremental"] is None
+    assert ExactPotential().settings()["method"] == "auto"
     assert "incremental=True" in repr(pot)
     assert {"warm_solves", "pivots", "fallbacks"} <= set(pot.counters)
 
@@ -921,7 +923,7 @@ def test_sparse_option_takes_numpy_booleans_and_refuses_integers():
         metrics.w1(x0, y, a, b, max_memory=1e4, sparse=np.False_)
     p = ExactPotential(sparse=np.True_, max_memory=1e4)(x0, a, y, b)
     assert p.success and abs(p.w1 - ref) <= 1e-9 * ref
-    for bad in (1, 0, "yes", None):
+    for bad in (1, 0, "yes"):  # (G3: None is the default, "not given": method= decides)
         with pytest.raises(TypeError, match="sparse"):
             metrics.w1(x0, y, a, b, sparse=bad)
         with pytest.raises(TypeError, match="sparse"):

@@ -155,7 +155,8 @@ def test_memory_budget_error_without_allocating():
     tracemalloc.start()
     try:
         with pytest.raises(MemoryBudgetError, match="memory budget") as info:
-            simulate(W1Flow(y), x + 3, 1.0, 0.5, solver=CappedEuler())
+            # (G3) the dense path: the default method="auto" solves this one sparsely
+            simulate(W1Flow(y, potential=ExactPotential(method="dense")), x + 3, 1.0, 0.5, solver=CappedEuler())
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
@@ -164,7 +165,8 @@ def test_memory_budget_error_without_allocating():
     # a configurable budget: the same error at small n with a small budget, also for Euler
     small = rng.normal(size=(100, 2))
     with pytest.raises(MemoryBudgetError):
-        simulate(W1Flow(small), small + 1, 1.0, 0.5, solver=Euler(), potential=ExactPotential(max_memory=1e5))
+        simulate(W1Flow(small), small + 1, 1.0, 0.5, solver=Euler(),
+                 potential=ExactPotential(max_memory=1e5, method="dense"))
     # the dense plan of a potential respects its budget too (the sparse plan is always there)
     pot = ExactPotential(max_memory=1e6)(small, np.full(100, 0.01), small + 1, np.full(100, 0.01))
     assert pot.plan.shape == (100, 100)  # 80 kB: within the budget

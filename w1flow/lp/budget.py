@@ -51,8 +51,8 @@ def check_memory(n, m, budget, what="the exact LP", n_matrices=3):
         raise MemoryBudgetError(
             f"{what} needs dense {n} x {m} matrices (about {need / 1e9:.2f} GB), over the memory "
             f"budget of {budget / 1e9:.2f} GB. Raise max_memory=..., solve it exactly without the "
-            "matrices with ExactPotential(sparse=True) or metrics.w1(..., sparse=True) (certified; "
-            "slower per LP), or use a route that scales: the 1-D quantile flow, sliced W1 (metrics.sliced_w1), the entropic potential with a "
+            "matrices with method='auto' (the default of ExactPotential and metrics.w1: the sparse LP past "
+            "the budget) or method='sparse' (certified; slower per LP), or use a route that scales: the 1-D quantile flow, sliced W1 (metrics.sliced_w1), the entropic potential with a "
             "smaller sample, or the neural critic (CriticPotential). For the exact flow, "
             "CappedEuler needs this LP only once (record its W1 from the plan, not with LPs)."
         )
