@@ -27,7 +27,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from ..lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, METHODS, LPResult, certify_plan, check_memory, choose_method,
-                  default_certificate_tol, plan_cost, resolves_incrementally, row_chunks, solve, unit_directions)
+                  default_certificate_tol, method_for, plan_cost, resolves_incrementally, row_chunks, solve, unit_directions)
 from ..lp import line_lp  # noqa: F401  (its home was this module; w1flow.lp.line_lp now)
 from .._validation import as_bool, as_bool_or_auto, as_int, validate_measures
 from .base import Potential, PotentialOracle
@@ -415,7 +415,7 @@ class ExactPotential(PotentialOracle):
             if method != "auto":
                 raise ValueError(f"method={method!r} and the 0.1 keywords sparse=/incremental= are two ways to "
                                  "choose the solver; pass one of them.")
-            self._cold = "auto" if self.sparse == "auto" else "sparse" if self.sparse else "dense"
+            self._cold = method_for(bool(self.sparse) if self.sparse != "auto" else "auto")
             self._resolve = bool(self.incremental)
         elif self.warm_start and method == "auto":  # POT's dense LP from the previous duals, as in 0.1
             self._cold, self._resolve = "dense", False
