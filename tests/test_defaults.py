@@ -1,0 +1,262 @@
+"""[G3] Defaults that just work: ``ExactPotential(method="auto")`` and ``metrics.w1(method="auto")``.
+
+* ``"auto"`` is the dense LP when it fits ``max_memory`` (bitwise the 0.1 default), the sparse LP
+  past it (the monotone plan in d = 1), and re-solves of the same masses and data from the
+  previous basis from ``n·m >= INCREMENTAL_MIN_PAIRS`` (and whenever the cold LP is sparse);
+* ``"dense"`` and the 0.1 keywords (``sparse=``, ``incremental=``, ``warm_start=``) give the
+  results they gave before;
+* a new user's runs need no option: a 20,000-particle capped flow (past the 4 GiB dense budget)
+  and uncapped ``Euler`` at n = 2,000 (slow tier); the fast tier shrinks ``max_memory``.
+
+Every answer is compared with POT directly (``ot.emd2`` on ``scipy`` ``cdist`` costs, built here)
+and certified over all n·m pairs by the chunked ``cdist`` certificate.
+"""
+
+import numpy as np
+import ot
+import pytest
+from scipy.spatial.distance import cdist
+
+from conftest import generic_cloud, rand_weights
+from w1flow import CappedEuler, Euler, ExactPotential, MemoryBudgetError, W1Flow, metrics, simulate
+from w1flow.lp import INCREMENTAL_MIN_PAIRS, certify_plan, default_certificate_tol
+
+
+def emd_w1(x, a, y, b):
+    """W1 from POT on ``cdist`` costs (scaled to O(1), as POT's tolerances are absolute)."""
+    M = cdist(x, y)
+    s = float(M.max()) or 1.0
+    return float(ot.emd2(a, b, M / s, numItermax=10**7)) * s
+
+
+def assert_exact(pot, x, a, y, b):
+    """``pot`` (an ExactKantorovichPotential) is optimal: its plan's marginals are ``a`` and ``b``,
+    its cost is POT's W1 to 1e-9 relative, and its duals certify it over all pairs."""
+    assert pot.status == "optimal", pot.message
+    n, m = x.shape[0], y.shape[0]
+    np.testing.assert_allclose(np.bincount(pot.plan_rows, pot.plan_mass, minlength=n), a, atol=1e-12, rtol=0)
+    np.testing.assert_allclose(np.bincount(pot.plan_cols, pot.plan_mass, minlength=m), b, atol=1e-12, rtol=0)
+    cost = float(np.dot(pot.plan_mass, np.linalg.norm(x[pot.plan_rows] - y[pot.plan_cols], axis=1)))
+    ref = emd_w1(x, a, y, b)
+    assert abs(cost - ref) <= 1e-9 * ref + 1e-12, (cost, ref)
+    assert abs(pot.w1 - ref) <= 1e-9 * ref + 1e-12, (pot.w1, ref)
+    cert = certify_plan(x, a, y, b, pot.plan_rows, pot.plan_cols, pot.plan_mass, pot.u, pot.v,
+                        default_certificate_tol(x, y))
+    assert cert.ok, cert.message
+
+
+class Checked(ExactPotential):
+    """An ExactPotential whose every LP answer is checked against POT and certified."""
+
+    def __call__(self, x, a, y, b, t=0.0):
+        pot = super().__call__(x, a, y, b, t)
+        assert_exact(pot, pot.x, pot.a, pot.y, pot.b)
+        self.checked = getattr(self, "checked", 0) + 1
+        return pot
+
+
+def _problem(rng, n, m, d=2, weights=False):
+    x = generic_cloud(rng, n, d, shift=1.5)
+    y = generic_cloud(rng, m, d, scale=0.7)
+    a = rand_weights(rng, n) if weights else np.full(n, 1 / n)
+    b = rand_weights(rng, m) if weights else np.full(m, 1 / m)
+    return x, a, y, b
+
+
+def _tiny_budget():
+    return 1e3  # bytes: every problem here is past it
+
+
+def _flow(oracle, x, y, b=None, solver=None, steps=8, dt=0.05):
+    return simulate(W1Flow(y, target_weights=b, potential=oracle), x, steps * dt, dt, solver=solver or Euler())
+
+
+# -- 1. the answers: the same certified W1 as POT, whichever path "auto" takes -------------------
+@pytest.mark.parametrize("d", [1, 2, 3, 7])
+@pytest.mark.parametrize("budget", ["default", "tiny"])
+def test_auto_default_is_the_exact_lp_on_generic_clouds(rng, d, budget):
+    """Uneven weights, a zero weight on each side, n != m: the default oracle and metrics.w1 equal
+    POT's ot.emd2 on cdist costs, within the budget (dense) and past it (sparse; the line in d = 1)."""
+    x, a, y, b = _problem(rng, 41, 29, d, weights=True)
+    a[3], b[5] = 0.0, 0.0
+    a, b = a / a.sum(), b / b.sum()
+    kw = {} if budget == "default" else {"max_memory": _tiny_budget()}
+    oracle = ExactPotential(**kw)
+    pot = oracle(x, a, y, b)
+    assert_exact(pot, x, a, y, b)
+    ref = emd_w1(x, a, y, b)
+    assert abs(metrics.w1(x, y, a, b, **kw) - ref) <= 1e-9 * ref
+    if d > 1:  # the path taken: dense within the budget, sparse past it
+        assert (oracle.counters["lp_solves"], oracle.counters["sparse_solves"]) == ((1, 0) if not kw else (0, 1))
+
+
+def test_auto_past_the_budget_in_1d_is_the_monotone_plan(rng):
+    x, a, y, b = _problem(rng, 60, 45, 1, weights=True)
+    pot = ExactPotential(max_memory=_tiny_budget())(x, a, y, b)
+    assert_exact(pot, x, a, y, b)
+    with pytest.raises(MemoryBudgetError):
+        ExactPotential(method="dense", max_memory=_tiny_budget())(x, a, y, b)
+    res = _flow(ExactPotential(max_memory=_tiny_budget()), x, y, b)
+    assert res.success, res.message
+
+
+# -- 2. the rule: incremental re-solves from n·m >= INCREMENTAL_MIN_PAIRS -------------------------
+def test_the_rule_switches_at_the_threshold(rng):
+    """Uncapped Euler with the default oracle: below the threshold every re-solve is the dense LP
+    (as in 0.1), from it the re-solves start from the basis; every answer is exact and certified."""
+    assert INCREMENTAL_MIN_PAIRS == 40_000
+    n = 200
+    below = Checked()
+    res = _flow(below, *_problem(rng, n - 1, n)[::2], steps=6)
+    assert res.success and below.counters["warm_solves"] == 0 and below.counters["lp_solves"] >= 4
+    at = Checked()
+    res = _flow(at, *_problem(rng, n, n)[::2], steps=6)
+    assert res.success, res.message
+    assert at.counters["lp_solves"] == 1 and at.counters["warm_solves"] >= 3 and at.counters["fallbacks"] == 0
+    assert at.checked == at.counters["evaluations"] >= 4
+
+
+def test_past_the_budget_the_flow_is_sparse_then_incremental(rng):
+    """Small clouds with a budget shrunk below their dense LP: one sparse cold solve, then
+    re-solves from the basis (the rule: always, once the cold LP is sparse), each one exact."""
+    x, a, y, b = _problem(rng, 30, 25, 2, weights=True)
+    oracle = Checked(max_memory=_tiny_budget())
+    res = _flow(oracle, x, y, b, steps=10)
+    assert res.success, res.message
+    c = oracle.counters
+    assert c["sparse_solves"] == 1 and c["lp_solves"] == 0 and c["warm_solves"] >= 3, c
+
+
+def test_capped_flow_past_the_budget_runs_with_no_other_option(rng):
+    """The fast twin of the 20,000-particle test: a capped flow whose dense LP exceeds the budget
+    (it raised MemoryBudgetError in 0.1) runs on the sparse LP, certified, with POT's W1 at t = 0."""
+    x, a, y, b = _problem(rng, 300, 300)
+    oracle = ExactPotential(max_memory=_tiny_budget())
+    res = _flow(oracle, x, y, solver=CappedEuler(), steps=40, dt=0.25)
+    assert res.success, res.message
+    assert oracle.counters["sparse_solves"] == 1 and oracle.counters["lp_solves"] == 0
+    ref = emd_w1(x, a, y, b)
+    assert abs(res.w1[0] - ref) <= 1e-9 * ref
+    assert res.w1[-1] < 1e-9  # every particle travelled its ray
+    with pytest.raises(MemoryBudgetError):
+        _flow(ExactPotential(max_memory=_tiny_budget(), method="dense"), x, y, solver=CappedEuler())
+
+
+# -- 3. the old paths keep their results -------------------------------------------------------
+def _same_run(r1, r2):
+    assert r1.success and r2.success
+    np.testing.assert_array_equal(r1.x_final, r2.x_final)
+    np.testing.assert_array_equal(r1.w1, r2.w1)
+
+
+def test_below_the_threshold_auto_is_bitwise_dense(rng):
+    """Where the dense LP fits and the rule does not start re-solves from the basis, the default
+    gives bitwise the 0.1 default's run (method="dense", and the 0.1 keywords spelled out)."""
+    x, _, y, _ = _problem(rng, 150, 120)
+    auto = ExactPotential()
+    r_auto = _flow(auto, x, y, steps=10)
+    _same_run(r_auto, _flow(ExactPotential(method="dense"), x, y, steps=10))
+    _same_run(r_auto, _flow(ExactPotential(sparse=False, incremental=False), x, y, steps=10))
+    assert auto.counters["warm_solves"] == 0 and auto.counters["lp_solves"] > 1
+
+
+def test_explicit_options_keep_their_old_paths(rng):
+    """Above the threshold: method="dense" and sparse=False never start from a basis (bitwise
+    one run); incremental=True is method="incremental" (cold dense) and raises past the budget as
+    in 0.1; sparse="auto" does not re-solve from the basis (0.1); warm_start=True stays the
+    dense LP from the previous duals (the default "auto" becomes "dense" with it)."""
+    x, _, y, _ = _problem(rng, 210, 200)
+    dense = ExactPotential(method="dense")
+    r_dense = _flow(dense, x, y, steps=6)
+    assert dense.counters["warm_solves"] == 0
+    _same_run(r_dense, _flow(ExactPotential(sparse=False), x, y, steps=6))
+    legacy_auto = ExactPotential(sparse="auto")
+    _same_run(r_dense, _flow(legacy_auto, x, y, steps=6))
+    assert legacy_auto.counters["warm_solves"] == 0
+    inc_old, inc_new = ExactPotential(incremental=True), ExactPotential(method="incremental")
+    _same_run(_flow(inc_old, x, y, steps=6), _flow(inc_new, x, y, steps=6))
+    assert inc_old.counters["warm_solves"] == inc_new.counters["warm_solves"] >= 3
+    with pytest.raises(MemoryBudgetError):
+        ExactPotential(incremental=True, max_memory=_tiny_budget())(x, None, y, None)
+    warm = ExactPotential(warm_start=True)
+    _same_run(_flow(warm, x, y, steps=6), _flow(ExactPotential(warm_start=True, method="dense"), x, y, steps=6))
+    assert warm.counters["warm_solves"] == 0
+    # method="incremental" resolves from the basis below the threshold too
+    small = ExactPotential(method="incremental")
+    assert _flow(small, *_problem(rng, 20, 20)[::2], steps=40, dt=0.1).success
+    assert small.counters["warm_solves"] >= 3
+    sparse_old, sparse_new = ExactPotential(sparse=True), ExactPotential(method="sparse")
+    _same_run(_flow(sparse_old, x, y, steps=3), _flow(sparse_new, x, y, steps=3))
+    assert sparse_new.counters["warm_solves"] == 0 and sparse_new.counters["sparse_solves"] >= 2
+
+
+def test_options_are_checked_and_round_trip():
+    assert ExactPotential().settings()["method"] == "auto"
+    for bad in ("Dense", "lp", None, 1):
+        with pytest.raises(ValueError, match=r"\bmethod\b"):
+            ExactPotential(method=bad)
+    for kw in ({"sparse": True}, {"incremental": False}, {"sparse": "auto"}):
+        with pytest.raises(ValueError, match=r"method='dense'.*sparse=/incremental="):
+            ExactPotential(method="dense", **kw)
+    for method in ("sparse", "incremental"):
+        with pytest.raises(ValueError, match="warm_start"):
+            ExactPotential(warm_start=True, method=method)
+    for kw in ({"incremental": True}, {"sparse": True}, {"sparse": "auto"}):
+        with pytest.raises(ValueError, match="warm_start"):
+            ExactPotential(warm_start=True, **kw)
+    for kw in ({}, {"method": "sparse"}, {"incremental": True, "sparse": "auto"}, {"warm_start": True}):
+        o = ExactPotential(**kw)
+        twin = ExactPotential(**o.settings())
+        assert twin.settings() == o.settings() and (twin._cold, twin._resolve) == (o._cold, o._resolve)
+
+
+def test_metrics_w1_method(rng):
+    x, a, y, b = _problem(rng, 70, 50, 3, weights=True)
+    ref = emd_w1(x, a, y, b)
+    small = _tiny_budget()
+    assert metrics.w1(x, y, a, b) == metrics.w1(x, y, a, b, method="dense") == metrics.w1(x, y, a, b, sparse=False)
+    for kw in ({"max_memory": small}, {"max_memory": small, "method": "sparse"}, {"method": "sparse"},
+               {"max_memory": small, "sparse": True}, {"max_memory": small, "sparse": "auto"}):
+        assert abs(metrics.w1(x, y, a, b, **kw) - ref) <= 1e-9 * ref, kw
+    for kw in ({"method": "dense"}, {"sparse": False}):
+        with pytest.raises(MemoryBudgetError):
+            metrics.w1(x, y, a, b, max_memory=small, **kw)
+    with pytest.raises(ValueError, match=r"\bmethod\b"):
+        metrics.w1(x, y, a, b, method="incremental")
+    with pytest.raises(ValueError, match=r"method='sparse'.*sparse="):
+        metrics.w1(x, y, a, b, method="sparse", sparse=True)
+
+
+# -- 4. a new user's runs (slow tier) ---------------------------------------------------------
+def _demo(n, seed=0):
+    from w1flow.datasets import eight_gaussians, gaussian_blob
+
+    rng = np.random.default_rng(seed)
+    return (gaussian_blob(n, center=(3.0, 0.0), std=0.5, seed=rng),
+            eight_gaussians(n, radius=2.0, std=0.05, seed=rng))
+
+
+@pytest.mark.slow
+def test_a_20000_particle_capped_flow_runs_with_no_options():
+    """The demo's clouds at n = 20,000 in d = 2: the dense LP needs 16 GB (MemoryBudgetError in 0.1);
+    the default runs the certified sparse LP once."""
+    x0, y = _demo(20_000)
+    problem = W1Flow(y)
+    res = simulate(problem, x0, 5.0, 0.05, solver=CappedEuler())
+    assert res.success, res.message
+    c = problem.potential.counters
+    assert c["sparse_solves"] == 1 and c["lp_solves"] == 0 and res.n_lp_solves == 1
+    assert res.w1[-1] < 0.01 * res.w1[0]  # T = 5 ends just before the longest rays (demo: 0.0057 of 3.16)
+    stats = problem.potential.last_sparse_stats
+    assert stats["max_violation"] <= 1e-9 and abs(stats["gap"]) <= 1e-9
+
+
+@pytest.mark.slow
+def test_uncapped_euler_at_2000_runs_incrementally_with_no_options():
+    x0, y = _demo(2000)
+    problem = W1Flow(y)
+    res = simulate(problem, x0, 5.0, 0.05, solver=Euler())
+    assert res.success, res.message
+    c = problem.potential.counters
+    assert c["lp_solves"] == 1 and c["warm_solves"] >= 90 and c["fallbacks"] == 0, c
+    assert res.w1[-1] < 0.05 * res.w1[0]
