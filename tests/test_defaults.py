@@ -178,6 +178,9 @@ def test_explicit_options_keep_their_old_paths(rng):
     assert inc_old.counters["warm_solves"] == inc_new.counters["warm_solves"] >= 3
     with pytest.raises(MemoryBudgetError):
         ExactPotential(incremental=True, max_memory=_tiny_budget())(x, None, y, None)
+    past = Checked(method="incremental", max_memory=_tiny_budget())  # cold sparse, then from the basis
+    assert _flow(past, *_problem(rng, 30, 30)[::2], steps=40, dt=0.1).success
+    assert past.counters["sparse_solves"] == 1 and past.counters["warm_solves"] >= 3
     warm = ExactPotential(warm_start=True)
     _same_run(_flow(warm, x, y, steps=6), _flow(ExactPotential(warm_start=True, method="dense"), x, y, steps=6))
     assert warm.counters["warm_solves"] == 0
