@@ -20,8 +20,9 @@ METHODS = ("auto", "dense", "sparse", "incremental")
 #: uncapped flow's next step) starts from the previous optimal basis when the problem has at least
 #: this many pairs n·m (n = m = 200). Measured (``benchmarks/bench_defaults.py``, uncapped Euler on
 #: the demo problem, d = 2): incremental 1.1x faster than dense re-solves at n = 50, 1.5x at 100,
-#: 2.5x at 200, 4.3x at 500 (``docs/performance.md``); below 4·10^4 pairs the flows take
-#: under 0.06 s either way, and they keep the dense path (bitwise the results of w1flow 0.1).
+#: 2.5x at 200, 4.2x at 500, 1.8x at 1000, 4.6x at 2000 (``docs/performance.md``); below 4·10^4
+#: pairs it gains at most 1.5x on flows of under 0.2 s, and they keep the dense path (bitwise
+#: the results of w1flow 0.1).
 INCREMENTAL_MIN_PAIRS = 40_000
 
 
