@@ -107,13 +107,36 @@ def test_the_rule_switches_at_the_threshold(rng):
     assert INCREMENTAL_MIN_PAIRS == 40_000
     n = 200
     below = Checked()
-    res = _flow(below, *_problem(rng, n - 1, n)[::2], steps=6)
+    res = _flow(below, *_problem(rng, n - 1, n)[::2], steps=8)
     assert res.success and below.counters["warm_solves"] == 0 and below.counters["lp_solves"] >= 4
     at = Checked()
-    res = _flow(at, *_problem(rng, n, n)[::2], steps=6)
+    res = _flow(at, *_problem(rng, n, n)[::2], steps=8)
     assert res.success, res.message
-    assert at.counters["lp_solves"] == 1 and at.counters["warm_solves"] >= 3 and at.counters["fallbacks"] == 0
+    # the first LP keeps no basis; the second, of the same masses and data, keeps its basis
+    assert at.counters["lp_solves"] == 2 and at.counters["warm_solves"] >= 3 and at.counters["fallbacks"] == 0
     assert at.checked == at.counters["evaluations"] >= 4
+
+
+def test_auto_keeps_a_basis_only_for_a_re_solve(rng):
+    """Data that change at every call (a generator's batches) never pay for a basis and get the
+    dense LP's answer bitwise; the second LP of the same masses and data keeps its basis (the
+    same answer as the dense LP, bitwise) and the third starts from it."""
+    n = 210
+    auto, dense = ExactPotential(), ExactPotential(method="dense")
+    for _ in range(3):
+        x, a, y, b = _problem(rng, n, n, weights=True)
+        p1, p2 = auto(x, a, y, b), dense(x, a, y, b)
+        np.testing.assert_array_equal(p1.u, p2.u)
+        np.testing.assert_array_equal(p1.plan_mass, p2.plan_mass)
+        assert auto._basis is None
+    p3 = auto(x, a, y, b)  # the same problem again: the dense LP, and its basis is kept
+    np.testing.assert_array_equal(p3.u, p2.u)
+    assert auto._basis is not None and auto.counters["lp_solves"] == 4 and auto.counters["warm_solves"] == 0
+    x2 = x + 0.05 * rng.standard_normal(x.shape)
+    assert_exact(auto(x2, a, y, b), x2, a, y, b)
+    assert auto.counters["warm_solves"] == 1 and auto.counters["lp_solves"] == 4
+    auto.reset()
+    assert auto._last_data is None and auto._basis is None
 
 
 def test_past_the_budget_the_flow_is_sparse_then_incremental(rng):
@@ -261,5 +284,5 @@ def test_uncapped_euler_at_2000_runs_incrementally_with_no_options():
     res = simulate(problem, x0, 5.0, 0.05, solver=Euler())
     assert res.success, res.message
     c = problem.potential.counters
-    assert c["lp_solves"] == 1 and c["warm_solves"] >= 90 and c["fallbacks"] == 0, c
+    assert c["lp_solves"] == 2 and c["warm_solves"] >= 90 and c["fallbacks"] == 0, c
     assert res.w1[-1] < 0.05 * res.w1[0]
