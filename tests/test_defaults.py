@@ -286,3 +286,41 @@ def test_uncapped_euler_at_2000_runs_incrementally_with_no_options():
     c = problem.potential.counters
     assert c["lp_solves"] == 2 and c["warm_solves"] >= 90 and c["fallbacks"] == 0, c
     assert res.w1[-1] < 0.05 * res.w1[0]
+
+
+def test_an_interrupted_default_flow_resumes_on_the_same_path(tmp_path, rng):
+    """Interrupted after its first LP (no basis yet, only the data the rule compares with), a
+    checkpointed default flow resumes to the uninterrupted run: the same positions and W1,
+    bitwise, and the same dense LPs and re-solves from the basis."""
+    from conftest import stop_after
+    from w1flow import Checkpoint
+
+    x, _, y, _ = _problem(rng, 210, 200)
+
+    def run(path, resume=False, **kw):
+        oracle = ExactPotential()
+        res = simulate(W1Flow(y, potential=oracle), x, 0.6, 0.1, solver=Euler(reuse_plan=False),
+                       checkpoint=Checkpoint(path, every=1, resume=resume), **kw)
+        return res, oracle.counters
+
+    fresh, c_fresh = run(tmp_path / "fresh.ckpt")
+    assert c_fresh["lp_solves"] == 2 and c_fresh["warm_solves"] == 5
+    path = tmp_path / "run.ckpt"
+    assert not run(path, callback=stop_after(2))[0].success  # interrupted after the first step
+    resumed, c_resumed = run(path, resume=True)
+    _same_run(resumed, fresh)
+    assert (c_resumed["lp_solves"], c_resumed["warm_solves"]) == (c_fresh["lp_solves"], c_fresh["warm_solves"])
+
+
+def test_the_rules_memory_is_checkpointed_state(rng):
+    """The data of the last LP from scratch (what the rule compares a re-solve with) is part of the
+    oracle's state: an oracle restored from it keeps the basis at the next LP of the same data, as
+    the original does, and one restored without it would not."""
+    x, a, y, b = _problem(rng, 210, 200)
+    first = ExactPotential()
+    first(x, a, y, b)
+    twin = ExactPotential()
+    twin.load_state(first.state_dict())
+    for o in (first, twin):
+        o(x + 0.01, a, y, b)
+        assert o._basis is not None and o.counters["lp_solves"] == 2
