@@ -516,9 +516,10 @@ class ExactPotential(PotentialOracle):
     def own_lp(self, x, a, y, b):
         """W1 between validated clouds by this oracle's own matrix-free LP path, or None.
 
-        What a W1 history asks for (:class:`~w1flow.SaveAt`): with ``sparse=True`` (or "auto"
-        past ``max_memory``) the certified sparse LP in d > 1 (from the kept basis with
-        ``incremental=True``, which it updates, as an evaluation of the oracle would), the
+        What a W1 history asks for (:class:`~w1flow.SaveAt`): when this oracle's LP from scratch
+        is the sparse one (``method="sparse"``, ``sparse=True``, or ``"auto"`` past
+        ``max_memory``) the certified sparse LP in d > 1 (from the kept basis when this oracle
+        re-solves from one, which it updates, as an evaluation of the oracle would), the
         monotone plan on the line. None when this oracle solves the dense LP, which the caller
         solves itself. Counted in :attr:`counters` like every LP of the oracle.
 
