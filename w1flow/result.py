@@ -164,28 +164,18 @@ class FlowResult:
         Path
             The file written.
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
         dim = self.xs[0].shape[1] if self.xs else 0
         meta = {f: getattr(self, f) for f in _SCALARS}
         meta["dt"] = None if not np.isfinite(self.dt) else float(self.dt)  # JSON has no NaN
         meta = {"format": RESULT_FORMAT[0], "version": RESULT_FORMAT[1], "dim": int(dim), "result": meta,
                 "versions": _versions(), "metadata": {} if metadata is None else metadata}
-        try:
-            text = json.dumps(meta, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"metadata must be JSON-serialisable (numbers, strings, lists, dicts): {exc}") from None
-        if _json_depth(text) > MAX_JSON_DEPTH:
-            # load would refuse it: never write a file that cannot be read back
-            raise ValueError(f"metadata nests lists/dicts more than {MAX_JSON_DEPTH - 1} levels deep; flatten it.")
         arrays = {
             "ts": np.asarray(self.ts, dtype=np.float64),
             "counts": np.array([x.shape[0] for x in self.xs], dtype=np.int64),
             "xs": np.concatenate(self.xs) if self.xs else np.empty((0, dim)),
             "weights": np.concatenate(self.weights) if self.weights else np.empty(0),
             "parents": np.concatenate(self.parents).astype(np.int64) if self.parents else np.empty(0, np.int64),
-            "meta": np.array(text),
+            "meta": None,  # written here by write_archive: the archive's entries keep their order
         }
         if self.w1 is not None:
             arrays["w1"] = np.asarray(self.w1, dtype=np.float64)
@@ -195,10 +185,7 @@ class FlowResult:
             arrays.update({f"params.{name}": np.asarray(v) for name, v in self.params.items()})
         elif self.params is not None:
             arrays["params"] = np.asarray(self.params)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
-        return path
+        return write_archive(path, meta, arrays)
 
     @classmethod
     def load(cls, path):
@@ -274,25 +261,27 @@ def _versions():
 
 
 # The JSON "result" fields: (type check, what it must be). Missing or wrong ones name the field.
-def _is_count(v):
+def is_count(v):
+    """A JSON count: an integer >= 0, not a bool."""
     return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
 
 
-def _is_seconds(v):
+def is_seconds(v):
+    """A JSON duration: a real number >= 0, not a bool."""
     return isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0
 
 
 _RESULT_FIELDS = {
     "status": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "message": (lambda v: isinstance(v, str), "a string"),
-    "n_steps": (_is_count, "an integer >= 0"),
-    "n_field_evals": (_is_count, "an integer >= 0"),
-    "n_lp_solves": (_is_count, "an integer >= 0"),
-    "wall_time": (_is_seconds, "a number of seconds >= 0"),
-    "timings": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and _is_seconds(x) for k, x in v.items()),
+    "n_steps": (is_count, "an integer >= 0"),
+    "n_field_evals": (is_count, "an integer >= 0"),
+    "n_lp_solves": (is_count, "an integer >= 0"),
+    "wall_time": (is_seconds, "a number of seconds >= 0"),
+    "timings": (lambda v: isinstance(v, dict) and all(isinstance(k, str) and is_seconds(x) for k, x in v.items()),
                 "a dict of names to seconds >= 0"),
     "solver": (lambda v: isinstance(v, str), "a string"),
-    "dt": (lambda v: v is None or _is_seconds(v), "null or a number >= 0"),
+    "dt": (lambda v: v is None or is_seconds(v), "null or a number >= 0"),
     "split": (lambda v: isinstance(v, bool), "true or false"),
     "health": (lambda v: isinstance(v, list) and all(isinstance(m, str) for m in v), "a list of strings"),
     "functional_name": (lambda v: v is None or isinstance(v, str), "null or a string"),
@@ -300,62 +289,99 @@ _RESULT_FIELDS = {
 _ARRAYS = {"ts", "counts", "xs", "weights", "parents", "w1", "functional", "params"}
 
 
-def _read(path):
-    """``(arrays, meta)`` of a result file, every entry checked against the others."""
+def write_archive(path, meta, arrays, what="metadata"):
+    """Write ``arrays`` and the JSON ``meta`` (as the entry ``meta``) to ``path`` (``.npz``
+    appended when missing; no pickle) and return the path. ``meta`` must be JSON (no NaN) and
+    nest at most as deep as :func:`read_archive` reads — a file that cannot be read back is never
+    written; ``what`` names the caller's free-form part in the error. The entry ``meta`` takes the
+    place of a ``"meta"`` key of ``arrays`` (the order of the archive's entries), else comes last."""
     path = Path(path)
+    if path.suffix != ".npz":
+        path = path.with_name(path.name + ".npz")
+    try:
+        text = json.dumps(meta, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{what} must be JSON-serialisable (numbers, strings, lists, dicts): {exc}") from None
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise ValueError(f"metadata nests lists/dicts more than {MAX_JSON_DEPTH - 1} levels deep; flatten it.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    arrays = dict(arrays)
+    arrays["meta"] = np.array(text)
+    with open(path, "wb") as fh:
+        np.savez(fh, **arrays)
+    return path
+
+
+def read_archive(path, fmt):
+    """``(arrays, meta)`` of an ``.npz`` + JSON result file of format ``fmt = (name, version)``,
+    the container checked: a readable archive (``allow_pickle=False``), one ``meta`` JSON string
+    nested at most ``MAX_JSON_DEPTH`` deep, a JSON object of this format and a version this w1flow
+    reads. Each failure is a :class:`ResultFileError` naming the entry; the caller checks the rest.
+    Shared by :class:`FlowResult` and :class:`~w1flow.generative.TrainResult`."""
+    path = Path(path)
+    what = fmt[0].rpartition(".")[2]
     try:
         npz = np.load(path, allow_pickle=False)
-        if not hasattr(npz, "files"):  # a .npy: one array, not the archive FlowResult.save writes
+        if not hasattr(npz, "files"):  # a .npy: one array, not the archive save writes
             raise ValueError(f"it holds one array ({npz.dtype} {npz.shape}), not an .npz archive")
         with npz:
             arrays = {k: npz[k] for k in npz.files}
     # a truncated or damaged zip fails on opening (BadZipFile, OSError) or on reading an entry
     # (BadZipFile, zlib.error, EOFError, ValueError for a damaged .npy header)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ResultFileError(path, "file", f"not a saved FlowResult (.npz written by FlowResult.save): "
+        raise ResultFileError(path, "file", f"not a saved {what} (.npz written by {what}.save): "
                                             f"{type(exc).__name__}: {exc}") from None
     if "meta" not in arrays:
-        raise ResultFileError(path, "meta", "not a saved FlowResult: it has no 'meta' entry.")
-    meta = _read_meta(path, arrays.pop("meta"))
-    _check_arrays(path, arrays, meta)
-    return arrays, meta
-
-
-def _read_meta(path, raw):
+        raise ResultFileError(path, "meta", f"not a saved {what}: it has no 'meta' entry.")
+    raw = arrays.pop("meta")
     if raw.ndim != 0 or raw.dtype.kind != "U":
         raise ResultFileError(path, "meta", f"must be one JSON string, got an array of {raw.dtype} {raw.shape}.")
     text = str(raw)
     depth = _json_depth(text)
     if depth > MAX_JSON_DEPTH:
         raise ResultFileError(path, "meta", f"its JSON nests {depth} levels deep (at most {MAX_JSON_DEPTH} "
-                                            "are read); the file is damaged or was not written by FlowResult.save.")
+                                            f"are read); the file is damaged or was not written by {what}.save.")
     try:
         meta = json.loads(text)
     except (ValueError, RecursionError) as exc:  # JSONDecodeError is a ValueError
         raise ResultFileError(path, "meta", f"is not valid JSON ({exc}).") from None
     if not isinstance(meta, dict):
         raise ResultFileError(path, "meta", f"must be a JSON object, got {type(meta).__name__}.")
-    if meta.get("format") != RESULT_FORMAT[0]:
-        raise ResultFileError(path, "format", f"not a saved FlowResult (format {meta.get('format')!r}).")
+    if meta.get("format") != fmt[0]:
+        raise ResultFileError(path, "format", f"not a saved {what} (format {meta.get('format')!r}).")
     version = meta.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version < 1:
         raise ResultFileError(path, "version", f"must be a result format number >= 1, got {version!r}.")
-    if version > RESULT_FORMAT[1]:
+    if version > fmt[1]:
         raise ResultFileError(path, "version", f"written by a newer w1flow (result format {version}; this one "
-                                               f"reads up to {RESULT_FORMAT[1]}): upgrade w1flow to read it.")
-    dim = meta.get("dim")
-    if not _is_count(dim):
-        raise ResultFileError(path, "dim", f"must be an integer >= 0 (the space dimension), got {dim!r}.")
-    for key, kind in (("result", dict), ("metadata", dict), ("versions", dict)):
-        if not isinstance(meta.get(key), kind):
+                                               f"reads up to {fmt[1]}): upgrade w1flow to read it.")
+    return arrays, meta
+
+
+def check_fields(path, meta, keys, entries):
+    """Check ``meta``'s JSON objects ``keys`` and the entries of ``meta["result"]`` against
+    ``entries`` (``name: (test, what it must be)``), naming the first one at fault."""
+    for key in keys:
+        if not isinstance(meta.get(key), dict):
             raise ResultFileError(path, key, f"must be a JSON object, got {type(meta.get(key)).__name__}.")
     r = meta["result"]
-    for key, (ok, what) in _RESULT_FIELDS.items():
+    for key, (ok, what) in entries.items():
         if key not in r:
             raise ResultFileError(path, f"result.{key}", "is missing.")
         if not ok(r[key]):
             raise ResultFileError(path, f"result.{key}", f"must be {what}, got {r[key]!r}.")
-    return meta
+
+
+def _read(path):
+    """``(arrays, meta)`` of a result file, every entry checked against the others."""
+    path = Path(path)
+    arrays, meta = read_archive(path, RESULT_FORMAT)
+    dim = meta.get("dim")
+    if not is_count(dim):
+        raise ResultFileError(path, "dim", f"must be an integer >= 0 (the space dimension), got {dim!r}.")
+    check_fields(path, meta, ("result", "metadata", "versions"), _RESULT_FIELDS)
+    _check_arrays(path, arrays, meta)
+    return arrays, meta
 
 
 def _check_arrays(path, arrays, meta):

@@ -3,17 +3,12 @@ pickle, as :class:`w1flow.FlowResult`)."""
 
 from __future__ import annotations
 
-import json
-import numbers
-import zipfile
-import zlib
 from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
 import numpy as np
 
-from .._files import MAX_JSON_DEPTH, json_depth
-from ..result import ResultFileError
+from ..result import ResultFileError, check_fields, is_count, is_seconds, read_archive, write_archive
 
 __all__ = ["TrainResult", "HISTORY", "history_arrays", "RESULT_FORMAT"]
 
@@ -105,9 +100,6 @@ class TrainResult:
 
         Returns the :class:`~pathlib.Path` written (``.npz`` appended when missing).
         """
-        path = Path(path)
-        if path.suffix != ".npz":
-            path = path.with_name(path.name + ".npz")
         gen = self.generator
         meta = {"format": RESULT_FORMAT[0], "version": RESULT_FORMAT[1],
                 "result": {f: getattr(self, f) for f in _SCALARS},
@@ -115,21 +107,10 @@ class TrainResult:
                 "generator": None if gen is None else {"class": type(gen).__name__,
                                                        "settings": _jsonable(gen.settings())},
                 "metadata": {} if metadata is None else metadata}
-        try:
-            text = json.dumps(meta, allow_nan=False)
-        except (TypeError, ValueError) as exc:
-            raise TypeError(f"metadata and config must be JSON-serialisable (numbers, strings, lists, dicts): {exc}") \
-                from None
-        if json_depth(text) > MAX_JSON_DEPTH:
-            raise ValueError(f"metadata nests lists/dicts more than {MAX_JSON_DEPTH - 1} levels deep; flatten it.")
         arrays = {f"history.{k}": np.asarray(v) for k, v in self.history.items()}
         if gen is not None:
             arrays["theta"] = np.asarray(gen.theta, dtype=np.float64)
-        arrays["meta"] = np.array(text)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "wb") as fh:
-            np.savez(fh, **arrays)
-        return path
+        return write_archive(path, meta, arrays, what="metadata and config")
 
     @classmethod
     def load(cls, path):
@@ -165,80 +146,30 @@ def _jsonable(v):
     return v
 
 
-def _is_count(v):
-    return isinstance(v, numbers.Integral) and not isinstance(v, bool) and v >= 0
-
-
-def _is_seconds(v):
-    return isinstance(v, numbers.Real) and not isinstance(v, bool) and v >= 0
-
-
 _RESULT_FIELDS = {
     "status": (lambda v: isinstance(v, str) and v != "", "a non-empty string"),
     "message": (lambda v: isinstance(v, str), "a string"),
-    "n_iter": (_is_count, "an integer >= 0"),
-    "generator_steps": (_is_count, "an integer >= 0"),
-    "critic_updates": (_is_count, "an integer >= 0"),
-    "lp_solves": (_is_count, "an integer >= 0"),
-    "wall_time": (_is_seconds, "a number of seconds >= 0"),
-    "eval_time": (_is_seconds, "a number of seconds >= 0"),
+    "n_iter": (is_count, "an integer >= 0"),
+    "generator_steps": (is_count, "an integer >= 0"),
+    "critic_updates": (is_count, "an integer >= 0"),
+    "lp_solves": (is_count, "an integer >= 0"),
+    "wall_time": (is_seconds, "a number of seconds >= 0"),
+    "eval_time": (is_seconds, "a number of seconds >= 0"),
 }
 _SCALARS = tuple(_RESULT_FIELDS)
 
 
 def _read(path):
     """``(arrays, meta)`` of a saved TrainResult, every entry checked."""
-    try:
-        npz = np.load(path, allow_pickle=False)
-        if not hasattr(npz, "files"):
-            raise ValueError(f"it holds one array ({npz.dtype} {npz.shape}), not an .npz archive")
-        with npz:
-            arrays = {k: npz[k] for k in npz.files}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
-        raise ResultFileError(path, "file", f"not a saved TrainResult (.npz written by TrainResult.save): "
-                                            f"{type(exc).__name__}: {exc}") from None
-    if "meta" not in arrays:
-        raise ResultFileError(path, "meta", "not a saved TrainResult: it has no 'meta' entry.")
-    meta = _read_meta(path, arrays.pop("meta"))
-    _check_arrays(path, arrays, meta)
-    return arrays, meta
-
-
-def _read_meta(path, raw):
-    if raw.ndim != 0 or raw.dtype.kind != "U":
-        raise ResultFileError(path, "meta", f"must be one JSON string, got an array of {raw.dtype} {raw.shape}.")
-    text = str(raw)
-    if json_depth(text) > MAX_JSON_DEPTH:
-        raise ResultFileError(path, "meta", f"its JSON nests more than {MAX_JSON_DEPTH} levels deep; the file is "
-                                            "damaged or was not written by TrainResult.save.")
-    try:
-        meta = json.loads(text)
-    except (ValueError, RecursionError) as exc:
-        raise ResultFileError(path, "meta", f"is not valid JSON ({exc}).") from None
-    if not isinstance(meta, dict):
-        raise ResultFileError(path, "meta", f"must be a JSON object, got {type(meta).__name__}.")
-    if meta.get("format") != RESULT_FORMAT[0]:
-        raise ResultFileError(path, "format", f"not a saved TrainResult (format {meta.get('format')!r}).")
-    version = meta.get("version")
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-        raise ResultFileError(path, "version", f"must be a result format number >= 1, got {version!r}.")
-    if version > RESULT_FORMAT[1]:
-        raise ResultFileError(path, "version", f"written by a newer w1flow (result format {version}; this one "
-                                               f"reads up to {RESULT_FORMAT[1]}): upgrade w1flow to read it.")
-    for key in ("result", "config", "metadata"):
-        if not isinstance(meta.get(key), dict):
-            raise ResultFileError(path, key, f"must be a JSON object, got {type(meta.get(key)).__name__}.")
+    arrays, meta = read_archive(path, RESULT_FORMAT)
+    check_fields(path, meta, ("result", "config", "metadata"), {})
     g = meta.get("generator")
     if g is not None and not (isinstance(g, dict) and isinstance(g.get("class"), str)
                               and isinstance(g.get("settings"), dict)):
         raise ResultFileError(path, "generator", "must be null or {'class': name, 'settings': {...}}.")
-    r = meta["result"]
-    for key, (ok, what) in _RESULT_FIELDS.items():
-        if key not in r:
-            raise ResultFileError(path, f"result.{key}", "is missing.")
-        if not ok(r[key]):
-            raise ResultFileError(path, f"result.{key}", f"must be {what}, got {r[key]!r}.")
-    return meta
+    check_fields(path, meta, (), _RESULT_FIELDS)
+    _check_arrays(path, arrays, meta)
+    return arrays, meta
 
 
 def _check_arrays(path, arrays, meta):
