@@ -79,6 +79,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import read_toml
 from ._validation import as_int, as_nonnegative_float, as_positive_float
 from .registry import ORACLES, PROBLEMS, SOLVERS
 
@@ -248,27 +249,12 @@ def _options_of(table, cfg, factory, reserved, exclude=()):
     return opts
 
 
-def _load_toml(path):
-    try:
-        import tomllib
-    except ImportError:  # Python 3.10
-        try:
-            import tomli as tomllib
-        except ImportError:
-            raise ConfigError("reading a TOML config needs Python >= 3.11 or `pip install tomli`.") from None
-    with open(path, "rb") as fh:
-        try:
-            return tomllib.load(fh)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(f"{path} is not valid TOML: {exc}") from None
-
-
 def load_config(config):
     """Validate a config (a TOML file's path, or the same as a dict); return it as a dict.
 
     Raises :class:`ConfigError` naming the first unknown or missing key, or a bad value.
     """
-    cfg = _load_toml(config) if isinstance(config, (str, Path)) else dict(config)
+    cfg = read_toml(config, ConfigError) if isinstance(config, (str, Path)) else dict(config)
     _check_keys("top level", cfg, _TABLES, "")
     for table in _REQUIRED:
         if table not in cfg:
