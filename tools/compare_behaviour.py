@@ -631,6 +631,14 @@ KSTUDY_CELLS = (("8 Gaussians", "w1fe", 1, 0.1, 0, "critic"), ("8 Gaussians", "w
 KSTUDY_TINY = dict(critic_updates=30, n_warmup=20, exact_steps=3, eval_samples=100, n_data=400, batch_size=64)
 
 
+def _module_or_none(name):
+    """The module ``name``, or None where this version of w1flow has no such module."""
+    try:
+        return importlib.import_module(name)
+    except ImportError:
+        return None
+
+
 def _kstudy_cell(w1flow, tmp, target, method, K, dt, seed, mode):
     """ADAPTER (the one place that knows where the K study lives): one K-study cell as a dict of
     ``experiments.run_cell``'s fields, or ``{"not_comparable": ...}`` when this version has no API
@@ -640,16 +648,10 @@ def _kstudy_cell(w1flow, tmp, target, method, K, dt, seed, mode):
     seed, mode, **overrides)`` (b4824c1: the reference the runner's cell must equal)."""
     import inspect
 
-    try:
-        kinds = importlib.import_module("w1flow.sweep.kinds")
-    except ImportError:
-        kinds = None
+    kinds = _module_or_none("w1flow.sweep.kinds")
     if kinds is not None and "generator" in getattr(kinds, "KINDS", {}):
         return _kstudy_via_runner(w1flow, tmp, target, method, K, dt, seed, mode)
-    try:
-        ex = importlib.import_module("w1flow.generative.experiments")
-    except ImportError:
-        ex = None
+    ex = _module_or_none("w1flow.generative.experiments")
     run_cell = getattr(ex, "run_cell", None)
     if run_cell is not None:
         params = inspect.signature(run_cell).parameters
@@ -735,12 +737,7 @@ def _kstudy_summary(cell):
 def _noise_floor(w1flow, target, n, seed):
     """ADAPTER: the noise floor of a K-study target (experiments.noise_floor at b4824c1; the one
     evaluation module's ``noise_floor(target_or_sampler, n, seed)`` after the change)."""
-    import importlib
-
-    try:
-        ex = importlib.import_module("w1flow.generative.experiments")
-    except ImportError:
-        ex = None
+    ex = _module_or_none("w1flow.generative.experiments")
     fn = getattr(ex, "noise_floor", None)
     if fn is not None:
         return {"value": fn(target, n=n, seed=seed)}
