@@ -29,7 +29,7 @@ key (``[method] K: W1FE(K=...) must be an integer >= 1, got 0.``)::
     dt = 0.1                         #   [potential] is kind = "gp_critic" (GPCritic's fields, its kind
                                      #   as architecture; lr, betas of its Adam)
 
-    [optimizer]                      # name = "adam" (lr, betas, eps) or "sgd" (lr)
+    [optimizer]                      # name = "adam" (lr, betas, eps) or "sgd" (lr); schedule, final_lr_ratio, ema
     lr = 1e-3
 
     [batches]                        # size; seed defaults to [train] seed
@@ -72,7 +72,7 @@ TRAIN_TABLES = {
     "data": None,
     "potential": None,
     "method": None,
-    "optimizer": {"name", "lr", "betas", "eps"},
+    "optimizer": {"name", "lr", "betas", "eps", "schedule", "final_lr_ratio", "ema"},
     "batches": {"size", "seed"},
     "evaluation": {"every", "samples"},
     "train": {"n_iter", "seed", "backend", "device", "dtype", "num_threads"},

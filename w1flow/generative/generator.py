@@ -28,18 +28,38 @@ def _layout(sizes):
 
 class ThetaState:
     """The checkpoint state protocol of a generator whose parameters are one flat array ``theta``
-    (``MLPGenerator``, ``TorchGenerator``)."""
+    (``MLPGenerator``, ``TorchGenerator``), with the moving average ``ema_theta`` that
+    :func:`~w1flow.generative.train` keeps when its optimiser asks for one (``Adam(ema=...)``);
+    ``None`` otherwise. Sampling uses the average when there is one."""
+
+    ema_theta = None
+
+    def sampling_theta(self, ema=True):
+        """The parameters samples are drawn with: ``ema_theta`` if kept (and ``ema``), else ``theta``."""
+        return self.ema_theta if ema and self.ema_theta is not None else self.theta
 
     def state_dict(self):
-        """The parameters ``theta`` (a copy): a checkpoint's generator state (its settings are fingerprinted)."""
-        return {"theta": self.theta.copy()}
+        """The parameters ``theta`` and the average ``ema_theta`` if kept (copies): a checkpoint's
+        generator state (its settings are fingerprinted)."""
+        d = {"theta": self.theta.copy()}
+        if self.ema_theta is not None:
+            d["ema_theta"] = self.ema_theta.copy()
+        return d
 
     def load_state(self, d):
-        """Copy saved parameters into ``theta`` (in place: views of it stay valid)."""
+        """Copy saved parameters into ``theta`` (in place: views of it stay valid) and the average
+        into ``ema_theta`` (None when the state has none)."""
         theta = np.asarray(d["theta"], dtype=np.float64)
         if theta.shape != self.theta.shape:
             raise ValueError(f"saved parameters have shape {theta.shape}, this generator's {self.theta.shape}.")
+        ema = d.get("ema_theta")
+        if ema is not None:
+            ema = np.array(ema, dtype=np.float64)
+            if ema.shape != self.theta.shape:
+                raise ValueError(f"saved averaged parameters have shape {ema.shape}, this generator's "
+                                 f"{self.theta.shape}.")
         self.theta[:] = theta
+        self.ema_theta = ema
 
 
 class MLPGenerator(ThetaState):
@@ -100,15 +120,16 @@ class MLPGenerator(ThetaState):
         o = self.offs[2 * l + 1]
         return self.theta[o:o + self.sizes[l + 1]]
 
-    def __call__(self, z):
-        """``G_θ(z)`` for latent points z of shape (n, latent_dim)."""
+    def __call__(self, z, ema=True):
+        """``G_θ(z)`` for latent points z of shape (n, latent_dim); with the averaged parameters
+        ``ema_theta`` when training kept them (``ema=False``: the raw ``theta``)."""
         z = as_points(z, "z", dim=self.latent_dim)
-        return numba_kernels().evaluate(self.theta, self.offs, self.sizes, self._act, z)
+        return numba_kernels().evaluate(self.sampling_theta(ema), self.offs, self.sizes, self._act, z)
 
-    def sample(self, n, seed=None):
-        """n generated points from fresh standard normal latents."""
+    def sample(self, n, seed=None, ema=True):
+        """n generated points from fresh standard normal latents (the averaged parameters when kept)."""
         z = as_rng(seed).standard_normal((as_int(n, "n", 1), self.latent_dim))
-        return self(z)
+        return self(z, ema=ema)
 
     def settings(self):
         return {"latent_dim": self.latent_dim, "out_dim": self.out_dim, "hidden": self.hidden,

@@ -9,13 +9,17 @@ latent dimension of ``Batches.latent``, the data dimension of ``Evaluation.held_
 
 from __future__ import annotations
 
+import math
 import numbers
 from dataclasses import dataclass
 
 from .._validation import as_bool, as_float, as_int, as_points
 
 __all__ = ["Batches", "Adam", "SGD", "Evaluation", "TorchBackend", "as_batches", "as_optimizer", "as_evaluation",
-           "as_backend"]
+           "as_backend", "SCHEDULES", "learning_rate", "ema_weight"]
+
+#: The learning-rate schedules over the outer steps (:func:`learning_rate`).
+SCHEDULES = ("constant", "cosine", "stages")
 
 
 def _set(obj, name, value):
@@ -51,17 +55,58 @@ class Batches:
 
 
 def _check_lr(obj):
-    _set(obj, "lr", as_float(obj.lr, f"{type(obj).__name__}(lr=...)", 0.0, low_open=True))
+    """The checks shared by the optimisers: ``lr``, its schedule and the EMA."""
+    cls = type(obj).__name__
+    _set(obj, "lr", as_float(obj.lr, f"{cls}(lr=...)", 0.0, low_open=True))
+    if obj.schedule not in SCHEDULES:
+        raise ValueError(f"{cls}(schedule=...) must be one of {SCHEDULES}, got {obj.schedule!r}.")
+    _set(obj, "final_lr_ratio", as_float(obj.final_lr_ratio, f"{cls}(final_lr_ratio=...)", 0.0, 1.0,
+                                         low_open=True, high_open=False))
+    _set(obj, "ema", as_float(obj.ema, f"{cls}(ema=...) (0: no average)", 0.0, 1.0))
+
+
+def learning_rate(optimizer, it, n_iter):
+    """The generator's learning rate at outer step ``it`` (0-based) of ``n_iter``.
+
+    With ``r = final_lr_ratio`` and ``s = it / n_iter``: ``"constant"`` is ``lr``; ``"cosine"`` is
+    ``lr (r + (1 − r)(1 + cos πs)/2)``, from ``lr`` down to ``r·lr``; ``"stages"`` is ``lr`` until
+    ``s = 1/2``, ``√r·lr`` until ``s = 3/4``, then ``r·lr``. Every optimiser step of an outer step
+    uses that step's rate; the schedule depends only on ``it``, so a resumed run follows it bitwise.
+    """
+    lr, r = optimizer.lr, optimizer.final_lr_ratio
+    if optimizer.schedule == "constant" or n_iter <= 0:
+        return lr
+    s = it / n_iter
+    if optimizer.schedule == "cosine":
+        return lr * (r + (1.0 - r) * 0.5 * (1.0 + math.cos(math.pi * s)))
+    return lr if s < 0.5 else lr * math.sqrt(r) if s < 0.75 else lr * r
+
+
+def ema_weight(optimizer, it):
+    """The weight ``β`` of the average in the EMA update after outer step ``it`` (0-based),
+    ``θ̄ ← β θ̄ + (1 − β) θ``: ``min(ema, (1 + it)/(10 + it))``, so the first steps are not
+    averaged with the initial parameters for long (0 when the EMA is off)."""
+    return min(optimizer.ema, (1.0 + it) / (10.0 + it))
 
 
 @dataclass(frozen=True)
 class Adam:
     """Adam with learning rate ``lr``, decay rates ``betas`` and ``eps`` (the generator's
-    optimiser; defaults are ours: the W1-FE paper does not publish its protocol)."""
+    optimiser; defaults are ours: the W1-FE paper does not publish its protocol).
+
+    ``schedule`` (``"constant"``, ``"cosine"``, ``"stages"``) lowers the rate over the outer steps
+    to ``final_lr_ratio · lr`` (:func:`learning_rate`). ``ema`` > 0 keeps an exponential moving
+    average of the generator's parameters over the outer steps (:func:`ema_weight`); the
+    evaluations, ``generator.sample`` and ``generator(z)`` then use it (``ema=False`` there asks for
+    the raw parameters).
+    """
 
     lr: float = 1e-4
     betas: tuple = (0.5, 0.9)
     eps: float = 1e-8
+    schedule: str = "constant"
+    final_lr_ratio: float = 0.03
+    ema: float = 0.0
     name = "adam"
 
     def __post_init__(self):
@@ -76,9 +121,13 @@ class Adam:
 
 @dataclass(frozen=True)
 class SGD:
-    """Plain gradient descent at learning rate ``lr``."""
+    """Plain gradient descent at learning rate ``lr``; ``schedule``, ``final_lr_ratio`` and ``ema``
+    as for :class:`Adam`."""
 
     lr: float = 1e-4
+    schedule: str = "constant"
+    final_lr_ratio: float = 0.03
+    ema: float = 0.0
     name = "sgd"
     betas = (0.5, 0.9)  # not used; they keep the run's fingerprint that of the old spelling
     eps = 1e-8
@@ -151,7 +200,8 @@ def as_optimizer(optimizer):
     if optimizer is None:
         return Adam()
     if not isinstance(optimizer, (Adam, SGD)):
-        raise TypeError(f"optimizer must be Adam(lr=..., betas=..., eps=...) or SGD(lr=...); got {optimizer!r}.")
+        raise TypeError(f"optimizer must be Adam(lr=..., betas=..., eps=..., schedule=..., ema=...) or "
+                        f"SGD(lr=..., schedule=..., ema=...); got {optimizer!r}.")
     return optimizer
 
 
@@ -185,7 +235,19 @@ def as_backend(backend):
     raise ValueError(f"backend must be 'numpy', 'torch' or TorchBackend(device=..., dtype=...); got {backend!r}.")
 
 
-def optimizer_tuple(optimizer):
-    """The kernels' optimiser arguments ``(lr, beta1, beta2, eps, sgd)``."""
-    return (optimizer.lr, optimizer.betas[0], optimizer.betas[1], optimizer.eps, isinstance(optimizer, SGD))
+def optimizer_tuple(optimizer, lr=None):
+    """The kernels' optimiser arguments ``(lr, beta1, beta2, eps, sgd)`` (``lr``: the scheduled rate)."""
+    return (optimizer.lr if lr is None else lr, optimizer.betas[0], optimizer.betas[1], optimizer.eps,
+            isinstance(optimizer, SGD))
+
+
+def optimizer_config(optimizer):
+    """The optimiser's entries of a run's fingerprint: a schedule and an EMA only when on, so a
+    run without them keeps the fingerprint it had before they existed."""
+    extra = {}
+    if optimizer.schedule != "constant":
+        extra.update(schedule=optimizer.schedule, final_lr_ratio=optimizer.final_lr_ratio)
+    if optimizer.ema:
+        extra["ema"] = optimizer.ema
+    return extra
 

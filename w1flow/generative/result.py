@@ -110,6 +110,8 @@ class TrainResult:
         arrays = {f"history.{k}": np.asarray(v) for k, v in self.history.items()}
         if gen is not None:
             arrays["theta"] = np.asarray(gen.theta, dtype=np.float64)
+            if gen.ema_theta is not None:  # the averaged parameters the samples are drawn with
+                arrays["ema_theta"] = np.asarray(gen.ema_theta, dtype=np.float64)
         return write_archive(path, meta, arrays, what="metadata and config")
 
     @classmethod
@@ -124,7 +126,8 @@ class TrainResult:
         arrays, meta = _read(Path(path))
         r = meta["result"]
         history = {k: arrays[f"history.{k}"] for k in HISTORY}
-        gen = None if meta["generator"] is None else _rebuild(Path(path), meta["generator"], arrays.get("theta"))
+        gen = None if meta["generator"] is None else _rebuild(Path(path), meta["generator"], arrays.get("theta"),
+                                                                arrays.get("ema_theta"))
         return cls(status=r["status"], message=r["message"], history=history, generator=gen, n_iter=r["n_iter"],
                    generator_steps=r["generator_steps"], critic_updates=r["critic_updates"], lp_solves=r["lp_solves"],
                    wall_time=r["wall_time"], eval_time=r["eval_time"], config=meta["config"])
@@ -173,7 +176,7 @@ def _read(path):
 
 
 def _check_arrays(path, arrays, meta):
-    names = {f"history.{k}" for k in HISTORY} | {"theta"}
+    names = {f"history.{k}" for k in HISTORY} | {"theta", "ema_theta"}
     unknown = sorted(set(arrays) - names)
     if unknown:
         raise ResultFileError(path, unknown[0], "is not an entry of a saved TrainResult.")
@@ -197,9 +200,12 @@ def _check_arrays(path, arrays, meta):
         raise ResultFileError(path, "theta", "must be present exactly when the generator is.")
     if "theta" in arrays and (arrays["theta"].ndim != 1 or arrays["theta"].dtype.kind != "f"):
         raise ResultFileError(path, "theta", f"must be a 1-D array of numbers, got {arrays['theta'].dtype}.")
+    if "ema_theta" in arrays and ("theta" not in arrays or arrays["ema_theta"].shape != arrays["theta"].shape
+                                  or arrays["ema_theta"].dtype.kind != "f"):
+        raise ResultFileError(path, "ema_theta", "must be an array of numbers of theta's shape, saved with theta.")
 
 
-def _rebuild(path, spec, theta):
+def _rebuild(path, spec, theta, ema_theta=None):
     from .generator import MLPGenerator
     from .torch_generator import TorchGenerator
 
@@ -214,4 +220,5 @@ def _rebuild(path, spec, theta):
     if theta.shape != gen.theta.shape:
         raise ResultFileError(path, "theta", f"has {theta.size} parameters; the generator has {gen.theta.size}.")
     gen.theta[:] = theta
+    gen.ema_theta = None if ema_theta is None else np.array(ema_theta, dtype=np.float64)
     return gen

@@ -108,22 +108,23 @@ class TorchGenerator(ThetaState):
                                         dtype=p.dtype))
         return module
 
-    def __call__(self, z):
-        """``G_θ(z)`` for latent points z of shape (n, latent_dim), in float64 on the CPU."""
+    def __call__(self, z, ema=True):
+        """``G_θ(z)`` for latent points z of shape (n, latent_dim), in float64 on the CPU; with the
+        averaged parameters ``ema_theta`` when training kept them (``ema=False``: the raw ``theta``)."""
         import torch
 
         z = as_points(z, "z", dim=self.latent_dim)
         with torch.no_grad():
-            out = self.torch_forward(torch.as_tensor(self.theta), torch.as_tensor(z))
+            out = self.torch_forward(torch.as_tensor(self.sampling_theta(ema)), torch.as_tensor(z))
         return out.numpy().astype(np.float64)
 
-    def sample(self, n, seed=None):
+    def sample(self, n, seed=None, ema=True):
         """n generated points from fresh standard normal latents (not for ``"residual"``: pass the
-        source images to ``__call__``)."""
+        source images to ``__call__``); the averaged parameters when kept."""
         if self.kind == "residual":
             raise ValueError("a residual translator maps source images: call it on them, G(x_source).")
         z = as_rng(seed).standard_normal((as_int(n, "n", 1), self.latent_dim))
-        return self(z)
+        return self(z, ema=ema)
 
     def settings(self):
         return {"kind": self.kind, "latent_dim": self.latent_dim, "out_dim": self.out_dim,

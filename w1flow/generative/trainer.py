@@ -48,7 +48,8 @@ from ..status import run_message, run_status
 from .evaluation import diverged, divergence_scale, evaluate_after, evaluation_latents, held_out_w1, radius
 from .generator import MLPGenerator, numba_kernels
 from .methods import METHODS, as_method
-from .options import as_backend, as_batches, as_evaluation, as_optimizer, optimizer_tuple
+from .options import (as_backend, as_batches, as_evaluation, as_optimizer, ema_weight, learning_rate,
+                      optimizer_config, optimizer_tuple)
 from .result import HISTORY, TrainResult, history_arrays
 from .torch_generator import TorchGenerator
 
@@ -99,13 +100,14 @@ def train(generator, data, potential, method=None, *, n_iter=1000, batches=None,
     evaluation = as_evaluation(evaluation, data.shape[1], generator.latent_dim, batches)
     config = dict(method=method.name, K=method.K, dt=method.dt, n_iter=n_iter, batch_size=batches.size,
                   optimizer=optimizer.name, lr=optimizer.lr, betas=optimizer.betas, eps=optimizer.eps, mse=method.mse,
-                  eval_every=evaluation.every, eval_samples=evaluation.samples, seed=batches.seed)
+                  eval_every=evaluation.every, eval_samples=evaluation.samples, seed=batches.seed,
+                  **optimizer_config(optimizer))
     if backend is not None and backend.dtype != "float64":
         config["dtype"] = backend.dtype  # float32 changes the trajectory; float64 keeps old fingerprints
     if checkpoint is not None and not isinstance(checkpoint, Checkpoint):
         checkpoint = Checkpoint(checkpoint)
-    run_id, st = _start(generator, data, potential, config, batches, evaluation, checkpoint)
-    run = _Run(generator, data, st, batches, optimizer, evaluation, backend)
+    run_id, st = _start(generator, data, potential, config, batches, evaluation, checkpoint, optimizer)
+    run = _Run(generator, data, st, batches, optimizer, evaluation, backend, n_iter)
     bar = _progress_bar(evaluation.progress, n_iter, st.it, f"w1flow {method.name} K={method.K}")
     status, message, consistent = "success", "Training ran every iteration.", True
     try:
@@ -190,9 +192,10 @@ class _State:
     counts_before: dict = dc_field(default_factory=dict)  # the oracle's counters at the start
 
 
-def _start(generator, data, potential, config, batches, evaluation, checkpoint):
+def _start(generator, data, potential, config, batches, evaluation, checkpoint, optimizer):
     """The run's fingerprint and its state: fresh, or (resuming) read from the checkpoint into the
-    caller's generator and oracle, which the fingerprint says are this run's."""
+    caller's generator (its parameters and their average) and oracle, which the fingerprint says
+    are this run's."""
     if checkpoint is not None:  # refuse now what could not be saved, not at the first checkpoint
         require_state("generator", generator)
         require_state("potential oracle", potential)
@@ -206,6 +209,9 @@ def _start(generator, data, potential, config, batches, evaluation, checkpoint):
         load_into(checkpoint.path, "potential oracle", potential, saved.get("oracle"))
         return run_id, load_into(checkpoint.path, "training state", _State, saved.get("state"),
                                  theta=generator.theta, oracle=potential)
+    # the average starts at the initial parameters; without one, a stale average of an earlier
+    # training must not go on answering for this generator's samples
+    generator.ema_theta = generator.theta.copy() if optimizer.ema else None
     rng = np.random.default_rng(batches.seed)
     return run_id, _State(theta=generator.theta, m1=np.zeros(generator.n_params), v1=np.zeros(generator.n_params),
                           step=0, rng=rng.bit_generator.state, oracle=potential,
@@ -217,8 +223,9 @@ class _Run:
     (:mod:`w1flow.generative.methods`): the state, the batches' random stream, the generator's
     passes and optimiser steps on the chosen kernels."""
 
-    def __init__(self, generator, data, st, batches, optimizer, evaluation, backend):
+    def __init__(self, generator, data, st, batches, optimizer, evaluation, backend, n_iter):
         self.st, self.data, self.batch_size, self.latent = st, data, batches.size, batches.latent
+        self.generator, self.optimizer, self.n_iter = generator, optimizer, n_iter
         self.latent_dim, self.plan, self.torch = generator.latent_dim, False, backend is not None
         self.rng = np.random.default_rng()
         self.rng.bit_generator.state = st.rng
@@ -242,6 +249,22 @@ class _Run:
     @grad_queries.setter
     def grad_queries(self, value):
         self.st.grad_queries = value
+
+    def begin_step(self):
+        """Set this outer step's learning rate (the optimiser's schedule)."""
+        self.opt = optimizer_tuple(self.optimizer, learning_rate(self.optimizer, self.st.it, self.n_iter))
+
+    def average(self):
+        """The EMA update of the generator's averaged parameters after this outer step (if kept)."""
+        if self.optimizer.ema:
+            beta = ema_weight(self.optimizer, self.st.it)
+            ema = self.generator.ema_theta
+            ema *= beta
+            ema += (1.0 - beta) * self.st.theta
+
+    def evaluate_sampling(self, z):
+        """``G(z)`` with the parameters samples are drawn with (the average when kept)."""
+        return self.kernels.evaluate(self.generator.sampling_theta(), *self.args, z)
 
     def draw_latent(self):
         if self.latent is None:
@@ -271,6 +294,7 @@ def _outer_step(run, method, evaluation, n_iter):
     evaluation and the history. None, or ``(status, message)`` when the run must stop."""
     st, oracle = run.st, run.st.oracle
     t0 = time.perf_counter()
+    run.begin_step()
     z_c = run.draw_latent()
     xd = run.draw_data()
     out_c = run.evaluate(z_c)
@@ -294,6 +318,7 @@ def _outer_step(run, method, evaluation, n_iter):
     st.elapsed += time.perf_counter() - t0
     if not np.all(np.isfinite(st.theta)):
         return "nonfinite", run_message("nonfinite", f"(the generator's parameters, iteration {st.it}); lower lr")
+    run.average()
     if run.scale is None:  # this call's reference scale, from its first batch
         run.scale = divergence_scale(run.centre, run.data_radius, out_c, st.theta)
     why = diverged(run.scale, out + moved, st.theta, st.v1, float(pot.w1), out_c, xd)
@@ -302,7 +327,7 @@ def _outer_step(run, method, evaluation, n_iter):
     w1 = np.nan
     if evaluate_after(st.it, evaluation.every, n_iter):
         te = time.perf_counter()
-        w1 = held_out_w1(run.evaluate(run.z_eval), evaluation.held_out, evaluation.samples)
+        w1 = held_out_w1(run.evaluate_sampling(run.z_eval), evaluation.held_out, evaluation.samples)
         st.eval_time += time.perf_counter() - te
     before = st.counts_before
     for key, value in (("iteration", st.it + 1), ("w1", w1), ("critic_dual", float(pot.w1)),
