@@ -87,10 +87,10 @@ def test_k1_is_wgan_with_sgd_at_learning_rate_2_dt_eta(data, dt, mse):
     """W1-FE with K = 1 and SGD at η equals WGAN at 2Δtη (2Δtη/d when the MSE averages over d)."""
     eta, d = 0.05, 2
     scale = 2 * dt / (d if mse == "mean" else 1)
-    ta, tb = _pair(data, W1FE(dt=dt, mse=mse), SGD(lr=eta), SGD(lr=scale * eta))
+    ta, tb = _pair(data, W1FE(K=1, dt=dt, mse=mse), SGD(lr=eta), SGD(lr=scale * eta))
     assert np.max(np.abs(ta - tb)) <= 1e-12 * max(1.0, np.abs(tb).max())
     # and a wrong factor is seen: the test can fail
-    _, tc = _pair(data, W1FE(dt=dt, mse=mse), SGD(lr=eta), SGD(lr=1.01 * scale * eta))
+    _, tc = _pair(data, W1FE(K=1, dt=dt, mse=mse), SGD(lr=eta), SGD(lr=1.01 * scale * eta))
     assert np.max(np.abs(ta - tc)) > 1e-9
 
 
@@ -101,10 +101,10 @@ def test_k1_is_wgan_with_adam_at_the_same_lr_and_eps_over_c(data, dt, mse):
     (lr, ε) is WGAN at (lr, ε/c), to round-off."""
     eps, d = 1e-8, 2
     c = 2 * dt / (d if mse == "mean" else 1)
-    ta, tb = _pair(data, W1FE(dt=dt, mse=mse), Adam(lr=1e-3, eps=eps), Adam(lr=1e-3, eps=eps / c))
+    ta, tb = _pair(data, W1FE(K=1, dt=dt, mse=mse), Adam(lr=1e-3, eps=eps), Adam(lr=1e-3, eps=eps / c))
     assert np.max(np.abs(ta - tb)) <= 1e-12 * max(1.0, np.abs(tb).max())
     if dt == 0.01:  # with the same ε the small gradient scale shows
-        _, td = _pair(data, W1FE(dt=dt, mse=mse), Adam(lr=1e-3, eps=1e-2), Adam(lr=1e-3, eps=1e-2))
+        _, td = _pair(data, W1FE(K=1, dt=dt, mse=mse), Adam(lr=1e-3, eps=1e-2), Adam(lr=1e-3, eps=1e-2))
         assert np.max(np.abs(ta - td)) > 1e-9
 
 
@@ -294,11 +294,11 @@ def test_k1_is_the_flows_gan_step_with_sgd_at_2_dt_eta(data, flow):
         def factory():
             return RatioPotential(lambda s: 1.0 / (1.0 + np.exp(-s)), LogRatioEstimator(n_features=50))
     eta, dt = 0.05, 0.3
-    ta, tb = _pair_with(data, factory, W1FE(dt=dt), SGD(lr=eta), SGD(lr=2 * dt * eta))
+    ta, tb = _pair_with(data, factory, W1FE(K=1, dt=dt), SGD(lr=eta), SGD(lr=2 * dt * eta))
     # the classifier refitted by L-BFGS at each step turns round-off in θ into ~1e-12 differences
     tol = 1e-12 if flow == "w2" else 1e-10
     assert np.max(np.abs(ta - tb)) <= tol * max(1.0, np.abs(tb).max())
-    _, tc = _pair_with(data, factory, W1FE(dt=dt), SGD(lr=eta), SGD(lr=1.01 * 2 * dt * eta))
+    _, tc = _pair_with(data, factory, W1FE(K=1, dt=dt), SGD(lr=eta), SGD(lr=1.01 * 2 * dt * eta))
     assert np.max(np.abs(ta - tc)) > 1e-6
 
 
@@ -340,7 +340,7 @@ def test_oracles_with_particle_velocities_are_used_at_their_own_particles():
 
 # -- issue [S]: finite divergence is a status, never "success" ------------------------------------
 @pytest.mark.parametrize("kw, cause", [(dict(optimizer=Adam(lr=1e12)), "lower lr"),
-                                       (dict(method=W1FE(dt=1e300)), "lower dt")])
+                                       (dict(method=W1FE(K=1, dt=1e300)), "lower dt")])
 def test_exploding_training_stops_as_diverged(data, kw, cause):
     """lr = 1e12 sent the outputs to ~1e25 (and the exact dual with them); dt = 1e300 overflowed Adam's
     second moment, which froze θ: both reported "success". The rule (docs/reliability.md) must stop
@@ -392,7 +392,7 @@ def test_divergence_rule_does_not_fire_on_a_generator_far_from_tiny_data():
     """S includes the first generated batch's radius: data of radius ~2e-3 and a generator starting
     at outputs ~1 train normally (1e3 times the data's radius alone would be exceeded at once)."""
     gen = MLPGenerator(2, 2, hidden=(16,), seed=1)
-    res = train(gen, 1e-3 * eight_gaussians(500, seed=0), wf.ExactPotential(), W1FE(dt=1e-4), n_iter=4, batches=32,
+    res = train(gen, 1e-3 * eight_gaussians(500, seed=0), wf.ExactPotential(), W1FE(K=1, dt=1e-4), n_iter=4, batches=32,
                 optimizer=Adam(lr=1e-3))
     assert res.status == "success", res.message
 

@@ -8,7 +8,7 @@ import numpy as np
 from ._validation import as_positive_float, as_positive_int
 
 __all__ = ["gaussian_blob", "eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "digits",
-           "rng_from", "transform_digits"]
+           "rng_from", "transform_digits", "random_mixture", "random_mixture_spec"]
 
 
 def rng_from(seed):
@@ -53,6 +53,56 @@ def twenty_five_gaussians(n, spacing=1.0, std=0.05, seed=None):
     k = np.arange(n) % 25
     centers = spacing * np.stack([k % 5 - 2.0, k // 5 - 2.0], axis=1)
     return centers + std * rng.standard_normal((n, 2))
+
+
+def random_mixture_spec(family_seed):
+    """The Gaussian mixture number ``family_seed`` of a seeded random family of 2-D targets.
+
+    From ``np.random.default_rng([family_seed, 31])``: a number of modes k uniform in {2, …, 8};
+    means uniform in the square [−2, 2]²; each covariance ``R diag(s₁², s₂²) Rᵀ`` with a uniform
+    rotation R and standard deviations s uniform in [0.05, 0.5]; weights Dirichlet(2, …, 2).
+
+    Returns a dict with ``means`` (k, 2), ``covs`` (k, 2, 2), ``weights`` (k,) and ``connected``:
+    whether the modes form one cluster when two modes are linked if their means lie within
+    ``2 (σ_i + σ_j)`` of each other (σ the mode's largest standard deviation), i.e. the density
+    has no gap wider than about two standard deviations between groups of modes. This predicate
+    is ours; it says which targets a generator of a connected latent can fill without leaving
+    mass on bridges.
+    """
+    if isinstance(family_seed, bool) or not isinstance(family_seed, (int, np.integer)) or family_seed < 0:
+        raise ValueError(f"family_seed must be an integer >= 0, got {family_seed!r}.")
+    rng = np.random.default_rng([int(family_seed), 31])
+    k = int(rng.integers(2, 9))
+    means = rng.uniform(-2.0, 2.0, (k, 2))
+    sds = rng.uniform(0.05, 0.5, (k, 2))
+    angles = rng.uniform(0.0, np.pi, k)
+    weights = rng.dirichlet(np.full(k, 2.0))
+    covs = np.empty((k, 2, 2))
+    for i in range(k):
+        c, s_ = np.cos(angles[i]), np.sin(angles[i])
+        R = np.array([[c, -s_], [s_, c]])
+        covs[i] = R @ np.diag(sds[i] ** 2) @ R.T
+    reach = sds.max(axis=1)
+    linked = np.linalg.norm(means[:, None] - means[None], axis=2) <= 2.0 * (reach[:, None] + reach[None])
+    seen, todo = {0}, [0]
+    while todo:
+        i = todo.pop()
+        for j in np.flatnonzero(linked[i]):
+            if int(j) not in seen:
+                seen.add(int(j))
+                todo.append(int(j))
+    return {"means": means, "covs": covs, "weights": weights, "connected": len(seen) == k}
+
+
+def random_mixture(n, family_seed=100, seed=None):
+    """n samples of the Gaussian mixture ``family_seed`` of the random family
+    (:func:`random_mixture_spec`); the mode of each sample is drawn by the weights."""
+    n = as_positive_int(n, "n")
+    spec = random_mixture_spec(family_seed)
+    rng = rng_from(seed)
+    modes = rng.choice(spec["weights"].size, size=n, p=spec["weights"])
+    chol = np.linalg.cholesky(spec["covs"])
+    return spec["means"][modes] + np.einsum("nij,nj->ni", chol[modes], rng.standard_normal((n, 2)))
 
 
 def two_moons(n, noise=0.05, seed=None):

@@ -19,9 +19,10 @@ key (``[method] K: W1FE(K=...) must be an integer >= 1, got 0.``)::
     # ... or the 8x8 digits (scikit-learn): digits = "generate" or "translate" (thickened digits
     #     back to the original style; transform = "thicken", "blur" or "rotate")
 
-    [potential]                      # the oracle, as [potential] of a flow config: kind and options
-    kind = "critic"                  #   exact, entropic, quantile, critic, torch_critic
-    hidden = [48, 48]                # its seed defaults to [train] seed
+    [potential]                      # the oracle: kind = "recipe" is train's default critic (the recipe,
+    kind = "recipe"                  #   w1flow.generative.recipe; only a seed), or as [potential] of a flow
+                                     #   config, kind and options: exact, entropic, quantile, critic, torch_critic
+                                     # its seed defaults to [train] seed
 
     [method]                         # a generator-update rule of w1flow.generative.METHODS
     name = "w1fe"                    #   w1fe (K, dt, mse), wgan, naive_same (K), naive_fresh (K);
@@ -29,8 +30,8 @@ key (``[method] K: W1FE(K=...) must be an integer >= 1, got 0.``)::
     dt = 0.1                         #   [potential] is kind = "gp_critic" (GPCritic's fields, its kind
                                      #   as architecture; lr, betas of its Adam)
 
-    [optimizer]                      # name = "adam" (lr, betas, eps) or "sgd" (lr); schedule, final_lr_ratio, ema
-    lr = 1e-3
+    [optimizer]                      # name = "adam" (lr, betas, eps) or "sgd" (lr); schedule ("constant",
+    lr = 1e-3                        #   "cosine", "stages"), final_lr_ratio, ema (0: off); default the recipe's
 
     [batches]                        # size; seed defaults to [train] seed
     size = 256
@@ -83,7 +84,8 @@ _DATA_SOURCES = ("target", "dataset", "file", "digits")
 _DATA_KEYS = {"n", "held_out", "seed", "held_out_seed", "key", "held_out_file", "transform"}
 _VALIDATION_N = 8
 #: The datasets of w1flow.datasets a [data] table may name (``dataset = ...``, with their options).
-_DATASETS = ("eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "gaussian_blob")
+_DATASETS = ("eight_gaussians", "twenty_five_gaussians", "two_moons", "swiss_roll", "ring", "gaussian_blob",
+             "random_mixture")
 
 
 def is_train_config(raw):
@@ -330,7 +332,8 @@ def _gp_critic(spec, seed):
     spec = {k: v for k, v in spec.items() if k != "kind"}
     if "architecture" in spec:  # GPCritic's own kind: "dcgan" or "mlp"
         spec["kind"] = spec.pop("architecture")
-    adam = _make("potential", Adam, {k: spec.pop(k) for k in ("lr", "betas", "eps") if k in spec})
+    adam = _make("potential", Adam, {"lr": 1e-4, "schedule": "constant", "ema": 0.0,
+                                     **{k: spec.pop(k) for k in ("lr", "betas", "eps") if k in spec}})
     return _make("potential", GPCritic, {**_options("potential", spec, GPCritic, {"optimizer"}, (("seed", seed),)),
                                          "optimizer": adam})
 
@@ -341,9 +344,17 @@ def _potential(spec, seed, method):
             _fail("potential", "kind", "'gp_critic' goes with [method] name = 'wgan_gp_reference' (the plain torch "
                                        f"loop) and only with it; got kind {spec['kind']!r} with method {method!r}.")
         return _gp_critic(spec, seed)
+    if spec["kind"] == "recipe":  # train's default critic (w1flow.generative.recipe)
+        from .recipe import recipe_critic
+
+        extra = sorted(set(spec) - {"kind", "seed"})
+        if extra:
+            _fail("potential", extra[0], "does not go with kind = 'recipe' (the recipe's critic takes only a seed; "
+                                         "kind = 'critic' takes CriticPotential's options).")
+        return recipe_critic(seed=spec.get("seed", seed))
     table = _oracles()
     if spec["kind"] not in table:
-        _fail("potential", "kind", f"must be one of {', '.join(table)}, got {spec['kind']!r}.")
+        _fail("potential", "kind", f"must be one of recipe, {', '.join(table)}, got {spec['kind']!r}.")
     cls = table[spec["kind"]]
     return _make("potential", cls, _options("potential", spec, cls, {"kind"}, (("seed", seed),)))
 
@@ -367,10 +378,12 @@ def _method(spec):
     return _make("method", cls, _options("method", spec, cls, {"name"}))
 
 
-def _optimizer(spec):
+def _optimizer(spec, reference=False):
     from .options import SGD, Adam
 
     spec = dict(spec)
+    if reference:  # the plain torch loop's Adam: torch's, with no schedule or average
+        spec = {"lr": 1e-4, "schedule": "constant", "ema": 0.0, **spec}
     name = spec.pop("name", "adam")
     classes = {"adam": Adam, "sgd": SGD}
     if name not in classes:
@@ -403,7 +416,7 @@ def build_train(cfg, small=False):
                 potential=_potential(cfg["potential"], seed, cfg["method"]["name"]), method=_method(cfg["method"]),
                 n_iter=train["n_iter"],
                 batches=_make("batches", Batches, {"seed": seed, "latent": latent, **cfg["batches"]}),
-                optimizer=_optimizer(cfg["optimizer"]), evaluation=_make("evaluation", Evaluation, evaluation),
+                optimizer=_optimizer(cfg["optimizer"], cfg["method"]["name"] == _REFERENCE), evaluation=_make("evaluation", Evaluation, evaluation),
                 backend=backend)
 
 

@@ -6,6 +6,7 @@ import numpy as np
 
 from .._validation import as_int, as_points, as_rng, as_seed
 from ..potentials.critic import mlp_layout
+from .recipe import RECIPE
 
 __all__ = ["MLPGenerator"]
 
@@ -72,7 +73,7 @@ class MLPGenerator(ThetaState):
     out_dim : int
         Dimension of the generated points (the data's).
     hidden : sequence of int
-        Hidden widths, e.g. ``(64, 64)``.
+        Hidden widths; default the recipe's ``(64, 64)``.
     activation : {"relu", "tanh"}
         Hidden activation.
     seed : int, Generator or None
@@ -84,7 +85,7 @@ class MLPGenerator(ThetaState):
         All parameters in one flat float64 vector (the optimisers update it in place).
     """
 
-    def __init__(self, latent_dim=2, out_dim=2, hidden=(64, 64), activation="relu", seed=None):
+    def __init__(self, latent_dim=2, out_dim=2, hidden=RECIPE["hidden"], activation="relu", seed=None):
         self.latent_dim = as_int(latent_dim, "latent_dim", 1)
         self.out_dim = as_int(out_dim, "out_dim", 1)
         hidden = (hidden,) if isinstance(hidden, int) and not isinstance(hidden, bool) else hidden

@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._validation import as_float, as_int
+from .recipe import RECIPE
 
 __all__ = ["W1FE", "WGAN", "NaiveSame", "NaiveFresh", "METHODS", "method_from_name"]
 
@@ -36,11 +37,12 @@ __all__ = ["W1FE", "WGAN", "NaiveSame", "NaiveFresh", "METHODS", "method_from_na
 @dataclass(frozen=True)
 class W1FE:
     """W1-FE with persistency ``K`` (generator steps per outer step) and Euler step ``dt`` (units of
-    the data, > 0). ``mse`` is the loss normalisation: ``(1/n) Σ_i |G(z_i) − y_i|²`` (``"sum"`` over
-    coordinates) or also divided by d (``"mean"``, as torch's ``MSELoss``)."""
+    the data, > 0); both default to the recipe's (:mod:`w1flow.generative.recipe`). ``mse`` is the
+    loss normalisation: ``(1/n) Σ_i |G(z_i) − y_i|²`` (``"sum"`` over coordinates) or also divided
+    by d (``"mean"``, as torch's ``MSELoss``)."""
 
-    K: int = 1
-    dt: float = 0.1
+    K: int = RECIPE["K"]
+    dt: float = RECIPE["dt"]
     mse: str = "sum"
     name = "w1fe"
     keeps_forward = False  # the targets' forward pass is not the first step's

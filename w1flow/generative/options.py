@@ -14,6 +14,7 @@ import numbers
 from dataclasses import dataclass
 
 from .._validation import as_bool, as_float, as_int, as_points
+from .recipe import RECIPE
 
 __all__ = ["Batches", "Adam", "SGD", "Evaluation", "TorchBackend", "as_batches", "as_optimizer", "as_evaluation",
            "as_backend", "SCHEDULES", "learning_rate", "ema_weight"]
@@ -43,7 +44,7 @@ class Batches:
     points are drawn from instead of a standard normal: the source images of a domain
     translation."""
 
-    size: int = 256
+    size: int = RECIPE["batch_size"]
     seed: int = 0
     latent: object = None
 
@@ -92,7 +93,8 @@ def ema_weight(optimizer, it):
 @dataclass(frozen=True)
 class Adam:
     """Adam with learning rate ``lr``, decay rates ``betas`` and ``eps`` (the generator's
-    optimiser; defaults are ours: the W1-FE paper does not publish its protocol).
+    optimiser; the defaults are the recipe's, :mod:`w1flow.generative.recipe`: the W1-FE paper
+    does not publish its protocol).
 
     ``schedule`` (``"constant"``, ``"cosine"``, ``"stages"``) lowers the rate over the outer steps
     to ``final_lr_ratio · lr`` (:func:`learning_rate`). ``ema`` > 0 keeps an exponential moving
@@ -101,12 +103,12 @@ class Adam:
     the raw parameters).
     """
 
-    lr: float = 1e-4
-    betas: tuple = (0.5, 0.9)
+    lr: float = RECIPE["lr"]
+    betas: tuple = RECIPE["betas"]
     eps: float = 1e-8
-    schedule: str = "constant"
-    final_lr_ratio: float = 0.03
-    ema: float = 0.0
+    schedule: str = RECIPE["schedule"]
+    final_lr_ratio: float = RECIPE["final_lr_ratio"]
+    ema: float = RECIPE["ema"]
     name = "adam"
 
     def __post_init__(self):
@@ -122,11 +124,12 @@ class Adam:
 @dataclass(frozen=True)
 class SGD:
     """Plain gradient descent at learning rate ``lr``; ``schedule``, ``final_lr_ratio`` and ``ema``
-    as for :class:`Adam`."""
+    as for :class:`Adam` (off by default: plain SGD is the reference of the K = 1 ≡ WGAN identity,
+    not the recipe)."""
 
     lr: float = 1e-4
     schedule: str = "constant"
-    final_lr_ratio: float = 0.03
+    final_lr_ratio: float = RECIPE["final_lr_ratio"]
     ema: float = 0.0
     name = "sgd"
     betas = (0.5, 0.9)  # not used; they keep the run's fingerprint that of the old spelling
@@ -196,7 +199,7 @@ def as_batches(batches):
 
 
 def as_optimizer(optimizer):
-    """``Adam()`` for None, an ``Adam`` or ``SGD`` as given."""
+    """``Adam()`` (the recipe's) for None, an ``Adam`` or ``SGD`` as given."""
     if optimizer is None:
         return Adam()
     if not isinstance(optimizer, (Adam, SGD)):

@@ -55,7 +55,7 @@ class GPCritic:
     n_critic: int = 5
     warmup: int = 0
     penalty: float = 10.0
-    optimizer: Adam = Adam()
+    optimizer: Adam = None  # default: Adam at lr 1e-4, betas (0.5, 0.9), no schedule or average (torch's Adam)
     fresh_batches: bool = True
 
     def __post_init__(self):
@@ -64,9 +64,24 @@ class GPCritic:
         for name, low in (("n_critic", 1), ("warmup", 0)):
             object.__setattr__(self, name, as_int(getattr(self, name), f"GPCritic({name}=...)", low))
         object.__setattr__(self, "penalty", as_float(self.penalty, "GPCritic(penalty=...)", 0.0))
+        if self.optimizer is None:
+            object.__setattr__(self, "optimizer", plain_adam())
         if not isinstance(self.optimizer, Adam):
             raise TypeError(f"GPCritic(optimizer=...) must be an Adam(lr=..., betas=...); got {self.optimizer!r}.")
+        _refuse_schedule(self.optimizer, "GPCritic(optimizer=...)")
         object.__setattr__(self, "fresh_batches", as_bool(self.fresh_batches, "GPCritic(fresh_batches=...)"))
+
+
+def plain_adam():
+    """The reference loop's Adam: lr 1e-4, betas (0.5, 0.9), a constant rate and no average (the
+    loop is torch's own ``torch.optim.Adam``, which has neither)."""
+    return Adam(lr=1e-4, betas=(0.5, 0.9), schedule="constant", ema=0.0)
+
+
+def _refuse_schedule(optimizer, name):
+    if optimizer.schedule != "constant" or optimizer.ema:
+        raise ValueError(f"{name}: the plain torch loop runs torch's Adam at a constant rate and keeps no "
+                         f"parameter average; pass Adam(lr=..., schedule='constant', ema=0.0), got {optimizer!r}.")
 
 
 def wgan_gp_reference(generator, data, critic=None, *, n_iter=1000, batches=None, optimizer=None, evaluation=None,
@@ -107,10 +122,11 @@ def wgan_gp_reference(generator, data, critic=None, *, n_iter=1000, batches=None
     critic = GPCritic() if critic is None else critic
     if not isinstance(critic, GPCritic):
         raise TypeError(f"critic must be a GPCritic(kind=..., n_critic=..., ...); got {critic!r}.")
-    batches, optimizer = as_batches(batches), as_optimizer(optimizer)
+    batches, optimizer = as_batches(batches), plain_adam() if optimizer is None else optimizer
     if not isinstance(optimizer, Adam):
         raise TypeError(f"optimizer must be an Adam(lr=..., betas=...) (the reference loop uses torch's Adam); "
                         f"got {optimizer!r}.")
+    _refuse_schedule(optimizer, "optimizer")
     evaluation = as_evaluation(evaluation, generator.out_dim, generator.latent_dim, batches)
     backend = as_backend(backend)
     if backend is None:

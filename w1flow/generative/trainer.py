@@ -29,9 +29,10 @@ constant gradient scale except through its ε: W1-FE at (lr, ε) is WGAN at (lr,
 ``c = 2Δt`` (``mse="sum"``) or ``2Δt/d`` (``"mean"``). ``tests/test_generative.py`` checks both to
 round-off.
 
-The defaults (Adam, lr 1e-4, betas (0.5, 0.9), batch 256, ``mse="sum"``) are ours, not the
-paper's: Malik & Huang (arXiv:2405.16351) do not publish the settings of the W1-FE algorithm's
-experiments.
+The defaults are the recipe (:mod:`w1flow.generative.recipe`): the critic, K, Δt, the optimiser
+with its schedule and EMA, the batch size and the budget, chosen by measurement
+(``benchmarks/w1fe_recipe.py``, docs/generative.md). They are ours, not the paper's: Malik &
+Huang (arXiv:2405.16351) do not publish the settings of the W1-FE algorithm's experiments.
 """
 
 from __future__ import annotations
@@ -50,6 +51,7 @@ from .generator import MLPGenerator, numba_kernels
 from .methods import METHODS, as_method
 from .options import (as_backend, as_batches, as_evaluation, as_optimizer, ema_weight, learning_rate,
                       optimizer_config, optimizer_tuple)
+from .recipe import RECIPE, recipe_critic
 from .result import HISTORY, TrainResult, history_arrays
 from .torch_generator import TorchGenerator
 
@@ -58,8 +60,8 @@ __all__ = ["train", "TrainResult", "METHODS"]
 logger = logging.getLogger(__name__)
 
 
-def train(generator, data, potential, method=None, *, n_iter=1000, batches=None, optimizer=None, evaluation=None,
-          checkpoint=None, backend="numpy"):
+def train(generator, data, potential=None, method=None, *, n_iter=None, batches=None, optimizer=None,
+          evaluation=None, checkpoint=None, backend="numpy"):
     """Train a generator with W1-FE (persistency K) or a WGAN baseline; see the module docstring.
 
     Parameters
@@ -68,18 +70,21 @@ def train(generator, data, potential, method=None, *, n_iter=1000, batches=None,
         Updated in place (and returned in the result); a ``TorchGenerator`` needs ``backend="torch"``.
     data : array_like, shape (N, d)
         Training samples; batches are drawn from them with replacement.
-    potential : PotentialOracle
+    potential : PotentialOracle, optional
         ``CriticPotential(...)`` (warm-started from step to step) or ``ExactPotential()`` (the exact
         LP on each batch); other flows through the same steps (:mod:`w1flow.potentials.fields`):
-        ``W2Potential()`` is W2-FE, ``RatioPotential(h)`` the MonoFlow of ``h``.
+        ``W2Potential()`` is W2-FE, ``RatioPotential(h)`` the MonoFlow of ``h``. Default: the
+        recipe's critic (:func:`~w1flow.generative.recipe.recipe_critic`, seeded by ``Batches.seed``).
     method : W1FE, WGAN, NaiveSame or NaiveFresh, optional
-        The generator update (:mod:`w1flow.generative.methods`); default ``W1FE()`` (K = 1, Δt = 0.1).
-    n_iter : int
-        Outer steps.
+        The generator update (:mod:`w1flow.generative.methods`); default ``W1FE()`` (the recipe's K
+        and Δt).
+    n_iter : int, optional
+        Outer steps; default the recipe's budget (:data:`~w1flow.generative.recipe.RECIPE`).
     batches : Batches or int, optional
         Batch size, seed of the batches' stream and optional source latents (an int is the size).
     optimizer : Adam or SGD, optional
-        The generator's optimiser; default ``Adam()`` (lr 1e-4, betas (0.5, 0.9), eps 1e-8).
+        The generator's optimiser, its learning-rate schedule and parameter average (EMA); default
+        ``Adam()``, the recipe's.
     evaluation : Evaluation, optional
         Held-out data, schedule, size and latents of the exact W1 evaluations; the progress bar.
     checkpoint : Checkpoint, str or Path, optional
@@ -96,7 +101,7 @@ def train(generator, data, potential, method=None, *, n_iter=1000, batches=None,
     TrainResult
     """
     method, batches, optimizer = as_method(method), as_batches(batches), as_optimizer(optimizer)
-    data, n_iter, backend = _check_inputs(generator, data, potential, n_iter, backend)
+    data, potential, n_iter, backend = _check_inputs(generator, data, potential, n_iter, backend, batches)
     evaluation = as_evaluation(evaluation, data.shape[1], generator.latent_dim, batches)
     config = dict(method=method.name, K=method.K, dt=method.dt, n_iter=n_iter, batch_size=batches.size,
                   optimizer=optimizer.name, lr=optimizer.lr, betas=optimizer.betas, eps=optimizer.eps, mse=method.mse,
@@ -155,21 +160,24 @@ def _result(st, status, message, generator, config):
                        eval_time=st.eval_time, config=config)
 
 
-def _check_inputs(generator, data, potential, n_iter, backend):
-    """Validated ``data``, ``n_iter`` and the backend (None for numpy, else a ``TorchBackend``)."""
+def _check_inputs(generator, data, potential, n_iter, backend, batches):
+    """Validated ``data``, the oracle (the recipe's critic for None), ``n_iter`` (the recipe's for
+    None) and the backend (None for numpy, else a ``TorchBackend``)."""
     if not isinstance(generator, (MLPGenerator, TorchGenerator)):
         raise TypeError(f"generator must be an MLPGenerator or a TorchGenerator, got {type(generator).__name__}.")
     data = as_points(data, "data")
     if data.shape[1] != generator.out_dim:
         raise ValueError(f"the generator's output dimension {generator.out_dim} differs from the data's "
                          f"{data.shape[1]}; build MLPGenerator(out_dim={data.shape[1]}).")
+    if potential is None:
+        potential = recipe_critic(seed=batches.seed)
     if not callable(potential):
         raise TypeError(f"potential must be a potential oracle such as CriticPotential(); got {potential!r}.")
-    n_iter = as_int(n_iter, "n_iter", 0)
+    n_iter = as_int(RECIPE["n_iter"] if n_iter is None else n_iter, "n_iter", 0)
     backend = as_backend(backend)
     if isinstance(generator, TorchGenerator) and backend is None:
         raise ValueError(f"a {type(generator).__name__} runs on torch only: pass backend='torch'.")
-    return data, n_iter, backend
+    return data, potential, n_iter, backend
 
 
 @dataclass
