@@ -287,14 +287,14 @@ def throughput(rounds, steps=40):
         crit = TorchCriticPotential(architecture="dcgan", channels=s["critic_channels"], n_critic=s["n_critic"],
                                     warmup=s["n_critic"], lr=s["critic_lr"], dtype="float32", num_threads=1,
                                     batch_penalty=B)
-        return train(gen, d["data"], crit, WGAN(), n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"]),
+        return train(gen, d["data"], crit, WGAN(), n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"], ema=0.0),
                      backend=TorchBackend(device="cpu", dtype="float32")).wall_time
 
     def plain(fresh):
         gen = _generator("generate", 0)
-        critic = GPCritic(channels=s["critic_channels"], n_critic=s["n_critic"], optimizer=Adam(lr=s["critic_lr"]),
+        critic = GPCritic(channels=s["critic_channels"], n_critic=s["n_critic"], optimizer=Adam(lr=s["critic_lr"], ema=0.0),
                           fresh_batches=fresh)
-        return wgan_gp_reference(gen, d["data"], critic, n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"]),
+        return wgan_gp_reference(gen, d["data"], critic, n_iter=steps, batches=B, optimizer=Adam(lr=s["lr"], ema=0.0),
                                  backend=TorchBackend(dtype="float32"), num_threads=1).wall_time
 
     runs = {"train(WGAN()) + TorchCriticPotential": ours, "plain loop, same work": lambda: plain(False),

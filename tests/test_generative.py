@@ -149,7 +149,7 @@ def test_w1fe_lowers_the_exact_w1_in_both_modes(data, oracle):
     held = eight_gaussians(500, seed=9)
     pot = wf.ExactPotential() if oracle == "exact" else wf.CriticPotential(hidden=(32, 32), n_critic=5, seed=0)
     gen = MLPGenerator(2, 2, hidden=(32, 32), seed=0)
-    res = train(gen, data, pot, W1FE(K=8, dt=0.1), n_iter=60, batches=128, optimizer=Adam(lr=2e-3),
+    res = train(gen, data, pot, W1FE(K=8, dt=0.1), n_iter=60, batches=128, optimizer=Adam(lr=2e-3, ema=0.0),
                 evaluation=Evaluation(held_out=held, every=30, samples=500))
     it, w1 = res.w1
     assert res.success and list(it) == [30, 60]
@@ -443,7 +443,9 @@ def test_a_damaged_train_result_file_names_the_path_and_the_field(tmp_path, data
         (write("nometa.npz", meta=None), "meta"),
         (write("steps.npz", meta=np.array(json.dumps({**meta, "result": {**meta["result"], "n_iter": -1}}))),
          "result.n_iter"),
-        (write("theta.npz", theta=good["theta"][:3]), "theta"),
+        (write("theta.npz", theta=good["theta"][:3], ema_theta=good["ema_theta"][:3]), "theta"),
+        (write("ema.npz", ema_theta=good["ema_theta"][:3]), "ema_theta"),
+        (write("ema_kind.npz", ema_theta=good["ema_theta"].astype(np.int64)), "ema_theta"),
         (write("kind.npz", **{"history.iteration": good["history.iteration"].astype(float)}), "history.iteration"),
         (write("gen.npz", meta=np.array(json.dumps({**meta, "generator": {"class": "os.system", "settings": {}}}))),
          "generator.class"),

@@ -172,9 +172,9 @@ def test_the_plain_wgan_gp_loop_does_the_work_of_train_wgan_with_the_torch_criti
     res = train(a, data, TorchCriticPotential(warmup=5, **{k: v for k, v in kw.items()}), WGAN(), n_iter=6,
                 batches=Batches(size=32, seed=4), optimizer=Adam(lr=1e-3), backend=TorchBackend(device="cpu"))
     b = TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=1)
-    critic = GPCritic(channels=(4, 8), seed=7, n_critic=3, warmup=2, penalty=0.0, optimizer=Adam(lr=1e-3),
+    critic = GPCritic(channels=(4, 8), seed=7, n_critic=3, warmup=2, penalty=0.0, optimizer=Adam(lr=1e-3, ema=0.0),
                       fresh_batches=False)
-    ref = wgan_gp_reference(b, data, critic, n_iter=6, batches=Batches(size=32, seed=4), optimizer=Adam(lr=1e-3))
+    ref = wgan_gp_reference(b, data, critic, n_iter=6, batches=Batches(size=32, seed=4), optimizer=Adam(lr=1e-3, ema=0.0))
     assert res.success and ref.success
     assert np.abs(a.theta - TorchGenerator("dcgan", 8, 64, channels=(8, 4), seed=1).theta).max() > 1e-3
     assert np.abs(a.theta - b.theta).max() <= 1e-10, np.abs(a.theta - b.theta).max()
@@ -186,8 +186,8 @@ def test_the_plain_wgan_gp_loop_learns_with_the_penalty():
     data = eight_gaussians(2000, seed=0)
     g = TorchGenerator("mlp", 2, 2, hidden=(32, 32), seed=0)
     held = eight_gaussians(300, seed=1)
-    critic = GPCritic(kind="mlp", hidden=(32, 32), n_critic=5, warmup=50, optimizer=Adam(lr=2e-3))
-    res = wgan_gp_reference(g, data, critic, n_iter=150, batches=128, optimizer=Adam(lr=2e-3),
+    critic = GPCritic(kind="mlp", hidden=(32, 32), n_critic=5, warmup=50, optimizer=Adam(lr=2e-3, ema=0.0))
+    res = wgan_gp_reference(g, data, critic, n_iter=150, batches=128, optimizer=Adam(lr=2e-3, ema=0.0),
                             evaluation=Evaluation(held_out=held, every=150, samples=300), num_threads=1)
     start = _w1_reference(TorchGenerator("mlp", 2, 2, hidden=(32, 32), seed=0).sample(300, np.random.default_rng([0, 1])),
                           held)
@@ -253,7 +253,7 @@ def test_an_interrupted_translation_resumes_bitwise_and_other_sources_are_refuse
 def test_a_diverged_plain_loop_does_not_report_success():
     g = TorchGenerator("mlp", 2, 2, hidden=(8,), seed=0)
     res = wgan_gp_reference(g, eight_gaussians(200, seed=0), GPCritic(kind="mlp", hidden=(8,), n_critic=1), n_iter=3,
-                            batches=32, optimizer=Adam(lr=1e300), num_threads=1)
+                            batches=32, optimizer=Adam(lr=1e300, ema=0.0), num_threads=1)
     # the finite 1e300-sized parameters of the first step are caught by the divergence rule (issue [S]),
     # before they overflow to a non-finite value
     assert res.status == "diverged" and not res.success and "lower lr" in res.message, res
@@ -264,7 +264,7 @@ def test_a_finitely_exploding_plain_loop_is_diverged():
     1e3 times the data's scale while staying finite; that is "diverged", not "success"."""
     g = TorchGenerator("mlp", 2, 2, hidden=(8,), seed=0)
     res = wgan_gp_reference(g, eight_gaussians(200, seed=0), GPCritic(kind="mlp", hidden=(8,), n_critic=1), n_iter=3,
-                            batches=32, optimizer=Adam(lr=1e12), num_threads=1)
+                            batches=32, optimizer=Adam(lr=1e12, ema=0.0), num_threads=1)
     assert res.status == "diverged" and not res.success and "lower lr" in res.message, res
 
 
