@@ -194,3 +194,20 @@ def test_the_torch_backend_follows_the_same_schedule_and_average(data):
                      backend=backend).success
     np.testing.assert_allclose(b.theta, a.theta, rtol=0, atol=1e-10)
     np.testing.assert_allclose(b.ema_theta, a.ema_theta, rtol=0, atol=1e-10)
+
+
+def test_the_plain_torch_loop_keeps_no_average_and_refuses_one(data):
+    pytest.importorskip("torch")
+    from w1flow.generative import GPCritic, TorchGenerator, wgan_gp_reference
+
+    g = TorchGenerator("mlp", 2, 2, hidden=(8,), seed=0)
+    train(g, data, _Frozen(), W1FE(K=2), n_iter=3, batches=16, optimizer=Adam(lr=1e-3, ema=0.9), backend="torch")
+    assert g.ema_theta is not None
+    critic = GPCritic(kind="mlp", hidden=(8,), n_critic=1)
+    res = wgan_gp_reference(g, data, critic, n_iter=2, batches=16, num_threads=1)
+    assert res.success and g.ema_theta is None  # the stale average of the first training is dropped
+    for bad in (dict(optimizer=Adam(lr=1e-3)), dict(optimizer=Adam(lr=1e-3, ema=0.0, schedule="cosine"))):
+        with pytest.raises(ValueError, match=r"^optimizer: the plain torch loop .* keeps no parameter average"):
+            wgan_gp_reference(g, data, critic, n_iter=1, batches=16, num_threads=1, **bad)
+    with pytest.raises(ValueError, match=r"^GPCritic\(optimizer=\.\.\.\): the plain torch loop"):
+        GPCritic(optimizer=Adam(lr=1e-3))

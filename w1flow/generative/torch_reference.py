@@ -141,6 +141,7 @@ def wgan_gp_reference(generator, data, critic=None, *, n_iter=1000, batches=None
     n = torch_threads(num_threads)
     if n is not None:  # the argument, else w1flow.set_num_threads's count
         torch.set_num_threads(n)
+    generator.ema_theta = None  # this loop keeps no average: an earlier training's must not answer for its samples
     loop = _Loop(generator, data, critic, batches, optimizer, evaluation, backend, n_iter)
     status, message = "success", "Training ran every iteration."
     try:
