@@ -13,10 +13,12 @@ w2           the W2 LP (:func:`solve_w2_lp`), its value and :func:`barycentric_p
 certificate  optimality certificates of a plan with duals
 budget       the memory budget and row chunking
 costs        costs from direct differences (never ``ot.dist``)
+cells        dual feasibility over all pairs by k-d cell bounds (:func:`cell_violations`; not yet used by the solvers)
 """
 
 from .budget import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, MemoryBudgetError, check_memory, dense_bytes,
                      fits_dense, row_chunks)
+from .cells import CellScan, cell_violations
 from .certificate import Certificate, certify_plan, default_certificate_tol
 from .costs import pairwise_distances, plan_cost, unit_directions
 from .dense import default_num_itermax, solve_w1_lp
@@ -30,4 +32,5 @@ __all__ = ["solve", "choose_method", "method_for", "w1_value", "METHODS", "INCRE
            "LPError", "MemoryBudgetError", "solve_w1_lp", "solve_w2_lp", "W2Result", "barycentric_projection",
            "line_lp", "monotone_plan", "Certificate", "certify_plan", "default_certificate_tol", "pairwise_distances",
            "plan_cost", "unit_directions", "default_num_itermax", "DEFAULT_MEMORY_BUDGET", "LP_DENSE_MATRICES",
-           "CHUNK_BYTES", "dense_bytes", "check_memory", "fits_dense", "row_chunks", "TransportBasis"]
+           "CHUNK_BYTES", "dense_bytes", "check_memory", "fits_dense", "row_chunks", "TransportBasis", "CellScan",
+           "cell_violations"]
