@@ -31,7 +31,7 @@ except ImportError:  # a source checkout without installing
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from w1flow.generative import TrainResult  # noqa: E402
-from w1flow.sweep import run_sweep  # noqa: E402
+from w1flow.sweep import run_each  # noqa: E402
 
 TARGETS = ("8 Gaussians", "25 Gaussians", "two moons", "swiss roll")
 SEEDS = (0, 1, 2)
@@ -106,18 +106,11 @@ def runs_of(config, targets, seeds):
 def run_configs(store, configs, workers, progress=True):
     """Run the configs through the sweep runner into ``store`` (finished runs are kept) and return
     ``(config, TrainResult, seconds)`` per config, in order."""
-    key = lambda c: json.dumps(c, sort_keys=True)  # noqa: E731
-    unique = list({key(c): c for c in configs}.values())
-    sweep = dict(unique[0], sweep={", ".join(TABLES): [[c[t] for t in TABLES] for c in unique]})
-    report = run_sweep(sweep, store=store, workers=workers, progress=progress, summary=False)
-    if report.failed:
-        raise RuntimeError(f"{len(report.failed)} run(s) raised; see {store}/cells/*.error.json")
-    done = {}
-    for c, cell in zip(unique, report.cells):
+    out = []
+    for c, cell in zip(configs, run_each(configs, store, workers=workers, progress=progress)):
         path = Path(store) / "cells" / f"{cell.fingerprint}.npz"
-        seconds = TrainResult.read_metadata(path)["metadata"]["sweep"]["cell_seconds"]
-        done[key(c)] = (c, TrainResult.load(path), seconds)
-    return [done[key(c)] for c in configs]
+        out.append((c, TrainResult.load(path), TrainResult.read_metadata(path)["metadata"]["sweep"]["cell_seconds"]))
+    return out
 
 
 def final_w1(result):

@@ -35,7 +35,6 @@ the figures ``w1_vs_critic_steps.png``, ``w1_vs_generator_steps.png``, ``w1_vs_w
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -49,7 +48,7 @@ from w1flow.generative import TrainResult  # noqa: E402
 from w1flow.generative.evaluation import noise_floor  # noqa: E402
 from w1flow.generative.experiments import (TARGETS, cell_of, figures, final_stats, first_reach, label,  # noqa: E402
                                            summary)
-from w1flow.sweep import run_sweep  # noqa: E402
+from w1flow.sweep import run_each  # noqa: E402
 
 #: The protocol's settings (ours, not the paper's): a 2-64-64-2 ReLU generator, a (48, 48) tanh critic
 #: with the two-sided gradient penalty (WGAN-GP, lambda = 10) and 5 updates per outer step after a
@@ -90,22 +89,13 @@ def job(target, method, K, dt, seed, mode="critic", **overrides):
 def run_jobs(store, jobs, workers=1, progress=True):
     """Run the jobs through the sweep runner (one store; finished runs are not run again) and
     return their records (:func:`~w1flow.generative.experiments.cell_of`) in order."""
-    def key(j):  # a run is its config (two jobs asking for the same run share it)
-        return json.dumps({t: j[t] for t in _TABLES}, sort_keys=True)
-
-    unique = list({key(j): j for j in jobs}.values())
-    base = {t: unique[0][t] for t in _TABLES}
-    # every run is one cell: the eight tables set in step
-    config = dict(base, sweep={", ".join(_TABLES): [[j[t] for t in _TABLES] for j in unique]})
-    report = run_sweep(config, store=store, workers=workers, progress=progress, summary=False)
-    if report.failed:
-        raise RuntimeError(f"{len(report.failed)} run(s) raised; their tracebacks are in {store}/cells/*.error.json")
-    runs = {}
-    for j, c in zip(unique, report.cells):
+    out = []
+    for j, c in zip(jobs, run_each([{t: j[t] for t in _TABLES} for j in jobs], store, workers=workers,
+                                   progress=progress)):
         path = Path(store) / "cells" / f"{c.fingerprint}.npz"
         seconds = TrainResult.read_metadata(path)["metadata"]["sweep"]["cell_seconds"]
-        runs[key(j)] = cell_of(TrainResult.load(path), c.config, seconds)
-    return [dict(runs[key(j)], overrides=j["overrides"]) for j in jobs]
+        out.append(dict(cell_of(TrainResult.load(path), c.config, seconds), overrides=j["overrides"]))
+    return out
 
 
 KS = (1, 2, 4, 8, 16, 32)

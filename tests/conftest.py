@@ -13,6 +13,8 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from w1flow import ExactPotential
+from w1flow.closed_forms import tanh_critic_drift
+from w1flow.potentials.base import Potential, PotentialOracle
 
 settings.register_profile(
     "ci",
@@ -140,3 +142,30 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.get_closest_marker("slow") is not None and item.get_closest_marker("timeout") is None:
             item.add_marker(pytest.mark.timeout(SLOW_TIMEOUT))
+
+
+class TanhPotential(Potential):
+    """A fixed smooth potential φ(z) = w₂·tanh(W₁z + b₁) (independent of the batches)."""
+
+    def __init__(self, x, a, drift):
+        self.x, self.a, self.drift = x, a, drift
+        self.status, self.message = "converged", "frozen"
+        self.w1 = float(np.mean(drift.critic(x)))
+
+    def value(self, z):
+        return self.drift.critic(z)
+
+    def gradient(self, z):
+        return -self.drift(z, None, 0.0)
+
+
+class FrozenTanhOracle(PotentialOracle):
+    """A deterministic oracle: the same smooth φ at every call (for exact equivalences)."""
+
+    def __init__(self, d=2, seed=3, scale=2.0):
+        super().__init__()
+        self.drift = tanh_critic_drift(d, width=16, seed=seed, scale=scale)
+
+    def __call__(self, x, a, y, b, t=0.0):
+        self.counters["evaluations"] += 1
+        return TanhPotential(x, a, self.drift)

@@ -5,41 +5,13 @@ bad input, and bitwise resume."""
 import numpy as np
 import pytest
 
+from conftest import FrozenTanhOracle as _Frozen
 from conftest import InterruptingExact
 import w1flow as wf
-from w1flow.closed_forms import tanh_critic_drift
 from w1flow.datasets import eight_gaussians
 from w1flow.generative import (SGD, WGAN, W1FE, Adam, Batches, Evaluation, MLPGenerator, NaiveFresh, NaiveSame,
                                method_from_name, train)
 from w1flow.generative import _kernels as GK
-from w1flow.potentials.base import Potential, PotentialOracle
-
-
-class _TanhPotential(Potential):
-    """A fixed smooth potential φ(z) = w₂·tanh(W₁z + b₁) (independent of the batches)."""
-
-    def __init__(self, x, a, drift):
-        self.x, self.a, self.drift = x, a, drift
-        self.status, self.message = "converged", "frozen"
-        self.w1 = float(np.mean(drift.critic(x)))
-
-    def value(self, z):
-        return self.drift.critic(z)
-
-    def gradient(self, z):
-        return -self.drift(z, None, 0.0)
-
-
-class _Frozen(PotentialOracle):
-    """A deterministic oracle: the same smooth φ at every call (for exact equivalences)."""
-
-    def __init__(self, d=2, seed=3, scale=2.0):
-        super().__init__()
-        self.drift = tanh_critic_drift(d, width=16, seed=seed, scale=scale)
-
-    def __call__(self, x, a, y, b, t=0.0):
-        self.counters["evaluations"] += 1
-        return _TanhPotential(x, a, self.drift)
 
 
 @pytest.fixture(scope="module")

@@ -10,38 +10,13 @@ import ot
 import pytest
 from scipy.spatial.distance import cdist
 
+from conftest import FrozenTanhOracle as _Frozen
 from conftest import InterruptingExact
 import w1flow as wf
-from w1flow.closed_forms import tanh_critic_drift
 from w1flow.datasets import eight_gaussians
 from w1flow.generative import SGD, WGAN, W1FE, Adam, Batches, Evaluation, MLPGenerator, TrainResult, train
 from w1flow.generative import _kernels as GK
 from w1flow.generative.options import ema_weight, learning_rate
-from w1flow.potentials.base import Potential, PotentialOracle
-
-
-class _Tanh(Potential):
-    def __init__(self, x, a, drift):
-        self.x, self.a, self.drift = x, a, drift
-        self.status, self.message = "converged", "frozen"
-        self.w1 = float(np.mean(drift.critic(x)))
-
-    def value(self, z):
-        return self.drift.critic(z)
-
-    def gradient(self, z):
-        return -self.drift(z, None, 0.0)
-
-
-class _Frozen(PotentialOracle):
-    """The same smooth φ at every call: a deterministic oracle for exact comparisons."""
-
-    def __init__(self):
-        super().__init__()
-        self.drift = tanh_critic_drift(2, width=16, seed=3, scale=2.0)
-
-    def __call__(self, x, a, y, b, t=0.0):
-        return _Tanh(x, a, self.drift)
 
 
 @pytest.fixture(scope="module")

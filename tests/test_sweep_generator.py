@@ -337,3 +337,10 @@ def test_a_generator_sweep_runs_in_the_process_pool(tmp_path):
     for cell in report.cells:
         sw = TrainResult.read_metadata(tmp_path / "store" / "cells" / f"{cell.fingerprint}.npz")["metadata"]["sweep"]
         assert sw["pid"] != os.getpid() and sw["threads"]["numba"] == 1
+
+
+def test_run_each_refuses_runs_with_different_tables(tmp_path):
+    from w1flow.sweep import run_each
+
+    with pytest.raises(ValueError, match=r"^configs: every run must give the same tables"):
+        run_each([{"train": {"n_iter": 1}, "data": {}}, {"train": {"n_iter": 2}}], tmp_path / "s", workers=1)

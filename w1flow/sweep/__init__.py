@@ -56,12 +56,12 @@ The package, one module per part:
 from ..threads import THREAD_ENV
 from .executor import _pool_initializer
 from .grid import Cell, SweepError, default_store, expand, fingerprint
-from .runner import SweepReport, run_cell, run_sweep
+from .runner import SweepReport, run_cell, run_each, run_sweep
 from .store import _read_done, read_store
 from .summary import summarize
 
 __all__ = ["SweepError", "Cell", "SweepReport", "expand", "fingerprint", "run_sweep", "default_store", "read_store",
-           "summarize", "run_cell", "THREAD_ENV"]
+           "summarize", "run_cell", "run_each", "THREAD_ENV"]
 
 # kept importable from w1flow.sweep: the tests check a pool worker's initialiser and a record's checks
 _pool_initializer, _read_done

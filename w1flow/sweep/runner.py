@@ -21,7 +21,7 @@ from .store import (_atomic_save, _cells_dir, _clean_temporaries, _done_path, _e
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["SweepReport", "run_sweep", "run_cell"]
+__all__ = ["SweepReport", "run_sweep", "run_cell", "run_each"]
 
 
 @dataclass
@@ -234,3 +234,24 @@ def run_sweep(config, store=None, *, workers=None, scheduler=None, local_cluster
         report.rows = summarize(store)
     report.wall_time = time.perf_counter() - start
     return report
+
+
+def run_each(configs, store, *, workers=None, progress=False):
+    """Run a list of whole configs (every table given for each run: no product of grids) as one
+    sweep into ``store``; return the :class:`~w1flow.sweep.Cell` of each config, in the order given
+    (a config listed twice is one run). Raises ``RuntimeError`` if any run raised (its traceback is
+    in the store)."""
+    def key(c):
+        return json.dumps(c, sort_keys=True)
+
+    unique = list({key(c): c for c in configs}.values())
+    tables = list(unique[0])
+    if any(set(c) != set(tables) for c in unique):
+        raise ValueError(f"configs: every run must give the same tables ({', '.join(tables)}).")
+    # every run is one cell: all its tables set in step
+    sweep = dict(unique[0], sweep={", ".join(tables): [[c[t] for t in tables] for c in unique]})
+    report = run_sweep(sweep, store=store, workers=workers, progress=progress, summary=False)
+    if report.failed:
+        raise RuntimeError(f"{len(report.failed)} run(s) raised; their tracebacks are in {store}/cells/*.error.json")
+    cells = {key(c): cell for c, cell in zip(unique, report.cells)}
+    return [cells[key(c)] for c in configs]
