@@ -156,3 +156,55 @@ def test_a_flow_driven_by_the_torch_critic_reaches_toward_the_data():
     res = wf.simulate(wf.W1Flow(y, potential=oracle), x, 3.0, 0.1, saveat=wf.SaveAt(every=30))
     assert res.success and res.w1[-1] < 0.5 * res.w1[0], res.w1
     assert oracle.counters["critic_updates"] == 300 + 29 * 10
+
+
+@pytest.mark.parametrize("side", ["one-sided", "two-sided"])
+@pytest.mark.parametrize("gain", [1.0, 4.0])
+def test_the_torch_critics_penalty_step_equals_a_hand_written_adam_step(side, gain):
+    """One critic update against torch written out here: loss = −(Σ a φ(x) − Σ b φ(y)) + λ mean(p(|∇φ(x̂)|)),
+    p(s) = (s − 1)² two-sided, max(s − 1, 0)² one-sided, on interpolates x̂ = ε x_i + (1 − ε) y_j drawn
+    from the critic's own stream. ``gain`` scales the initial weights so that the slopes straddle 1
+    (at gain 1 they are all below 1: the one-sided penalty is zero there, the two-sided one is not)."""
+    torch = pytest.importorskip("torch")
+    import copy
+
+    from w1flow.potentials.torch_critic import TorchCriticPotential
+
+    x, y = _clouds(40)
+    crit = TorchCriticPotential(hidden=(8, 8), penalty=10.0, penalty_side=side, warmup=0, n_critic=1, lr=1e-2,
+                                seed=3, dtype="float64", num_threads=1, batch_penalty=32)
+    crit(x, None, y, None)  # builds the untrained network (0 warm-up steps)
+    with torch.no_grad():
+        for p in crit._net.parameters():
+            p.mul_(gain)
+    net = copy.deepcopy(crit._net)
+    gen = torch.Generator().manual_seed(0)
+    gen.set_state(crit._gen.get_state())
+    opt = torch.optim.Adam(net.parameters(), lr=1e-2, betas=(0.5, 0.9))
+    xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+    a = torch.full((40,), 1 / 40, dtype=torch.float64)
+    i = torch.multinomial(a, 32, replacement=True, generator=gen)
+    j = torch.multinomial(a, 32, replacement=True, generator=gen)
+    eps = torch.rand(32, 1, generator=gen).to(torch.float64)  # drawn in float32, as the critic does
+    xh = (eps * xt[i] + (1 - eps) * yt[j]).requires_grad_(True)
+    (g,) = torch.autograd.grad(net(xh).sum(), xh, create_graph=True)
+    s = g.norm(dim=1)
+    assert bool((s < 1).any()) and (gain == 1.0 or bool((s > 1).any())), s
+    pen = torch.relu(s - 1) ** 2 if side == "one-sided" else (s - 1) ** 2
+    loss = -(net(xt).mean() - net(yt).mean()) + 10.0 * pen.mean()
+    opt.zero_grad()
+    loss.backward()
+    opt.step()
+    crit(x, None, y, None)  # one update
+    for p, q in zip(crit._net.parameters(), net.parameters()):
+        np.testing.assert_allclose(p.detach().numpy(), q.detach().numpy(), rtol=0, atol=1e-12)
+
+
+def test_the_torch_critic_refuses_an_unknown_penalty_side_and_keeps_old_fingerprints():
+    pytest.importorskip("torch")
+    from w1flow.potentials.torch_critic import TorchCriticPotential
+
+    with pytest.raises(ValueError, match="penalty_side"):
+        TorchCriticPotential(penalty_side="one_sided")
+    assert "penalty_side" not in TorchCriticPotential().settings()
+    assert TorchCriticPotential(penalty_side="one-sided").settings()["penalty_side"] == "one-sided"

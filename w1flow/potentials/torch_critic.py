@@ -5,8 +5,10 @@ functions, φ high on the particles and low on the data (the package's sign conv
 
 .. math::  \\max_θ\\; Σ_i a_i φ_θ(x_i) − Σ_j b_j φ_θ(y_j) \\;[\\,−\\,λ\\,E_{\\hat x}(|∇φ_θ(\\hat x)| − 1)^2\\,]
 
-with ``lipschitz="gp"`` (WGAN-GP's two-sided penalty on random interpolates; the slope can
-overshoot 1 by about W1/2λ) or ``lipschitz="spectral"`` (every linear layer divided by its
+with ``lipschitz="gp"`` (a gradient penalty on random interpolates: WGAN-GP's two-sided
+``(|∇φ| − 1)²``, whose slope can overshoot 1 by about W1/2λ, or with ``penalty_side="one-sided"``
+the Lipschitz penalty ``max(|∇φ| − 1, 0)²`` of Petzka et al., ICLR 2018, the one the Numba
+critic and the generator recipe use) or ``lipschitz="spectral"`` (every linear layer divided by its
 spectral norm, computed exactly by an SVD at each step, with tanh activations: 1-Lipschitz by
 construction). It runs ``n_critic`` Adam steps per call, warm-started from the previous call (a
 moving cloud changes the potential a little per step; a fixed step count cannot track a cloud
@@ -66,6 +68,10 @@ class TorchCriticPotential(PotentialOracle):
         Interpolates drawn for each gradient-penalty evaluation.
     penalty : float
         λ of the gradient penalty.
+    penalty_side : {"two-sided", "one-sided"}
+        ``"two-sided"`` (WGAN-GP, the default): λ (|∇φ| − 1)²; ``"one-sided"``: λ max(|∇φ| − 1, 0)²,
+        which penalises only slopes above 1 (``docs/generative.md``, "The recipe": the Numba
+        critic's one-sided penalty trained generators to 3× lower W1 than the two-sided one).
     n_critic : int
         Adam steps per call (after ``warmup`` steps at the first call).
     warmup : int
@@ -85,7 +91,7 @@ class TorchCriticPotential(PotentialOracle):
 
     def __init__(self, hidden=(64, 64), lipschitz="gp", penalty=10.0, n_critic=20, warmup=500, lr=1e-3, seed=0,
                  device=None, dtype="float64", num_threads=None, architecture="mlp", image_shape=(8, 8),
-                 channels=(32, 64), batch_penalty=256):
+                 channels=(32, 64), batch_penalty=256, penalty_side="two-sided"):
         super().__init__()
         try:
             import torch
@@ -93,6 +99,8 @@ class TorchCriticPotential(PotentialOracle):
             raise ImportError("TorchCriticPotential needs PyTorch: pip install 'w1flow[torch]'.") from None
         if lipschitz not in ("gp", "spectral"):
             raise ValueError(f"lipschitz must be 'gp' or 'spectral'; got {lipschitz!r}.")
+        if penalty_side not in ("two-sided", "one-sided"):
+            raise ValueError(f"penalty_side must be 'two-sided' or 'one-sided'; got {penalty_side!r}.")
         if dtype not in ("float64", "float32"):
             raise ValueError(f"dtype must be 'float64' or 'float32'; got {dtype!r}.")
         if architecture not in ("mlp", "dcgan"):
@@ -107,6 +115,7 @@ class TorchCriticPotential(PotentialOracle):
         self.hidden = tuple(as_int(h, "hidden", 1) for h in hidden)
         self.lipschitz = lipschitz
         self.penalty = as_float(penalty, "penalty", 0.0)
+        self.penalty_side = penalty_side
         self.n_critic = as_int(n_critic, "n_critic", 1)
         self.warmup = as_int(warmup, "warmup", 0)
         self.lr = as_float(lr, "lr", 0.0, low_open=True)
@@ -121,10 +130,14 @@ class TorchCriticPotential(PotentialOracle):
         self.counters["critic_updates"] = 0
 
     def settings(self):
-        """The options (not the trained weights)."""
-        return {k: getattr(self, k) for k in ("hidden", "lipschitz", "penalty", "n_critic", "warmup", "lr", "seed",
-                                              "device", "dtype", "num_threads", "architecture",
-                                              "image_shape", "channels", "batch_penalty")}
+        """The options (not the trained weights). ``penalty_side`` is listed only when one-sided, so
+        the fingerprints of runs made before it existed do not change."""
+        out = {k: getattr(self, k) for k in ("hidden", "lipschitz", "penalty", "n_critic", "warmup", "lr", "seed",
+                                             "device", "dtype", "num_threads", "architecture",
+                                             "image_shape", "channels", "batch_penalty")}
+        if self.penalty_side != "two-sided":
+            out["penalty_side"] = self.penalty_side
+        return out
 
     def reset(self):
         """Forget the trained critic and zero the counters."""
@@ -216,7 +229,10 @@ class TorchCriticPotential(PotentialOracle):
                 eps = torch.rand(nb, 1, generator=self._gen).to(device=self._dev, dtype=self._dt)
                 xh = (eps * xt[i] + (1 - eps) * yt[j]).requires_grad_(True)
                 (g,) = torch.autograd.grad(net(xh).sum(), xh, create_graph=True)
-                loss = loss + self.penalty * ((g.norm(dim=1) - 1.0) ** 2).mean()
+                excess = g.norm(dim=1) - 1.0
+                if self.penalty_side == "one-sided":
+                    excess = excess.clamp(min=0.0)
+                loss = loss + self.penalty * (excess ** 2).mean()
             loss.backward()
             opt.step()
         self.counters["critic_updates"] += steps
