@@ -87,14 +87,14 @@ def _generator(task, seed):
     return TorchGenerator("residual", 64, 64, channels=s["translator_channels"], seed=seed)
 
 
-def grid(steps=None, every=None, Ks=None, seeds=None, tasks=None):
-    """The sweep config of ``digits_grid.toml``, narrowed: outer steps, evaluation period, the K of
-    W1-FE, the number of seeds and the tasks (None: the file's)."""
+def grid(steps=None, every=None, Ks=None, seeds=None, tasks=None, path=GRID):
+    """The sweep config of ``path`` (``digits_grid.toml`` or ``digits_recipe.toml``), narrowed: outer
+    steps, evaluation period, the K of W1-FE, the number of seeds and the tasks (None: the file's)."""
     try:
         import tomllib
     except ImportError:  # Python 3.10
         import tomli as tomllib
-    with open(GRID, "rb") as fh:
+    with open(path, "rb") as fh:
         cfg = tomllib.load(fh)
     sw = cfg["sweep"]
     if steps is not None:
@@ -103,8 +103,10 @@ def grid(steps=None, every=None, Ks=None, seeds=None, tasks=None):
         cfg["evaluation"]["every"] = every
     if tasks is not None:
         sw["data.digits, generator"] = [v for v in sw["data.digits, generator"] if v[0] in tasks]
-    if Ks is not None:
+    if Ks is not None and "method, potential" in sw:
         sw["method, potential"] = [v for v in sw["method, potential"] if v[0]["name"] != "w1fe" or v[0]["K"] in Ks]
+    elif Ks is not None and "method.K" in sw:
+        sw["method.K"] = [k for k in sw["method.K"] if k in Ks]
     if seeds is not None:
         sw["train.seed"] = list(range(seeds))
     return cfg
@@ -318,9 +320,11 @@ def throughput(rounds, steps=40):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", default="digits_torch_out")
-    p.add_argument("--steps", type=int, default=1500)
-    p.add_argument("--every", type=int, default=100)
-    p.add_argument("--K", type=int, nargs="+", default=[1, 2, 4, 8])
+    p.add_argument("--steps", type=int, default=None, help="outer steps (default: the grid's)")
+    p.add_argument("--every", type=int, default=None, help="evaluation period (default: the grid's)")
+    p.add_argument("--grid", type=Path, default=GRID, help="the sweep config (default benchmarks/digits_grid.toml; "
+                   "benchmarks/digits_recipe.toml: the generator recipe's ideas, K 8 and 1)")
+    p.add_argument("--K", type=int, nargs="+", default=None, help="narrow the grid's K (default: all of them)")
     p.add_argument("--seeds", type=int, default=3)
     p.add_argument("--tasks", nargs="+", default=["generate", "translate"], choices=["generate", "translate"])
     p.add_argument("--jobs", type=int, default=2, help="cells trained at once (one torch thread each)")
@@ -332,11 +336,11 @@ def main(argv=None):
         throughput(args.rounds)
         return
     if args.quick:
-        args.steps, args.every, args.K, args.seeds = 60, 20, [1, 4], 1
+        args.steps, args.every, args.K, args.seeds = 60, 20, [1, 4] if args.grid == GRID else [1, 8], 1
     out = Path(args.out)
     from w1flow.sweep import run_sweep
 
-    config = grid(args.steps, args.every, args.K, args.seeds, args.tasks)
+    config = grid(args.steps, args.every, args.K, args.seeds, args.tasks, args.grid)
     report = run_sweep(config, store=out / "store", workers=args.jobs, progress=True, summary=False)
     print(f"{len(report.cells)} cells: ran {report.ran}, {report.skipped} already in {out / 'store'}"
           + (f", {len(report.failed)} raised (tracebacks in {out / 'store' / 'cells'})" if report.failed else ""))
