@@ -135,6 +135,9 @@ def record(path, config, scorer, seconds):
                label_entropy=scorer.label_entropy(samples)[0], frechet=scorer.frechet(samples, d["held_out"]))
     if task == "translate":
         rec["accuracy"] = scorer.accuracy(samples, d["held_labels"])
+        rec["source"] = d["eval_latent"]
+        rec["target"] = d["held_out"]
+    rec["samples"] = samples  # not JSON: for the sample grids only
     return rec
 
 
@@ -169,7 +172,7 @@ def load(store, cells):
 
 
 def _label(c):
-    return "plain WGAN-GP" if c["method"] == "wgan_gp" else (f"K = {c['K']}" + (" (WGAN-GP step)" if c["K"] == 1 else ""))
+    return "plain WGAN-GP" if c["method"] == "wgan_gp" else (f"K = {c['K']}" + (" (the WGAN step)" if c["K"] == 1 else ""))
 
 
 def first_reach(c, level):
@@ -178,6 +181,27 @@ def first_reach(c, level):
         if w <= level:
             return e, t
     return None
+
+
+def tail_change(w, tail=0.2):
+    """Relative change of a W1 curve over its last ``tail`` of evaluations: a least-squares line through
+    them (at least 3), its rise across that stretch over their mean (negative: still falling)."""
+    w = np.asarray(w, dtype=float)
+    k = max(3, int(round(tail * w.size)) + 1)
+    slope = np.polyfit(np.arange(k, dtype=float), w[-k:], 1)[0]
+    return float(slope * (k - 1) / np.mean(w[-k:]))
+
+
+def _reference(cs):
+    """The level the others are timed against: the plain WGAN-GP loop's mean final W1, or (a grid
+    without it) W1-FE K = 1's at the same settings, with its name."""
+    ref = [c for c in cs if c["method"] == "wgan_gp"]
+    if ref:
+        return float(np.mean([c["w1"][-1] for c in ref])), "WGAN-GP"
+    ref = [c for c in cs if c["method"] == "w1fe" and c["K"] == 1]
+    if ref:
+        return float(np.mean([c["w1"][-1] for c in ref])), "K = 1"
+    return None, None
 
 
 def summary(cells, base):
@@ -191,10 +215,10 @@ def summary(cells, base):
         lines += [f"## {task}", "",
                   f"Reference: W1 {b['w1']:.3f}" + (" (500 real vs held-out)" if task == "generate" else
                                                     f" (identity translation; accuracy {b['accuracy']:.3f})"), ""]
-        ref = [c for c in cs if c["method"] == "wgan_gp"]
-        level = float(np.mean([c["w1"][-1] for c in ref])) if ref else None
+        level, ref_name = _reference(cs)
         head = "| method | seeds | final W1 (mean ± sd) | Fréchet | label entropy |" + (" accuracy |" if task == "translate" else "")
-        head += " critic evals to reach WGAN-GP's final W1 (median over seeds; reached/seeds) | s per cell |"
+        head += (f" critic evals to reach {ref_name or 'the reference'}'s final W1 (median over seeds; reached/seeds) |"
+                 " change over the last 20 % (fitted line; worst seed) | s per cell |")
         lines += [head, "|" + "---|" * (head.count("|") - 1)]
         groups = {}
         for c in cs:
@@ -220,10 +244,12 @@ def summary(cells, base):
                 row += (f" {med:.0f}" if np.isfinite(med) else f" > {budget}") + f" ({n_hit}/{len(g)}) |"
             else:
                 row += " — |"
+            ch = [tail_change(c["w1"]) for c in g]
+            row += f" {ch[int(np.argmax(np.abs(ch)))]:+.1%} |"
             row += f" {np.mean([c['seconds'] for c in g]):.0f} |"
             lines.append(row)
         if level is not None:
-            lines += ["", f"WGAN-GP's final W1 (mean over its seeds): {level:.3f}; budget {budget} critic evaluations."]
+            lines += ["", f"{ref_name}'s final W1 (mean over its seeds): {level:.3f}; budget {budget} critic evaluations."]
             k1 = reach_med.get(("w1fe", 1))
             best = {k: v for k, v in reach_med.items() if k[0] == "w1fe" and k[1] > 1 and np.isfinite(v)}
             if k1 is not None and best:
@@ -270,6 +296,44 @@ def figure(cells, base, path):
             ax.set(xlabel=xl, ylabel="exact W1 to 500 held-out digits", title=task)
             ax.legend(fontsize=7)
     fig.savefig(path, dpi=100)
+
+
+def samples_figure(cells, path, seed=0, n=32):
+    """Sample grids of one seed: per task, ``n`` generated images per method (the averaged
+    parameters when the run kept them); for translation, the thickened held-out sources, each
+    method's translation of them, and the original held-out images they were thickened from."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    def tile(imgs, cols=16):
+        imgs = np.clip(np.asarray(imgs)[:n].reshape(-1, 8, 8), 0.0, None)
+        rows = -(-len(imgs) // cols)
+        out = np.full((rows * 9 - 1, cols * 9 - 1), np.nan)
+        for k, im in enumerate(imgs):
+            r, c = divmod(k, cols)
+            out[r * 9:r * 9 + 8, c * 9:c * 9 + 8] = im
+        return out
+
+    panels = []
+    for task in ("generate", "translate"):
+        g = {(c["method"], c["K"]): c for c in cells if c["task"] == task and c["seed"] == seed and c["status"] == "success"}
+        if not g:
+            continue
+        keys = sorted(g, key=lambda k: (k[0] != "w1fe", k[1]))
+        if task == "translate":
+            panels.append((f"{task}: thickened held-out sources", g[keys[0]]["source"]))
+        for k in keys:
+            panels.append((f"{task}: {_label(g[k])} (final W1 {g[k]['w1'][-1]:.3f})", g[k]["samples"]))
+        if task == "translate":
+            panels.append((f"{task}: the original held-out images (not seen in training)", g[keys[0]]["target"]))
+    fig = Figure(figsize=(8, 1.25 * len(panels) + 0.3), layout="constrained")
+    for ax, (title, imgs) in zip(np.atleast_1d(fig.subplots(len(panels), 1)), panels):
+        ax.imshow(tile(imgs), cmap="gray_r", interpolation="nearest")
+        ax.set_title(title, fontsize=8)
+        ax.set_axis_off()
+    fig.savefig(path, dpi=110)
 
 
 def throughput(rounds, steps=40):
@@ -349,6 +413,7 @@ def main(argv=None):
     text = summary(cells, base)
     (out / "summary.md").write_text(text)
     figure(cells, base, out / "digits_torch.png")
+    samples_figure(cells, out / "digits_samples.png")
     print(text)
 
 
