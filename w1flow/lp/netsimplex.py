@@ -67,6 +67,12 @@ COMPLETION_PER_ROW = 4
 MAX_ARCS_PER_NODE = 16
 #: Non-tree arcs kept from one solve to the next, per node.
 KEEP_PER_NODE = 4
+#: Reduced cost (scaled units) below which a row that violates also gets its near-tight columns
+#: (among its ``add_per_row`` cheapest, not yet listed). Near ties make the tail of a cold solve
+#: a string of passes that each find a few dozen rows violated by about 1e-7, columns that were
+#: tight within 1e-6 when the row was last priced; listing them at once removed that tail
+#: (n = 3·10⁴ demo, d = 2: 25 → 15 passes; see docs/performance.md).
+NEAR_TIGHT = 1e-6
 
 
 @numba.njit(cache=True)
@@ -419,6 +425,10 @@ class WarmSolveStats:
         Plan cost minus dual value, in units of length.
     simplex_seconds, pass_seconds : float
         Wall time in the restricted simplex solves and in the passes over all pairs.
+    violated_rows : list of int
+        Rows with a violated pair, pass by pass (the certificate pass, with none, not listed).
+    near_tight_arcs : int
+        Columns added because they were near-tight in a violating row (:data:`NEAR_TIGHT`), not violated.
     """
 
     pivots: int = 0
@@ -433,6 +443,8 @@ class WarmSolveStats:
     priced: int = 0
     simplex_seconds: float = 0.0
     pass_seconds: float = 0.0
+    violated_rows: list = field(default_factory=list)
+    near_tight_arcs: int = 0
 
 
 @dataclass(frozen=True)
@@ -638,7 +650,7 @@ def _prune(basis, cost, pot, keep):
     return np.ascontiguousarray(cost[mask])
 
 
-def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_per_node=None):
+def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_per_node=None, near_tight=None):
     """Re-solve the W1 LP at positions ``x`` from ``basis`` (updated in place); certified.
 
     Parameters
@@ -655,6 +667,10 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         Violated columns added per row per round (default :data:`ADD_PER_ROW`), and the arcs per
         node past which arcs that priced out are dropped between rounds (default
         :data:`MAX_ARCS_PER_NODE`). A cold solve wants more of both (:func:`solve_sparse`).
+    near_tight : float, optional
+        With a violated pair in a row, also list that row's columns of reduced cost below this
+        (scaled units; default :data:`NEAR_TIGHT`; 0 lists the violated ones only). Only which
+        arcs are listed changes: the certificate is the same.
 
     Returns
     -------
@@ -676,6 +692,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     rem = np.empty(N)
     K = min(ADD_PER_ROW if add_per_row is None else int(add_per_row), m)
     max_arcs = MAX_ARCS_PER_NODE if max_arcs_per_node is None else int(max_arcs_per_node)
+    near_tight = NEAR_TIGHT if near_tight is None else float(near_tight)
     best_j = np.empty((n, K), dtype=np.int64)
     best_r = np.empty((n, K))
     row_min = np.empty(n)
@@ -715,10 +732,22 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         if not bad.any():
             status = 0
             break
+        bad_rows = bad.any(axis=1)
+        stats.violated_rows.append(int(bad_rows.sum()))
         if basis.arc_i.size > max_arcs * N:  # long solves: forget the arcs that priced out
             cost = _prune(basis, cost, pot, KEEP_PER_NODE * N)
-        new_i = np.repeat(all_rows, K)[bad.ravel()]
-        new_j = best_j.ravel()[bad.ravel()]
+        take = bad
+        if near_tight > 0:  # a violating row's near-tight columns, unless listed already (its tree arc is)
+            near = (best_r < near_tight) & ~bad & bad_rows[:, None]
+            key = np.repeat(all_rows, K)[near.ravel()] * m + best_j.ravel()[near.ravel()]
+            listed = np.sort(basis.arc_i * m + basis.arc_j)  # searchsorted: np.isin was 8x slower here
+            pos = np.minimum(np.searchsorted(listed, key), listed.size - 1)
+            fresh = listed[pos] != key
+            stats.near_tight_arcs += int(fresh.sum())
+            take = bad.copy()
+            take[near] = fresh
+        new_i = np.repeat(all_rows, K)[take.ravel()]
+        new_j = best_j.ravel()[take.ravel()]
         basis.arc_i = np.concatenate([basis.arc_i, new_i])
         basis.arc_j = np.concatenate([basis.arc_j, new_j])
         basis.in_tree = np.concatenate([basis.in_tree, np.zeros(new_i.size, dtype=bool)])
