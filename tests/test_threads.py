@@ -280,3 +280,24 @@ print(json.dumps({"got": got["blas"], "counts": sorted({d["num_threads"] for d i
     if r["apis"] != ["openblas"]:
         pytest.skip(f"numpy's BLAS here is not OpenBLAS alone ({r['apis']})")
     assert r["got"] == 1 and r["counts"] == [1], r
+
+
+def test_the_torch_thread_scope_gives_torch_its_count_back_even_on_an_error(restore_threads):
+    """The one save-set-restore of torch's threads (the torch critic, the plain WGAN-GP loop): inside,
+    the argument or else the policy; afterwards torch's own count, also when the block raises."""
+    torch = pytest.importorskip("torch")
+    from w1flow.threads import torch_thread_scope
+
+    torch.set_num_threads(2)
+    with pytest.raises(RuntimeError, match="boom"):
+        with torch_thread_scope(1):
+            assert torch.get_num_threads() == 1
+            raise RuntimeError("boom")
+    assert torch.get_num_threads() == 2
+    with torch_thread_scope(None):  # no policy, no argument: torch's setting is left alone
+        assert torch.get_num_threads() == 2
+    w1flow.set_num_threads(1)
+    torch.set_num_threads(2)
+    with torch_thread_scope(None):
+        assert torch.get_num_threads() == 1
+    assert torch.get_num_threads() == 2

@@ -11,11 +11,13 @@ This module is the one place that sets the counts:
 * :func:`worker_env` is the environment of spawned worker processes (one thread each), and
   :func:`init_worker` the initialiser that pins a worker after its libraries are loaded.
 
-torch is never imported here: if it is loaded, its count is set; the setting is remembered so
-that the torch critic and the WGAN-GP reference apply it when they import torch later.
+torch is never imported by set_num_threads: if it is loaded, its count is set; the setting is remembered so
+that the torch critic and the WGAN-GP reference apply it (:func:`torch_thread_scope`) when they import torch later.
 """
 
 from __future__ import annotations
+
+import contextlib
 
 import logging
 import os
@@ -177,6 +179,26 @@ def torch_threads(num_threads=None):
     """The torch thread count w1flow's torch code should use: ``num_threads`` if given, else the
     policy's (None: leave torch's own)."""
     return num_threads if num_threads is not None else _POLICY.get("n")
+
+
+@contextlib.contextmanager
+def torch_thread_scope(num_threads=None):
+    """Run the block with torch on :func:`torch_threads` ``(num_threads)`` intra-op threads (when
+    that is not None), and give torch back its own count afterwards, also on an exception.
+
+    The one home of this save-set-restore: the torch critic's updates and the plain WGAN-GP loop
+    use it, so a caller's torch setting survives either.
+    """
+    import torch  # only torch code calls this, with torch loaded
+
+    before = torch.get_num_threads()
+    n = torch_threads(num_threads)
+    if n is not None:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def worker_env(n=1):

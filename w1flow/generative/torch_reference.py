@@ -30,7 +30,7 @@ import numpy as np
 
 from .._validation import as_bool, as_float, as_int, as_points
 from .evaluation import diverged, divergence_scale, evaluate_after, evaluation_latents, held_out_w1, radius
-from .options import Adam, as_backend, as_batches, as_evaluation, as_optimizer
+from .options import Adam, as_backend, as_batches, as_evaluation
 from .result import HISTORY, TrainResult, history_arrays
 
 __all__ = ["wgan_gp_reference", "GPCritic"]
@@ -133,31 +133,25 @@ def wgan_gp_reference(generator, data, critic=None, *, n_iter=1000, batches=None
         raise ValueError("wgan_gp_reference runs on torch: backend must be 'torch' or TorchBackend(...).")
     if num_threads is not None:
         num_threads = as_int(num_threads, "num_threads", 1)
-    import torch
+    from ..threads import torch_thread_scope
 
-    from ..threads import torch_threads
-
-    threads = torch.get_num_threads()
-    n = torch_threads(num_threads)
-    if n is not None:  # the argument, else w1flow.set_num_threads's count
-        torch.set_num_threads(n)
     generator.ema_theta = None  # this loop keeps no average: an earlier training's must not answer for its samples
-    loop = _Loop(generator, data, critic, batches, optimizer, evaluation, backend, n_iter)
     status, message = "success", "Training ran every iteration."
-    try:
-        for it in range(n_iter):
-            failed = loop.step(it, n_iter)
-            if failed is not None:
-                status, message = failed
-                break
+    with torch_thread_scope(num_threads):  # the argument, else w1flow.set_num_threads's count
+        loop = _Loop(generator, data, critic, batches, optimizer, evaluation, backend, n_iter)
+        try:
+            for it in range(n_iter):
+                failed = loop.step(it, n_iter)
+                if failed is not None:
+                    status, message = failed
+                    break
+                if loop.bar is not None:
+                    loop.bar.update(1)
+        except KeyboardInterrupt:
+            status, message = "interrupted", "Interrupted; the generator holds the last completed update."
+        finally:
             if loop.bar is not None:
-                loop.bar.update(1)
-    except KeyboardInterrupt:
-        status, message = "interrupted", "Interrupted; the generator holds the last completed update."
-    finally:
-        if loop.bar is not None:
-            loop.bar.close()
-        torch.set_num_threads(threads)
+                loop.bar.close()
     generator.theta[:] = np.concatenate([p.detach().cpu().double().reshape(-1).numpy() for p in loop.G.parameters()])
     n_done = len(loop.hist["iteration"])
     config = dict(method="wgan_gp_reference", n_critic=critic.n_critic, lr=optimizer.lr, critic_lr=critic.optimizer.lr,

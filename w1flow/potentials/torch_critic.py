@@ -199,16 +199,10 @@ class TorchCriticPotential(PotentialOracle):
 
     def __call__(self, x, a, y, b, t=0.0):
         x, a, y, b = validate_measures(x, a, y, b)
-        from ..threads import torch_threads
+        from ..threads import torch_thread_scope
 
-        threads = self._torch.get_num_threads()
-        n = torch_threads(self.num_threads)  # the argument, else w1flow.set_num_threads's count
-        if n is not None:
-            self._torch.set_num_threads(n)
-        try:
+        with torch_thread_scope(self.num_threads):  # the argument, else w1flow.set_num_threads's count
             return self._train(x, a, y, b)
-        finally:
-            self._torch.set_num_threads(threads)
 
     def _train(self, x, a, y, b):
         torch = self._torch
