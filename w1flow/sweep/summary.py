@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
 import os
 from pathlib import Path
 
-from .._files import MAX_JSON_DEPTH, json_depth
+from .._files import MAX_JSON_DEPTH, atomic_write_text, json_depth
 from .grid import SweepError
 from .store import _scan_store, _tmp_path
 
@@ -67,10 +68,12 @@ def summarize(store, figures=True):
         if fp not in listed:
             rows.append(_row(keys, rec.get("params", {}), fp, rec))
     columns = keys + ["status", "w1_start", "w1_final", "wall_time", "n_steps", "fingerprint"]
-    with open(store / "summary.csv", "w", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=columns, extrasaction="ignore")
-        writer.writeheader()
-        writer.writerows({k: _cell_text(r.get(k)) for k in columns} for r in rows)
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, fieldnames=columns, extrasaction="ignore")
+    writer.writeheader()
+    writer.writerows({k: _cell_text(r.get(k)) for k in columns} for r in rows)
+    # atomic, as the records are: a run killed while summarising leaves the last complete summary
+    atomic_write_text(store / "summary.csv", buf.getvalue())
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell_text(r.get(k), md=True) for k in columns) + " |" for r in rows]
     counts = {}
@@ -82,7 +85,7 @@ def summarize(store, figures=True):
         skipped = (f"\n{len(unreadable)} file(s) in cells/ could not be read and were skipped (a listed cell's "
                    "runs again on the next `w1flow sweep`):\n\n"
                    + "".join(f"- {p.name}: {_one_line(exc)}\n" for p, exc in unreadable.items()))
-    (store / "summary.md").write_text(head + "\n\n" + "\n".join(lines) + "\n" + skipped)
+    atomic_write_text(store / "summary.md", head + "\n\n" + "\n".join(lines) + "\n" + skipped)
     if figures:
         _figure(keys, rows, store / "summary.png")
     return rows
