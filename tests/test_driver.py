@@ -522,3 +522,36 @@ def test_divergence_rule_per_step_growth_and_bound():
     # the bound alone: growth of 2x per step from S = 1e3 (x0 = 1e3) crosses 1e8 S = 1e11 at step 27
     big = simulate(MeanFieldODE(lambda x, w, t: x), 1e3 * x0, 100.0, 1.0, saveat=SaveAt(every=10**9), monitors=None)
     assert big.status == "diverged" and big.n_steps == 27 and "exceeds" in big.message
+
+
+def _tenfold(x, a, t):
+    return -11.0 * x  # explicit Euler with dt = 1: x times -10 per step
+
+
+def test_a_resumed_run_diverges_at_the_same_step_as_an_uninterrupted_one(tmp_path):
+    """The divergence rule's count of tenfold steps is part of a checkpoint: interrupted after step 2
+    (two tenfold steps counted) and resumed, the run stops as "diverged" at step 3, as it does in
+    one go; a checkpoint written before the count was saved still loads (count 0: step 5)."""
+    from w1flow.checkpoint import read_checkpoint, write_checkpoint
+
+    x0 = np.ones((3, 1))
+    whole = simulate(MeanFieldODE(_tenfold), x0, 20.0, 1.0, monitors=None)
+    assert whole.status == "diverged" and whole.n_steps == 3
+
+    def stop_after_2(t, x, a):
+        if t >= 2.0:
+            raise KeyboardInterrupt
+
+    ck = tmp_path / "run.ckpt"
+    part = simulate(MeanFieldODE(_tenfold), x0, 20.0, 1.0, monitors=None, checkpoint=Checkpoint(ck, every=1),
+                    callback=stop_after_2)
+    assert part.status == "interrupted" and part.n_steps == 2
+    saved = read_checkpoint(ck)
+    assert saved["run"]["growth_streak"] == 2
+    again = simulate(MeanFieldODE(_tenfold), x0, 20.0, 1.0, monitors=None, checkpoint=Checkpoint(ck, resume=True))
+    assert again.status == "diverged" and again.n_steps == 3, again.message
+    np.testing.assert_array_equal(again.x_final, whole.x_final)
+    del saved["run"]["growth_streak"]  # as an older w1flow wrote it
+    write_checkpoint(ck, saved)
+    old = simulate(MeanFieldODE(_tenfold), x0, 20.0, 1.0, monitors=None, checkpoint=Checkpoint(ck, resume=True))
+    assert old.status == "diverged" and old.n_steps == 5, old.message

@@ -137,7 +137,8 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
     health = _Health(monitors, on_unhealthy, solver, run.health, run.flagging)
     bar = _progress_bar(progress, grid.n_steps, run.k, solver)
     status, message, consistent = "success", "", True
-    scale, growth = _scale(problem, x), (float(np.max(np.abs(run.x), initial=0.0)), 0)
+    # the streak carries over a resume, so a resumed run stops as "diverged" at the same step
+    scale, growth = _scale(problem, x), (float(np.max(np.abs(run.x), initial=0.0)), run.growth_streak)
     try:
         if not run.initialised:
             consistent = False
@@ -168,6 +169,7 @@ def simulate(problem, x0, t1, dt, solver=None, potential=None, weights=None, *, 
             if isinstance(growth, str):
                 status, message = "diverged", run_message("diverged", f"(step {run.k}, t={run.t:.6g}): {growth}")
                 break
+            run.growth_streak = growth[1]
             consistent = False
             status, message = _check(run, ctx, health, save)
             consistent = True
@@ -228,6 +230,7 @@ class _Run:
     fields_checked: int = 0  # field evaluations the monitors have seen
     lp_before: int = 0  # the oracle's LP count before the run
     elapsed: float = 0.0  # seconds spent before the last checkpoint
+    growth_streak: int = 0  # steps in a row on which max|x| grew tenfold (the divergence rule's count)
 
 
 def _options(solver, saveat, checkpoint, deprecated):
@@ -356,6 +359,8 @@ def _write(checkpoint, run, ctx, run_id, status, call_start):
 
 #: Fields of _Run that are the caller's objects (their state is saved through state_dict).
 _RUN_OBJECTS = ("solver", "oracle", "history")
+#: Fields of _Run added after checkpoints were first written, with the value an older file means.
+_RUN_ADDED = {"growth_streak": 0}
 #: Attributes of the history that come from the problem and the save spec, not from the run's progress.
 _HISTORY_SETTINGS = ("target", "target_weights", "method", "max_memory", "functional_name")
 
@@ -366,6 +371,8 @@ def _restore(path, run, saved):
     if run.oracle is not None:
         load_into(path, "potential oracle", run.oracle, saved.get("oracle"))
     state, history = saved.get("run"), saved.get("history")
+    if isinstance(state, dict):
+        state = {**{k: v for k, v in _RUN_ADDED.items() if k not in state}, **state}
     if not isinstance(state, dict) or set(state) != {f.name for f in fields(run)} - set(_RUN_OBJECTS) \
             or not isinstance(history, dict) or set(history) & set(_HISTORY_SETTINGS):
         raise CheckpointError(f"checkpoint {path}: the saved run state does not fit this version of w1flow; "
