@@ -293,7 +293,7 @@ def test_the_temporary_file_is_a_sibling_of_the_checkpoint(tmp_path, monkeypatch
     (src, dst), = seen
     src = Path(src)
     assert Path(dst) == path and src.parent == path.parent
-    assert src.name.startswith("run.ckpt.") and src.name.endswith(".tmp") and src != path
+    assert src.name.startswith(".run.ckpt.") and src.name.endswith(".tmp") and src != path
     assert read_checkpoint(path)["k"] == 3
 
 

@@ -271,3 +271,26 @@ def test_metadata_nesting_at_the_cap_round_trips_and_brackets_in_strings_do_not_
     _rewrite(path, arrays, meta)
     with pytest.raises(ResultFileError, match=r"nests 65 levels"):
         FlowResult.load(path)
+
+
+def test_an_atomic_write_keeps_the_old_file_whole_when_the_writer_fails(tmp_path):
+    """w1flow._files.atomic_replace, the one atomic write (checkpoints, sweep records and summaries,
+    reports): the new content appears whole or not at all, no temporary file stays behind, and the
+    temporary is a sibling (os.replace is atomic only within one file system)."""
+    from w1flow._files import atomic_replace, atomic_write_text
+
+    path = tmp_path / "out.txt"
+    atomic_write_text(path, "old")
+    seen = []
+
+    def half_then_fail(tmp):
+        seen.append(tmp)
+        tmp.write_text("half")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_replace(path, half_then_fail)
+    assert path.read_text() == "old" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]
+    assert seen[0].parent == tmp_path and seen[0] != path
+    atomic_write_text(path, "new")
+    assert path.read_text() == "new" and sorted(p.name for p in tmp_path.iterdir()) == ["out.txt"]

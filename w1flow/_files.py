@@ -1,11 +1,12 @@
-"""File helpers shared by the modules that write or read back w1flow's own files: one atomic text
-write (sweep stores, the paper-check report), one JSON nesting cap (result files, sweep records)
-and one TOML reader (sweep and generator configs)."""
+"""File helpers shared by the modules that write or read back w1flow's own files: one atomic
+write (checkpoints, sweep stores and summaries, the paper-check report), one JSON nesting cap
+(result files, sweep records) and one TOML reader (sweep and generator configs)."""
 
 from __future__ import annotations
 
 import os
 import re
+import uuid
 from pathlib import Path
 
 import numpy as np
@@ -27,24 +28,30 @@ def json_depth(text):
     return int(np.cumsum(step).max(initial=0))
 
 
-def atomic_write_text(path, text, tmp=None):
-    """Write ``text`` to ``path`` through a temporary file, synced, then :func:`os.replace`: a
-    reader (or a run killed mid-write) sees the previous file or the new one, never half of one.
+def atomic_replace(path, write, tmp=None):
+    """Make the file ``path`` by ``write(tmp)`` on a temporary file beside it, synced to disk, then
+    :func:`os.replace` onto ``path``: a reader (or a run killed mid-write) sees the previous file or
+    the new one, never half of one. The one home of this pattern (text files, checkpoints, sweep
+    records, figures).
 
-    ``tmp`` is the temporary file's path (beside ``path``; default ``.<name>.<pid>.tmp``); it is
-    removed if the write fails.
+    ``tmp`` is the temporary file's path (beside ``path``; default ``.<name>.<pid>.<random>.tmp``);
+    it is removed if ``write`` fails.
     """
     path = Path(path)
-    tmp = Path(tmp) if tmp is not None else path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp = Path(tmp) if tmp is not None else path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
     try:
-        with open(tmp, "w") as fh:
-            fh.write(text)
-            fh.flush()
+        write(tmp)
+        with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def atomic_write_text(path, text, tmp=None):
+    """Write ``text`` to ``path`` atomically (:func:`atomic_replace`; ``tmp`` as there)."""
+    atomic_replace(path, lambda t: Path(t).write_text(text), tmp)
 
 
 def read_toml(path, error=ValueError):

@@ -38,7 +38,6 @@ import os
 import json
 import sys
 import sysconfig
-import tempfile
 import types
 import zipfile
 from dataclasses import dataclass
@@ -46,6 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ._files import atomic_replace
 from ._validation import as_bool, as_int
 
 __all__ = ["Checkpoint", "CheckpointError", "Fingerprint", "fingerprint", "write_checkpoint", "read_checkpoint",
@@ -505,17 +505,11 @@ def write_checkpoint(path, state, refs=None):
             "fingerprint": None if fp is None else {"parts": dict(fp.parts), "unverifiable": list(fp.unverifiable)},
             "state": encode(state, arrays, refs={id(v): k for k, v in (refs or {}).items()})}
     entries = {"__magic__": np.array(_MAGIC), "__tree__": np.array(json.dumps(tree, allow_nan=False)), **arrays}
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
+    def write(tmp):
+        with open(tmp, "wb") as fh:  # a file object: np.savez would add ".npz" to a bare name
             np.savez(fh, **entries)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+
+    atomic_replace(path, write)
 
 
 def _refuse_pickle(path):

@@ -23,7 +23,7 @@ import time
 import uuid
 from pathlib import Path
 
-from .._files import MAX_JSON_DEPTH, atomic_write_text, json_depth
+from .._files import MAX_JSON_DEPTH, atomic_replace, atomic_write_text, json_depth
 from ..result import ResultFileError
 from .kinds import KINDS
 
@@ -58,16 +58,8 @@ def write_text(path, text):
 
 
 def _atomic_save(result, path, metadata):
-    """``result.save`` to a temporary file beside ``path``, then :func:`os.replace` onto it."""
-    tmp = _tmp_path(Path(path).parent, ".npz")
-    try:
-        result.save(tmp, metadata=metadata)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    """``result.save`` to a ``.tmp-`` temporary beside ``path``, then onto it (:func:`~w1flow._files.atomic_replace`)."""
+    atomic_replace(path, lambda tmp: result.save(tmp, metadata=metadata), _tmp_path(Path(path).parent, ".npz"))
 
 
 def _previous_attempts(store, fp):

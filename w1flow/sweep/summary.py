@@ -6,12 +6,11 @@ import csv
 import io
 import json
 import logging
-import os
 from pathlib import Path
 
-from .._files import MAX_JSON_DEPTH, atomic_write_text, json_depth
+from .._files import MAX_JSON_DEPTH, atomic_replace, json_depth
 from .grid import SweepError
-from .store import _scan_store, _tmp_path
+from .store import _scan_store, _tmp_path, write_text
 
 logger = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ def summarize(store, figures=True):
     writer.writeheader()
     writer.writerows({k: _cell_text(r.get(k)) for k in columns} for r in rows)
     # atomic, as the records are: a run killed while summarising leaves the last complete summary
-    atomic_write_text(store / "summary.csv", buf.getvalue())
+    write_text(store / "summary.csv", buf.getvalue())
     lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     lines += ["| " + " | ".join(_cell_text(r.get(k), md=True) for k in columns) + " |" for r in rows]
     counts = {}
@@ -85,7 +84,7 @@ def summarize(store, figures=True):
         skipped = (f"\n{len(unreadable)} file(s) in cells/ could not be read and were skipped (a listed cell's "
                    "runs again on the next `w1flow sweep`):\n\n"
                    + "".join(f"- {p.name}: {_one_line(exc)}\n" for p, exc in unreadable.items()))
-    atomic_write_text(store / "summary.md", head + "\n\n" + "\n".join(lines) + "\n" + skipped)
+    write_text(store / "summary.md", head + "\n\n" + "\n".join(lines) + "\n" + skipped)
     if figures:
         _figure(keys, rows, store / "summary.png")
     return rows
@@ -134,10 +133,4 @@ def _figure(keys, rows, path):
     from ..plotting import plot_sweep
 
     fig = plot_sweep(rows, keys)
-    tmp = _tmp_path(Path(path).parent, ".png")
-    try:
-        fig.savefig(tmp, dpi=110)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    atomic_replace(path, lambda tmp: fig.savefig(tmp, dpi=110), _tmp_path(Path(path).parent, ".png"))
