@@ -127,7 +127,7 @@ def test_deeply_nested_trees_are_refused(tmp_path):
             np.savez(fh, __magic__=np.array("w1flow-checkpoint"),
                      __tree__=np.array('{"format_version": 3, "fingerprint": null, "state": '
                                        + "[" * depth + "]" * depth + "}"))
-        with pytest.raises(CheckpointError, match="nested deeper than 64|RecursionError"):
+        with pytest.raises(CheckpointError, match="nested deeper than 64"):
             read_checkpoint(path)
     with pytest.raises(CheckpointError, match="nested deeper than 64"):
         decode([[[]]], {}, depth=63)

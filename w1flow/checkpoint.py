@@ -45,7 +45,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._files import atomic_replace
+from ._files import atomic_replace, json_depth
 from ._validation import as_bool, as_int
 
 __all__ = ["Checkpoint", "CheckpointError", "Fingerprint", "fingerprint", "write_checkpoint", "read_checkpoint",
@@ -298,6 +298,9 @@ def _global_names(code):
 _MAGIC = "w1flow-checkpoint"
 #: Deepest nesting of the JSON tree a reader accepts (a crafted file cannot exhaust the stack).
 MAX_DEPTH = 64
+#: The same cap on the raw JSON text, checked before parsing: an encoded value nests at most 4
+#: brackets per level of the tree (a dict's {"$": "dict", "items": [[key, value]]}).
+JSON_DEPTH = 4 * MAX_DEPTH
 #: The w1flow classes a checkpoint may hold values of (field memos, solver states, bases): plain
 #: data holders, rebuilt from their attributes without running any constructor. The table is the
 #: code's, never the file's: a name not in it is refused, and nothing is imported by name.
@@ -545,7 +548,11 @@ def read_checkpoint(path, expected_fingerprint=None, refs=None):
         if "__magic__" not in entries or "__tree__" not in entries or entries["__magic__"].dtype.kind != "U" \
                 or str(entries["__magic__"]) != _MAGIC or entries["__tree__"].dtype.kind != "U":
             raise CheckpointError(f"checkpoint {path} is an .npz but not a w1flow checkpoint.")
-        tree = json.loads(str(entries["__tree__"]))
+        text = str(entries["__tree__"])
+        if json_depth(text) > JSON_DEPTH:  # refused before parsing (the shared cap of w1flow's JSON readers)
+            raise CheckpointError(f"checkpoint {path}: its tree is nested deeper than {MAX_DEPTH} levels "
+                                  f"({JSON_DEPTH} JSON brackets); it is not one w1flow wrote.")
+        tree = json.loads(text)
         if not isinstance(tree, dict) or "format_version" not in tree:
             raise CheckpointError(f"checkpoint {path} has an unknown format.")
         if tree["format_version"] != FORMAT_VERSION:
