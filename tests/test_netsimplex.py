@@ -965,12 +965,12 @@ def test_near_tight_columns_join_once_and_the_answer_stays_certified():
     from w1flow.datasets import eight_gaussians, gaussian_blob
     from w1flow.lp.sparse import solve_sparse
 
-    x = gaussian_blob(600, center=(3.0, 0.0), std=0.5, seed=4)
-    y = eight_gaussians(600, radius=2.0, std=0.05, seed=5)
-    a = b = np.full(600, 1 / 600)
+    x = gaussian_blob(300, center=(3.0, 0.0), std=0.5, seed=4)
+    y = eight_gaussians(300, radius=2.0, std=0.05, seed=5)
+    a = b = np.full(300, 1 / 300)
     r = solve_sparse(x, a, y, b)
     assert r.ok and r.stats.near_tight_arcs > 0, r.stats
-    keys = r.basis.arc_i * 600 + r.basis.arc_j
+    keys = r.basis.arc_i * 300 + r.basis.arc_j
     assert np.unique(keys).size == keys.size
     assert_optimal_plan(x, a, y, b, r.rows, r.cols, r.mass, r.u, r.v)
     cost = float(r.mass @ np.linalg.norm(x[r.rows] - y[r.cols], axis=1))
