@@ -69,7 +69,7 @@ class TorchCriticPotential(PotentialOracle):
     penalty : float
         λ of the gradient penalty.
     penalty_side : {"two-sided", "one-sided"}
-        ``"two-sided"`` (WGAN-GP, the default): λ (|∇φ| − 1)²; ``"one-sided"``: λ max(|∇φ| − 1, 0)²,
+        ``"two-sided"`` (WGAN-GP, the default): ``λ (|∇φ| − 1)²``; ``"one-sided"``: ``λ max(|∇φ| − 1, 0)²``,
         which penalises only slopes above 1 (``docs/generative.md``, "The recipe": the Numba
         critic's one-sided penalty trained generators to 3× lower W1 than the two-sided one).
     n_critic : int
