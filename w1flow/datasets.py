@@ -84,14 +84,10 @@ def random_mixture_spec(family_seed):
         covs[i] = R @ np.diag(sds[i] ** 2) @ R.T
     reach = sds.max(axis=1)
     linked = np.linalg.norm(means[:, None] - means[None], axis=2) <= 2.0 * (reach[:, None] + reach[None])
-    seen, todo = {0}, [0]
-    while todo:
-        i = todo.pop()
-        for j in np.flatnonzero(linked[i]):
-            if int(j) not in seen:
-                seen.add(int(j))
-                todo.append(int(j))
-    return {"means": means, "covs": covs, "weights": weights, "connected": len(seen) == k}
+    from scipy.sparse.csgraph import connected_components
+
+    n_groups = connected_components(linked, directed=False)[0]
+    return {"means": means, "covs": covs, "weights": weights, "connected": bool(n_groups == 1)}
 
 
 def random_mixture(n, family_seed=100, seed=None):

@@ -332,7 +332,7 @@ def _gp_critic(spec, seed):
     spec = {k: v for k, v in spec.items() if k != "kind"}
     if "architecture" in spec:  # GPCritic's own kind: "dcgan" or "mlp"
         spec["kind"] = spec.pop("architecture")
-    adam = _make("potential", Adam, {"lr": 1e-4, "schedule": "constant", "ema": 0.0,
+    adam = _make("potential", Adam, {**_plain_adam_fields(),
                                      **{k: spec.pop(k) for k in ("lr", "betas", "eps") if k in spec}})
     return _make("potential", GPCritic, {**_options("potential", spec, GPCritic, {"optimizer"}, (("seed", seed),)),
                                          "optimizer": adam})
@@ -378,12 +378,21 @@ def _method(spec):
     return _make("method", cls, _options("method", spec, cls, {"name"}))
 
 
+def _plain_adam_fields():
+    """The defaults of the plain torch loop's Adam (:func:`~w1flow.generative.torch_reference.plain_adam`)
+    that a config table may override."""
+    from .torch_reference import plain_adam
+
+    p = plain_adam()
+    return {"lr": p.lr, "schedule": p.schedule, "ema": p.ema}
+
+
 def _optimizer(spec, reference=False):
     from .options import SGD, Adam
 
     spec = dict(spec)
     if reference:  # the plain torch loop's Adam: torch's, with no schedule or average
-        spec = {"lr": 1e-4, "schedule": "constant", "ema": 0.0, **spec}
+        spec = {**_plain_adam_fields(), **spec}
     name = spec.pop("name", "adam")
     classes = {"adam": Adam, "sgd": SGD}
     if name not in classes:
