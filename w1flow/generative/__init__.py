@@ -12,7 +12,8 @@ and its baselines.
   :class:`TrainResult` (``save``/``load``);
 * :func:`wgan_gp_reference` — a plain torch WGAN-GP loop on the same networks (the baseline of
   the throughput and sample-efficiency comparisons);
-* :mod:`w1flow.generative.evaluation` — held-out W1, noise floor, evaluation latents and schedule;
+* :mod:`w1flow.generative.evaluation` — held-out W1, noise floor, the W1 split by modes
+  (:func:`~w1flow.generative.evaluation.w1_by_modes`), evaluation latents and schedule;
 * :mod:`w1flow.generative.config` — generator runs from TOML (``w1flow train``; with a ``[sweep]``
   table, ``w1flow sweep``);
 * :mod:`w1flow.generative.experiments` — the 2-D targets and figures of the K study
