@@ -1,7 +1,8 @@
 """[G3] Defaults that just work: ``ExactPotential(method="auto")`` and ``metrics.w1(method="auto")``.
 
-* ``"auto"`` is the dense LP when it fits ``max_memory`` (bitwise the 0.1 default), the sparse LP
-  past it (the monotone plan in d = 1), and re-solves of the same masses and data from the
+* ``"auto"`` is the dense LP below ``SPARSE_MIN_PAIRS`` pairs when it fits ``max_memory``
+  (bitwise the 0.1 default), the sparse LP from there on or past the budget (the monotone plan in
+  d = 1), and re-solves of the same masses and data from the
   previous basis from ``n·m >= INCREMENTAL_MIN_PAIRS`` (and whenever the cold LP is sparse);
 * ``"dense"`` and the 0.1 keywords (``sparse=``, ``incremental=``, ``warm_start=``) give the
   results they gave before;
@@ -98,6 +99,31 @@ def test_auto_past_the_budget_in_1d_is_the_monotone_plan(rng):
         ExactPotential(method="dense", max_memory=_tiny_budget())(x, a, y, b)
     res = _flow(ExactPotential(max_memory=_tiny_budget()), x, y, b)
     assert res.success, res.message
+
+
+def test_auto_solves_from_scratch_sparse_from_the_size_rule_on(rng, monkeypatch):
+    """From SPARSE_MIN_PAIRS pairs on (n = m = 2000), "auto" is the certified sparse LP even where
+    the dense one fits; below, the dense LP. Checked at the real threshold by the rule alone, and
+    at a lowered one (the same code, small problems) by the answers and the paths taken."""
+    import w1flow.lp.solver as lp_solver
+    from w1flow.lp import DEFAULT_MEMORY_BUDGET, SPARSE_MIN_PAIRS, choose_method
+
+    assert SPARSE_MIN_PAIRS == 2000 * 2000
+    for budget in (DEFAULT_MEMORY_BUDGET, None):
+        assert choose_method("auto", 2000, 2000, budget) == choose_method("auto", 4000, 1000, budget) == "sparse"
+        assert choose_method("auto", 1999, 2000, budget) == "dense"
+    assert choose_method("dense", 4000, 4000, None) == "dense"
+    monkeypatch.setattr(lp_solver, "SPARSE_MIN_PAIRS", 40 * 30)
+    x, a, y, b = _problem(rng, 40, 30, 3, weights=True)
+    for (n, m), path in (((40, 30), (0, 1)), ((39, 30), (1, 0))):
+        oracle = ExactPotential()
+        pot = oracle(x[:n], a[:n] / a[:n].sum(), y[:m], b[:m])
+        assert_exact(pot, x[:n], a[:n] / a[:n].sum(), y[:m], b[:m])
+        assert (oracle.counters["lp_solves"], oracle.counters["sparse_solves"]) == path
+    ref = emd_w1(x, a, y, b)
+    assert abs(metrics.w1(x, y, a, b) - ref) <= 1e-9 * ref
+    assert metrics.w1(x[:39], y, a[:39] / a[:39].sum(), b) == metrics.w1(x[:39], y, a[:39] / a[:39].sum(), b,
+                                                                         method="dense")
 
 
 # -- 2. the rule: incremental re-solves from n·m >= INCREMENTAL_MIN_PAIRS -------------------------

@@ -25,10 +25,10 @@ from .dense import default_num_itermax, solve_w1_lp
 from .line import line_lp, monotone_plan
 from .netsimplex import TransportBasis
 from .result import LPError, LPResult, SimplexResult, W1Value
-from .solver import INCREMENTAL_MIN_PAIRS, METHODS, choose_method, method_for, resolves_incrementally, solve, w1_value
+from .solver import INCREMENTAL_MIN_PAIRS, METHODS, SPARSE_MIN_PAIRS, choose_method, method_for, resolves_incrementally, solve, w1_value
 from .w2 import W2Result, barycentric_projection, solve_w2_lp
 
-__all__ = ["solve", "choose_method", "method_for", "w1_value", "METHODS", "INCREMENTAL_MIN_PAIRS", "resolves_incrementally", "LPResult", "SimplexResult", "W1Value",
+__all__ = ["solve", "choose_method", "method_for", "w1_value", "METHODS", "INCREMENTAL_MIN_PAIRS", "SPARSE_MIN_PAIRS", "resolves_incrementally", "LPResult", "SimplexResult", "W1Value",
            "LPError", "MemoryBudgetError", "solve_w1_lp", "solve_w2_lp", "W2Result", "barycentric_projection",
            "line_lp", "monotone_plan", "Certificate", "certify_plan", "default_certificate_tol", "pairwise_distances",
            "plan_cost", "unit_directions", "default_num_itermax", "DEFAULT_MEMORY_BUDGET", "LP_DENSE_MATRICES",

@@ -11,7 +11,8 @@ from .netsimplex import basis_from_plan, warm_solve
 from .result import SimplexResult
 from .sparse import solve_sparse
 
-__all__ = ["solve", "choose_method", "method_for", "w1_value", "METHODS", "INCREMENTAL_MIN_PAIRS", "resolves_incrementally"]
+__all__ = ["solve", "choose_method", "method_for", "w1_value", "METHODS", "INCREMENTAL_MIN_PAIRS", "SPARSE_MIN_PAIRS",
+           "resolves_incrementally"]
 
 #: The ``method`` values :func:`solve` takes.
 METHODS = ("auto", "dense", "sparse", "incremental")
@@ -24,6 +25,16 @@ METHODS = ("auto", "dense", "sparse", "incremental")
 #: pairs it gains at most 1.5x on flows of under 0.2 s, and they keep the dense path (bitwise
 #: the results of w1flow 0.1).
 INCREMENTAL_MIN_PAIRS = 40_000
+
+
+#: The rule of ``method="auto"`` for an LP from scratch: the certified sparse LP from this many
+#: pairs n·m on (n = m = 2000), or whenever the dense LP's matrices do not fit the memory budget;
+#: the dense LP below. Measured (``benchmarks/bench_auto.py``, one cold LP, dense and sparse side
+#: by side, 2 cores shared with another job; ``docs/performance.md``): sparse / dense time 0.58-0.68
+#: at n = m = 2000 on four of five instances (1.16 on an almost local plan, 0.49 s against 0.43 s),
+#: 0.22-0.40 at 4000 and 0.15-0.20 at 10^4 (10 s against 66 s, 0.6 GB against 4.2 GB); 0.95-3.0
+#: at 500-1000, where the dense LP stays.
+SPARSE_MIN_PAIRS = 4_000_000
 
 
 def resolves_incrementally(n, m, cold_method):
@@ -41,13 +52,13 @@ def method_for(sparse):
 
 
 def choose_method(method, n, m, max_memory):
-    """The solver :func:`solve` runs for an n × m problem: ``"auto"`` is the dense LP when its
-    matrices fit ``max_memory`` bytes (``None``: always), else the sparse one; any other method
-    is kept."""
+    """The solver :func:`solve` runs for an n × m problem: ``"auto"`` is the dense LP below
+    :data:`SPARSE_MIN_PAIRS` pairs when its matrices fit ``max_memory`` bytes (``None``: always),
+    else the sparse one; any other method is kept."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
     if method == "auto":
-        return "dense" if fits_dense(n, m, max_memory) else "sparse"
+        return "dense" if n * m < SPARSE_MIN_PAIRS and fits_dense(n, m, max_memory) else "sparse"
     return method
 
 
@@ -68,7 +79,8 @@ def solve(x, a, y, b, *, method="auto", max_memory=DEFAULT_MEMORY_BUDGET, basis=
         else a coarse-to-fine start made optimal by w1flow's certified network simplex
         (:func:`~w1flow.lp.sparse.solve_sparse`). ``"incremental"``: the certified network simplex
         from ``basis`` (an optimal basis of an earlier solve of the same masses and data, updated
-        in place). ``"auto"``: dense when it fits ``max_memory``, else sparse (:func:`choose_method`).
+        in place). ``"auto"``: dense below :data:`SPARSE_MIN_PAIRS` pairs n·m when it fits
+        ``max_memory``, else sparse (:func:`choose_method`).
     max_memory : float or None
         Budget in bytes for the dense LP's matrices (:class:`~w1flow.MemoryBudgetError` past it).
     basis : TransportBasis, optional
