@@ -2,7 +2,7 @@
 
 Run:  python benchmarks/bench_metric.py [--ns 10000,30000] [--instances late,demo,gaussians] [--dense-max 10000]
 
-Instances (uniform weights, n = m, seed 0):
+Instances (uniform weights, n = m, seed 0; defined in ``bench_auto.instance``):
 
 * ``late``: data + noise 0.01 -> the data (8 Gaussians, radius 2, std 0.05): a flow near its end,
   an almost local plan;
@@ -33,21 +33,11 @@ ROOT = Path(__file__).resolve().parent.parent
 CHILD = r"""
 import json, resource, sys, time
 sys.path.insert(0, {root!r})
+sys.path.insert(0, {root!r} + "/benchmarks")
 import numpy as np
+from bench_auto import instance  # the instances' one definition
 
-def instance(kind, n, seed=0):
-    from w1flow.datasets import eight_gaussians, gaussian_blob
-    rng = np.random.default_rng(seed)
-    if kind == "late":
-        y = eight_gaussians(n, radius=2.0, std=0.05, seed=rng)
-        return y[rng.permutation(n)] + 0.01 * rng.standard_normal((n, 2)), y
-    if kind == "demo":
-        return gaussian_blob(n, center=(3.0, 0.0), std=0.5, seed=rng), eight_gaussians(n, radius=2.0, std=0.05, seed=rng)
-    if kind == "gaussians":
-        return rng.standard_normal((n, 2)), 0.3 + 1.1 * rng.standard_normal((n, 2))
-    raise ValueError(kind)
-
-x, y = instance({kind!r}, {n})
+x, _, y, _ = instance({kind!r}, {n})
 out = {{}}
 if {which!r} == "dense":
     import ot

@@ -120,7 +120,7 @@ def w1_by_modes(generated, data, centres, std, radius=4.0):
         If the LP is not solved to optimality (no split of a wrong plan is returned).
     """
     from .._validation import as_points, as_positive_float, as_weights
-    from ..lp import LPError, solve
+    from ..lp import LPError, pairwise_distances, solve, unit_directions
 
     x = as_points(generated, "generated")
     y = as_points(data, "data")
@@ -136,13 +136,13 @@ def w1_by_modes(generated, data, centres, std, radius=4.0):
         raise LPError(f"w1_by_modes: the W1 LP was not solved: {lp.message}")
 
     def nearest(p):
-        d = np.sqrt(((p[:, None, :] - c[None, :, :]) ** 2).sum(axis=2))
+        d = pairwise_distances(p, c)
         return d.argmin(axis=1), d.min(axis=1)
 
     kx, dx = nearest(x)
     ky, _ = nearest(y)
     on_bridge = dx > radius * std
-    cost = np.sqrt(((x[lp.rows] - y[lp.cols]) ** 2).sum(axis=1)) * lp.mass
+    cost = unit_directions(x[lp.rows], y[lp.cols])[1] * lp.mass
     bridge = on_bridge[lp.rows]
     between = ~bridge & (kx[lp.rows] != ky[lp.cols])
     within = ~bridge & ~between
