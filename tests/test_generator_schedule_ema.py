@@ -45,6 +45,15 @@ def test_bad_schedule_or_average_is_refused_naming_the_field(bad, match):
         Adam(**bad)
 
 
+@pytest.mark.parametrize("cls", [Adam, SGD])
+def test_the_repr_shows_the_final_ratio_only_when_a_schedule_uses_it(cls):
+    assert "final_lr_ratio" not in repr(cls(schedule="constant", final_lr_ratio=0.1))
+    for schedule in ("cosine", "stages"):
+        opt = cls(schedule=schedule, final_lr_ratio=0.1)
+        assert "final_lr_ratio=0.1" in repr(opt)
+        assert eval(repr(opt), {cls.__name__: cls}) == opt  # the repr rebuilds the optimiser
+
+
 @pytest.mark.parametrize("schedule", ["cosine", "stages"])
 def test_the_scheduled_trajectory_is_a_hand_written_sgd_loop(data, schedule):
     """WGAN with SGD: θ ← θ − lr_t ∇_θ (1/n) Σ φ(G(z_i)), with lr_t from the stated formula and the

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from .._validation import as_bool, as_float, as_int, as_points
 from .recipe import RECIPE
@@ -83,6 +83,15 @@ def learning_rate(optimizer, it, n_iter):
     return lr if s < 0.5 else lr * math.sqrt(r) if s < 0.75 else lr * r
 
 
+def _optimizer_repr(obj):
+    """``Adam(lr=..., ...)`` without ``final_lr_ratio`` when the schedule is constant (it is then
+    not used, and showing it reads as if the rate were lowered)."""
+    names = [f.name for f in fields(obj)]
+    if obj.schedule == "constant":
+        names.remove("final_lr_ratio")
+    return f"{type(obj).__name__}({', '.join(f'{n}={getattr(obj, n)!r}' for n in names)})"
+
+
 def ema_weight(optimizer, it):
     """The weight ``β`` of the average in the EMA update after outer step ``it`` (0-based),
     ``θ̄ ← β θ̄ + (1 − β) θ``: ``min(ema, (1 + it)/(10 + it))``, so the first steps are not
@@ -90,7 +99,7 @@ def ema_weight(optimizer, it):
     return min(optimizer.ema, (1.0 + it) / (10.0 + it))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class Adam:
     """Adam with learning rate ``lr``, decay rates ``betas`` and ``eps`` (the generator's
     optimiser; the defaults are the recipe's, :mod:`w1flow.generative.recipe`: the W1-FE paper
@@ -120,8 +129,10 @@ class Adam:
                              as_float(b[1], "Adam(betas=...)[1]", 0.0, 1.0)))
         _set(self, "eps", as_float(self.eps, "Adam(eps=...)", 0.0))
 
+    __repr__ = _optimizer_repr
 
-@dataclass(frozen=True)
+
+@dataclass(frozen=True, repr=False)
 class SGD:
     """Plain gradient descent at learning rate ``lr``; ``schedule``, ``final_lr_ratio`` and ``ema``
     as for :class:`Adam` (off by default: plain SGD is the reference of the K = 1 ≡ WGAN identity,
@@ -137,6 +148,8 @@ class SGD:
 
     def __post_init__(self):
         _check_lr(self)
+
+    __repr__ = _optimizer_repr
 
 
 @dataclass(frozen=True, eq=False)
