@@ -1,6 +1,8 @@
 """The entropic (Sinkhorn) potential: gradient, 1-Lipschitz bound, plan velocity, status, and its limit
 as reg -> 0 against the exact LP."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -76,7 +78,12 @@ def test_entropic_particles_on_the_data_converge():
     P = pot.plan  # marginals checked directly, not through the solver's own error
     np.testing.assert_allclose(P.sum(axis=1), a, atol=1e-10)
     np.testing.assert_allclose(P.sum(axis=0), a, atol=1e-10)
-    ref = ot.bregman.sinkhorn_log(a, a, cdist(y, y), 0.1, numItermax=10000, stopThr=1e-14)
+    with warnings.catch_warnings():
+        # POT's reference crawls on the same near-null modes: after 10,000 iterations its marginal
+        # error is ~3e-8 and it warns; its accuracy is checked here instead, so 1e-7 below means it.
+        warnings.simplefilter("ignore", UserWarning)
+        ref = ot.bregman.sinkhorn_log(a, a, cdist(y, y), 0.1, numItermax=10000, stopThr=1e-14)
+    assert np.abs(ref.sum(axis=0) - a).max() < 5e-8 and np.abs(ref.sum(axis=1) - a).max() < 5e-8
     np.testing.assert_allclose(P, ref, atol=1e-7)
     assert abs(pot.transport_cost - float(np.sum(ref * cdist(y, y)))) < 1e-8
 
