@@ -145,7 +145,7 @@ def fmt(p, lo, hi, prec=3):
 def analyse(runs_by, targets, seeds, K):
     """The study's numbers per target (a JSON-able dict) and the report's lines."""
     rng = np.random.default_rng(0)
-    out, lines = {}, []
+    out = {}
     for t in targets:
         name = target_name(t)
         rs = runs_by[name]

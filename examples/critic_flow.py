@@ -16,10 +16,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import numpy as np  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from w1flow import CriticPotential, Euler, SaveAt, W1Flow, simulate  # noqa: E402
+from w1flow import CriticPotential, SaveAt, W1Flow, simulate  # noqa: E402
 from w1flow.datasets import eight_gaussians, gaussian_blob  # noqa: E402
 
 

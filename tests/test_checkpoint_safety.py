@@ -4,7 +4,6 @@ class name the code does not list, or a tree nested too deeply is refused with a
 a run whose solver or oracle has no state protocol of its own is refused before its first step."""
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pytest

@@ -7,7 +7,7 @@ import pytest
 from scipy.spatial.distance import cdist
 
 from conftest import generic_cloud, rand_weights
-from w1flow import (CappedEuler, CriticPotential, EntropicPotential, Euler, ExactPotential, Heun, MeanFieldODE, RK4,
+from w1flow import (CappedEuler, EntropicPotential, Euler, ExactPotential, Heun, MeanFieldODE, RK4,
                     QuantilePotential, SaveAt, W1Flow, W2Flow, metrics, simulate)
 from w1flow.datasets import eight_gaussians, gaussian_blob
 from w1flow.monitors import LipschitzDriftMonitor, W1IncreaseMonitor

@@ -7,7 +7,7 @@ import numbers
 import platform
 import zipfile
 import zlib
-from dataclasses import dataclass, field as dc_field, fields
+from dataclasses import dataclass, field as dc_field
 from pathlib import Path
 
 import numpy as np

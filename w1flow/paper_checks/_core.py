@@ -302,7 +302,7 @@ def report_markdown(reports, mode):
         lines += [f"- `{k}` = {v['value']:g}: {v['why']}" for k, v in r.thresholds.items()]
         if r.details:
             lines += ["", r.details]
-        lines += [f"", *[f"![{f}]({f})" for f in r.figures]] if r.figures else []
+        lines += ["", *[f"![{f}]({f})" for f in r.figures]] if r.figures else []
         if r.error:
             lines += ["", "```", r.error.strip(), "```"]
     return "\n".join(lines) + "\n"

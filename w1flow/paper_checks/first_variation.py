@@ -15,7 +15,7 @@ import numpy as np
 
 from w1flow import ExactPotential
 
-from ._core import FAIL, PASS, Outcome, verdict_from
+from ._core import PASS, Outcome, verdict_from
 from ._reference import w1
 
 TITLE = "Prop 3.1: the first variation of W1 is the Kantorovich potential"

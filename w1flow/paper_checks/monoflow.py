@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import FAIL, PASS, Outcome, verdict_from
+from ._core import PASS, Outcome, verdict_from
 
 TITLE = "MonoFlow: every f-divergence decreases along the density flow, for any increasing h"
 CLAIM = ("Along ∂_t q_t = −∇·(q_t ∇h(log r_t)), r_t = p/q_t, with h increasing, every f-divergence "

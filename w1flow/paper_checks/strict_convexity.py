@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._core import FAIL, PASS, Outcome, verdict_from
+from ._core import FAIL, Outcome, verdict_from
 from ._reference import w1
 
 TITLE = "“W1(·, μ_d) is strictly convex” (as stated)"

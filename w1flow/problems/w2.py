@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
-
 from ..lp import DEFAULT_MEMORY_BUDGET, W2Result, barycentric_projection, solve_w2_lp
 from .._validation import as_points, as_weights
 from .base import Problem
