@@ -66,8 +66,12 @@ def figure(results, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, len(results), figsize=(4.6 * len(results), 3.6), squeeze=False)
-    for ax, ((target, method), rs) in zip(axes[0], results.items()):
+    targets = list(dict.fromkeys(t for t, _ in results))
+    methods = list(dict.fromkeys(m for _, m in results))
+    fig, axes = plt.subplots(len(targets), len(methods), figsize=(4.6 * len(methods), 3.4 * len(targets)),
+                             squeeze=False)
+    for (target, method), rs in results.items():
+        ax = axes[targets.index(target)][methods.index(method)]
         steps = [r["n_iter"] for r in rs]
         floor = study.mode_parts(None, target)
         for key, label, style in (("w1", "W1 (5,000 points)", "k-o"), ("bridge", "carried off bridges", "C3-s"),
@@ -78,8 +82,10 @@ def figure(results, path):
         ax.set_xticks(steps, [str(s) for s in steps])
         ax.minorticks_off()
         ax.set_xlabel("outer steps")
+        ax.set_ylim(bottom=0)
         ax.set_title(f"{target}, {method}", fontsize=10)
-    axes[0][0].set_ylabel("exact W1 and its parts")
+    for row in axes:
+        row[0].set_ylabel("exact W1 and its parts")
     axes[0][0].legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(path, dpi=120)
