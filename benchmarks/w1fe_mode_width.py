@@ -23,7 +23,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import w1fe_study as study  # noqa: E402
 from w1fe_recipe import run_configs  # noqa: E402
 
-from w1flow.generative.evaluation import w1_by_modes  # noqa: E402
 from w1flow.generative.recipe import RECIPE  # noqa: E402
 
 TARGET = "8 Gaussians"
@@ -53,18 +52,14 @@ def main(argv=None):
     p.add_argument("--store", default="w1fe-width/store")
     p.add_argument("--workers", type=int, default=1)
     args = p.parse_args(argv)
-    centres, sd = study.MODES[TARGET]
-    data = study.sampler(TARGET)(5000, seed=np.random.default_rng(7))
     print("| variant | final W1 (2,000) | W1 (5,000) | bridges | between modes | within modes | mode width | s/run |")
     print("|---|---|---|---|---|---|---|---|")
     for name in args.variants.split(";"):
         done = run_configs(Path(args.store), [config(name, s) for s in SEEDS], args.workers, progress=False)
-        parts = [w1_by_modes(r.generator.sample(5000, seed=np.random.default_rng(5)), data, centres, sd)
-                 for _, r, _ in done]
-        mean = lambda f: float(np.mean([f(q) for q in parts]))  # noqa: E731
-        print(f"| {name} | {np.mean([study.curve(r, 'w1')[-1] for _, r, _ in done]):.4f} | {mean(lambda q: q.w1):.4f} | "
-              f"{mean(lambda q: q.bridge):.4f} | {mean(lambda q: q.between):.4f} | {mean(lambda q: q.within):.4f} | "
-              f"{mean(lambda q: np.nanmean(q.spread)):.2f} | {np.mean([sec for *_, sec in done]):.0f} |", flush=True)
+        q = study.mode_parts([r for _, r, _ in done], TARGET)  # the study's split: same samples and data
+        print(f"| {name} | {np.mean([study.curve(r, 'w1')[-1] for _, r, _ in done]):.4f} | {q['w1']:.4f} | "
+              f"{q['bridge']:.4f} | {q['between']:.4f} | {q['within']:.4f} | {q['width']:.2f} | "
+              f"{np.mean([sec for *_, sec in done]):.0f} |", flush=True)
     return 0
 
 
