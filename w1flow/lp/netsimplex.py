@@ -19,8 +19,10 @@ own simplex here:
   restricted LP is optimal, the pass computes ``min_j (c_ij − u_i − v_j)`` for every row from the
   tree's duals; violated pairs join the list and the simplex continues. When no pair is violated
   beyond ``eps``, the plan is optimal over **all** n·m pairs: the last pass is the dual-feasibility
-  half of the certificate, and complementary slackness holds by construction (flows and duals are
-  recomputed from the tree at the end, so round-off does not accumulate over pivots).
+  half of the certificate (in d = 2 at scale the passes skip blocks of pairs whose k-d cell bound
+  proves them priced out, :class:`~w1flow.lp.cells.CellPricer`: every pair is still covered),
+  and complementary slackness holds by construction (flows and duals are recomputed from the
+  tree at the end, so round-off does not accumulate over pivots).
 * **Failure.** A pivot cap, a tree whose flows come out negative, or a failed certificate return a
   non-optimal status; the caller falls back to the dense LP. Nothing is returned as optimal that
   was not certified.
@@ -41,6 +43,7 @@ import numba
 import numpy as np
 
 from .._validation import WEIGHT_TOTAL_TOL
+from .cells import CellPricer
 
 __all__ = ["TransportBasis", "basis_from_plan", "warm_solve", "WarmSolveStats", "WarmSolveResult"]
 
@@ -73,6 +76,12 @@ KEEP_PER_NODE = 4
 #: tight within 1e-6 when the row was last priced; listing them at once removed that tail
 #: (n = 3·10⁴ demo, d = 2: 25 → 15 passes; see docs/performance.md).
 NEAR_TIGHT = 1e-6
+#: Pairs n·m from which ``warm_solve(pricing="auto")`` prices by cell bounds in d = 2. Measured
+#: (demo and Gaussian pairs, quiet 2 cores): cold solves are faster with the cells from n = m = 500
+#: on (2000: 0.24 → 0.20 s, 10⁴: 4.1 → 3.0 s, 10⁵: passes 220 → 36 s), but an incremental flow's
+#: many small warm solves are not (100 steps, n = 1000: 0.97 → 1.10 s; 2000: 3.44 → 3.49 s), as
+#: each solve builds the trees for a few passes.
+CELL_MIN_PAIRS = 4 * 10**6
 
 
 @numba.njit(cache=True)
@@ -416,7 +425,10 @@ class WarmSolveStats:
     rounds : int
         Column-generation rounds (restricted solves).
     passes : int
-        Full O(nm) passes over all pairs (the last one is the certificate).
+        Passes over all pairs (the last one is the certificate): full O(nm) passes, or passes by
+        cell bounds (:class:`~w1flow.lp.cells.CellPricer`) that compute only some pairs.
+    pairs_checked : int
+        Pairs whose reduced cost the passes computed, summed over the passes (n·m a full pass).
     arcs : int
         Arcs in the list at the end.
     max_violation : float
@@ -445,6 +457,7 @@ class WarmSolveStats:
     pass_seconds: float = 0.0
     violated_rows: list = field(default_factory=list)
     near_tight_arcs: int = 0
+    pairs_checked: int = 0
 
 
 @dataclass(frozen=True)
@@ -650,7 +663,8 @@ def _prune(basis, cost, pot, keep):
     return np.ascontiguousarray(cost[mask])
 
 
-def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_per_node=None, near_tight=None):
+def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_per_node=None, near_tight=None,
+               pricing="auto"):
     """Re-solve the W1 LP at positions ``x`` from ``basis`` (updated in place); certified.
 
     Parameters
@@ -671,6 +685,12 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         With a violated pair in a row, also list that row's columns of reduced cost below this
         (scaled units; default :data:`NEAR_TIGHT`; 0 lists the violated ones only). Only which
         arcs are listed changes: the certificate is the same.
+    pricing : {"auto", "full", "cells"}
+        How the passes find each row's most violated columns: ``"full"`` computes every pair
+        (fused, vectorised); ``"cells"`` skips blocks of pairs whose k-d cell bound shows none of
+        them can enter (:class:`~w1flow.lp.cells.CellPricer`: the same columns up to ties, the same
+        certificate over all pairs); ``"auto"`` takes the cells in d = 2 from
+        :data:`CELL_MIN_PAIRS` pairs on, where they were measured faster.
 
     Returns
     -------
@@ -697,6 +717,14 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     best_r = np.empty((n, K))
     row_min = np.empty(n)
     supply = _supply(basis.a, basis.b)
+    if pricing not in ("auto", "full", "cells"):
+        raise ValueError(f"pricing must be 'auto', 'full' or 'cells', got {pricing!r}.")
+    if pricing == "auto":
+        pricing = "cells" if x.shape[1] == 2 and n * m >= CELL_MIN_PAIRS else "full"
+    pricer = CellPricer(x, y, inv) if pricing == "cells" else None
+    # the cells return each row's columns below tau only: all that is used below (violated,
+    # near-tight), and above round-off so that every row's tight tree arc gives its exact minimum
+    tau = max(near_tight if near_tight is not None else NEAR_TIGHT, 1e-9)
 
     cost = np.empty(basis.arc_i.size)
     _arc_costs(x, y, basis.arc_i, basis.arc_j, inv, cost)
@@ -726,7 +754,12 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         # round of pivots, so no row was ever skipped.)
         _preorder(basis.root, basis.first_child, basis.next_sib, order)
         _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
-        _row_scan(x, all_rows, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
+        if pricer is None:
+            _row_scan(x, all_rows, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
+            stats.pairs_checked += n * m
+        else:
+            pricer.scan(pot[:n], pot[n:], tau, best_j, best_r, row_min)
+            stats.pairs_checked += pricer.pairs_checked
         stats.pass_seconds += time.perf_counter() - t1
         stats.passes += 1
         bad = best_r < -eps

@@ -235,12 +235,17 @@ def _relabel(basis, px, py, a, y, b):
     return basis
 
 
-def solve_sparse(x, a, y, b, max_pivots=None):
+def solve_sparse(x, a, y, b, max_pivots=None, pricing="auto"):
     """The exact W1 LP without an n × m matrix: :func:`coarse_basis`, then :func:`warm_solve`.
 
     Both clouds are first put in k-d leaf order (:func:`kd_groups`), so that nodes close in the
     tree are close in memory (measured, n = 3·10⁴ demo: simplex 35.4 s in the given random order,
     23.0 s in k-d order); the results and the basis come back in the caller's order.
+
+    Parameters
+    ----------
+    pricing : {"auto", "full", "cells"}
+        How the certificate passes price (:func:`~w1flow.lp.netsimplex.warm_solve`).
 
     Returns
     -------
@@ -261,7 +266,7 @@ def solve_sparse(x, a, y, b, max_pivots=None):
     if max_pivots is None:
         max_pivots = max(10**6, 500 * (x.shape[0] + y.shape[0]))
     res = warm_solve(basis, xs, max_pivots=max_pivots, add_per_row=COLD_ADD_PER_ROW,
-                     max_arcs_per_node=COLD_MAX_ARCS_PER_NODE)
+                     max_arcs_per_node=COLD_MAX_ARCS_PER_NODE, pricing=pricing)
     u_out, v_out = np.empty_like(res.u), np.empty_like(res.v)
     u_out[px], v_out[py] = res.u, res.v
     basis = _relabel(basis, px, py, a, y, b)
