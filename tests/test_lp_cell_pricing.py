@@ -28,11 +28,11 @@ def _clouds(rng, n, m, d, kind):
     return x, y
 
 
-def _assert_prices_like_cdist(x, y, u, v, inv, tau, K, leaf, directions):
+def _assert_prices_like_cdist(x, y, u, v, inv, tau, K, leaf, directions, cube_side=12):
     """Every row gets the K smallest reduced costs below tau of the cdist reference, in order."""
     n, m = x.shape[0], y.shape[0]
     R = cdist(x, y) * inv - u[:, None] - v[None, :]
-    p = CellPricer(x, y, inv, leaf=leaf, directions=directions)
+    p = CellPricer(x, y, inv, leaf=leaf, directions=directions, cube_side=cube_side)
     best_j, best_r, row_min = np.empty((n, K), dtype=np.int64), np.empty((n, K)), np.empty(n)
     p.scan(u, v, tau, best_j, best_r, row_min)
     margin = 1e-12 * (1.0 + np.abs(R).max())  # cdist and the scan round differently
@@ -57,9 +57,9 @@ def _assert_prices_like_cdist(x, y, u, v, inv, tau, K, leaf, directions):
 @given(seed=seeds, n=st.integers(1, 70), m=st.integers(1, 70), d=st.sampled_from([1, 2, 2, 3, 5]),
        kind=st.sampled_from(["generic", "grid", "duplicates"]), noise=st.sampled_from([0.0, 1e-3, 0.3]),
        K=st.integers(1, 8), leaf=st.sampled_from([1, 3, 8]), directions=st.sampled_from([3, 16, 256]),
-       tau=st.sampled_from([1e-9, 1e-6, 0.5]))
-def test_the_cells_price_every_row_like_the_full_pass(seed, n, m, d, kind, noise, K, leaf, directions, tau):
-    """Over near ties, duplicates, n != m, d = 1…5, near-optimal and far-from-optimal duals: each
+       tau=st.sampled_from([1e-9, 1e-6, 0.5]), cube_side=st.sampled_from([1, 3, 12]))
+def test_the_cells_price_every_row_like_the_full_pass(seed, n, m, d, kind, noise, K, leaf, directions, tau, cube_side):
+    """Over near ties, duplicates, n != m, d = 1…5 (directional bounds in d = 2, 3), near-optimal and far-from-optimal duals: each
     row's K smallest reduced costs below tau are those of the cdist reference, whatever cells the
     bounds skipped."""
     import ot
@@ -70,10 +70,11 @@ def test_the_cells_price_every_row_like_the_full_pass(seed, n, m, d, kind, noise
     inv = 1.0 / max(float(M.max()), 1e-300)
     _, log = ot.emd(np.full(n, 1 / n), np.full(m, 1 / m), M * inv, log=True, numItermax=10**7)
     u, v = log["u"] + noise * rng.standard_normal(n), log["v"].copy()
-    _assert_prices_like_cdist(x, y, u, v, inv, tau, K, leaf, directions)
+    _assert_prices_like_cdist(x, y, u, v, inv, tau, K, leaf, directions, cube_side)
 
 
-def test_a_violation_in_a_block_the_bounds_would_skip_is_found():
+@pytest.mark.parametrize("d", [2, 3])
+def test_a_violation_in_a_block_the_bounds_would_skip_is_found(d):
     """Two far pairs of clusters; at the optimal duals the bounds skip most blocks (most pairs are
     never computed), in particular the blocks across the far clusters. One dual raised so that a
     single pair across them violates by 1e-6 (a non-optimal dual certificate): the scan reports it."""
@@ -82,6 +83,8 @@ def test_a_violation_in_a_block_the_bounds_would_skip_is_found():
     rng = np.random.default_rng(0)
     x = np.vstack([rng.standard_normal((300, 2)) * 0.1, rng.standard_normal((300, 2)) * 0.1 + [10.0, 0.0]])
     y = np.vstack([rng.standard_normal((300, 2)) * 0.1 + [0.0, 0.3], rng.standard_normal((300, 2)) * 0.1 + [10.0, 0.3]])
+    if d == 3:
+        x, y = np.hstack([x, 0.1 * rng.standard_normal((600, 1))]), np.hstack([y, 0.1 * rng.standard_normal((600, 1))])
     M = cdist(x, y)
     inv = 1.0 / M.max()
     _, log = ot.emd(np.full(600, 1 / 600), np.full(600, 1 / 600), M * inv, log=True)

@@ -18,10 +18,10 @@ For duals near optimal, the blocks far from the transport rays are pruned high i
 the scan costs about the number of near-tight pairs instead of n·m.
 
 :class:`CellPricer` is the network simplex's pricing pass by the same idea
-(:func:`~w1flow.lp.netsimplex.warm_solve`, ``pricing="cells"``, the default in d = 2 from
+(:func:`~w1flow.lp.netsimplex.warm_solve`, ``pricing="cells"``, the default in d = 2, 3 from
 :data:`~w1flow.lp.netsimplex.CELL_MIN_PAIRS` pairs): each row's most violated columns, with a
-sharper, directional bound in d = 2 (``|x − y| ≥ <E, x − y>`` for any unit E), computing 1–5 % of
-the pairs at n = 3·10⁴ (docs/performance.md).
+sharper, directional bound in d = 2, 3 (``|x − y| ≥ <E, x − y>`` for any unit E), computing 1–5 %
+of the pairs at n = 3·10⁴ in d = 2 (docs/performance.md).
 """
 
 from __future__ import annotations
@@ -239,6 +239,10 @@ def cell_violations(x, y, u, v, threshold, leaf=32):
 #: n = 3·10⁴ demo optimum (leaves of 8): 128, 256, 512 directions computed 5.3, 3.4, 2.4 % of the
 #: pairs in 0.51, 0.41, 0.39 s; on the Gaussian pair all three 1.8–2.0 %, 256 the fastest.
 CELL_DIRECTIONS = 256
+#: Grid side on each face of the cube of the d = 3 directions (6 · side² directions). Measured at
+#: the n = 10⁴ optimum of the demo lifted to d = 3: sides 4, 8, 12, 16 computed 34, 21, 13, 12 % of
+#: the pairs in 0.16, 0.12, 0.11, 0.12 s (the box bound alone: 60 %, 0.24 s; the full pass 0.22 s).
+CELL_CUBE_SIDE = 12
 #: Points per row leaf and per column leaf of :class:`CellPricer`. Larger leaves compute more
 #: pairs but visit fewer blocks: at n = 3·10⁴ (demo optimum / duals off by 0.01) leaves of 8 took
 #: 0.41 / 1.35 s a pass, 16 0.30 / 0.56 s, 32 0.27 / 0.32 s, 64 0.29 / 0.28 s (one thread, loaded).
@@ -274,6 +278,49 @@ def _pseudo_angle_bin(dx, dy, bins):
     return min(max(k, 0), bins - 1)
 
 
+def _cube_directions(g):
+    """Unit directions in d = 3 through the centres of a g × g grid on each face of the cube
+    [−1, 1]³ (6 g² of them), numbered as :func:`_direction_of` finds them."""
+    t = -1.0 + (np.arange(g) + 0.5) * (2.0 / g)
+    out = np.empty((6 * g * g, 3))
+    for ax in range(3):
+        others = [c for c in range(3) if c != ax]
+        for side in (0, 1):
+            base = (2 * ax + side) * g * g
+            for i in range(g):
+                for j in range(g):
+                    v = np.empty(3)
+                    v[ax] = 1.0 if side else -1.0
+                    v[others[0]], v[others[1]] = t[i], t[j]
+                    out[base + i * g + j] = v / np.linalg.norm(v)
+    return out
+
+
+@njit(**_JIT)
+def _direction_of(a, b, lox, hix, loy, hiy, table, g):
+    """The stored direction next to the one from y-node ``b``'s box centre to x-node ``a``'s
+    (d = 2: a pseudo-angle table; d = 3: the cube map of :func:`_cube_directions`), or −1 when
+    the centres coincide. Any direction gives a valid bound: this only affects its tightness."""
+    c0 = lox[a, 0] + hix[a, 0] - loy[b, 0] - hiy[b, 0]
+    c1 = lox[a, 1] + hix[a, 1] - loy[b, 1] - hiy[b, 1]
+    if lox.shape[1] == 2:
+        q = _pseudo_angle_bin(c0, c1, table.shape[0])
+        return table[q] if q >= 0 else -1
+    c2 = lox[a, 2] + hix[a, 2] - loy[b, 2] - hiy[b, 2]
+    a0, a1, a2 = abs(c0), abs(c1), abs(c2)
+    if a0 >= a1 and a0 >= a2:
+        ax, big, s, p1, p2 = 0, a0, c0, c1, c2
+    elif a1 >= a2:
+        ax, big, s, p1, p2 = 1, a1, c1, c0, c2
+    else:
+        ax, big, s, p1, p2 = 2, a2, c2, c0, c1
+    if big == 0.0:
+        return -1
+    i = min(max(int((p1 / big + 1.0) * 0.5 * g), 0), g - 1)
+    j = min(max(int((p2 / big + 1.0) * 0.5 * g), 0), g - 1)
+    return (2 * ax + (1 if s > 0.0 else 0)) * g * g + i * g + j
+
+
 @njit(**_JIT)
 def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wmax, h):
     """Per node, bottom-up (children are numbered after their parent): the largest dual ``wmax``
@@ -290,9 +337,10 @@ def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wma
                 if w[i] > wmax[k]:
                     wmax[k] = w[i]
                 if use_dir:
-                    p0, p1 = sign * p[i, 0] * inv, sign * p[i, 1] * inv
                     for q in range(K):
-                        val = E[q, 0] * p0 + E[q, 1] * p1 - w[i]
+                        val = -w[i]
+                        for c in range(p.shape[1]):
+                            val += E[q, c] * (sign * p[i, c] * inv)
                         if val < h[k, q]:
                             h[k, q] = val
         else:
@@ -304,23 +352,21 @@ def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wma
 
 
 @njit(**_JIT)
-def _pair_bound(a, b, lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table):
+def _pair_bound(a, b, lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table, g):
     """A lower bound on ``|x_i − y_j| · inv − u_i − v_j`` over every i in x-node ``a`` and j in
     y-node ``b`` (:class:`CellPricer`), lowered by a margin far above round-off."""
     g2 = 0.0
     for c in range(lox.shape[1]):  # the boxes' distance (no array views: this runs per block)
-        g = loy[b, c] - hix[a, c]
-        if lox[a, c] - hiy[b, c] > g:
-            g = lox[a, c] - hiy[b, c]
-        if g > 0.0:
-            g2 += g * g
+        gap = loy[b, c] - hix[a, c]
+        if lox[a, c] - hiy[b, c] > gap:
+            gap = lox[a, c] - hiy[b, c]
+        if gap > 0.0:
+            g2 += gap * gap
     lb = np.sqrt(g2) * inv - umax[a] - vmax[b]
     margin = 1.0 + abs(umax[a]) + abs(vmax[b])
     if use_dir:
-        q = _pseudo_angle_bin(lox[a, 0] + hix[a, 0] - loy[b, 0] - hiy[b, 0],
-                              lox[a, 1] + hix[a, 1] - loy[b, 1] - hiy[b, 1], table.shape[0])
-        if q >= 0:
-            k = table[q]
+        k = _direction_of(a, b, lox, hix, loy, hiy, table, g)
+        if k >= 0:
             lbk = hx[a, k] + gy[b, k]
             if lbk > lb:
                 lb = lbk
@@ -329,7 +375,7 @@ def _pair_bound(a, b, lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, tabl
 
 
 @njit(parallel=True, **_JIT)
-def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, umax, gy, vmax, E, table, use_dir,
+def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, umax, gy, vmax, E, table, g, use_dir,
                       best_j, best_r, row_min, work):
     """:meth:`CellPricer.scan` on the clouds in tree order (``xs``, ``ysT`` transposed, duals
     ``us``, ``vs`` likewise); writes the outputs of row ``ox[t]`` with column indices ``oy[j]``."""
@@ -347,7 +393,7 @@ def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, uma
         stack = np.empty(256, dtype=np.int64)
         bounds = np.empty(256)
         stack[0] = 0
-        bounds[0] = _pair_bound(a, 0, lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table)
+        bounds[0] = _pair_bound(a, 0, lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table, g)
         top = 1
         while top > 0:
             top -= 1
@@ -359,10 +405,7 @@ def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, uma
                 work[li, 2] += 1
                 k = -1
                 if use_dir:  # the direction of the pair of cells, for the rows' own bounds
-                    q = _pseudo_angle_bin(lox[a, 0] + hix[a, 0] - loy[b, 0] - hiy[b, 0],
-                                          lox[a, 1] + hix[a, 1] - loy[b, 1] - hiy[b, 1], table.shape[0])
-                    if q >= 0:
-                        k = table[q]
+                    k = _direction_of(a, b, lox, hix, loy, hiy, table, g)
                 c0, c1 = sy[b], ey[b]
                 if c1 - c0 > buf.shape[0]:
                     buf = np.empty(c1 - c0)
@@ -370,18 +413,21 @@ def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, uma
                     th = thr[t - s0]
                     # the row's own bound against the leaf: its terms exact, the leaf's its minima
                     if k >= 0:  # (the directional bound alone: the box bound per row cost more than it saved)
-                        hk = (E[k, 0] * xs[t, 0] + E[k, 1] * xs[t, 1]) * inv - us[t]
+                        hk = 0.0
+                        for c in range(d):
+                            hk += E[k, c] * xs[t, c]
+                        hk = hk * inv - us[t]
                         lb = hk + gy[b, k]
                         margin = 1.0 + abs(hk) + abs(gy[b, k])
                     else:
-                        g = 0.0
+                        g2 = 0.0
                         for c in range(d):
                             e = loy[b, c] - xs[t, c]
                             if xs[t, c] - hiy[b, c] > e:
                                 e = xs[t, c] - hiy[b, c]
                             if e > 0.0:
-                                g += e * e
-                        lb = np.sqrt(g) * inv - us[t] - vmax[b]
+                                g2 += e * e
+                        lb = np.sqrt(g2) * inv - us[t] - vmax[b]
                         margin = 1.0 + abs(us[t]) + abs(vmax[b])
                     if lb - 1e-12 * margin >= th:
                         continue
@@ -415,8 +461,8 @@ def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, uma
             if top + 2 > stack.shape[0]:
                 stack = np.concatenate((stack, np.empty(stack.shape[0], dtype=np.int64)))
                 bounds = np.concatenate((bounds, np.empty(bounds.shape[0])))
-            bl = _pair_bound(a, ly[b], lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table)
-            bh = _pair_bound(a, ry[b], lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table)
+            bl = _pair_bound(a, ly[b], lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table, g)
+            bh = _pair_bound(a, ry[b], lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table, g)
             if bl <= bh:  # the nearer child on top: its columns lower the thresholds first
                 stack[top], bounds[top], stack[top + 1], bounds[top + 1] = ry[b], bh, ly[b], bl
             else:
@@ -438,9 +484,10 @@ class CellPricer:
     a row leaf A and a column node B, every pair has reduced cost at least the larger of
 
     * the box bound ``dist(box A, box B) · inv − max_A u − max_B v``, and (d = 2)
-    * the directional bound: for any unit vector ``E``, ``|x − y| ≥ <E, x − y>``, so
-      ``min_A (<E, x> · inv − u) + min_B (−<E, y> · inv − v)`` is a bound too; ``E`` is the stored
-      direction (of :data:`CELL_DIRECTIONS`) nearest the direction from B's box to A's. Its slack
+    * the directional bound (d = 2, 3): for any unit vector ``E``, ``|x − y| ≥ <E, x − y>``, so
+      ``min_A (<E, x> · inv − u) + min_B (−<E, y> · inv − v)`` is a bound too; ``E`` is a stored
+      direction (:data:`CELL_DIRECTIONS` angles in d = 2, a cube map of 6 · :data:`CELL_CUBE_SIDE`²
+      in d = 3) next to the direction from B's box to A's. Its slack
       is the angle's cosine gap, second order in the cells' size along a transport ray, where the
       box bound's is first order (the duals vary by up to a cell's diameter inside it).
 
@@ -460,7 +507,11 @@ class CellPricer:
     inv : float
         Cost scale: costs are ``|x_i − y_j| · inv``.
     leaf, directions : int
-        Points per leaf; stored directions (d = 2 only).
+        Points per row leaf; stored directions in d = 2.
+    column_leaf : int, optional
+        Points per column leaf (default ``leaf``).
+    cube_side : int
+        Grid side per cube face of the d = 3 directions.
 
     Attributes
     ----------
@@ -469,12 +520,20 @@ class CellPricer:
         (row leaf, column node) blocks visited.
     """
 
-    def __init__(self, x, y, inv, leaf=CELL_LEAF, directions=CELL_DIRECTIONS, column_leaf=None):
+    def __init__(self, x, y, inv, leaf=CELL_LEAF, directions=CELL_DIRECTIONS, column_leaf=None,
+                 cube_side=CELL_CUBE_SIDE):
         self.x = np.ascontiguousarray(x, dtype=np.float64)
         self.y = np.ascontiguousarray(y, dtype=np.float64)
         self.inv = float(inv)
-        self.use_dir = self.x.shape[1] == 2
-        self.E = _directions(int(directions)) if self.use_dir else np.zeros((1, 2))
+        d = self.x.shape[1]
+        self.use_dir = d in (2, 3)
+        self.g = int(cube_side)
+        if d == 2:
+            self.E = _directions(int(directions))
+        elif d == 3:
+            self.E = _cube_directions(self.g)
+        else:
+            self.E = np.zeros((1, d))
         self.table = _angle_table(self.E.shape[0])
         zx, zy = np.zeros(self.x.shape[0]), np.zeros(self.y.shape[0])
         self.tx = _tree(self.x, zx, int(leaf))[:7]
@@ -499,5 +558,5 @@ class CellPricer:
         _node_duals(self.y, v, -1.0, self.inv, *self.ty[:5], self.E, self.use_dir, self.vmax, self.gy)
         _cell_scan_kernel(self.xs, self.ysT, u[self.tx[0]], v[self.ty[0]], self.tx[0], self.ty[0], self.inv,
                           float(tau), self.leaves, self.tx, self.ty, self.hx, self.umax, self.gy, self.vmax, self.E,
-                          self.table, self.use_dir, best_j, best_r, row_min, self.work)
+                          self.table, self.g, self.use_dir, best_j, best_r, row_min, self.work)
         self.nodes_visited, self.pairs_checked, self.leaves_scanned = (int(c) for c in self.work.sum(axis=0))

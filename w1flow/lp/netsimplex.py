@@ -19,7 +19,7 @@ own simplex here:
   restricted LP is optimal, the pass computes ``min_j (c_ij − u_i − v_j)`` for every row from the
   tree's duals; violated pairs join the list and the simplex continues. When no pair is violated
   beyond ``eps``, the plan is optimal over **all** n·m pairs: the last pass is the dual-feasibility
-  half of the certificate (in d = 2 at scale the passes skip blocks of pairs whose k-d cell bound
+  half of the certificate (in d = 2, 3 at scale the passes skip blocks of pairs whose k-d cell bound
   proves them priced out, :class:`~w1flow.lp.cells.CellPricer`: every pair is still covered),
   and complementary slackness holds by construction (flows and duals are recomputed from the
   tree at the end, so round-off does not accumulate over pivots).
@@ -76,7 +76,7 @@ KEEP_PER_NODE = 4
 #: tight within 1e-6 when the row was last priced; listing them at once removed that tail
 #: (n = 3·10⁴ demo, d = 2: 25 → 15 passes; see docs/performance.md).
 NEAR_TIGHT = 1e-6
-#: Pairs n·m from which ``warm_solve(pricing="auto")`` prices by cell bounds in d = 2. Measured
+#: Pairs n·m from which ``warm_solve(pricing="auto")`` prices by cell bounds in d = 2, 3. Measured
 #: (demo and Gaussian pairs, quiet 2 cores): cold solves are faster with the cells from n = m = 500
 #: on (2000: 0.24 → 0.20 s, 10⁴: 4.1 → 3.0 s, 10⁵: passes 220 → 36 s), but an incremental flow's
 #: many small warm solves are not (100 steps, n = 1000: 0.97 → 1.10 s; 2000: 3.44 → 3.49 s), as
@@ -689,8 +689,8 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         How the passes find each row's most violated columns: ``"full"`` computes every pair
         (fused, vectorised); ``"cells"`` skips blocks of pairs whose k-d cell bound shows none of
         them can enter (:class:`~w1flow.lp.cells.CellPricer`: the same columns up to ties, the same
-        certificate over all pairs); ``"auto"`` takes the cells in d = 2 from
-        :data:`CELL_MIN_PAIRS` pairs on, where they were measured faster.
+        certificate over all pairs); ``"auto"`` takes the cells in d = 2 and 3 (where they have a
+        directional bound) from :data:`CELL_MIN_PAIRS` pairs on, where they were measured faster.
 
     Returns
     -------
@@ -720,7 +720,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     if pricing not in ("auto", "full", "cells"):
         raise ValueError(f"pricing must be 'auto', 'full' or 'cells', got {pricing!r}.")
     if pricing == "auto":
-        pricing = "cells" if x.shape[1] == 2 and n * m >= CELL_MIN_PAIRS else "full"
+        pricing = "cells" if x.shape[1] in (2, 3) and n * m >= CELL_MIN_PAIRS else "full"
     pricer = CellPricer(x, y, inv) if pricing == "cells" else None
     # the cells return each row's columns below tau only: all that is used below (violated,
     # near-tight), and above round-off so that every row's tight tree arc gives its exact minimum
