@@ -241,7 +241,7 @@ def cell_violations(x, y, u, v, threshold, leaf=32):
 CELL_DIRECTIONS = 256
 #: Grid side on each face of the cube of the d = 3 directions (6 · side² directions). Measured at
 #: the n = 10⁴ optimum of the demo lifted to d = 3: sides 4, 8, 12, 16 computed 34, 21, 13, 12 % of
-#: the pairs in 0.16, 0.12, 0.11, 0.12 s (the box bound alone: 60 %, 0.24 s; the full pass 0.22 s).
+#: the pairs in 0.16, 0.12, 0.11, 0.12 s (the full pass: 0.22 s).
 CELL_CUBE_SIDE = 12
 #: Points per row leaf and per column leaf of :class:`CellPricer`. Larger leaves compute more
 #: pairs but visit fewer blocks: at n = 3·10⁴ (demo optimum / duals off by 0.01) leaves of 8 took
