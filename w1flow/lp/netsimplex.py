@@ -58,10 +58,15 @@ FLOW_ROUNDOFF = 1e-12
 #: twice that. The leaf elimination puts the difference at the root, and a degenerate (zero-flow)
 #: tree arc whose subtree holds an off-by-1e-12 mass carries it as a tiny negative flow.
 MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
-#: Pricing block size, as a multiple of sqrt(arcs) (LEMON's block search uses 1; 0.5 was faster
-#: here: 11.9 s against 13.4 s for the n = 10^4 cold solve, 225 ms against 260 ms per warm solve at
-#: n = 2000).
-BLOCK_FACTOR = 0.5
+#: Pricing block size, as a multiple of sqrt(arcs), at least 64 arcs (LEMON's block search uses
+#: 1; 0.5 was faster here: 11.9 s against 13.4 s for the n = 10^4 cold solve, 225 ms against
+#: 260 ms per warm solve at n = 2000). Smaller blocks take more pivots, each priced more cheaply,
+#: and paid off once the passes were cheap (cell pricing, 2026-12-05): the capped flow of 10^5
+#: particles (d = 2, quiet 2 cores) took 247.2 / 232.1 / 208.8 / 208.1 s at 0.5 / 0.25 / 0.125 /
+#: 0.0625 (simplex 173.0 / 160.6 / 142.9 / 133.5 s; 43 / 42 / 33 / 44 rounds), the n = 3·10^4 cold
+#: solves' simplex 16.3 → 12.5 s (demo) and 18.3 → 13.2 s (Gaussian pair) from 0.5 to 0.125; an
+#: incremental flow's warm solves are unchanged (100 steps at n = 2000: 3.75 / 3.65 s).
+BLOCK_FACTOR = 0.125
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
 #: Cheapest columns per row used to complete a plan's support to a spanning tree.
