@@ -352,17 +352,37 @@ def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wma
 
 
 @njit(**_JIT)
+def _box_gap2(lo_a, hi_a, a, lo_b, hi_b, b):
+    """The squared distance between box ``a`` of (lo_a, hi_a) and box ``b`` of (lo_b, hi_b), by
+    indices (no array views: this runs per block); a point is the box (p, p)."""
+    g2 = 0.0
+    for c in range(lo_a.shape[1]):
+        gap = lo_b[b, c] - hi_a[a, c]
+        if lo_a[a, c] - hi_b[b, c] > gap:
+            gap = lo_a[a, c] - hi_b[b, c]
+        if gap > 0.0:
+            g2 += gap * gap
+    return g2
+
+
+@njit(**_JIT)
+def _insert_smallest(best_r, best_j, row, r, j):
+    """Insert ``(r, j)`` into row ``row`` of the increasing lists ``best_r``/``best_j``, dropping
+    the largest (the caller has checked ``r < best_r[row, -1]``); equal values keep their order."""
+    p = best_r.shape[1] - 1
+    while p > 0 and best_r[row, p - 1] > r:
+        best_r[row, p] = best_r[row, p - 1]
+        best_j[row, p] = best_j[row, p - 1]
+        p -= 1
+    best_r[row, p] = r
+    best_j[row, p] = j
+
+
+@njit(**_JIT)
 def _pair_bound(a, b, lox, hix, loy, hiy, umax, vmax, inv, use_dir, hx, gy, table, g):
     """A lower bound on ``|x_i − y_j| · inv − u_i − v_j`` over every i in x-node ``a`` and j in
     y-node ``b`` (:class:`CellPricer`), lowered by a margin far above round-off."""
-    g2 = 0.0
-    for c in range(lox.shape[1]):  # the boxes' distance (no array views: this runs per block)
-        gap = loy[b, c] - hix[a, c]
-        if lox[a, c] - hiy[b, c] > gap:
-            gap = lox[a, c] - hiy[b, c]
-        if gap > 0.0:
-            g2 += gap * gap
-    lb = np.sqrt(g2) * inv - umax[a] - vmax[b]
+    lb = np.sqrt(_box_gap2(lox, hix, a, loy, hiy, b)) * inv - umax[a] - vmax[b]
     margin = 1.0 + abs(umax[a]) + abs(vmax[b])
     if use_dir:
         k = _direction_of(a, b, lox, hix, loy, hiy, table, g)
@@ -420,14 +440,7 @@ def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, uma
                         lb = hk + gy[b, k]
                         margin = 1.0 + abs(hk) + abs(gy[b, k])
                     else:
-                        g2 = 0.0
-                        for c in range(d):
-                            e = loy[b, c] - xs[t, c]
-                            if xs[t, c] - hiy[b, c] > e:
-                                e = xs[t, c] - hiy[b, c]
-                            if e > 0.0:
-                                g2 += e * e
-                        lb = np.sqrt(g2) * inv - us[t] - vmax[b]
+                        lb = np.sqrt(_box_gap2(xs, xs, t, loy, hiy, b)) * inv - us[t] - vmax[b]
                         margin = 1.0 + abs(us[t]) + abs(vmax[b])
                     if lb - 1e-12 * margin >= th:
                         continue
@@ -446,13 +459,7 @@ def _cell_scan_kernel(xs, ysT, us, vs, ox, oy, inv, tau, leaves, tx, ty, hx, uma
                         r = np.sqrt(buf[jj - c0]) * inv - ut - vs[jj]
                         if r < th:
                             row = t - s0
-                            p = K - 1
-                            while p > 0 and br[row, p - 1] > r:
-                                br[row, p] = br[row, p - 1]
-                                bj[row, p] = bj[row, p - 1]
-                                p -= 1
-                            br[row, p] = r
-                            bj[row, p] = oy[jj]
+                            _insert_smallest(br, bj, row, r, oy[jj])
                             if br[row, K - 1] < th:
                                 th = br[row, K - 1]
                     thr[t - s0] = th
@@ -515,9 +522,10 @@ class CellPricer:
 
     Attributes
     ----------
-    pairs_checked, nodes_visited : int
-        The last scan's work: pairs whose reduced cost was computed (n·m for the full pass), and
-        (row leaf, column node) blocks visited.
+    pairs_checked, nodes_visited, leaves_scanned : int
+        The last scan's work: pairs whose reduced cost was computed (n·m for the full pass),
+        (row leaf, column node) blocks visited, and blocks of two leaves whose rows were bounded
+        one by one.
     """
 
     def __init__(self, x, y, inv, leaf=CELL_LEAF, directions=CELL_DIRECTIONS, column_leaf=None,
@@ -545,7 +553,7 @@ class CellPricer:
         self.umax, self.hx = np.empty(self.tx[1].size), np.empty((self.tx[1].size, K))
         self.vmax, self.gy = np.empty(self.ty[1].size), np.empty((self.ty[1].size, K))
         self.work = np.zeros((self.leaves.size, 3), dtype=np.int64)
-        self.nodes_visited = self.pairs_checked = 0
+        self.nodes_visited = self.pairs_checked = self.leaves_scanned = 0
 
     def scan(self, u, v, tau, best_j, best_r, row_min):
         """Fill ``best_j``, ``best_r`` (shape (n, K)) with each row's K smallest reduced costs

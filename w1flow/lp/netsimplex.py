@@ -43,7 +43,7 @@ import numba
 import numpy as np
 
 from .._validation import WEIGHT_TOTAL_TOL
-from .cells import CellPricer
+from .cells import CellPricer, _insert_smallest
 
 __all__ = ["TransportBasis", "basis_from_plan", "warm_solve", "WarmSolveStats", "WarmSolveResult"]
 
@@ -65,7 +65,7 @@ MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 #: particles (d = 2, quiet 2 cores) took 247.2 / 232.1 / 208.8 / 208.1 s at 0.5 / 0.25 / 0.125 /
 #: 0.0625 (simplex 173.0 / 160.6 / 142.9 / 133.5 s; 43 / 42 / 33 / 44 rounds), the n = 3·10^4 cold
 #: solves' simplex 16.3 → 12.5 s (demo) and 18.3 → 13.2 s (Gaussian pair) from 0.5 to 0.125; an
-#: incremental flow's warm solves are unchanged (100 steps at n = 2000: 3.75 / 3.65 s).
+#: incremental flow's warm solves take about as long (100 steps at n = 2000: 3.75 / 3.65 s).
 BLOCK_FACTOR = 0.125
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
@@ -136,13 +136,7 @@ def _row_scan_kernel(x, rows, yT, u, v, inv_scale, best_j, best_r, row_min):
             if r < thr:  # among the K smallest so far: insert, dropping the largest
                 if r < mn:
                     mn = r
-                p = K - 1
-                while p > 0 and best_r[t, p - 1] > r:
-                    best_r[t, p] = best_r[t, p - 1]
-                    best_j[t, p] = best_j[t, p - 1]
-                    p -= 1
-                best_r[t, p] = r
-                best_j[t, p] = j
+                _insert_smallest(best_r, best_j, t, r, j)
                 thr = best_r[t, K - 1]
         row_min[t] = mn
 
