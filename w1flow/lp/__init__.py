@@ -13,8 +13,7 @@ w2           the W2 LP (:func:`solve_w2_lp`), its value and :func:`barycentric_p
 certificate  optimality certificates of a plan with duals
 budget       the memory budget and row chunking
 costs        costs from direct differences (never ``ot.dist``)
-cells        dual feasibility over all pairs by k-d cell bounds (:func:`cell_violations`), and the
-             network simplex's pricing passes by them (:class:`~w1flow.lp.cells.CellPricer`)
+cells        k-d cell bounds: dual feasibility (:func:`cell_violations`), pricing (:class:`~w1flow.lp.cells.CellPricer`)
 """
 
 from .budget import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, LP_DENSE_MATRICES, MemoryBudgetError, check_memory, dense_bytes,
