@@ -116,15 +116,17 @@ def _boxes(p, w, order, start, end):
 
 
 @njit(**_JIT)
-def _box_distance(lo_a, hi_a, lo_b, hi_b):
-    s = 0.0
-    for c in range(lo_a.shape[0]):
-        g = lo_b[c] - hi_a[c]
-        if lo_a[c] - hi_b[c] > g:
-            g = lo_a[c] - hi_b[c]
-        if g > 0.0:
-            s += g * g
-    return np.sqrt(s)
+def _box_gap2(lo_a, hi_a, a, lo_b, hi_b, b):
+    """The squared distance between box ``a`` of (lo_a, hi_a) and box ``b`` of (lo_b, hi_b), by
+    indices (no array views: this runs per block); a point is the box (p, p)."""
+    g2 = 0.0
+    for c in range(lo_a.shape[1]):
+        gap = lo_b[b, c] - hi_a[a, c]
+        if lo_a[a, c] - hi_b[b, c] > gap:
+            gap = lo_a[a, c] - hi_b[b, c]
+        if gap > 0.0:
+            g2 += gap * gap
+    return g2
 
 
 @njit(**_JIT)
@@ -147,7 +149,7 @@ def _scan(x, y, u, v, threshold, tx, ty):
     while top > 0:
         top -= 1
         a, b = stack_a[top], stack_b[top]
-        bound = ux[a] + vy[b] - _box_distance(lox[a], hix[a], loy[b], hiy[b]) * (1.0 - 1e-12)
+        bound = ux[a] + vy[b] - np.sqrt(_box_gap2(lox, hix, a, loy, hiy, b)) * (1.0 - 1e-12)
         if bound <= threshold:
             pruned += 1
             if bound > worst:
@@ -324,8 +326,9 @@ def _direction_of(a, b, lox, hix, loy, hiy, table, g):
 @njit(**_JIT)
 def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wmax, h):
     """Per node, bottom-up (children are numbered after their parent): the largest dual ``wmax``
-    and, in d = 2, ``h[k] = min (sign · <E_k, p> · inv − w)`` over the node's points."""
-    K = E.shape[0]
+    and, in d = 2, 3, ``h[k] = min (sign · <E_k, p> · inv − w)`` over the node's points."""
+    K, d = E.shape[0], p.shape[1]
+    pt = np.empty(d)
     for k in range(start.shape[0] - 1, -1, -1):
         if left[k] < 0:
             wmax[k] = -np.inf
@@ -337,10 +340,12 @@ def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wma
                 if w[i] > wmax[k]:
                     wmax[k] = w[i]
                 if use_dir:
+                    for c in range(d):
+                        pt[c] = sign * p[i, c] * inv
                     for q in range(K):
                         val = -w[i]
-                        for c in range(p.shape[1]):
-                            val += E[q, c] * (sign * p[i, c] * inv)
+                        for c in range(d):
+                            val += E[q, c] * pt[c]
                         if val < h[k, q]:
                             h[k, q] = val
         else:
@@ -349,20 +354,6 @@ def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wma
             if use_dir:
                 for q in range(K):
                     h[k, q] = min(h[a, q], h[b, q])
-
-
-@njit(**_JIT)
-def _box_gap2(lo_a, hi_a, a, lo_b, hi_b, b):
-    """The squared distance between box ``a`` of (lo_a, hi_a) and box ``b`` of (lo_b, hi_b), by
-    indices (no array views: this runs per block); a point is the box (p, p)."""
-    g2 = 0.0
-    for c in range(lo_a.shape[1]):
-        gap = lo_b[b, c] - hi_a[a, c]
-        if lo_a[a, c] - hi_b[b, c] > gap:
-            gap = lo_a[a, c] - hi_b[b, c]
-        if gap > 0.0:
-            g2 += gap * gap
-    return g2
 
 
 @njit(**_JIT)
@@ -490,7 +481,7 @@ class CellPricer:
     The rows are cut into k-d leaves of :data:`CELL_LEAF` points, the columns into a k-d tree. For
     a row leaf A and a column node B, every pair has reduced cost at least the larger of
 
-    * the box bound ``dist(box A, box B) · inv − max_A u − max_B v``, and (d = 2)
+    * the box bound ``dist(box A, box B) · inv − max_A u − max_B v``, and
     * the directional bound (d = 2, 3): for any unit vector ``E``, ``|x − y| ≥ <E, x − y>``, so
       ``min_A (<E, x> · inv − u) + min_B (−<E, y> · inv − v)`` is a bound too; ``E`` is a stored
       direction (:data:`CELL_DIRECTIONS` angles in d = 2, a cube map of 6 · :data:`CELL_CUBE_SIDE`²
@@ -542,7 +533,7 @@ class CellPricer:
             self.E = _cube_directions(self.g)
         else:
             self.E = np.zeros((1, d))
-        self.table = _angle_table(self.E.shape[0])
+        self.table = _angle_table(self.E.shape[0]) if d == 2 else np.zeros(1, dtype=np.int64)  # read in d = 2 only
         zx, zy = np.zeros(self.x.shape[0]), np.zeros(self.y.shape[0])
         self.tx = _tree(self.x, zx, int(leaf))[:7]
         self.ty = _tree(self.y, zy, int(leaf if column_leaf is None else column_leaf))[:7]

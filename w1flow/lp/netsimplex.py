@@ -723,7 +723,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     pricer = CellPricer(x, y, inv) if pricing == "cells" else None
     # the cells return each row's columns below tau only: all that is used below (violated,
     # near-tight), and above round-off so that every row's tight tree arc gives its exact minimum
-    tau = max(near_tight if near_tight is not None else NEAR_TIGHT, 1e-9)
+    tau = max(near_tight, 1e-9)
 
     cost = np.empty(basis.arc_i.size)
     _arc_costs(x, y, basis.arc_i, basis.arc_j, inv, cost)
