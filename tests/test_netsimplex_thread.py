@@ -1,0 +1,154 @@
+"""The network simplex's tree as a preorder thread (``w1flow.lp.netsimplex._simplex``), pivot by pivot.
+
+The kernel keeps the spanning tree as parents and pred arcs plus a preorder thread, subtree sizes
+and each subtree's last node, and shifts the duals of a moved subtree by walking its thread
+segment. A wrong link there would not show in the solver's answers: the duals are recomputed from
+the parents after every round and a certificate pass follows, so a bad shift only costs pivots.
+So the invariants are checked here directly, after every single pivot, against quantities
+recomputed from the parent pointers alone (ancestors by walking up, sizes by counting):
+
+* the thread is one cycle through all nodes, a preorder of the parent tree (every subtree a
+  contiguous segment), with the stored sizes and last nodes;
+* the duals are tight on every tree arc (the shift went to exactly the moved subtree);
+* the tree arcs are exactly the pred arcs, each joining a node and its parent, and the flows are a
+  feasible plan (marginals from ``np.bincount``);
+* at the end, with every pair listed, the plan's cost is W1 from ``ot.emd2`` on ``cdist`` costs.
+"""
+
+import numpy as np
+import ot
+from hypothesis import given, settings, strategies as st
+from scipy.spatial.distance import cdist
+
+from conftest import examples, rand_weights
+from w1flow.lp.netsimplex import (BLOCK_FACTOR, EPS, _arc_costs, _scale, _simplex, _thread_from_children,
+                                  _thread_order, _tree_duals, basis_from_plan)
+
+
+def _north_west(a, b):
+    """The north-west corner plan of masses ``a``, ``b`` (rows, cols, mass): feasible, far from optimal."""
+    rows, cols, mass = [], [], []
+    i = j = 0
+    ra, rb = a.copy(), b.copy()
+    while i < a.size and j < b.size:
+        t = min(ra[i], rb[j])
+        rows.append(i), cols.append(j), mass.append(t)
+        ra[i] -= t
+        rb[j] -= t
+        if ra[i] <= rb[j]:
+            i += 1
+        else:
+            j += 1
+    return np.array(rows), np.array(cols), np.array(mass)
+
+
+def _ancestors(parent, k):
+    out = []
+    while k >= 0:
+        out.append(k)
+        k = parent[k]
+    return out
+
+
+def assert_tree_invariants(n, m, root, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, succ_num,
+                           last_succ, pot, a, b):
+    N = n + m
+    # one cycle through all nodes, starting at the root
+    seq = [root]
+    while len(seq) <= N and thread[seq[-1]] != root:
+        seq.append(int(thread[seq[-1]]))
+    assert len(seq) == N and sorted(seq) == list(range(N)), "the thread is not one cycle through all nodes"
+    pos = np.empty(N, dtype=np.int64)
+    pos[seq] = np.arange(N)
+    # a preorder of the parent tree: k's subtree (the nodes with k among their ancestors) is the
+    # segment of the thread from k, of the stored size, ending at the stored last node
+    members = {k: [] for k in range(N)}
+    for w in range(N):
+        anc = _ancestors(parent, w)
+        assert anc[-1] == root, f"node {w} does not reach the root"
+        for k in anc:
+            members[k].append(w)
+    for k in range(N):
+        size = len(members[k])
+        assert succ_num[k] == size, f"subtree size of {k}: stored {succ_num[k]}, counted {size}"
+        assert sorted(pos[members[k]]) == list(range(pos[k], pos[k] + size)), f"subtree of {k} is not a segment"
+        assert pos[last_succ[k]] == pos[k] + size - 1, f"last node of the subtree of {k}"
+    # tree arcs: exactly the pred arcs, each between a node and its parent, tight under the duals
+    tree = np.flatnonzero(in_tree)
+    others = [k for k in range(N) if k != root]
+    assert sorted(pred_arc[others].tolist()) == sorted(tree.tolist())
+    for k in others:
+        e = pred_arc[k]
+        assert {int(arc_i[e]), n + int(arc_j[e])} == {k, int(parent[k])}
+        assert abs(cost[e] - pot[arc_i[e]] - pot[n + arc_j[e]]) <= 1e-12, f"tree arc {e} not tight"
+    # a feasible plan
+    assert np.all(flow[~in_tree] == 0.0)
+    assert np.all(flow >= -1e-15)
+    np.testing.assert_allclose(np.bincount(arc_i, flow, minlength=n), a, atol=1e-13, rtol=0)
+    np.testing.assert_allclose(np.bincount(arc_j, flow, minlength=m), b, atol=1e-13, rtol=0)
+
+
+def _weights(rng, k, kind):
+    if kind == "uniform":
+        return np.full(k, 1.0 / k)
+    w = rand_weights(rng, k)
+    if kind == "zeros":
+        w[rng.random(k) < 0.3] = 0.0
+        if w.sum() == 0:
+            w[-1] = 1.0
+        w = w / w.sum()
+    return w
+
+
+@settings(deadline=None, max_examples=examples(30))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 14), m=st.integers(1, 14), d=st.sampled_from([1, 2, 3]),
+       wa=st.sampled_from(["uniform", "random", "zeros"]), wb=st.sampled_from(["uniform", "random", "zeros"]),
+       grid=st.booleans())
+def test_every_pivot_keeps_the_thread_sizes_and_duals_of_the_tree(seed, n, m, d, wa, wb, grid):
+    """From the north-west corner plan's tree, with all n·m pairs listed, pivot one at a time to the
+    optimum: after every pivot the thread, sizes, last nodes, duals and flows are those of the tree
+    given by the parents (integer grids give ties and degenerate pivots); the optimum is W1 (POT)."""
+    rng = np.random.default_rng(seed)
+    if grid:
+        x, y = rng.integers(0, 3, (n, d)).astype(float), rng.integers(0, 3, (m, d)).astype(float)
+    else:
+        x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.5
+    a, b = _weights(rng, n, wa), _weights(rng, m, wb)
+    rows, cols, mass = _north_west(a, b)
+    basis = basis_from_plan(x, a, y, b, rows, cols, None, np.zeros(m))
+    N = n + m
+    # list every pair (tree arcs keep their positions)
+    listed = set(zip(basis.arc_i.tolist(), basis.arc_j.tolist()))
+    extra = [(i, j) for i in range(n) for j in range(m) if (i, j) not in listed]
+    arc_i = np.ascontiguousarray(np.r_[basis.arc_i, [e[0] for e in extra]].astype(np.int64))
+    arc_j = np.ascontiguousarray(np.r_[basis.arc_j, [e[1] for e in extra]].astype(np.int64))
+    in_tree = np.r_[basis.in_tree, np.zeros(len(extra), dtype=bool)]
+    flow = np.r_[basis.flow, np.zeros(len(extra))]
+    inv = 1.0 / _scale(x, y)
+    cost = np.empty(arc_i.size)
+    _arc_costs(x, y, arc_i, arc_j, inv, cost)
+    parent, pred_arc = basis.parent.copy(), basis.pred_arc.copy()
+    thread, rev_thread = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+    succ_num, last_succ = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+    _thread_from_children(basis.root, basis.first_child, basis.next_sib, parent, thread, rev_thread, succ_num,
+                          last_succ)
+    order, pot = np.empty(N, dtype=np.int64), np.empty(N)
+    _thread_order(basis.root, thread, order)
+    _tree_duals(order, parent, pred_arc, cost, pot)
+    state = (arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, succ_num, last_succ, pot, a, b)
+    assert_tree_invariants(n, m, basis.root, *state)
+    counts, start = np.zeros(5, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    for _ in range(50 * N * N):
+        code = _simplex(n, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num,
+                        last_succ, pot, EPS, 1, start, counts, BLOCK_FACTOR)
+        assert np.all(rev_thread[thread] == np.arange(N))
+        assert_tree_invariants(n, m, basis.root, *state)
+        if code == 0:
+            break
+    else:
+        raise AssertionError("no optimum within the pivot budget")
+    M = cdist(x, y)
+    s = float(M.max()) or 1.0
+    ref = float(ot.emd2(a, b, M / s, numItermax=10**6)) * s
+    got = float(np.dot(flow, np.linalg.norm(x[arc_i] - y[arc_j], axis=1)))
+    assert abs(got - ref) <= 1e-9 * max(ref, 1.0), (got, ref)
