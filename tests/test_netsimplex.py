@@ -581,7 +581,7 @@ def test_sparse_solve_is_certified_optimal(seed, n, m, d, wa, wb, leaf):
        wa=st.sampled_from(["uniform", "random", "zeros"]), wb=st.sampled_from(["uniform", "random", "zeros"]))
 def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
     """With at most 2 leaves a side solved densely, the coarse problem is itself solved sparsely,
-    level after level (k-d leaves of 8: n = 90 -> 16 -> 2 groups); the fine solve is still
+    level after level (k-d leaves of 4: n = 90 -> 32 -> 8 -> 2 groups); the fine solve is still
     optimal over all pairs, for any weights (zero weights leave leaves of zero mass)."""
     import w1flow.lp.sparse as ns
 

@@ -46,9 +46,14 @@ COLD_ADD_PER_ROW = 32
 COLD_MAX_ARCS_PER_NODE = 64
 #: Largest side of the coarse LP solved densely (POT) by :func:`coarse_basis`; a larger coarse
 #: problem is solved by :func:`solve_sparse` itself, one level further up.
-COARSE_MAX = 4096
-#: Points per k-d leaf of :func:`coarse_basis`.
-COARSE_LEAF = 8
+COARSE_MAX = 2048
+#: Points per k-d leaf of :func:`coarse_basis`. A finer coarse level starts the simplex closer to
+#: the optimum, and the levels above cost less than the pivots they save (quiet 2 cores, d = 2,
+#: the whole solve, leaves of 8 with dense coarse LPs up to 4096 a side → leaves of 4 up to 2048:
+#: demo n = 10⁴ 2.78 → 1.99 s, Gaussian pair 10⁴ 2.18 → 1.96 s, demo 3·10⁴ 18.2 → 14.6 s (simplex
+#: 9.2 → 7.6 s, 16 → 12 rounds), demo 10⁵ 167.4 → 139.6 s (simplex 95.0 → 76.6 s, passes 33.6 →
+#: 18.7 s, 36 → 21 rounds); a dense coarse LP of 4096 a side costs more than a sparse solve of it).
+COARSE_LEAF = 4
 #: Pieces lighter than this (mass, total 1) in the coarse-to-fine construction are round-off.
 PIECE_TOL = 1e-13
 

@@ -369,10 +369,10 @@ class ExactPotential(PotentialOracle):
         fallback, is the dense LP (or the sparse one, with ``sparse``).
     sparse : bool or "auto", optional
         The 0.1 keyword (not with ``method``): solve without any n × m matrix: a coarse-to-fine
-        start (an exact LP between k-d leaves of 8 points, itself solved this way when it has more
-        than 4096 leaves a side, refined by north-west corner rules) made optimal by the same
+        start (an exact LP between k-d leaves of 4 points, itself solved this way when it has more
+        than 2048 leaves a side, refined by north-west corner rules) made optimal by the same
         certified network simplex with column generation (:func:`w1flow.lp.sparse.coarse_basis`).
-        Memory is O((n + m)·arcs per node) plus one dense coarse LP of at most 4096 a side, so it
+        Memory is O((n + m)·arcs per node) plus one dense coarse LP of at most 2048 a side, so it
         runs far past the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the
         dense LP needs 4.2 GB). A solve that is not certified returns a potential with status
         ``"not_certified"``, never an unproven plan. On the line it is the monotone plan with
