@@ -57,7 +57,7 @@ def _assert_prices_like_cdist(x, y, u, v, inv, tau, K, leaf, directions, cube_si
 @given(seed=seeds, n=st.integers(1, 70), m=st.integers(1, 70), d=st.sampled_from([1, 2, 2, 3, 5]),
        kind=st.sampled_from(["generic", "grid", "duplicates"]), noise=st.sampled_from([0.0, 1e-3, 0.3]),
        K=st.integers(1, 8), leaf=st.sampled_from([1, 3, 8]), directions=st.sampled_from([3, 16, 256]),
-       tau=st.sampled_from([1e-9, 1e-6, 0.5]), cube_side=st.sampled_from([1, 3, 12]))
+       tau=st.sampled_from([1e-9, 1e-6, 0.5, np.inf]), cube_side=st.sampled_from([1, 3, 12]))
 def test_the_cells_price_every_row_like_the_full_pass(seed, n, m, d, kind, noise, K, leaf, directions, tau, cube_side):
     """Over near ties, duplicates, n != m, d = 1…5 (directional bounds in d = 2, 3), near-optimal and far-from-optimal duals: each
     row's K smallest reduced costs below tau are those of the cdist reference, whatever cells the
