@@ -840,6 +840,34 @@ def _listed(n, arc_i, arc_j, cand_i, cand_j):
     return out
 
 
+def _append_arcs(basis, cost, new_i, new_j, x, y, inv, bufs):
+    """Append arcs (zero flow, not in the tree) to the basis's arc list; returns the costs and the
+    buffers.
+
+    The arc arrays (and the costs) become views of buffers with room to grow (by half again when
+    full), so a round writes only its new arcs: concatenating the five arrays took 0.2 s a round at
+    7·10⁶ arcs. ``bufs`` are the buffers of the last call (``None`` at first); they are reused only
+    while the arrays are still their leading views (a prune replaces the arrays).
+    """
+    L, k = basis.arc_i.size, new_i.size
+    arrays = (basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost)
+    reuse = (bufs is not None and L + k <= bufs[0].size
+             and all(a.base is b and a.ctypes.data == b.ctypes.data for a, b in zip(arrays, bufs)))
+    if not reuse:
+        cap = int(1.5 * (L + k)) + 16
+        bufs = tuple(np.empty(cap, dtype=a.dtype) for a in arrays)
+        for a, b in zip(arrays, bufs):
+            b[:L] = a
+    bi, bj, bt, bf, bc = bufs
+    bi[L:L + k] = new_i
+    bj[L:L + k] = new_j
+    bt[L:L + k] = False
+    bf[L:L + k] = 0.0
+    _arc_costs(x, y, new_i, new_j, inv, bc[L:L + k])
+    basis.arc_i, basis.arc_j, basis.in_tree, basis.flow = bi[:L + k], bj[:L + k], bt[:L + k], bf[:L + k]
+    return bc[:L + k], bufs
+
+
 def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_per_node=None, near_tight=None,
                pricing="auto"):
     """Re-solve the W1 LP at positions ``x`` from ``basis`` (updated in place); certified.
@@ -918,6 +946,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
                           succ_num, last_succ)
     status, message = 1, ""
     all_rows = np.arange(n)
+    bufs = None  # the arc arrays' buffers (_append_arcs)
     while True:
         stats.rounds += 1
         left = max_pivots - int(counts[0])
@@ -963,13 +992,10 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
             take[near] = fresh
         new_i = np.repeat(all_rows, K)[take.ravel()]
         new_j = best_j.ravel()[take.ravel()]
-        basis.arc_i = np.concatenate([basis.arc_i, new_i])
-        basis.arc_j = np.concatenate([basis.arc_j, new_j])
-        basis.in_tree = np.concatenate([basis.in_tree, np.zeros(new_i.size, dtype=bool)])
-        basis.flow = np.concatenate([basis.flow, np.zeros(new_i.size)])
-        add_cost = np.empty(new_i.size)
-        _arc_costs(x, y, new_i, new_j, inv, add_cost)
-        cost = np.concatenate([cost, add_cost])
+        cost, bufs = _append_arcs(basis, cost, new_i, new_j, x, y, inv, bufs)
+    if bufs is not None:  # arrays of their own: the basis keeps no buffer slack
+        own = [np.array(a) if a.base is not None else a for a in (basis.arc_i, basis.arc_j, basis.in_tree, basis.flow)]
+        basis.arc_i, basis.arc_j, basis.in_tree, basis.flow = own
     stats.pivots, stats.degenerate = int(counts[0]), int(counts[1])
     stats.arcs = int(basis.arc_i.size)
     stats.path_steps, stats.subtree_nodes, stats.priced = int(counts[2]), int(counts[3]), int(counts[4])
