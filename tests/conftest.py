@@ -98,6 +98,19 @@ def rand_weights(rng, n):
     return w / w.sum()
 
 
+def weights_of_kind(rng, k, kind):
+    """Uniform, random positive, or random with some zeros (at least one point keeps mass)."""
+    if kind == "uniform":
+        return np.full(k, 1.0 / k)
+    w = rand_weights(rng, k)
+    if kind == "zeros":
+        w[rng.random(k) < 0.3] = 0.0
+        if w.sum() == 0:
+            w[-1] = 1.0
+        w = w / w.sum()
+    return w
+
+
 def lp_rays(x, a, y, b):
     """Lengths and masses of the transport rays of an optimal plan from POT directly: ``ot.emd``
     on ``cdist`` costs, built here, independent of w1flow's LP layer (a reference for closed

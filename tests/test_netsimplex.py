@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
 import w1flow.lp.solver as solver_module
-from conftest import examples, rand_weights
+from conftest import examples, rand_weights, weights_of_kind
 from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, simulate
 from w1flow.lp import certify_plan, default_certificate_tol, solve_w1_lp
 from w1flow.lp.netsimplex import basis_from_plan, warm_solve
@@ -100,17 +100,7 @@ def _toward(x, targets, step):
     return x + step * unit
 
 
-def _weights(rng, k, kind):
-    """Uniform, random positive, or random with some zeros (at least one point keeps mass)."""
-    if kind == "uniform":
-        return np.full(k, 1.0 / k)
-    w = rand_weights(rng, k)
-    if kind == "zeros":
-        w[rng.random(k) < 0.3] = 0.0
-        if w.sum() == 0:
-            w[-1] = 1.0
-        w = w / w.sum()
-    return w
+_weights = weights_of_kind
 
 
 # -- 1. the warm solve is optimal over all pairs, solve after solve -----------------------------

@@ -20,7 +20,7 @@ import ot
 from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
-from conftest import examples, rand_weights
+from conftest import examples, weights_of_kind as _weights
 from w1flow.lp.netsimplex import (BLOCK_FACTOR, EPS, _arc_costs, _scale, _simplex, _thread_from_children,
                                   _thread_order, _tree_duals, basis_from_plan)
 
@@ -86,18 +86,6 @@ def assert_tree_invariants(n, m, root, arc_i, arc_j, cost, flow, in_tree, parent
     assert np.all(flow >= -1e-15)
     np.testing.assert_allclose(np.bincount(arc_i, flow, minlength=n), a, atol=1e-13, rtol=0)
     np.testing.assert_allclose(np.bincount(arc_j, flow, minlength=m), b, atol=1e-13, rtol=0)
-
-
-def _weights(rng, k, kind):
-    if kind == "uniform":
-        return np.full(k, 1.0 / k)
-    w = rand_weights(rng, k)
-    if kind == "zeros":
-        w[rng.random(k) < 0.3] = 0.0
-        if w.sum() == 0:
-            w[-1] = 1.0
-        w = w / w.sum()
-    return w
 
 
 @settings(deadline=None, max_examples=examples(30))

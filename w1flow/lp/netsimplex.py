@@ -318,6 +318,15 @@ def _thread_order(root, thread, order):
 
 
 @numba.njit(cache=True)
+def _replace_last(w, old, new, last_succ, parent):
+    """From ``w`` up: the ancestors whose subtree ended at ``old`` in preorder now end at ``new``
+    (they are a path from ``w``: once one ends elsewhere, so do all above it)."""
+    while w >= 0 and last_succ[w] == old:
+        last_succ[w] = new
+        w = parent[w]
+
+
+@numba.njit(cache=True)
 def _simplex(n, arc_i, arc_j, arc_cost, flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ,
              pot, eps, max_pivots, start_arc, counts, block_factor):
     """Primal network simplex pivots from a feasible tree until no listed arc prices out.
@@ -454,10 +463,7 @@ def _simplex(n, arc_i, arc_j, arc_cost, flow, in_tree, parent, pred_arc, thread,
         before, after = rev_thread[u_out], thread[old_last]
         thread[before] = after
         rev_thread[after] = before
-        w = v_out
-        while w >= 0 and last_succ[w] == old_last:
-            last_succ[w] = before
-            w = parent[w]
+        _replace_last(v_out, old_last, before, last_succ, parent)
         # -- link S's pieces in their new order
         end = last_succ[u_in]
         for t in range(1, n_stem + 1):
@@ -476,10 +482,7 @@ def _simplex(n, arc_i, arc_j, arc_cost, flow, in_tree, parent, pred_arc, thread,
         rev_thread[u_in] = v_in
         thread[new_last] = nxt
         rev_thread[nxt] = new_last
-        w = v_in
-        while w >= 0 and last_succ[w] == v_in:
-            last_succ[w] = new_last
-            w = parent[w]
+        _replace_last(v_in, v_in, new_last, last_succ, parent)
         # -- parents, pred arcs, subtree sizes and last nodes along the stem (s_t's new subtree is S
         # without the old Seg(s_(t-1))), and the sizes on both paths below the apex
         for t in range(n_stem, 0, -1):
