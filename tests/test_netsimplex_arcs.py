@@ -21,7 +21,9 @@ def test_listed_is_membership_in_the_arc_list(seed, n, m, arcs, cands):
     ci, cj = rng.integers(0, n, cands), rng.integers(0, m, cands)
     pairs = set(zip(arc_i.tolist(), arc_j.tolist()))
     expected = np.array([(i, j) in pairs for i, j in zip(ci.tolist(), cj.tolist())], dtype=bool)
-    np.testing.assert_array_equal(_listed(n, arc_i, arc_j, ci, cj), expected)
+    out = np.ones(cands, dtype=bool)  # stale values must be overwritten
+    _listed(n, arc_i, arc_j, ci, cj, out)
+    np.testing.assert_array_equal(out, expected)
 
 
 @settings(deadline=None, max_examples=examples(40))

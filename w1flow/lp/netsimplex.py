@@ -771,7 +771,7 @@ def _compact_arcs(n, arc_i, arc_j, in_tree, flow, cost, pot, thr, ties, pred_arc
     below ``thr``, and the first ``ties`` at ``thr``; ``pred_arc`` renumbered in place."""
     n_arcs = arc_i.shape[0]
     new_index = np.empty(n_arcs, dtype=np.int64)
-    keep = np.zeros(n_arcs, dtype=np.bool_)
+    keep = np.zeros(n_arcs, dtype=in_tree.dtype)
     k = 0
     for e in range(n_arcs):
         kept = in_tree[e]
@@ -788,7 +788,7 @@ def _compact_arcs(n, arc_i, arc_j, in_tree, flow, cost, pot, thr, ties, pred_arc
             k += 1
     out_i = np.empty(k, dtype=arc_i.dtype)
     out_j = np.empty(k, dtype=arc_j.dtype)
-    out_tree = np.empty(k, dtype=np.bool_)
+    out_tree = np.empty(k, dtype=in_tree.dtype)
     out_flow = np.empty(k)
     out_cost = np.empty(k)
     for e in range(n_arcs):
@@ -820,9 +820,9 @@ def _prune(basis, cost, pot, keep):
 
 
 @numba.njit(cache=True)
-def _listed(n, arc_i, arc_j, cand_i, cand_j):
-    """Which pairs ``(cand_i[t], cand_j[t])`` are in the arc list: the arcs bucketed by row (one
-    counting pass), each candidate looked up in its row (a few dozen arcs)."""
+def _listed(n, arc_i, arc_j, cand_i, cand_j, out):
+    """Which pairs ``(cand_i[t], cand_j[t])`` are in the arc list, into the booleans ``out``: the arcs
+    bucketed by row (one counting pass), each candidate looked up in its row (a few dozen arcs)."""
     start = np.zeros(n + 1, dtype=np.int64)
     for e in range(arc_i.shape[0]):
         start[arc_i[e] + 1] += 1
@@ -833,14 +833,13 @@ def _listed(n, arc_i, arc_j, cand_i, cand_j):
     for e in range(arc_i.shape[0]):
         cols[fill[arc_i[e]]] = arc_j[e]
         fill[arc_i[e]] += 1
-    out = np.zeros(cand_i.shape[0], dtype=np.bool_)
+    out[:] = False
     for t in range(cand_i.shape[0]):
         i, j = cand_i[t], cand_j[t]
         for q in range(start[i], start[i + 1]):
             if cols[q] == j:
                 out[t] = True
                 break
-    return out
 
 
 def _append_arcs(basis, cost, new_i, new_j, x, y, inv, bufs):
@@ -988,8 +987,10 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         if near_tight > 0:  # a violating row's near-tight columns, unless listed already (its tree arc is)
             near = (best_r < near_tight) & ~bad & bad_rows[:, None]
             # (a sorted key array merged round by round did this in 0.19 s a round at n = 10⁵)
-            fresh = ~_listed(n, basis.arc_i, basis.arc_j, np.repeat(all_rows, K)[near.ravel()],
-                             best_j.ravel()[near.ravel()])
+            listed = np.empty(int(near.sum()), dtype=bool)
+            _listed(n, basis.arc_i, basis.arc_j, np.repeat(all_rows, K)[near.ravel()], best_j.ravel()[near.ravel()],
+                    listed)
+            fresh = ~listed
             stats.near_tight_arcs += int(fresh.sum())
             take = bad.copy()
             take[near] = fresh
