@@ -90,6 +90,11 @@ NEAR_TIGHT = 1e-6
 CELL_MIN_PAIRS = 4 * 10**6
 
 
+def _cells_pay(d, n, m):
+    """Whether pricing by cell bounds is used: d = 2, 3 (directional bounds) from CELL_MIN_PAIRS."""
+    return d in (2, 3) and n * m >= CELL_MIN_PAIRS
+
+
 @numba.njit(cache=True)
 def _dist(x, i, y, j):
     s = 0.0
@@ -680,7 +685,7 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v):
     row_min = np.empty(n)
     us = np.zeros(n) if u is None else np.ascontiguousarray(u / scale)
     vs = np.ascontiguousarray(v / scale)
-    if x.shape[1] in (2, 3) and n * m >= CELL_MIN_PAIRS:
+    if _cells_pay(x.shape[1], n, m):
         # the same K smallest by cell bounds (no threshold but each row's K-th so far: measured at
         # n = 3·10⁴, 2 % of the pairs, 0.13 s against 0.32 s for the full pass, the same columns)
         CellPricer(x, y, 1.0 / scale).scan(us, vs, np.inf, best_j, best_r, row_min)
@@ -766,17 +771,19 @@ def _non_tree_reduced(n, arc_i, arc_j, in_tree, cost, pot, out):
 
 
 @numba.njit(cache=True)
-def _compact_arcs(n, arc_i, arc_j, in_tree, flow, cost, pot, thr, ties, pred_arc):
+def _compact_arcs(arc_i, arc_j, in_tree, flow, cost, reduced, thr, ties, pred_arc):
     """The arcs kept by :func:`_prune`, in their order: tree arcs, non-tree arcs of reduced cost
-    below ``thr``, and the first ``ties`` at ``thr``; ``pred_arc`` renumbered in place."""
+    (``reduced``, from :func:`_non_tree_reduced`) below ``thr``, and the first ``ties`` at ``thr``;
+    ``pred_arc`` renumbered in place."""
     n_arcs = arc_i.shape[0]
     new_index = np.empty(n_arcs, dtype=np.int64)
     keep = np.zeros(n_arcs, dtype=in_tree.dtype)
-    k = 0
+    k = c = 0
     for e in range(n_arcs):
         kept = in_tree[e]
         if not kept:
-            r = cost[e] - pot[arc_i[e]] - pot[n + arc_j[e]]
+            r = reduced[c]
+            c += 1
             if r < thr:
                 kept = True
             elif r == thr and ties > 0:
@@ -811,10 +818,10 @@ def _prune(basis, cost, pot, keep):
     if c <= keep:
         return cost
     r = r[:c]
-    thr = float(np.partition(r, keep - 1)[keep - 1]) if keep > 0 else -np.inf
+    thr = float(np.partition(r, keep - 1)[keep - 1]) if keep > 0 else -np.inf  # a partitioned copy
     ties = keep - int(np.count_nonzero(r < thr))
     basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost = _compact_arcs(
-        basis.n, basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost, pot, thr, ties, basis.pred_arc)
+        basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost, r, thr, ties, basis.pred_arc)
     basis.start_arc[0] = 0
     return cost
 
@@ -927,7 +934,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     if pricing not in ("auto", "full", "cells"):
         raise ValueError(f"pricing must be 'auto', 'full' or 'cells', got {pricing!r}.")
     if pricing == "auto":
-        pricing = "cells" if x.shape[1] in (2, 3) and n * m >= CELL_MIN_PAIRS else "full"
+        pricing = "cells" if _cells_pay(x.shape[1], n, m) else "full"
     pricer = CellPricer(x, y, inv) if pricing == "cells" else None
     # the cells return each row's columns below tau only: all that is used below (violated,
     # near-tight), and above round-off so that every row's tight tree arc gives its exact minimum
@@ -948,6 +955,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
                           succ_num, last_succ)
     status, message = 1, ""
     all_rows = np.arange(n)
+    row_of = np.repeat(all_rows, K)  # the row of each entry of best_j.ravel()
     bufs = None  # the arc arrays' buffers (_append_arcs)
     while True:
         stats.rounds += 1
@@ -988,18 +996,17 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
             near = (best_r < near_tight) & ~bad & bad_rows[:, None]
             # (a sorted key array merged round by round did this in 0.19 s a round at n = 10⁵)
             listed = np.empty(int(near.sum()), dtype=bool)
-            _listed(n, basis.arc_i, basis.arc_j, np.repeat(all_rows, K)[near.ravel()], best_j.ravel()[near.ravel()],
-                    listed)
+            _listed(n, basis.arc_i, basis.arc_j, row_of[near.ravel()], best_j.ravel()[near.ravel()], listed)
             fresh = ~listed
             stats.near_tight_arcs += int(fresh.sum())
             take = bad.copy()
             take[near] = fresh
-        new_i = np.repeat(all_rows, K)[take.ravel()]
+        new_i = row_of[take.ravel()]
         new_j = best_j.ravel()[take.ravel()]
         cost, bufs = _append_arcs(basis, cost, new_i, new_j, x, y, inv, bufs)
     if bufs is not None:  # arrays of their own: the basis keeps no buffer slack
-        own = [np.array(a) if a.base is not None else a for a in (basis.arc_i, basis.arc_j, basis.in_tree, basis.flow)]
-        basis.arc_i, basis.arc_j, basis.in_tree, basis.flow = own
+        basis.arc_i, basis.arc_j, basis.in_tree, basis.flow = (
+            a.copy() if a.base is b else a for a, b in zip((basis.arc_i, basis.arc_j, basis.in_tree, basis.flow), bufs))
     stats.pivots, stats.degenerate = int(counts[0]), int(counts[1])
     stats.arcs = int(basis.arc_i.size)
     stats.path_steps, stats.subtree_nodes, stats.priced = int(counts[2]), int(counts[3]), int(counts[4])
