@@ -771,59 +771,110 @@ def _non_tree_reduced(n, arc_i, arc_j, in_tree, cost, pot, out):
 
 
 @numba.njit(cache=True)
-def _compact_arcs(arc_i, arc_j, in_tree, flow, cost, reduced, thr, ties, pred_arc):
-    """The arcs kept by :func:`_prune`, in their order: tree arcs, non-tree arcs of reduced cost
-    (``reduced``, from :func:`_non_tree_reduced`) below ``thr``, and the first ``ties`` at ``thr``;
-    ``pred_arc`` renumbered in place."""
+def _compact_arcs(n, arc_i, arc_j, in_tree, flow, cost, pot, thr, ties, pred_arc, new_index):
+    """Compact in place the arcs kept by :meth:`_ArcList.prune`, in their order: tree arcs, non-tree
+    arcs of reduced cost below ``thr`` and the first ``ties`` at ``thr``; returns how many are kept.
+    ``pred_arc`` is renumbered in place; ``new_index`` is scratch of at least the arcs' length.
+
+    The reduced costs are recomputed by the expression of :func:`_non_tree_reduced` (the same bits).
+    In place is safe: the k-th kept arc is written at k, never past the arc being read.
+    """
     n_arcs = arc_i.shape[0]
-    new_index = np.empty(n_arcs, dtype=np.int64)
-    keep = np.zeros(n_arcs, dtype=in_tree.dtype)
-    k = c = 0
+    k = 0
     for e in range(n_arcs):
         kept = in_tree[e]
         if not kept:
-            r = reduced[c]
-            c += 1
+            r = cost[e] - pot[arc_i[e]] - pot[n + arc_j[e]]
             if r < thr:
                 kept = True
             elif r == thr and ties > 0:
                 kept = True
                 ties -= 1
-        keep[e] = kept
         new_index[e] = k
         if kept:
+            arc_i[k], arc_j[k], in_tree[k], flow[k], cost[k] = arc_i[e], arc_j[e], in_tree[e], flow[e], cost[e]
             k += 1
-    out_i = np.empty(k, dtype=arc_i.dtype)
-    out_j = np.empty(k, dtype=arc_j.dtype)
-    out_tree = np.empty(k, dtype=in_tree.dtype)
-    out_flow = np.empty(k)
-    out_cost = np.empty(k)
-    for e in range(n_arcs):
-        if keep[e]:
-            t = new_index[e]
-            out_i[t], out_j[t], out_tree[t], out_flow[t], out_cost[t] = arc_i[e], arc_j[e], in_tree[e], flow[e], cost[e]
     for w in range(pred_arc.shape[0]):
         if pred_arc[w] >= 0:
             pred_arc[w] = new_index[pred_arc[w]]
-    return out_i, out_j, out_tree, out_flow, out_cost
+    return k
 
 
-def _prune(basis, cost, pot, keep):
-    """Keep the tree arcs and the ``keep`` non-tree arcs of smallest reduced cost (ties: the first
-    in arc order), in their order; returns the kept arcs' costs (``cost`` itself when nothing was
-    dropped). Numba passes: the array version of this (flatnonzero, argpartition, boolean masks)
-    took 1.4 s a call on 12 million arcs (n = 10⁵)."""
-    r = np.empty(basis.arc_i.size)
-    c = _non_tree_reduced(basis.n, basis.arc_i, basis.arc_j, basis.in_tree, cost, pot, r)
-    if c <= keep:
+class _ArcList:
+    """A warm solve's arc list (rows, columns, tree flags, flows, scaled costs) in buffers allocated
+    once, with room for every round: ``basis.arc_i``, ``arc_j``, ``in_tree``, ``flow`` and ``cost``
+    are views of their leading ``size`` entries. Appending writes only the new arcs; pruning
+    compacts in place.
+
+    Why: fresh memory is slow on its first write (page faults). Growing the arrays by half again
+    when full and building new ones at every prune cost 9.2 s of the n = 10⁵ demo's cold solve
+    (46 appends: reallocations, copies and first writes). ``capacity`` is a bound the caller
+    computes (the prune threshold plus one round's arcs); should it ever fall short, the buffers
+    grow by half again.
+    """
+
+    def __init__(self, basis, cost, capacity):
+        self.basis = basis
+        self.size = basis.arc_i.size
+        cap = max(int(capacity), self.size, 1)
+        arrays = (basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost)
+        self.bufs = tuple(np.empty(cap, dtype=arr.dtype) for arr in arrays)
+        for arr, buf in zip(arrays, self.bufs):
+            buf[:self.size] = arr
+        self.reduced = self.new_index = None  # the prune's scratch, as long as the buffers
+        self._views()
+
+    def _views(self):
+        L, b = self.size, self.basis
+        b.arc_i, b.arc_j, b.in_tree, b.flow, self.cost = (buf[:L] for buf in self.bufs)
+
+    def append(self, new_i, new_j, x, y, inv):
+        """Append arcs (zero flow, not in the tree) with their scaled costs."""
+        L, k = self.size, new_i.size
+        if L + k > self.bufs[0].size:
+            bufs = tuple(np.empty(int(1.5 * (L + k)) + 16, dtype=buf.dtype) for buf in self.bufs)
+            for old, buf in zip(self.bufs, bufs):
+                buf[:L] = old[:L]
+            self.bufs, self.reduced, self.new_index = bufs, None, None
+        bi, bj, bt, bf, bc = self.bufs
+        bi[L:L + k] = new_i
+        bj[L:L + k] = new_j
+        bt[L:L + k] = False
+        bf[L:L + k] = 0.0
+        _arc_costs(x, y, new_i, new_j, inv, bc[L:L + k])
+        self.size = L + k
+        self._views()
+
+    def prune(self, pot, keep):
+        """Keep the tree arcs and the ``keep`` non-tree arcs of smallest reduced cost (ties: the first
+        in arc order), in their order. Numba passes: the array version of this (flatnonzero,
+        argpartition, boolean masks) took 1.4 s a call on 12 million arcs (n = 10⁵)."""
+        b = self.basis
+        if self.reduced is None:
+            self.reduced = np.empty(self.bufs[0].size)
+            self.new_index = np.empty(self.bufs[0].size, dtype=np.int64)
+        r = self.reduced[:self.size]
+        c = _non_tree_reduced(b.n, b.arc_i, b.arc_j, b.in_tree, self.cost, pot, r)
+        if c <= keep:
+            return
+        r = r[:c]
+        thr = -np.inf
+        if keep > 0:
+            r.partition(keep - 1)  # in place: the compaction recomputes the reduced costs
+            thr = float(r[keep - 1])
+        ties = keep - int(np.count_nonzero(r < thr))
+        self.size = _compact_arcs(b.n, b.arc_i, b.arc_j, b.in_tree, b.flow, self.cost, pot, thr, ties, b.pred_arc,
+                                  self.new_index)
+        b.start_arc[0] = 0
+        self._views()
+
+    def release(self):
+        """Give the basis arrays of its own (no buffer slack kept past the solve); returns the costs."""
+        b = self.basis
+        b.arc_i, b.arc_j, b.in_tree, b.flow = b.arc_i.copy(), b.arc_j.copy(), b.in_tree.copy(), b.flow.copy()
+        cost = self.cost.copy()
+        self.bufs = self.reduced = self.new_index = None
         return cost
-    r = r[:c]
-    thr = float(np.partition(r, keep - 1)[keep - 1]) if keep > 0 else -np.inf  # a partitioned copy
-    ties = keep - int(np.count_nonzero(r < thr))
-    basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost = _compact_arcs(
-        basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost, r, thr, ties, basis.pred_arc)
-    basis.start_arc[0] = 0
-    return cost
 
 
 @numba.njit(cache=True)
@@ -847,34 +898,6 @@ def _listed(n, arc_i, arc_j, cand_i, cand_j, out):
             if cols[q] == j:
                 out[t] = True
                 break
-
-
-def _append_arcs(basis, cost, new_i, new_j, x, y, inv, bufs):
-    """Append arcs (zero flow, not in the tree) to the basis's arc list; returns the costs and the
-    buffers.
-
-    The arc arrays (and the costs) become views of buffers with room to grow (by half again when
-    full), so a round writes only its new arcs: concatenating the five arrays took 0.2 s a round at
-    7·10⁶ arcs. ``bufs`` are the buffers of the last call (``None`` at first); they are reused only
-    while the arrays are still their leading views (a prune replaces the arrays).
-    """
-    L, k = basis.arc_i.size, new_i.size
-    arrays = (basis.arc_i, basis.arc_j, basis.in_tree, basis.flow, cost)
-    reuse = (bufs is not None and L + k <= bufs[0].size
-             and all(a.base is b and a.ctypes.data == b.ctypes.data for a, b in zip(arrays, bufs)))
-    if not reuse:
-        cap = int(1.5 * (L + k)) + 16
-        bufs = tuple(np.empty(cap, dtype=a.dtype) for a in arrays)
-        for a, b in zip(arrays, bufs):
-            b[:L] = a
-    bi, bj, bt, bf, bc = bufs
-    bi[L:L + k] = new_i
-    bj[L:L + k] = new_j
-    bt[L:L + k] = False
-    bf[L:L + k] = 0.0
-    _arc_costs(x, y, new_i, new_j, inv, bc[L:L + k])
-    basis.arc_i, basis.arc_j, basis.in_tree, basis.flow = bi[:L + k], bj[:L + k], bt[:L + k], bf[:L + k]
-    return bc[:L + k], bufs
 
 
 def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_per_node=None, near_tight=None,
@@ -946,7 +969,10 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
     # (Re-completing the plan's support with the rows' tightest arcs under the c-transform of the
     # last data duals, instead of keeping the old tree, was measured: 1.5x more pivots and passes.)
-    cost = _prune(basis, cost, pot, KEEP_PER_NODE * N)
+    # one set of arc buffers for the whole solve, of room for the most arcs it can list: the prune
+    # threshold below (or what the start and its prune leave), plus one round's new columns
+    arcs = _ArcList(basis, cost, max(basis.arc_i.size, max_arcs * N, (KEEP_PER_NODE + 1) * N) + n * K)
+    arcs.prune(pot, KEEP_PER_NODE * N)
     # the simplex keeps the tree as a preorder thread (pivots shift whole subtrees); the basis
     # keeps children lists, rebuilt from the thread after the last round
     thread, rev_thread = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
@@ -956,12 +982,11 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     status, message = 1, ""
     all_rows = np.arange(n)
     row_of = np.repeat(all_rows, K)  # the row of each entry of best_j.ravel()
-    bufs = None  # the arc arrays' buffers (_append_arcs)
     while True:
         stats.rounds += 1
         left = max_pivots - int(counts[0])
         t0 = time.perf_counter()
-        code = _simplex(n, basis.arc_i, basis.arc_j, cost, basis.flow, basis.in_tree, basis.parent, basis.pred_arc,
+        code = _simplex(n, basis.arc_i, basis.arc_j, arcs.cost, basis.flow, basis.in_tree, basis.parent, basis.pred_arc,
                         thread, rev_thread, succ_num, last_succ, pot, eps, left, basis.start_arc, counts,
                         BLOCK_FACTOR)
         t1 = time.perf_counter()
@@ -974,7 +999,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         # duals since the last pass, was tried: the largest column drift is too large after a
         # round of pivots, so no row was ever skipped.)
         _thread_order(basis.root, thread, order)
-        _tree_duals(order, basis.parent, basis.pred_arc, cost, pot)
+        _tree_duals(order, basis.parent, basis.pred_arc, arcs.cost, pot)
         if pricer is None:
             _row_scan(x, all_rows, yT, pot[:n], pot[n:], inv, best_j, best_r, row_min)
             stats.pairs_checked += n * m
@@ -990,7 +1015,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         bad_rows = bad.any(axis=1)
         stats.violated_rows.append(int(bad_rows.sum()))
         if basis.arc_i.size > max_arcs * N:  # long solves: forget the arcs that priced out
-            cost = _prune(basis, cost, pot, KEEP_PER_NODE * N)
+            arcs.prune(pot, KEEP_PER_NODE * N)
         take = bad
         if near_tight > 0:  # a violating row's near-tight columns, unless listed already (its tree arc is)
             near = (best_r < near_tight) & ~bad & bad_rows[:, None]
@@ -1003,10 +1028,8 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
             take[near] = fresh
         new_i = row_of[take.ravel()]
         new_j = best_j.ravel()[take.ravel()]
-        cost, bufs = _append_arcs(basis, cost, new_i, new_j, x, y, inv, bufs)
-    if bufs is not None:  # arrays of their own: the basis keeps no buffer slack
-        basis.arc_i, basis.arc_j, basis.in_tree, basis.flow = (
-            a.copy() if a.base is b else a for a, b in zip((basis.arc_i, basis.arc_j, basis.in_tree, basis.flow), bufs))
+        arcs.append(new_i, new_j, x, y, inv)
+    cost = arcs.release()
     stats.pivots, stats.degenerate = int(counts[0]), int(counts[1])
     stats.arcs = int(basis.arc_i.size)
     stats.path_steps, stats.subtree_nodes, stats.priced = int(counts[2]), int(counts[3]), int(counts[4])
