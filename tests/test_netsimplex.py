@@ -591,30 +591,6 @@ def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
     assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)
 
 
-@settings(deadline=None, max_examples=examples(30))
-@given(seed=seeds, k=st.integers(1, 80), m=st.integers(1, 80), d=st.sampled_from([1, 2, 3, 5]), cells=st.booleans(),
-       grid=st.booleans())
-def test_c_transform_is_the_minimum_over_all_pairs(seed, k, m, d, cells, grid):
-    """``c_transform(p, q, w)[j] = min_h (|p_j - q_h| - w_h)`` on ``cdist``, by the cell bounds (d = 2, 3,
-    forced on at small sizes) or the full pass; integer grids give exact ties."""
-    import w1flow.lp.netsimplex as ns
-
-    rng = np.random.default_rng(seed)
-    if grid:
-        p, q = rng.integers(0, 3, (k, d)).astype(float), rng.integers(0, 3, (m, d)).astype(float)
-    else:
-        p, q = rng.normal(size=(k, d)), rng.normal(size=(m, d)) * 2.0
-    w = rng.normal(size=m) * rng.choice([0.01, 1.0, 10.0])
-    saved = ns._cells_pay
-    try:
-        ns._cells_pay = lambda dim, n1, n2: cells and dim in (2, 3)
-        got = ns.c_transform(p, q, w)
-    finally:
-        ns._cells_pay = saved
-    want = (cdist(p, q) - w[None, :]).min(axis=1)
-    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12 * (1 + np.abs(w).max() + np.abs(want).max()))
-
-
 @pytest.mark.parametrize("name", ["grid", "duplicates"])
 def test_sparse_solve_on_tied_clouds(name):
     """Exactly tied costs (integer grids, coincident points) in the coarse-to-fine solve."""

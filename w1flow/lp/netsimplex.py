@@ -45,8 +45,9 @@ import numpy as np
 
 from .._validation import WEIGHT_TOTAL_TOL
 from .cells import CellPricer, _insert_smallest
+from .costs import box_scale as _scale
 
-__all__ = ["TransportBasis", "basis_from_plan", "c_transform", "warm_solve", "WarmSolveStats", "WarmSolveResult"]
+__all__ = ["TransportBasis", "basis_from_plan", "warm_solve", "WarmSolveStats", "WarmSolveResult"]
 
 #: Reduced-cost tolerance of pricing and of the column-generation pass, in scaled cost units
 #: (costs are O(1); tree duals carry round-off of about depth · 1e-16).
@@ -634,14 +635,6 @@ class TransportBasis:
                 and np.array_equal(a, self.a) and np.array_equal(b, self.b) and np.array_equal(y, self.y))
 
 
-def _scale(x, y):
-    """Bounding-box diameter of all points (1 if they coincide): costs are divided by it."""
-    pts_lo = np.minimum(x.min(axis=0), y.min(axis=0))
-    pts_hi = np.maximum(x.max(axis=0), y.max(axis=0))
-    s = float(np.sqrt(np.sum((pts_hi - pts_lo) ** 2)))
-    return s if s > 0 and np.isfinite(s) else 1.0
-
-
 def _supply(a, b):
     return np.ascontiguousarray(np.concatenate([a, b]), dtype=np.float64)
 
@@ -651,25 +644,6 @@ def _find(parent, k):
         parent[k] = parent[parent[k]]
         k = parent[k]
     return k
-
-
-def c_transform(p, q, w):
-    """``min_k (|p_j − q_k| − w_k)`` for every point ``p_j`` (cost units), without a |p| × |q| matrix.
-
-    By k-d cell bounds (:class:`~w1flow.lp.cells.CellPricer`) where they pay, else by the fused
-    full pass; exact either way (every pair is bounded or computed).
-    """
-    p = np.ascontiguousarray(p, dtype=np.float64)
-    q = np.ascontiguousarray(q, dtype=np.float64)
-    scale = _scale(p, q)
-    k, n = p.shape[0], q.shape[0]
-    best_j, best_r, row_min = np.empty((k, 1), dtype=np.int64), np.empty((k, 1)), np.empty(k)
-    ws = np.ascontiguousarray(np.asarray(w, dtype=np.float64) / scale)
-    if _cells_pay(p.shape[1], k, n):
-        CellPricer(p, q, 1.0 / scale).scan(np.zeros(k), ws, np.inf, best_j, best_r, row_min)
-    else:
-        _row_scan(p, np.arange(k), np.ascontiguousarray(q.T), np.zeros(k), ws, 1.0 / scale, best_j, best_r, row_min)
-    return row_min * scale
 
 
 def basis_from_plan(x, a, y, b, rows, cols, u, v):

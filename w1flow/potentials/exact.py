@@ -29,26 +29,13 @@ from scipy.spatial.distance import cdist
 from ..lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, METHODS, LPResult, certify_plan, check_memory, choose_method,
                   default_certificate_tol, method_for, plan_cost, resolves_incrementally, row_chunks, solve, unit_directions)
 from ..lp import line_lp  # noqa: F401  (its home was this module; w1flow.lp.line_lp now)
+from ..lp.costs import c_transform  # its home is w1flow.lp.costs (the sparse LP's start uses it too)
 from .._validation import as_bool, as_bool_or_auto, as_int, validate_measures
 from .base import Potential, PotentialOracle
 
 __all__ = ["ExactPotential", "ExactKantorovichPotential", "plan_velocity", "c_transform", "unit_directions"]
 
 logger = logging.getLogger(__name__)
-
-
-def c_transform(z, y, v):
-    """φ(z) = min_j(|z − y_j| − v_j) and the minimising index, evaluated in chunks."""
-    k = z.shape[0]
-    val = np.empty(k)
-    arg = np.empty(k, dtype=np.int64)
-    for sl in row_chunks(k, y.shape[0]):
-        D = cdist(z[sl], y)
-        D -= v[None, :]  # in place: one block of chunk size at a time
-        j = np.argmin(D, axis=1)
-        arg[sl] = j
-        val[sl] = D[np.arange(D.shape[0]), j]
-    return val, arg
 
 
 def plan_velocity(x, a, y, rows, cols, mass):
