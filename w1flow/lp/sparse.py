@@ -4,7 +4,8 @@ network simplex (:func:`~w1flow.lp.netsimplex.warm_solve`) with column generatio
 Both clouds are cut into balanced k-d leaves, the exact LP between the leaves' centroids is solved
 (densely, or by this module one level further up), and its plan is refined to a feasible plan of
 the fine problem by north-west corner rules; its support, completed to a spanning tree
-(:func:`~w1flow.lp.netsimplex.basis_from_plan`), starts the simplex.
+(:func:`~w1flow.lp.netsimplex.basis_from_plan`) under data duals extended from the coarse level
+(the c-transform of the coarse particle duals), starts the simplex.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import numpy as np
 from .costs import c_transform
 from .netsimplex import TransportBasis, WarmSolveResult, _cells_pay, basis_from_plan, warm_solve
 
-__all__ = ["SparseSolveResult", "solve_sparse", "coarse_basis", "kd_groups"]
+__all__ = ["SparseSolveResult", "solve_sparse", "coarse_basis", "coarse_start", "kd_groups", "kd_order"]
 
 @dataclass(frozen=True)
 class SparseSolveResult(WarmSolveResult):
@@ -144,7 +145,22 @@ def _side_order(groups, centers, arc_group, arc_other, other_centers, pts):
 
 
 def coarse_basis(x, a, y, b, leaf=None, groups=None):
-    """A feasible basis for the W1 LP built coarse to fine, without any n × m matrix.
+    """A feasible basis for the W1 LP built coarse to fine, without any n × m matrix: the plan and
+    data duals of :func:`coarse_start`, completed to a strongly feasible spanning tree
+    (:func:`basis_from_plan`). :func:`warm_solve` then makes it optimal.
+
+    Returns
+    -------
+    basis : TransportBasis
+    info : dict
+        As :func:`coarse_start`'s.
+    """
+    start = coarse_start(x, a, y, b, leaf=leaf, groups=groups)
+    return basis_from_plan(x, a, y, b, start.rows, start.cols, None, start.v), start.info
+
+
+def coarse_start(x, a, y, b, leaf=None, groups=None):
+    """A feasible plan and data duals for the W1 LP, coarse to fine, without any n × m matrix.
 
     Both clouds are cut into balanced k-d leaves of at most ``leaf`` points (default
     :data:`COARSE_LEAF`), the exact LP between the leaves' centroids (with their masses) is
@@ -152,16 +168,17 @@ def coarse_basis(x, a, y, b, leaf=None, groups=None):
     recurses to a coarser level in turn), and its plan is refined: each
     leaf's points are spread over the leaf's coarse plan entries, and each entry's share of
     particles over its share of data points, by north-west corner rules (three cumulative-sum
-    passes). The resulting plan is feasible and its support is a forest; it is completed to a
-    strongly feasible spanning tree under the c-transform of the leaves' data duals
-    (:func:`basis_from_plan`). :func:`warm_solve` then makes it optimal.
+    passes). The resulting plan is feasible and its support is a forest. The data duals at the
+    fine points are the c-transform of the coarse particle duals over the particle leaves'
+    centroids (:func:`~w1flow.lp.costs.c_transform`).
 
     Returns
     -------
-    basis : TransportBasis
-    info : dict
-        ``leaf``, ``coarse_shape``, ``coarse_seconds``, and ``levels`` (coarse levels, 1 when
-        the coarse LP was dense).
+    SimpleNamespace
+        ``rows``, ``cols``: the plan's support (its masses follow from the tree); ``v``: the data
+        duals, shape (m,); ``coarse``: the coarse LP (``rows``, ``cols``, ``mass``, ``u``, ``v``);
+        ``groups``: the leaves ``(gx, gy)``; ``info``: ``leaf``, ``coarse_shape``,
+        ``coarse_seconds``, and ``levels`` (coarse levels, 1 when the coarse LP was dense).
 
     ``groups=(gx, gy)`` passes leaves already computed (by :func:`kd_groups` with ``leaf``).
     """
@@ -205,11 +222,10 @@ def coarse_basis(x, a, y, b, leaf=None, groups=None):
     # the data duals at the fine points: the c-transform of the leaves' particle duals, a 1-Lipschitz
     # extension equal to the coarse data duals at the data leaves' centroids (where the coarse plan
     # is tight). Measured, n = 3·10⁴ demo: 15x closer to the optimal duals than each leaf's dual
-    # copied to its points, and from it 1.42 M pivots, 7 rounds instead of 2.26 M, 12.
+    # copied to its points, and from it 1.44 M pivots, 7 rounds instead of 2.30 M, 13 (benchmarks/bench_sparse_start.py).
     v_fine = c_transform(y, cx, lp.u, pricing="cells" if _cells_pay(y.shape[1], m, len(gx)) else "full")[0]
-    basis = basis_from_plan(x, a, y, b, rows, cols, None, v_fine)
-    return basis, {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds,
-                   "levels": levels}
+    info = {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds, "levels": levels}
+    return SimpleNamespace(rows=rows, cols=cols, v=v_fine, coarse=lp, groups=(gx, gy), info=info)
 
 
 def _relabel(basis, px, py, a, y, b):
@@ -243,6 +259,19 @@ def _relabel(basis, px, py, a, y, b):
     return basis
 
 
+def kd_order(x, y, leaf=None):
+    """Both clouds in k-d leaf order: the permutations ``px``, ``py`` and the leaves ``(gx, gy)`` of
+    the permuted clouds (consecutive index ranges), as :func:`solve_sparse` solves them."""
+    leaf = COARSE_LEAF if leaf is None else leaf
+    gx, gy = kd_groups(x, leaf), kd_groups(y, leaf)
+    px, py = np.concatenate(gx).astype(np.int64), np.concatenate(gy).astype(np.int64)
+
+    def in_order(groups):  # the same leaves, renamed: consecutive ranges in k-d order
+        return np.split(np.arange(sum(g.size for g in groups)), np.cumsum([g.size for g in groups])[:-1])
+
+    return px, py, (in_order(gx), in_order(gy))
+
+
 def solve_sparse(x, a, y, b, max_pivots=None, pricing="auto"):
     """The exact W1 LP without an n × m matrix: :func:`coarse_basis`, then :func:`warm_solve`.
 
@@ -262,14 +291,9 @@ def solve_sparse(x, a, y, b, max_pivots=None, pricing="auto"):
     x = np.ascontiguousarray(x, dtype=np.float64)
     y = np.ascontiguousarray(y, dtype=np.float64)
     start = time.perf_counter()
-    gx, gy = kd_groups(x, COARSE_LEAF), kd_groups(y, COARSE_LEAF)
-    px, py = np.concatenate(gx).astype(np.int64), np.concatenate(gy).astype(np.int64)
+    px, py, groups = kd_order(x, y)
     xs, ys = np.ascontiguousarray(x[px]), np.ascontiguousarray(y[py])
-
-    def in_order(groups):  # the same leaves, renamed: consecutive ranges in k-d order
-        return np.split(np.arange(sum(g.size for g in groups)), np.cumsum([g.size for g in groups])[:-1])
-
-    basis, info = coarse_basis(xs, a[px], ys, b[py], groups=(in_order(gx), in_order(gy)))
+    basis, info = coarse_basis(xs, a[px], ys, b[py], groups=groups)
     info["basis_seconds"] = time.perf_counter() - start
     if max_pivots is None:
         max_pivots = max(10**6, 500 * (x.shape[0] + y.shape[0]))
