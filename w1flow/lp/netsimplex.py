@@ -68,7 +68,11 @@ MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 #: 0.0625 (simplex 173.0 / 160.6 / 142.9 / 133.5 s; 43 / 42 / 33 / 44 rounds), the n = 3·10^4 cold
 #: solves' simplex 16.3 → 12.5 s (demo) and 18.3 → 13.2 s (Gaussian pair) from 0.5 to 0.125; an
 #: incremental flow's warm solves take about as long (100 steps at n = 2000: 3.75 / 3.65 s).
-BLOCK_FACTOR = 0.125
+#: With the start's duals from the coarse level (seventh session) rounds stopped growing with
+#: smaller blocks, and cold solves (whole, quiet 2 cores) took at 0.125 / 0.0625 / 0.03125: demo
+#: 10^5 89.6 / 86.2 / 82.2 s, Gaussian pair 10^5 93.1 / 85.9 / 84.8 s; at 3·10^4 10.4 / 10.2-10.4 /
+#: 10.2 s (demo) and 10.6 / 9.7 / 9.4 s (Gaussian pair). Below 2048² ≈ 4.2·10^6 arcs the 64-arc floor rules.
+BLOCK_FACTOR = 0.03125
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
 #: Cheapest columns per row used to complete a plan's support to a spanning tree.
