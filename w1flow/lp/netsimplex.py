@@ -72,6 +72,8 @@ MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 #: smaller blocks, and cold solves (whole, quiet 2 cores) took at 0.125 / 0.0625 / 0.03125: demo
 #: 10^5 89.6 / 86.2 / 82.2 s, Gaussian pair 10^5 93.1 / 85.9 / 84.8 s; at 3·10^4 10.4 / 10.2-10.4 /
 #: 10.2 s (demo) and 10.6 / 9.7 / 9.4 s (Gaussian pair). Below 2048² ≈ 4.2·10^6 arcs the 64-arc floor rules.
+#: Not best at every size: the capped flow of 3·10^5 particles took 784.2 s at 0.125 and 821.9 s
+#: at 0.03125 (simplex 457 → 409 s, but 12 → 25 rounds); a rule growing with n is unmeasured.
 BLOCK_FACTOR = 0.03125
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
