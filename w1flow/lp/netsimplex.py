@@ -77,7 +77,8 @@ MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 BLOCK_FACTOR = 0.03125
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
-#: Cheapest columns per row used to complete a plan's support to a spanning tree.
+#: Cheapest columns per row used to complete a plan's support to a spanning tree (and listed as
+#: the first arcs); a cold solve lists more (:data:`~w1flow.lp.sparse.COLD_COMPLETION_PER_ROW`).
 COMPLETION_PER_ROW = 4
 #: Arcs per node above which a solve drops non-tree arcs of large reduced cost between rounds.
 MAX_ARCS_PER_NODE = 16
@@ -668,7 +669,7 @@ def _find(parent, k):
     return k
 
 
-def basis_from_plan(x, a, y, b, rows, cols, u, v):
+def basis_from_plan(x, a, y, b, rows, cols, u, v, per_row=None):
     """A spanning-tree basis containing a plan's support (a forest), completed by zero-flow arcs of
     smallest reduced cost under the duals ``(u, v)``.
 
@@ -679,6 +680,9 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v):
     The support of a basic optimal plan is acyclic; any cycle (a non-basic plan) is broken by
     dropping arcs, which is then caught by the flows recomputed from the tree (the caller checks
     them against the plan's masses).
+
+    ``per_row`` (default :data:`COMPLETION_PER_ROW`): each row's cheapest columns under the duals,
+    among which the completion arcs are chosen; all of them are listed for the simplex.
     """
     n, m = x.shape[0], y.shape[0]
     N = n + m
@@ -694,7 +698,7 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v):
     # so the leaving-arc rule of _simplex cannot cycle): grow from the root's component and hang
     # each further component from the tree by one of its rows' cheapest arcs into an attached
     # column (row -> column is then child -> parent), cheapest first
-    K = min(COMPLETION_PER_ROW, m)
+    K = min(COMPLETION_PER_ROW if per_row is None else int(per_row), m)
     best_j = np.empty((n, K), dtype=np.int64)
     best_r = np.empty((n, K))
     row_min = np.empty(n)

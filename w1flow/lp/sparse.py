@@ -46,6 +46,13 @@ class SparseSolveResult(WarmSolveResult):
 #: 32 and 64 (and pricing blocks of 0.35 sqrt(arcs))).
 COLD_ADD_PER_ROW = 32
 COLD_MAX_ARCS_PER_NODE = 64
+#: Each row's cheapest columns under the start duals listed with the starting basis
+#: (:func:`basis_from_plan`'s ``per_row``; the warm solves of a flow list 4). Measured, quiet 2
+#: cores, whole cold solves, 4 → 8: demo 3·10⁴ 10.4 → 9.2 s (1.59 → 1.00 M pivots, 7 → 6
+#: rounds), Gaussian pair 3·10⁴ 9.2 → 7.4 s (1.71 → 1.01 M), demo 10⁴ 2.03 → 1.85 s, Gaussian
+#: pair 10⁴ 1.91 → 1.75 s; 6 and 12 were slower than 8 at 3·10⁴ (demo 9.0, 11.8 s; Gaussians
+#: 8.4, 8.3 s). Chosen on these two instances at these sizes only.
+COLD_COMPLETION_PER_ROW = 8
 #: Largest side of the coarse LP solved densely (POT) by :func:`coarse_basis`; a larger coarse
 #: problem is solved by :func:`solve_sparse` itself, one level further up.
 COARSE_MAX = 2048
@@ -156,7 +163,7 @@ def coarse_basis(x, a, y, b, leaf=None, groups=None):
         As :func:`coarse_start`'s.
     """
     start = coarse_start(x, a, y, b, leaf=leaf, groups=groups)
-    return basis_from_plan(x, a, y, b, start.rows, start.cols, None, start.v), start.info
+    return basis_from_plan(x, a, y, b, start.rows, start.cols, None, start.v, per_row=COLD_COMPLETION_PER_ROW), start.info
 
 
 def coarse_start(x, a, y, b, leaf=None, groups=None):
