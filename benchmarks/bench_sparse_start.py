@@ -37,7 +37,8 @@ def main(argv=None):
     args = p.parse_args(argv)
     from bench_auto import instance
     from w1flow.lp.netsimplex import basis_from_plan, warm_solve
-    from w1flow.lp.sparse import COLD_ADD_PER_ROW, COLD_MAX_ARCS_PER_NODE, coarse_start, kd_order
+    from w1flow.lp.sparse import (COLD_ADD_PER_ROW, COLD_COMPLETION_PER_ROW, COLD_MAX_ARCS_PER_NODE, coarse_start,
+                                  kd_order)
 
     print(machine())
     x0, a0, y0, b0 = instance(args.instance, args.n)
@@ -52,7 +53,7 @@ def main(argv=None):
         v_leaf[g] = start.coarse.v[h]
 
     def solve(rows, cols, v):
-        basis = basis_from_plan(x, a, y, b, rows, cols, None, v)
+        basis = basis_from_plan(x, a, y, b, rows, cols, None, v, per_row=COLD_COMPLETION_PER_ROW)
         t0 = time.perf_counter()
         r = warm_solve(basis, x, max_pivots=10**9, add_per_row=COLD_ADD_PER_ROW,
                        max_arcs_per_node=COLD_MAX_ARCS_PER_NODE)

@@ -35,7 +35,6 @@ of smallest reduced cost (Kruskal on each row's cheapest arcs).
 
 from __future__ import annotations
 
-import heapq
 import math
 import time
 from dataclasses import dataclass, field
@@ -662,11 +661,165 @@ def _supply(a, b):
     return np.ascontiguousarray(np.concatenate([a, b]), dtype=np.float64)
 
 
-def _find(parent, k):
-    while parent[k] != k:
-        parent[k] = parent[parent[k]]
-        k = parent[k]
+@numba.njit(cache=True)
+def _root_of(uf, k):
+    """Union-find root of ``k`` (path halving)."""
+    while uf[k] != k:
+        uf[k] = uf[uf[k]]
+        k = uf[k]
     return k
+
+
+@numba.njit(cache=True)
+def _heap_less(key, tag, p, q):
+    return key[p] < key[q] or (key[p] == key[q] and tag[p] < tag[q])
+
+
+@numba.njit(cache=True)
+def _heap_push(key, tag, size, r, t):
+    """Push (r, t) on the binary min-heap ``key``/``tag`` of ``size`` entries (ties by ``t``)."""
+    k = size
+    key[k], tag[k] = r, t
+    while k > 0:
+        p = (k - 1) // 2
+        if not _heap_less(key, tag, k, p):
+            break
+        key[k], key[p] = key[p], key[k]
+        tag[k], tag[p] = tag[p], tag[k]
+        k = p
+    return size + 1
+
+
+@numba.njit(cache=True)
+def _heap_pop(key, tag, size):
+    """Remove the smallest entry (moved to position ``size - 1``)."""
+    size -= 1
+    key[0], key[size] = key[size], key[0]
+    tag[0], tag[size] = tag[size], tag[0]
+    k = 0
+    while True:
+        c = 2 * k + 1
+        if c >= size:
+            break
+        if c + 1 < size and _heap_less(key, tag, c + 1, c):
+            c += 1
+        if not _heap_less(key, tag, c, k):
+            break
+        key[k], key[c] = key[c], key[k]
+        tag[k], tag[c] = tag[c], tag[k]
+        k = c
+    return size
+
+
+@numba.njit(cache=True)
+def _spanning_arcs(n, m, rows, cols, root, best_j, best_r):
+    """The arcs of :func:`basis_from_plan`: the plan's support without cycles, completed to a
+    spanning tree (Prim's order over components: each further component hangs by one of its rows'
+    candidate arcs into an attached column, cheapest first, ties by position), then the
+    candidates not in the tree. Returns ``(arc_i, arc_j, n_tree)``; the tree arcs come first."""
+    N = n + m
+    K = best_j.shape[1]
+    uf = np.arange(N)
+    tree_i = np.empty(N - 1, dtype=np.int64)
+    tree_j = np.empty(N - 1, dtype=np.int64)
+    nt = 0
+    for e in range(rows.shape[0]):
+        i, j = rows[e], cols[e]
+        ri, rj = _root_of(uf, i), _root_of(uf, n + j)
+        if ri != rj and nt < N - 1:
+            uf[ri] = rj
+            tree_i[nt], tree_j[nt] = i, j
+            nt += 1
+    comp = np.empty(N, dtype=np.int64)
+    for k in range(N):
+        comp[k] = _root_of(uf, k)
+    cand_j = best_j.ravel()
+    cand_r = best_r.ravel()
+    order = np.argsort(cand_r, kind="mergesort")  # stable: ties keep the candidates' order
+    # the candidates by the component of their column, cheapest first
+    start = np.zeros(N + 1, dtype=np.int64)
+    for t in order:
+        if cand_j[t] >= 0:
+            start[comp[n + cand_j[t]] + 1] += 1
+    for c in range(N):
+        start[c + 1] += start[c]
+    fill = start[:-1].copy()
+    by_comp = np.empty(start[N], dtype=np.int64)
+    for t in order:
+        if cand_j[t] >= 0:
+            c = comp[n + cand_j[t]]
+            by_comp[fill[c]] = t
+            fill[c] += 1
+    attached = np.zeros(N, dtype=np.uint8)  # flags
+    key = np.empty(max(start[N], 1))
+    tag = np.empty(max(start[N], 1), dtype=np.int64)
+    size = 0
+    c = comp[root]
+    attached[c] = 1
+    for s in range(start[c], start[c + 1]):
+        t = by_comp[s]
+        if not attached[comp[t // K]]:
+            size = _heap_push(key, tag, size, cand_r[t], t)
+    while size > 0 and nt < N - 1:
+        size = _heap_pop(key, tag, size)
+        t = tag[size]
+        ci = comp[t // K]
+        if attached[ci]:
+            continue
+        attached[ci] = 1
+        tree_i[nt], tree_j[nt] = t // K, cand_j[t]
+        nt += 1
+        for s in range(start[ci], start[ci + 1]):
+            t2 = by_comp[s]
+            if not attached[comp[t2 // K]]:
+                size = _heap_push(key, tag, size, cand_r[t2], t2)
+    if nt < N - 1:  # components no candidate reaches: a row hangs from an attached column, a lone
+        att_col, att_row = -1, -1  # column (zero demand, no row in its component) from an attached row
+        for j in range(m):
+            if attached[comp[n + j]]:
+                att_col = j
+                break
+        for i in range(n):
+            if attached[comp[i]]:
+                att_row = i
+                break
+        for k in range(N):
+            c = comp[k]
+            if attached[c]:
+                continue
+            attached[c] = 1
+            if k < n:
+                tree_i[nt], tree_j[nt] = k, att_col
+            else:
+                tree_i[nt], tree_j[nt] = att_row, k - n
+            nt += 1
+    # the list: the tree, then each row's candidates not in the tree (once each)
+    deg = np.zeros(n + 1, dtype=np.int64)
+    for e in range(nt):
+        deg[tree_i[e] + 1] += 1
+    for i in range(n):
+        deg[i + 1] += deg[i]
+    pos = deg[:-1].copy()
+    cols_of = np.empty(nt, dtype=np.int64)
+    for e in range(nt):
+        cols_of[pos[tree_i[e]]] = tree_j[e]
+        pos[tree_i[e]] += 1
+    stamp = np.full(m, -1, dtype=np.int64)
+    arc_i = np.empty(nt + n * K, dtype=np.int64)
+    arc_j = np.empty(nt + n * K, dtype=np.int64)
+    arc_i[:nt] = tree_i[:nt]
+    arc_j[:nt] = tree_j[:nt]
+    na = nt
+    for i in range(n):
+        for s in range(deg[i], deg[i + 1]):
+            stamp[cols_of[s]] = i
+        for q in range(K):
+            j = best_j[i, q]
+            if j >= 0 and stamp[j] != i:
+                stamp[j] = i
+                arc_i[na], arc_j[na] = i, j
+                na += 1
+    return arc_i[:na].copy(), arc_j[:na].copy(), nt
 
 
 def basis_from_plan(x, a, y, b, rows, cols, u, v, per_row=None):
@@ -687,13 +840,6 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v, per_row=None):
     n, m = x.shape[0], y.shape[0]
     N = n + m
     scale = _scale(x, y)
-    uf = np.arange(N)
-    chosen = []
-    for i, j in zip(rows.tolist(), cols.tolist()):
-        ri, rj = _find(uf, i), _find(uf, n + j)
-        if ri != rj:
-            uf[ri] = rj
-            chosen.append((i, j))
     # completion, keeping the tree strongly feasible (every zero-flow arc points toward the root,
     # so the leaving-arc rule of _simplex cannot cycle): grow from the root's component and hang
     # each further component from the tree by one of its rows' cheapest arcs into an attached
@@ -712,56 +858,13 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v, per_row=None):
         _row_scan(x, np.arange(n), np.ascontiguousarray(y.T), us, vs, 1.0 / scale, best_j, best_r, row_min)
     if u is None:  # reduced costs under the c-transform: the row's minimum is 0
         best_r -= row_min[:, None]
-    comp = np.array([_find(uf, k) for k in range(N)])
-    cand_i = np.repeat(np.arange(n), K)
-    cand_j = best_j.ravel()
-    cand_r = best_r.ravel()
-    by_col_comp = {}
-    for t in np.argsort(cand_r, kind="stable").tolist():
-        by_col_comp.setdefault(int(comp[n + cand_j[t]]), []).append(t)
     # the root: a particle of the support (node 0 may be a zero-weight particle, alone in its
     # component, from which no row -> column arc could hang anything)
     root = int(rows[0]) if rows.size else 0
-    attached = {int(comp[root])}
-    heap = []
-
-    def push(c):
-        for t in by_col_comp.get(c, ()):
-            if int(comp[cand_i[t]]) not in attached:
-                heapq.heappush(heap, (float(cand_r[t]), t))
-
-    push(int(comp[root]))
-    while heap and len(chosen) < N - 1:
-        _, t = heapq.heappop(heap)
-        ci = int(comp[cand_i[t]])
-        if ci in attached:
-            continue
-        attached.add(ci)
-        chosen.append((int(cand_i[t]), int(cand_j[t])))
-        push(ci)
-    if len(chosen) < N - 1:  # components no cheap arc reaches
-        att_col = next(j for j in range(m) if int(comp[n + j]) in attached)
-        att_row = next(i for i in range(n) if int(comp[i]) in attached)
-        rows_of = {}
-        for k in range(N):
-            rows_of.setdefault(int(comp[k]), k)  # the component's first node (rows come first)
-        for c, k in rows_of.items():
-            if c in attached:
-                continue
-            attached.add(c)
-            # a row hangs from an attached column (strongly feasible); a lone column (zero
-            # demand, no row in its component) hangs from an attached row
-            chosen.append((k, att_col) if k < n else (att_row, k - n))
-    tree = np.array(chosen, dtype=np.int64).reshape(-1, 2)
-    # the arc list: tree arcs first, then the remaining cheap candidates
-    in_list = set(map(tuple, tree.tolist()))
-    extra = [(int(i), int(j)) for i, j in zip(cand_i.tolist(), cand_j.tolist())
-             if j >= 0 and (i, j) not in in_list and not in_list.add((i, j))]
-    arcs = np.array(tree.tolist() + extra, dtype=np.int64).reshape(-1, 2)
-    arc_i = np.ascontiguousarray(arcs[:, 0])
-    arc_j = np.ascontiguousarray(arcs[:, 1])
+    arc_i, arc_j, n_tree = _spanning_arcs(n, m, np.ascontiguousarray(rows, dtype=np.int64),
+                                          np.ascontiguousarray(cols, dtype=np.int64), root, best_j, best_r)
     in_tree = np.zeros(arc_i.size, dtype=bool)
-    in_tree[: tree.shape[0]] = True
+    in_tree[:n_tree] = True
     basis = TransportBasis(n=n, m=m, a=a.copy(), b=b.copy(), y=y.copy(), arc_i=arc_i, arc_j=arc_j, in_tree=in_tree,
                            flow=np.zeros(arc_i.size), parent=np.empty(N, dtype=np.int64),
                            pred_arc=np.empty(N, dtype=np.int64), depth=np.empty(N, dtype=np.int64),

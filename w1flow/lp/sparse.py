@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
+import numba
 import numpy as np
 
 from .costs import c_transform
@@ -70,21 +71,53 @@ PIECE_TOL = 1e-13
 def kd_groups(p, leaf):
     """Balanced k-d leaves of the points ``p``: a list of index arrays of at most ``leaf`` points.
 
-    Median splits along the widest coordinate, so leaves are compact and of equal size.
+    Median splits along the widest coordinate, so leaves are compact and of equal size; leaves
+    come depth first, the lower half first.
     """
-    out, stack = [], [np.arange(p.shape[0])]
-    while stack:
-        idx = stack.pop()
-        if idx.size <= leaf:
-            out.append(idx)
+    perm, starts = _kd_leaves(np.ascontiguousarray(p, dtype=np.float64), int(leaf))
+    return np.split(perm, starts[1:-1])
+
+
+@numba.njit(cache=True)
+def _kd_leaves(p, leaf):
+    """:func:`kd_groups` as one permutation and the leaves' bounds in it (leaf ``t`` is
+    ``perm[starts[t]:starts[t + 1]]``). A split sorts its points along the widest coordinate
+    (stably) and cuts at ``size // 2``."""
+    n, d = p.shape
+    perm = np.arange(n)
+    starts = np.empty(n + 1, dtype=np.int64)
+    n_leaves = 0
+    stack = np.empty((2 * (n + 1), 2), dtype=np.int64)  # (lo, hi) ranges still to split
+    top = 0
+    stack[0, 0], stack[0, 1] = 0, n
+    top = 1
+    keys = np.empty(n)
+    while top > 0:
+        top -= 1
+        lo, hi = stack[top, 0], stack[top, 1]
+        if hi - lo <= leaf:
+            starts[n_leaves] = lo
+            n_leaves += 1
             continue
-        pts = p[idx]
-        dim = int(np.argmax(pts.max(axis=0) - pts.min(axis=0)))
-        h = idx.size // 2
-        part = np.argpartition(pts[:, dim], h)
-        stack.append(idx[part[h:]])
-        stack.append(idx[part[:h]])
-    return out
+        dim, width = 0, -1.0
+        for c in range(d):
+            mn, mx = np.inf, -np.inf
+            for t in range(lo, hi):
+                z = p[perm[t], c]
+                mn = min(mn, z)
+                mx = max(mx, z)
+            if mx - mn > width:
+                dim, width = c, mx - mn
+        for t in range(lo, hi):
+            keys[t] = p[perm[t], dim]
+        o = np.argsort(keys[lo:hi], kind="mergesort")
+        perm[lo:hi] = perm[lo:hi][o]
+        h = (hi - lo) // 2
+        stack[top, 0], stack[top, 1] = lo + h, hi
+        stack[top + 1, 0], stack[top + 1, 1] = lo, lo + h
+        top += 2
+    starts[n_leaves] = n
+    return perm, starts[: n_leaves + 1].copy()
 
 
 def _nw_pieces(w1, g1, w2, g2):
@@ -123,32 +156,60 @@ def _nw_pieces(w1, g1, w2, g2):
     return i1[ok], i2[ok], width[keep][ok]
 
 
-def _labels(groups, size):
-    """Group label of every point."""
-    out = np.empty(size, dtype=np.float64)
-    for g, idx in enumerate(groups):
-        out[idx] = g
-    return out
-
-
-def _side_order(groups, centers, arc_group, arc_other, other_centers, pts):
+def _side_order(gperm, gstart, centers, arc_group, arc_other, other_centers, pts):
     """Points in group order and, inside a group, along the spread of its arcs' far ends; arcs
-    (coarse plan entries) in the same group order and along the same direction."""
-    n_groups = len(groups)
-    arcs_by_group = [[] for _ in range(n_groups)]
-    for e, g in enumerate(arc_group.tolist()):
-        arcs_by_group[g].append(e)
-    point_order, arc_order = [], []
-    for g, idx in enumerate(groups):
-        arcs = arcs_by_group[g]
-        if len(arcs) > 1:
-            far = other_centers[arc_other[arcs]] - centers[g]
-            direction = np.linalg.svd(far - far.mean(axis=0), full_matrices=False)[2][0]
-            arcs = [arcs[k] for k in np.argsort(far @ direction, kind="stable")]
-            idx = idx[np.argsort(pts[idx] @ direction, kind="stable")]
-        point_order.append(idx)
-        arc_order.extend(arcs)
-    return np.concatenate(point_order), np.array(arc_order, dtype=np.int64)
+    (coarse plan entries) in the same group order and along the same direction.
+
+    Groups are given as one permutation ``gperm`` and bounds ``gstart`` (group ``g`` is
+    ``gperm[gstart[g]:gstart[g + 1]]``)."""
+    return _side_order_kernel(gperm, gstart, np.ascontiguousarray(centers), np.ascontiguousarray(arc_group),
+                              np.ascontiguousarray(arc_other), np.ascontiguousarray(other_centers), pts)
+
+
+@numba.njit(cache=True)
+def _side_order_kernel(gperm, gstart, centers, arc_group, arc_other, other_centers, pts):
+    G, E, d = gstart.shape[0] - 1, arc_group.shape[0], pts.shape[1]
+    first = np.zeros(G + 1, dtype=np.int64)  # the arcs of each group, in arc order
+    for e in range(E):
+        first[arc_group[e] + 1] += 1
+    for g in range(G):
+        first[g + 1] += first[g]
+    fill = first[:-1].copy()
+    arcs_by = np.empty(E, dtype=np.int64)
+    for e in range(E):
+        arcs_by[fill[arc_group[e]]] = e
+        fill[arc_group[e]] += 1
+    point_order = gperm.copy()
+    arc_order = arcs_by.copy()
+    for g in range(G):
+        k = first[g + 1] - first[g]
+        if k < 2:
+            continue
+        far = np.empty((k, d))
+        for q in range(k):
+            for c in range(d):
+                far[q, c] = other_centers[arc_other[arcs_by[first[g] + q]], c] - centers[g, c]
+        mean = np.zeros(d)
+        for q in range(k):
+            mean += far[q]
+        mean /= k
+        direction = np.linalg.svd(far - mean, full_matrices=False)[2][0]
+        proj = np.zeros(k)
+        for q in range(k):
+            for c in range(d):
+                proj[q] += far[q, c] * direction[c]
+        o = np.argsort(proj, kind="mergesort")
+        for q in range(k):
+            arc_order[first[g] + q] = arcs_by[first[g] + o[q]]
+        lo, hi = gstart[g], gstart[g + 1]
+        pp = np.zeros(hi - lo)
+        for t in range(lo, hi):
+            for c in range(d):
+                pp[t - lo] += pts[gperm[t], c] * direction[c]
+        o = np.argsort(pp, kind="mergesort")
+        for t in range(lo, hi):
+            point_order[t] = gperm[lo + o[t - lo]]
+    return point_order, arc_order
 
 
 def coarse_basis(x, a, y, b, leaf=None, groups=None):
@@ -195,10 +256,13 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
     if leaf is None:
         leaf = COARSE_LEAF
     gx, gy = (kd_groups(x, leaf), kd_groups(y, leaf)) if groups is None else groups
-    A = np.array([a[g].sum() for g in gx])
-    B = np.array([b[g].sum() for g in gy])
-    cx = np.array([x[g].mean(axis=0) for g in gx])
-    cy = np.array([y[g].mean(axis=0) for g in gy])
+    # each side's leaves as one permutation and bounds; masses, centroids, labels vectorised
+    px_, sx_ = np.concatenate(gx).astype(np.int64), np.cumsum([0] + [g.size for g in gx]).astype(np.int64)
+    py_, sy_ = np.concatenate(gy).astype(np.int64), np.cumsum([0] + [g.size for g in gy]).astype(np.int64)
+    A = np.add.reduceat(a[px_], sx_[:-1])
+    B = np.add.reduceat(b[py_], sy_[:-1])
+    cx = np.add.reduceat(x[px_], sx_[:-1], axis=0) / np.diff(sx_)[:, None]
+    cy = np.add.reduceat(y[py_], sy_[:-1], axis=0) / np.diff(sy_)[:, None]
     start = time.perf_counter()
     if max(len(gx), len(gy)) <= COARSE_MAX:
         lp = solve_w1_lp(cx, A / A.sum(), cy, B / B.sum())
@@ -213,9 +277,11 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
         raise RuntimeError(f"the coarse LP of the sparse solver failed: {message}")
     F = lp.mass
     # particles -> coarse entries, data -> coarse entries, then entry by entry particles -> data
-    xo, ex = _side_order(gx, cx, lp.rows, lp.cols, cy, x)
-    yo, ey = _side_order(gy, cy, lp.cols, lp.rows, cx, y)
-    gid_x, gid_y = _labels(gx, n), _labels(gy, m)
+    xo, ex = _side_order(px_, sx_, cx, lp.rows, lp.cols, cy, x)
+    yo, ey = _side_order(py_, sy_, cy, lp.cols, lp.rows, cx, y)
+    gid_x, gid_y = np.empty(n), np.empty(m)  # each point's leaf
+    gid_x[px_] = np.repeat(np.arange(len(gx), dtype=np.float64), np.diff(sx_))
+    gid_y[py_] = np.repeat(np.arange(len(gy), dtype=np.float64), np.diff(sy_))
     kx, kex, wx = _nw_pieces(a[xo], gid_x[xo], F[ex], lp.rows[ex].astype(np.float64))
     ky, key, wy = _nw_pieces(b[yo], gid_y[yo], F[ey], lp.cols[ey].astype(np.float64))
     mx = wx * A[gid_x[xo][kx].astype(np.int64)]  # piece masses: fraction of the group's mass

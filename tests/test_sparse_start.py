@@ -1,0 +1,113 @@
+"""The sparse LP's start: the k-d leaves (``w1flow.lp.sparse.kd_groups``) and the starting basis
+(``w1flow.lp.netsimplex.basis_from_plan``).
+
+Both decide only where the simplex starts, so a mistake in them costs time (or breaks the
+strongly feasible tree the pivot rule relies on) without showing in the certified answers.
+Checked against plain references: a median split by sorting, a union-find over the tree, the
+K cheapest columns per row by ``cdist`` under the c-transform.
+"""
+
+import numpy as np
+from hypothesis import given, settings, strategies as st
+from scipy.spatial.distance import cdist
+
+from conftest import examples
+from w1flow.lp.netsimplex import basis_from_plan
+from w1flow.lp.sparse import kd_groups
+
+
+@settings(deadline=None, max_examples=examples(40))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 300), d=st.integers(1, 4), leaf=st.integers(1, 7),
+       grid=st.booleans())
+def test_kd_groups_are_balanced_median_splits(seed, n, d, leaf, grid):
+    """The leaves partition the points and hold at most ``leaf`` points each; read in order they
+    are the halves of median splits: a node of more than ``leaf`` points splits into its
+    ``size // 2`` lowest along its widest coordinate (the first leaves) and the rest, recursively."""
+    rng = np.random.default_rng(seed)
+    p = rng.integers(0, 3, (n, d)).astype(float) if grid else rng.standard_normal((n, d))
+    groups = kd_groups(p, leaf)
+    allidx = np.concatenate(groups) if groups else np.empty(0, dtype=np.int64)
+    np.testing.assert_array_equal(np.sort(allidx), np.arange(n))
+    sizes = np.array([g.size for g in groups])
+    assert n == 0 or sizes.max() <= leaf
+
+    def check(idx_groups):  # a run of consecutive leaves covering one node of the k-d tree
+        pts = np.concatenate(idx_groups)
+        if pts.size <= leaf:
+            assert len(idx_groups) == 1
+            return
+        h = pts.size // 2
+        cum = np.cumsum([g.size for g in idx_groups])
+        cut = int(np.searchsorted(cum, h)) + 1  # leaves of the lower half
+        assert cum[cut - 1] == h
+        dim = int(np.argmax(np.ptp(p[pts], axis=0)))
+        low, high = np.concatenate(idx_groups[:cut]), np.concatenate(idx_groups[cut:])
+        assert p[low, dim].max() <= p[high, dim].min()
+        check(idx_groups[:cut])
+        check(idx_groups[cut:])
+
+    if n:
+        check(groups)
+
+
+def _nw_plan(a, b):
+    """North-west corner plan of two mass vectors: a feasible plan whose support is a tree path."""
+    i = j = 0
+    ra, rb = a.copy(), b.copy()
+    rows, cols, mass = [], [], []
+    while i < a.size and j < b.size:
+        t = min(ra[i], rb[j])
+        rows.append(i), cols.append(j), mass.append(t)
+        ra[i] -= t
+        rb[j] -= t
+        if ra[i] <= rb[j]:
+            i += 1
+        else:
+            j += 1
+    return np.array(rows), np.array(cols), np.array(mass)
+
+
+@settings(deadline=None, max_examples=examples(40))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), m=st.integers(1, 30), per_row=st.integers(1, 9),
+       d=st.integers(1, 3))
+def test_basis_from_plan_spans_holds_the_plan_and_lists_each_rows_cheapest(seed, n, m, per_row, d):
+    """The tree spans the n + m nodes without a cycle, contains the plan's support and carries
+    its masses; every zero-flow tree arc hangs a row from a column toward the root (strongly
+    feasible); the listed arcs are the tree plus each row's ``per_row`` cheapest columns under
+    the c-transform of ``v``, each pair once."""
+    rng = np.random.default_rng(seed)
+    x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d))
+    a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
+    a, b = a / a.sum(), b / b.sum()
+    rows, cols, mass = _nw_plan(a, b)
+    v = rng.standard_normal(m) * 0.3
+    basis = basis_from_plan(x, a, y, b, rows, cols, None, v, per_row=per_row)
+    N = n + m
+    tree = np.flatnonzero(basis.in_tree)
+    assert tree.size == N - 1
+    uf = list(range(N))
+
+    def find(k):
+        while uf[k] != k:
+            k = uf[k]
+        return k
+
+    for e in tree:  # no cycle, so N - 1 arcs span
+        ri, rj = find(int(basis.arc_i[e])), find(n + int(basis.arc_j[e]))
+        assert ri != rj
+        uf[ri] = rj
+    pairs = list(zip(basis.arc_i.tolist(), basis.arc_j.tolist()))
+    assert len(set(pairs)) == len(pairs)
+    tree_pairs = {pairs[e]: basis.flow[e] for e in tree}
+    for i, j, w in zip(rows.tolist(), cols.tolist(), mass.tolist()):
+        if w > 1e-12:
+            assert abs(tree_pairs[(i, j)] - w) <= 1e-12
+    np.testing.assert_allclose(sum(tree_pairs.values()), 1.0, atol=1e-12)
+    for e in tree:
+        i, j = int(basis.arc_i[e]), int(basis.arc_j[e])
+        if basis.flow[e] <= 1e-15:  # zero flow: the row is the child
+            assert basis.parent[i] == n + j and basis.pred_arc[i] == e
+    red = cdist(x, y) - v[None, :]
+    K = min(per_row, m)
+    cheapest = {(i, int(j)) for i in range(n) for j in np.argsort(red[i], kind="stable")[:K]}
+    assert set(pairs) == set(tree_pairs) | cheapest
