@@ -2,14 +2,15 @@
 
 The kernel keeps the spanning tree as parents and pred arcs plus a preorder thread, subtree sizes
 and each subtree's last node, and shifts the duals of a moved subtree by walking its thread
-segment. A wrong link there would not show in the solver's answers: the duals are recomputed from
+segment (or, when the subtree is the larger part, the rest of the tree the other way). A wrong link there would not show in the solver's answers: the duals are recomputed from
 the parents after every round and a certificate pass follows, so a bad shift only costs pivots.
 So the invariants are checked here directly, after every single pivot, against quantities
 recomputed from the parent pointers alone (ancestors by walking up, sizes by counting):
 
 * the thread is one cycle through all nodes, a preorder of the parent tree (every subtree a
   contiguous segment), with the stored sizes and last nodes;
-* the duals are tight on every tree arc (the shift went to exactly the moved subtree);
+* the duals are tight on every tree arc (the shift went to exactly the moved subtree, or the
+  opposite shift to exactly the rest), with the columns' signs restored on return;
 * the tree arcs are exactly the pred arcs, each joining a node and its parent, and the flows are a
   feasible plan (marginals from ``np.bincount``);
 * at the end, with every pair listed, the plan's cost is W1 from ``ot.emd2`` on ``cdist`` costs.
