@@ -1,6 +1,8 @@
 """A store written before the sweep became a package (w1flow/sweep.py at b4824c1) is read as done:
 its fingerprints, records and checks are those of the package, and a fresh run of the same cells
-gives bitwise the same arrays."""
+gives the same arrays: bitwise for integers and flags, and floats to within 4 units in the last
+place (the store was written on another CPU; sums over the plan round differently on other vector
+units: 1 ulp in W1 at two steps was measured on an AVX-512 machine, 2026-12-05)."""
 
 import json
 import shutil
@@ -45,5 +47,11 @@ def test_the_same_cells_run_now_give_bitwise_the_stored_arrays(tmp_path, monkeyp
                 np.load(tmp_path / "new" / "cells" / f"{cell.fingerprint}.npz") as b:
             assert a.files == b.files
             for name in a.files:
-                if name != "meta":  # the metadata holds timings and the host
+                if name == "meta":  # the metadata holds timings and the host
+                    continue
+                assert a[name].dtype == b[name].dtype and a[name].shape == b[name].shape, (cell.params, name)
+                if np.issubdtype(a[name].dtype, np.floating):
+                    np.testing.assert_array_max_ulp(a[name], b[name], maxulp=4)
+                    assert np.array_equal(np.isnan(a[name]), np.isnan(b[name])), (cell.params, name)
+                else:
                     assert a[name].tobytes() == b[name].tobytes(), (cell.params, name)

@@ -70,24 +70,34 @@ _LONG = dict(n_data=4000, hidden=(32, 32), n_iter=50, batch_size=64, lr=1e-3, rt
         ("w1fe", 4, "adam", "relu"), ("wgan", 1, "adam", "tanh"), ("w1fe", 2, "sgd", "tanh"),
         ("naive_same", 3, "adam", "relu")])])
 def test_numpy_and_torch_backends_follow_the_same_trajectory(method, K, optimizer, activation, size):
-    """The torch backend's autograd gives the numpy backend's hand-written gradients, step by step."""
+    """The torch backend's autograd gives the numpy backend's hand-written gradients, step by step.
+
+    Only on a well-conditioned instance: where a ReLU kink or a tie of the exact plan lies within
+    round-off of the trajectory, two correct backends part (the generator of seed 3 did on an
+    AVX-512 machine, and so did numpy alone from θ(1 + 1e-14)). So numpy's own trajectory from θ
+    scaled by 1 ± 1e-13 must first stay within the tolerance."""
     pytest.importorskip("torch")
     data = eight_gaussians(size["n_data"], seed=0)
 
-    def generator():
-        return MLPGenerator(2, 2, hidden=size["hidden"], activation=activation, seed=3)
+    def generator(scale=1.0):
+        gen = MLPGenerator(2, 2, hidden=size["hidden"], activation=activation, seed=4)
+        gen.theta[:] = gen.theta * scale
+        return gen
 
     thetas = {}
-    for backend in ("numpy", "torch"):
-        gen = generator()
+    for backend in ("numpy", "torch", 1 + 1e-13, 1 - 1e-13):
+        gen = generator(backend if isinstance(backend, float) else 1.0)
         opt = Adam(lr=size["lr"]) if optimizer == "adam" else SGD(lr=size["lr"])
         rule = method_from_name(method, K=K, **({"dt": 0.1} if method == "w1fe" else {}))
         res = train(gen, data, wf.ExactPotential(), rule, n_iter=size["n_iter"],
                     batches=Batches(size=size["batch_size"], seed=1), optimizer=opt,
-                    backend=TorchBackend(device="cpu") if backend == "torch" else backend)
+                    backend=TorchBackend(device="cpu") if backend == "torch" else "numpy")
         assert res.success
         thetas[backend] = gen.theta.copy()
     scale = np.abs(thetas["numpy"]).max()
+    for nudged in (1 + 1e-13, 1 - 1e-13):
+        assert np.max(np.abs(thetas["numpy"] - thetas[nudged])) <= size["rtol"] * scale, \
+            "ill-conditioned test instance (a kink or tie within round-off): choose another seed"
     assert np.max(np.abs(thetas["numpy"] - thetas["torch"])) <= size["rtol"] * scale
     # and the trajectory moved: the comparison is not between two unchanged parameter vectors
     assert np.max(np.abs(thetas["numpy"] - generator().theta)) > 1e-3
