@@ -141,3 +141,66 @@ def test_every_pivot_keeps_the_thread_sizes_and_duals_of_the_tree(seed, n, m, d,
     ref = float(ot.emd2(a, b, M / s, numItermax=10**6)) * s
     got = float(np.dot(flow, np.linalg.norm(x[arc_i] - y[arc_j], axis=1)))
     assert abs(got - ref) <= 1e-9 * max(ref, 1.0), (got, ref)
+
+
+@settings(deadline=None, max_examples=examples(30))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 12), m=st.integers(1, 12), d=st.integers(1, 3),
+       grid=st.booleans(), every=st.sampled_from([1e-9, 0.3, 1e9]))
+def test_the_simplex_in_thread_order_is_the_simplex_renamed(seed, n, m, d, grid, every):
+    """``_simplex_in_thread_order`` renames the nodes in thread order around ``_simplex`` and back:
+    renamed once (``RENAME_EVERY`` huge) it returns bitwise the tree, flows and duals of ``_simplex``
+    run directly; renamed after every pivot or every few, it still ends at a tree of the same
+    invariants and at W1 (POT on ``cdist`` costs)."""
+    import w1flow.lp.netsimplex as ns
+
+    rng = np.random.default_rng(seed)
+    if grid:
+        x, y = rng.integers(0, 3, (n, d)).astype(float), rng.integers(0, 3, (m, d)).astype(float)
+    else:
+        x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.5
+    a, b = _weights(rng, n, "random"), _weights(rng, m, "uniform")
+    rows, cols, _ = _north_west(a, b)
+    basis = basis_from_plan(x, a, y, b, rows, cols, None, np.zeros(m))
+    N = n + m
+    listed = set(zip(basis.arc_i.tolist(), basis.arc_j.tolist()))
+    extra = [(i, j) for i in range(n) for j in range(m) if (i, j) not in listed]
+    arc_i = np.ascontiguousarray(np.r_[basis.arc_i, [e[0] for e in extra]].astype(np.int64))
+    arc_j = np.ascontiguousarray(np.r_[basis.arc_j, [e[1] for e in extra]].astype(np.int64))
+    cost = np.empty(arc_i.size)
+    _arc_costs(x, y, arc_i, arc_j, 1.0 / _scale(x, y), cost)
+
+    def start():
+        parent, pred_arc = basis.parent.copy(), basis.pred_arc.copy()
+        thread, rev_thread = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+        succ_num, last_succ = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+        _thread_from_children(basis.root, basis.first_child, basis.next_sib, parent, thread, rev_thread, succ_num,
+                              last_succ)
+        order, pot = np.empty(N, dtype=np.int64), np.empty(N)
+        _thread_order(basis.root, thread, order)
+        _tree_duals(order, parent, pred_arc, cost, pot)
+        flow = np.r_[basis.flow, np.zeros(len(extra))]
+        in_tree = np.r_[basis.in_tree, np.zeros(len(extra), dtype=bool)]
+        return [flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot]
+
+    direct, renamed = start(), start()
+    c1, c2 = np.zeros(5, dtype=np.int64), np.zeros(5, dtype=np.int64)
+    s1, s2 = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
+    assert _simplex(n, arc_i, arc_j, cost, *direct, EPS, 10**6, s1, c1, BLOCK_FACTOR) == 0
+    saved, ns.RENAME_EVERY = ns.RENAME_EVERY, every
+    try:
+        assert ns._simplex_in_thread_order(n, basis.root, arc_i, arc_j, cost, *renamed, EPS, 10**6, s2, c2, {}) == 0
+    finally:
+        ns.RENAME_EVERY = saved
+    if every > 1e6:
+        for u, v in zip(direct, renamed):
+            assert u.tobytes() == v.tobytes()
+        assert np.array_equal(c1, c2)
+    flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot = renamed
+    assert_tree_invariants(n, m, basis.root, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, succ_num,
+                           last_succ, pot, a, b)
+    assert np.all(rev_thread[thread] == np.arange(N))
+    M = cdist(x, y)
+    s = float(M.max()) or 1.0
+    ref = float(ot.emd2(a, b, M / s, numItermax=10**6)) * s
+    got = float(np.dot(flow, np.linalg.norm(x[arc_i] - y[arc_j], axis=1)))
+    assert abs(got - ref) <= 1e-9 * max(ref, 1.0), (got, ref)

@@ -76,6 +76,8 @@ MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 BLOCK_FACTOR = 0.03125
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
+#: Pivots between renamings of the nodes in thread order (:func:`_simplex_in_thread_order`), per node.
+RENAME_EVERY = 2.0
 #: Cheapest columns per row used to complete a plan's support to a spanning tree (and listed as
 #: the first arcs); a cold solve lists more (:data:`~w1flow.lp.sparse.COLD_COMPLETION_PER_ROW`).
 COMPLETION_PER_ROW = 4
@@ -545,6 +547,85 @@ def _simplex(n, arc_i, arc_j, arc_cost, flow, in_tree, parent, pred_arc, thread,
     counts[3] += subtree_nodes
     counts[4] += priced
     return code
+
+
+@numba.njit(cache=True)
+def _thread_ids(n, root, thread, new_id, old_id):
+    """Node ids in thread (preorder) order, rows among rows and columns among columns:
+    ``new_id[k]`` is node k's new id, ``old_id`` the inverse."""
+    N = thread.shape[0]
+    r, c, w = 0, n, root
+    for _ in range(N):
+        if w < n:
+            new_id[w] = r
+            r += 1
+        else:
+            new_id[w] = c
+            c += 1
+        w = thread[w]
+    for k in range(N):
+        old_id[new_id[k]] = k
+
+
+@numba.njit(cache=True)
+def _rename_nodes(n, ids, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot,
+                  parent2, pred_arc2, thread2, rev_thread2, succ_num2, last_succ2, pot2):
+    """The tree's node arrays with node k renamed ``ids[k]`` (into the arrays ending in 2)."""
+    for k in range(parent.shape[0]):
+        t = ids[k]
+        parent2[t] = ids[parent[k]] if parent[k] >= 0 else parent[k]
+        pred_arc2[t] = pred_arc[k]
+        thread2[t] = ids[thread[k]]
+        rev_thread2[t] = ids[rev_thread[k]]
+        succ_num2[t] = succ_num[k]
+        last_succ2[t] = ids[last_succ[k]]
+        pot2[t] = pot[k]
+
+
+@numba.njit(cache=True)
+def _rename_arcs(n, ids, arc_i, arc_j, arc_i2, arc_j2):
+    for e in range(arc_i.shape[0]):
+        arc_i2[e] = ids[arc_i[e]]
+        arc_j2[e] = ids[n + arc_j[e]] - n
+
+
+def _simplex_in_thread_order(n, root, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, rev_thread,
+                             succ_num, last_succ, pot, eps, max_pivots, start_arc, counts, scratch):
+    """:func:`_simplex` with the nodes renamed in thread order for its duration (the same pivots).
+
+    A pivot's dual shift walks a subtree along the thread, one dependent load per node; renamed so
+    that rows and columns each come in thread order, the walk reads memory in order. Measured on
+    a captured round of the 10⁵ Gaussian pair (0.59 M pivots, 2.3·10⁹ node visits): 9.8 → 7.0 s.
+    Arcs keep their positions; node arrays are renamed into ``scratch`` and back.
+    """
+    N = parent.shape[0]
+    L = arc_i.shape[0]
+    s = scratch
+    if s.get("arc_i") is None or s["arc_i"].size < L:
+        s["arc_i"] = np.empty(max(L, int(1.25 * L)), dtype=np.int64)
+        s["arc_j"] = np.empty_like(s["arc_i"])
+    if s.get("new") is None:
+        s["new"], s["old"] = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+        s["nodes"] = tuple(np.empty(N, dtype=arr.dtype) for arr in
+                           (parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot))
+    new, old = s["new"], s["old"]
+    p2, pa2, t2, rt2, sn2, ls2, pot2 = s["nodes"]
+    ai, aj = s["arc_i"][:L], s["arc_j"][:L]
+    every = max(1, int(RENAME_EVERY * N))
+    done = 0
+    while True:  # renamed afresh every RENAME_EVERY * N pivots: the order decays as pivots move subtrees
+        _thread_ids(n, root, thread, new, old)
+        _rename_nodes(n, new, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot,
+                      p2, pa2, t2, rt2, sn2, ls2, pot2)
+        _rename_arcs(n, new, arc_i, arc_j, ai, aj)
+        before = int(counts[0])
+        code = _simplex(n, ai, aj, cost, flow, in_tree, p2, pa2, t2, rt2, sn2, ls2, pot2, eps,
+                        min(every, max_pivots - done), start_arc, counts, BLOCK_FACTOR)
+        done += int(counts[0]) - before
+        _rename_nodes(n, old, p2, pa2, t2, rt2, sn2, ls2, pot2, parent, pred_arc, thread, rev_thread, succ_num,
+                      last_succ, pot)
+        if code == 0 or done >= max_pivots:
+            return code
 
 
 @dataclass
@@ -1102,15 +1183,16 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     _thread_from_children(basis.root, basis.first_child, basis.next_sib, basis.parent, thread, rev_thread,
                           succ_num, last_succ)
     status, message = 1, ""
+    scratch = {}  # the simplex's renamed copies, reused round by round
     all_rows = np.arange(n)
     row_of = np.repeat(all_rows, K)  # the row of each entry of best_j.ravel()
     while True:
         stats.rounds += 1
         left = max_pivots - int(counts[0])
         t0 = time.perf_counter()
-        code = _simplex(n, basis.arc_i, basis.arc_j, arcs.cost, basis.flow, basis.in_tree, basis.parent, basis.pred_arc,
-                        thread, rev_thread, succ_num, last_succ, pot, eps, left, basis.start_arc, counts,
-                        BLOCK_FACTOR)
+        code = _simplex_in_thread_order(n, basis.root, basis.arc_i, basis.arc_j, arcs.cost, basis.flow, basis.in_tree,
+                                        basis.parent, basis.pred_arc, thread, rev_thread, succ_num, last_succ, pot,
+                                        eps, left, basis.start_arc, counts, scratch)
         t1 = time.perf_counter()
         stats.simplex_seconds += t1 - t0
         if code == 1:
