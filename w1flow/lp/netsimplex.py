@@ -584,6 +584,7 @@ def _rename_nodes(n, ids, parent, pred_arc, thread, rev_thread, succ_num, last_s
 
 @numba.njit(cache=True)
 def _rename_arcs(n, ids, arc_i, arc_j, arc_i2, arc_j2):
+    """The arcs' endpoints with node k renamed ``ids[k]`` (rows stay rows, columns columns)."""
     for e in range(arc_i.shape[0]):
         arc_i2[e] = ids[arc_i[e]]
         arc_j2[e] = ids[n + arc_j[e]] - n

@@ -51,7 +51,7 @@ COLD_MAX_ARCS_PER_NODE = 64
 #: (:func:`basis_from_plan`'s ``per_row``; the warm solves of a flow list 4). Measured, quiet 2
 #: cores, whole cold solves, 4 → 8: demo 3·10⁴ 10.4 → 9.2 s (1.59 → 1.00 M pivots, 7 → 6
 #: rounds), Gaussian pair 3·10⁴ 9.2 → 7.4 s (1.71 → 1.01 M), demo 10⁴ 2.03 → 1.85 s, Gaussian
-#: pair 10⁴ 1.91 → 1.75 s; 6 and 12 were slower than 8 at 3·10⁴ (demo 9.0, 11.8 s; Gaussians
+#: pair 10⁴ 1.91 → 1.75 s; 6 and 12 took more pivots than 8 at 3·10⁴ (demo 9.0, 11.8 s; Gaussians
 #: 8.4, 8.3 s). Chosen on these two instances at these sizes only.
 COLD_COMPLETION_PER_ROW = 8
 #: Largest side of the coarse LP solved densely (POT) by :func:`coarse_basis`; a larger coarse
