@@ -92,6 +92,24 @@ def tol(*arrays):
     return 1e-12 * (1.0 + scale) * np.sqrt(size)
 
 
+def north_west(a, b):
+    """The north-west corner plan of masses ``a``, ``b`` in their given order (rows, cols, mass):
+    feasible, its support a path (a tree), far from optimal."""
+    rows, cols, mass = [], [], []
+    i = j = 0
+    ra, rb = np.array(a, dtype=float), np.array(b, dtype=float)
+    while i < ra.size and j < rb.size:
+        t = min(ra[i], rb[j])
+        rows.append(i), cols.append(j), mass.append(t)
+        ra[i] -= t
+        rb[j] -= t
+        if ra[i] <= rb[j]:
+            i += 1
+        else:
+            j += 1
+    return np.array(rows), np.array(cols), np.array(mass)
+
+
 def rand_weights(rng, n):
     """Generic positive weights summing to 1."""
     w = rng.uniform(0.1, 1.0, n)

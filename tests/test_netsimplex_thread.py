@@ -21,26 +21,42 @@ import ot
 from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
-from conftest import examples, weights_of_kind as _weights
+from conftest import examples, north_west as _north_west, weights_of_kind as _weights
 from w1flow.lp.netsimplex import (BLOCK_FACTOR, EPS, _arc_costs, _scale, _simplex, _thread_from_children,
                                   _thread_order, _tree_duals, basis_from_plan)
 
 
-def _north_west(a, b):
-    """The north-west corner plan of masses ``a``, ``b`` (rows, cols, mass): feasible, far from optimal."""
-    rows, cols, mass = [], [], []
-    i = j = 0
-    ra, rb = a.copy(), b.copy()
-    while i < a.size and j < b.size:
-        t = min(ra[i], rb[j])
-        rows.append(i), cols.append(j), mass.append(t)
-        ra[i] -= t
-        rb[j] -= t
-        if ra[i] <= rb[j]:
-            i += 1
-        else:
-            j += 1
-    return np.array(rows), np.array(cols), np.array(mass)
+def _all_pairs_start(seed, n, m, d, wa, wb, grid):
+    """Clouds (integer grids give ties and degenerate pivots), the north-west plan's tree with
+    every n·m pair listed (tree arcs first, keeping their positions), the arcs' scaled costs, and
+    the tree as parents, pred arcs, thread, sizes, last nodes and duals."""
+    rng = np.random.default_rng(seed)
+    if grid:
+        x, y = rng.integers(0, 3, (n, d)).astype(float), rng.integers(0, 3, (m, d)).astype(float)
+    else:
+        x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.5
+    a, b = _weights(rng, n, wa), _weights(rng, m, wb)
+    rows, cols, _ = _north_west(a, b)
+    basis = basis_from_plan(x, a, y, b, rows, cols, None, np.zeros(m))
+    N = n + m
+    listed = set(zip(basis.arc_i.tolist(), basis.arc_j.tolist()))
+    extra = [(i, j) for i in range(n) for j in range(m) if (i, j) not in listed]
+    arc_i = np.ascontiguousarray(np.r_[basis.arc_i, [e[0] for e in extra]].astype(np.int64))
+    arc_j = np.ascontiguousarray(np.r_[basis.arc_j, [e[1] for e in extra]].astype(np.int64))
+    in_tree = np.r_[basis.in_tree, np.zeros(len(extra), dtype=bool)]
+    flow = np.r_[basis.flow, np.zeros(len(extra))]
+    cost = np.empty(arc_i.size)
+    _arc_costs(x, y, arc_i, arc_j, 1.0 / _scale(x, y), cost)
+    parent, pred_arc = basis.parent.copy(), basis.pred_arc.copy()
+    thread, rev_thread = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+    succ_num, last_succ = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
+    _thread_from_children(basis.root, basis.first_child, basis.next_sib, parent, thread, rev_thread, succ_num,
+                          last_succ)
+    order, pot = np.empty(N, dtype=np.int64), np.empty(N)
+    _thread_order(basis.root, thread, order)
+    _tree_duals(order, parent, pred_arc, cost, pot)
+    tree = [flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot]
+    return x, a, y, b, basis.root, arc_i, arc_j, cost, tree
 
 
 def _ancestors(parent, k):
@@ -97,41 +113,17 @@ def test_every_pivot_keeps_the_thread_sizes_and_duals_of_the_tree(seed, n, m, d,
     """From the north-west corner plan's tree, with all n·m pairs listed, pivot one at a time to the
     optimum: after every pivot the thread, sizes, last nodes, duals and flows are those of the tree
     given by the parents (integer grids give ties and degenerate pivots); the optimum is W1 (POT)."""
-    rng = np.random.default_rng(seed)
-    if grid:
-        x, y = rng.integers(0, 3, (n, d)).astype(float), rng.integers(0, 3, (m, d)).astype(float)
-    else:
-        x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.5
-    a, b = _weights(rng, n, wa), _weights(rng, m, wb)
-    rows, cols, mass = _north_west(a, b)
-    basis = basis_from_plan(x, a, y, b, rows, cols, None, np.zeros(m))
+    x, a, y, b, root, arc_i, arc_j, cost, tree = _all_pairs_start(seed, n, m, d, wa, wb, grid)
+    flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot = tree
     N = n + m
-    # list every pair (tree arcs keep their positions)
-    listed = set(zip(basis.arc_i.tolist(), basis.arc_j.tolist()))
-    extra = [(i, j) for i in range(n) for j in range(m) if (i, j) not in listed]
-    arc_i = np.ascontiguousarray(np.r_[basis.arc_i, [e[0] for e in extra]].astype(np.int64))
-    arc_j = np.ascontiguousarray(np.r_[basis.arc_j, [e[1] for e in extra]].astype(np.int64))
-    in_tree = np.r_[basis.in_tree, np.zeros(len(extra), dtype=bool)]
-    flow = np.r_[basis.flow, np.zeros(len(extra))]
-    inv = 1.0 / _scale(x, y)
-    cost = np.empty(arc_i.size)
-    _arc_costs(x, y, arc_i, arc_j, inv, cost)
-    parent, pred_arc = basis.parent.copy(), basis.pred_arc.copy()
-    thread, rev_thread = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
-    succ_num, last_succ = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
-    _thread_from_children(basis.root, basis.first_child, basis.next_sib, parent, thread, rev_thread, succ_num,
-                          last_succ)
-    order, pot = np.empty(N, dtype=np.int64), np.empty(N)
-    _thread_order(basis.root, thread, order)
-    _tree_duals(order, parent, pred_arc, cost, pot)
     state = (arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, succ_num, last_succ, pot, a, b)
-    assert_tree_invariants(n, m, basis.root, *state)
+    assert_tree_invariants(n, m, root, *state)
     counts, start = np.zeros(5, dtype=np.int64), np.zeros(1, dtype=np.int64)
     for _ in range(50 * N * N):
         code = _simplex(n, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num,
                         last_succ, pot, EPS, 1, start, counts, BLOCK_FACTOR)
         assert np.all(rev_thread[thread] == np.arange(N))
-        assert_tree_invariants(n, m, basis.root, *state)
+        assert_tree_invariants(n, m, root, *state)
         if code == 0:
             break
     else:
@@ -153,34 +145,11 @@ def test_the_simplex_in_thread_order_is_the_simplex_renamed(seed, n, m, d, grid,
     invariants and at W1 (POT on ``cdist`` costs)."""
     import w1flow.lp.netsimplex as ns
 
-    rng = np.random.default_rng(seed)
-    if grid:
-        x, y = rng.integers(0, 3, (n, d)).astype(float), rng.integers(0, 3, (m, d)).astype(float)
-    else:
-        x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.5
-    a, b = _weights(rng, n, "random"), _weights(rng, m, "uniform")
-    rows, cols, _ = _north_west(a, b)
-    basis = basis_from_plan(x, a, y, b, rows, cols, None, np.zeros(m))
+    x, a, y, b, root, arc_i, arc_j, cost, _ = _all_pairs_start(seed, n, m, d, "random", "uniform", grid)
     N = n + m
-    listed = set(zip(basis.arc_i.tolist(), basis.arc_j.tolist()))
-    extra = [(i, j) for i in range(n) for j in range(m) if (i, j) not in listed]
-    arc_i = np.ascontiguousarray(np.r_[basis.arc_i, [e[0] for e in extra]].astype(np.int64))
-    arc_j = np.ascontiguousarray(np.r_[basis.arc_j, [e[1] for e in extra]].astype(np.int64))
-    cost = np.empty(arc_i.size)
-    _arc_costs(x, y, arc_i, arc_j, 1.0 / _scale(x, y), cost)
 
     def start():
-        parent, pred_arc = basis.parent.copy(), basis.pred_arc.copy()
-        thread, rev_thread = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
-        succ_num, last_succ = np.empty(N, dtype=np.int64), np.empty(N, dtype=np.int64)
-        _thread_from_children(basis.root, basis.first_child, basis.next_sib, parent, thread, rev_thread, succ_num,
-                              last_succ)
-        order, pot = np.empty(N, dtype=np.int64), np.empty(N)
-        _thread_order(basis.root, thread, order)
-        _tree_duals(order, parent, pred_arc, cost, pot)
-        flow = np.r_[basis.flow, np.zeros(len(extra))]
-        in_tree = np.r_[basis.in_tree, np.zeros(len(extra), dtype=bool)]
-        return [flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot]
+        return [arr.copy() for arr in _all_pairs_start(seed, n, m, d, "random", "uniform", grid)[-1]]
 
     direct, renamed = start(), start()
     c1, c2 = np.zeros(5, dtype=np.int64), np.zeros(5, dtype=np.int64)
@@ -188,7 +157,7 @@ def test_the_simplex_in_thread_order_is_the_simplex_renamed(seed, n, m, d, grid,
     assert _simplex(n, arc_i, arc_j, cost, *direct, EPS, 10**6, s1, c1, BLOCK_FACTOR) == 0
     saved, ns.RENAME_EVERY = ns.RENAME_EVERY, every
     try:
-        assert ns._simplex_in_thread_order(n, basis.root, arc_i, arc_j, cost, *renamed, EPS, 10**6, s2, c2, {}) == 0
+        assert ns._simplex_in_thread_order(n, root, arc_i, arc_j, cost, *renamed, EPS, 10**6, s2, c2, {}) == 0
     finally:
         ns.RENAME_EVERY = saved
     if every > 1e6:
@@ -196,7 +165,7 @@ def test_the_simplex_in_thread_order_is_the_simplex_renamed(seed, n, m, d, grid,
             assert u.tobytes() == v.tobytes()
         assert np.array_equal(c1, c2)
     flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot = renamed
-    assert_tree_invariants(n, m, basis.root, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, succ_num,
+    assert_tree_invariants(n, m, root, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, succ_num,
                            last_succ, pot, a, b)
     assert np.all(rev_thread[thread] == np.arange(N))
     M = cdist(x, y)

@@ -11,7 +11,7 @@ import numpy as np
 from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
-from conftest import examples
+from conftest import examples, north_west
 from w1flow.lp.netsimplex import basis_from_plan
 from w1flow.lp.sparse import kd_groups
 
@@ -50,23 +50,6 @@ def test_kd_groups_are_balanced_median_splits(seed, n, d, leaf, grid):
         check(groups)
 
 
-def _nw_plan(a, b):
-    """North-west corner plan of two mass vectors: a feasible plan whose support is a tree path."""
-    i = j = 0
-    ra, rb = a.copy(), b.copy()
-    rows, cols, mass = [], [], []
-    while i < a.size and j < b.size:
-        t = min(ra[i], rb[j])
-        rows.append(i), cols.append(j), mass.append(t)
-        ra[i] -= t
-        rb[j] -= t
-        if ra[i] <= rb[j]:
-            i += 1
-        else:
-            j += 1
-    return np.array(rows), np.array(cols), np.array(mass)
-
-
 @settings(deadline=None, max_examples=examples(40))
 @given(seed=st.integers(0, 2**32 - 1), n=st.integers(1, 30), m=st.integers(1, 30), per_row=st.integers(1, 9),
        d=st.integers(1, 3))
@@ -79,7 +62,7 @@ def test_basis_from_plan_spans_holds_the_plan_and_lists_each_rows_cheapest(seed,
     x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d))
     a, b = rng.random(n) + 0.1, rng.random(m) + 0.1
     a, b = a / a.sum(), b / b.sum()
-    rows, cols, mass = _nw_plan(a, b)
+    rows, cols, mass = north_west(a, b)
     v = rng.standard_normal(m) * 0.3
     basis = basis_from_plan(x, a, y, b, rows, cols, None, v, per_row=per_row)
     N = n + m

@@ -744,6 +744,25 @@ def _supply(a, b):
 
 
 @numba.njit(cache=True)
+def _buckets(keys, n_keys):
+    """Positions grouped by key, in order within a key (a counting sort): bucket ``c`` is
+    ``members[first[c]:first[c + 1]]``; a negative key is left out."""
+    first = np.zeros(n_keys + 1, dtype=np.int64)
+    for e in range(keys.shape[0]):
+        if keys[e] >= 0:
+            first[keys[e] + 1] += 1
+    for c in range(n_keys):
+        first[c + 1] += first[c]
+    fill = first[:-1].copy()
+    members = np.empty(first[n_keys], dtype=np.int64)
+    for e in range(keys.shape[0]):
+        if keys[e] >= 0:
+            members[fill[keys[e]]] = e
+            fill[keys[e]] += 1
+    return first, members
+
+
+@numba.njit(cache=True)
 def _root_of(uf, k):
     """Union-find root of ``k`` (path halving)."""
     while uf[k] != k:
@@ -819,19 +838,11 @@ def _spanning_arcs(n, m, rows, cols, root, best_j, best_r):
     cand_r = best_r.ravel()
     order = np.argsort(cand_r, kind="mergesort")  # stable: ties keep the candidates' order
     # the candidates by the component of their column, cheapest first
-    start = np.zeros(N + 1, dtype=np.int64)
-    for t in order:
-        if cand_j[t] >= 0:
-            start[comp[n + cand_j[t]] + 1] += 1
-    for c in range(N):
-        start[c + 1] += start[c]
-    fill = start[:-1].copy()
-    by_comp = np.empty(start[N], dtype=np.int64)
-    for t in order:
-        if cand_j[t] >= 0:
-            c = comp[n + cand_j[t]]
-            by_comp[fill[c]] = t
-            fill[c] += 1
+    keys = np.empty(order.shape[0], dtype=np.int64)
+    for s in range(order.shape[0]):
+        keys[s] = comp[n + cand_j[order[s]]] if cand_j[order[s]] >= 0 else -1
+    start, by_comp = _buckets(keys, N)
+    by_comp = order[by_comp]
     attached = np.zeros(N, dtype=np.uint8)  # flags
     key = np.empty(max(start[N], 1))
     tag = np.empty(max(start[N], 1), dtype=np.int64)
@@ -876,16 +887,8 @@ def _spanning_arcs(n, m, rows, cols, root, best_j, best_r):
                 tree_i[nt], tree_j[nt] = att_row, k - n
             nt += 1
     # the list: the tree, then each row's candidates not in the tree (once each)
-    deg = np.zeros(n + 1, dtype=np.int64)
-    for e in range(nt):
-        deg[tree_i[e] + 1] += 1
-    for i in range(n):
-        deg[i + 1] += deg[i]
-    pos = deg[:-1].copy()
-    cols_of = np.empty(nt, dtype=np.int64)
-    for e in range(nt):
-        cols_of[pos[tree_i[e]]] = tree_j[e]
-        pos[tree_i[e]] += 1
+    deg, tree_by_row = _buckets(tree_i[:nt], n)
+    cols_of = tree_j[tree_by_row]
     stamp = np.full(m, -1, dtype=np.int64)
     arc_i = np.empty(nt + n * K, dtype=np.int64)
     arc_j = np.empty(nt + n * K, dtype=np.int64)

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .costs import c_transform
-from .netsimplex import TransportBasis, WarmSolveResult, _cells_pay, basis_from_plan, warm_solve
+from .netsimplex import TransportBasis, WarmSolveResult, _buckets, _cells_pay, basis_from_plan, warm_solve
 
 __all__ = ["SparseSolveResult", "solve_sparse", "coarse_basis", "coarse_start", "kd_groups", "kd_order"]
 
@@ -168,17 +168,8 @@ def _side_order(gperm, gstart, centers, arc_group, arc_other, other_centers, pts
 
 @numba.njit(cache=True)
 def _side_order_kernel(gperm, gstart, centers, arc_group, arc_other, other_centers, pts):
-    G, E, d = gstart.shape[0] - 1, arc_group.shape[0], pts.shape[1]
-    first = np.zeros(G + 1, dtype=np.int64)  # the arcs of each group, in arc order
-    for e in range(E):
-        first[arc_group[e] + 1] += 1
-    for g in range(G):
-        first[g + 1] += first[g]
-    fill = first[:-1].copy()
-    arcs_by = np.empty(E, dtype=np.int64)
-    for e in range(E):
-        arcs_by[fill[arc_group[e]]] = e
-        fill[arc_group[e]] += 1
+    G, d = gstart.shape[0] - 1, pts.shape[1]
+    first, arcs_by = _buckets(arc_group.astype(np.int64), G)  # the arcs of each group, in arc order
     point_order = gperm.copy()
     arc_order = arcs_by.copy()
     for g in range(G):
