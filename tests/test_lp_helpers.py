@@ -604,7 +604,7 @@ def test_w2_result_value_is_the_metric(rng):
 
 @settings(deadline=None, max_examples=examples(30))
 @given(seed=st.integers(0, 2**32 - 1), k=st.integers(1, 80), m=st.integers(1, 80), d=st.sampled_from([1, 2, 3, 5]),
-       pricing=st.sampled_from(["full", "cells"]), grid=st.booleans())
+       pricing=st.sampled_from(["full", "cells", "auto"]), grid=st.booleans())
 def test_c_transform_is_the_minimum_over_all_pairs(seed, k, m, d, pricing, grid):
     """``c_transform(z, y, v)`` is ``min_j (|z_k - y_j| - v_j)`` on ``cdist`` and its index attains it,
     by every pair or by the cell bounds (any d; directional bounds in d = 2, 3); integer grids give
@@ -624,3 +624,22 @@ def test_c_transform_is_the_minimum_over_all_pairs(seed, k, m, d, pricing, grid)
     np.testing.assert_allclose(val, want, rtol=0, atol=tol)
     np.testing.assert_allclose(D[np.arange(k), arg], want, rtol=0, atol=tol)
     assert c_transform is lp_c_transform  # one home, re-exported by w1flow.potentials.exact
+
+
+@pytest.mark.parametrize("d, min_pairs, cells", [(2, 1, True), (3, 1, True), (1, 1, False), (5, 1, False),
+                                                 (2, 10**9, False)])
+def test_c_transform_auto_prices_by_cells_where_the_rule_says(monkeypatch, d, min_pairs, cells):
+    """``pricing="auto"`` takes the cell bounds exactly where ``lp.cells.cells_pay`` says (d = 2, 3
+    from ``CELL_MIN_PAIRS`` pairs), and its answer is the minimum over all pairs either way."""
+    import w1flow.lp.cells as cells_mod
+    from w1flow.lp.costs import c_transform as lp_c_transform
+
+    monkeypatch.setattr(cells_mod, "CELL_MIN_PAIRS", min_pairs)
+    scans = []
+    real_scan = cells_mod.CellPricer.scan
+    monkeypatch.setattr(cells_mod.CellPricer, "scan", lambda self, *a: scans.append(1) or real_scan(self, *a))
+    rng = np.random.default_rng(d)
+    z, y, v = rng.normal(size=(40, d)), rng.normal(size=(30, d)), rng.normal(size=30)
+    val, _ = lp_c_transform(z, y, v, pricing="auto")
+    assert bool(scans) == cells
+    np.testing.assert_allclose(val, (cdist(z, y) - v).min(axis=1), rtol=0, atol=1e-12)

@@ -19,7 +19,7 @@ the scan costs about the number of near-tight pairs instead of n·m.
 
 :class:`CellPricer` is the network simplex's pricing pass by the same idea
 (:func:`~w1flow.lp.netsimplex.warm_solve`, ``pricing="cells"``, the default in d = 2, 3 from
-:data:`~w1flow.lp.netsimplex.CELL_MIN_PAIRS` pairs): each row's most violated columns, with a
+:data:`CELL_MIN_PAIRS` pairs, :func:`cells_pay`): each row's most violated columns, with a
 sharper, directional bound in d = 2, 3 (``|x − y| ≥ <E, x − y>`` for any unit E), computing 1–5 %
 of the pairs at n = 3·10⁴ in d = 2 (docs/performance.md).
 """
@@ -249,6 +249,21 @@ CELL_CUBE_SIDE = 12
 #: pairs but visit fewer blocks: at n = 3·10⁴ (demo optimum / duals off by 0.01) leaves of 8 took
 #: 0.41 / 1.35 s a pass, 16 0.30 / 0.56 s, 32 0.27 / 0.32 s, 64 0.29 / 0.28 s (one thread, loaded).
 CELL_LEAF = 32
+#: Pairs n·m from which pricing by cell bounds is used in d = 2, 3 (:func:`cells_pay`: the
+#: default of ``warm_solve(pricing="auto")`` and of ``c_transform(pricing="auto")``). Measured
+#: (demo and Gaussian pairs, quiet 2 cores): cold solves are faster with the cells from n = m = 500
+#: on (2000: 0.24 → 0.20 s, 10⁴: 4.1 → 3.0 s, 10⁵: passes 220 → 36 s), but an incremental flow's
+#: many small warm solves are not (100 steps, n = 1000: 0.97 → 1.10 s; 2000: 3.44 → 3.49 s), as
+#: each solve builds the trees for a few passes.
+CELL_MIN_PAIRS = 4 * 10**6
+
+
+def cells_pay(d, n, m):
+    """Whether pricing by cell bounds is used for ``n`` rows against ``m`` columns in dimension
+    ``d``: in d = 2, 3 (directional bounds) from :data:`CELL_MIN_PAIRS` pairs on."""
+    return d in (2, 3) and n * m >= CELL_MIN_PAIRS
+
+
 #: Bins of the pseudo-angle table that maps a direction to its nearest stored direction.
 _ANGLE_BINS = 4096
 

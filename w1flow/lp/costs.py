@@ -11,7 +11,7 @@ import numpy as np
 from scipy.spatial.distance import cdist
 
 from .budget import row_chunks
-from .cells import CellPricer
+from .cells import CellPricer, cells_pay
 
 __all__ = ["pairwise_distances", "plan_cost", "unit_directions", "cost_scale", "box_scale", "c_transform"]
 
@@ -69,19 +69,22 @@ def c_transform(z, y, v, pricing="full"):
     y : ndarray, shape (m, d)
     v : ndarray, shape (m,)
         Duals at ``y``, in cost (length) units.
-    pricing : {"full", "cells"}
+    pricing : {"full", "cells", "auto"}
         ``"full"``: every pair, from direct differences (``cdist``) in row chunks of bounded memory.
         ``"cells"``: k-d cell bounds (:class:`~w1flow.lp.cells.CellPricer`) skip the blocks of
         pairs that cannot hold a row's minimum (measured: 10⁵ points against 32,768 in 0.18 s,
         where the full pass computes 3.3·10⁹ pairs); costs are then computed in units of the
         clouds' bounding box and scaled back (round-off 1e-16 relative), and exact ties may pick
-        another minimiser.
+        another minimiser. ``"auto"``: ``"cells"`` where :func:`~w1flow.lp.cells.cells_pay` says
+        they pay (d = 2, 3, from :data:`~w1flow.lp.cells.CELL_MIN_PAIRS` pairs), else ``"full"``.
 
     Returns
     -------
     value : ndarray, shape (k,)
     index : ndarray of int64, shape (k,)
     """
+    if pricing == "auto":
+        pricing = "cells" if cells_pay(np.shape(z)[1], np.shape(z)[0], np.shape(y)[0]) else "full"
     if pricing == "cells":
         z = np.ascontiguousarray(z, dtype=np.float64)
         y = np.ascontiguousarray(y, dtype=np.float64)
@@ -92,7 +95,7 @@ def c_transform(z, y, v, pricing="full"):
         CellPricer(z, y, 1.0 / scale).scan(np.zeros(k), vs, np.inf, best_j, best_r, row_min)
         return row_min * scale, best_j[:, 0].copy()
     if pricing != "full":
-        raise ValueError(f"pricing must be 'full' or 'cells', got {pricing!r}.")
+        raise ValueError(f"pricing must be 'full', 'cells' or 'auto', got {pricing!r}.")
     k = z.shape[0]
     val = np.empty(k)
     arg = np.empty(k, dtype=np.int64)

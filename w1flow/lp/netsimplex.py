@@ -43,7 +43,7 @@ import numba
 import numpy as np
 
 from .._validation import WEIGHT_TOTAL_TOL
-from .cells import CellPricer, _insert_smallest
+from .cells import CellPricer, _insert_smallest, cells_pay
 from .costs import box_scale as _scale
 
 __all__ = ["TransportBasis", "basis_from_plan", "warm_solve", "WarmSolveStats", "WarmSolveResult"]
@@ -91,18 +91,6 @@ KEEP_PER_NODE = 4
 #: tight within 1e-6 when the row was last priced; listing them at once removed that tail
 #: (n = 3·10⁴ demo, d = 2: 25 → 15 passes; see docs/performance.md).
 NEAR_TIGHT = 1e-6
-#: Pairs n·m from which ``warm_solve(pricing="auto")`` prices by cell bounds in d = 2, 3. Measured
-#: (demo and Gaussian pairs, quiet 2 cores): cold solves are faster with the cells from n = m = 500
-#: on (2000: 0.24 → 0.20 s, 10⁴: 4.1 → 3.0 s, 10⁵: passes 220 → 36 s), but an incremental flow's
-#: many small warm solves are not (100 steps, n = 1000: 0.97 → 1.10 s; 2000: 3.44 → 3.49 s), as
-#: each solve builds the trees for a few passes.
-CELL_MIN_PAIRS = 4 * 10**6
-
-
-def _cells_pay(d, n, m):
-    """Whether pricing by cell bounds is used: d = 2, 3 (directional bounds) from CELL_MIN_PAIRS."""
-    return d in (2, 3) and n * m >= CELL_MIN_PAIRS
-
 
 @numba.njit(cache=True)
 def _dist(x, i, y, j):
@@ -935,7 +923,7 @@ def basis_from_plan(x, a, y, b, rows, cols, u, v, per_row=None):
     row_min = np.empty(n)
     us = np.zeros(n) if u is None else np.ascontiguousarray(u / scale)
     vs = np.ascontiguousarray(v / scale)
-    if _cells_pay(x.shape[1], n, m):
+    if cells_pay(x.shape[1], n, m):
         # the same K smallest by cell bounds (no threshold but each row's K-th so far: measured at
         # n = 3·10⁴, 2 % of the pairs, 0.13 s against 0.32 s for the full pass, the same columns)
         CellPricer(x, y, 1.0 / scale).scan(us, vs, np.inf, best_j, best_r, row_min)
@@ -1134,7 +1122,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         (fused, vectorised); ``"cells"`` skips blocks of pairs whose k-d cell bound shows none of
         them can enter (:class:`~w1flow.lp.cells.CellPricer`: the same columns up to ties, the same
         certificate over all pairs); ``"auto"`` takes the cells in d = 2 and 3 (where they have a
-        directional bound) from :data:`CELL_MIN_PAIRS` pairs on, where they were measured faster.
+        directional bound) from :data:`~w1flow.lp.cells.CELL_MIN_PAIRS` pairs on, where they were measured faster.
 
     Returns
     -------
@@ -1164,7 +1152,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     if pricing not in ("auto", "full", "cells"):
         raise ValueError(f"pricing must be 'auto', 'full' or 'cells', got {pricing!r}.")
     if pricing == "auto":
-        pricing = "cells" if _cells_pay(x.shape[1], n, m) else "full"
+        pricing = "cells" if cells_pay(x.shape[1], n, m) else "full"
     pricer = CellPricer(x, y, inv) if pricing == "cells" else None
     # the cells return each row's columns below tau only: all that is used below (violated,
     # near-tight), and above round-off so that every row's tight tree arc gives its exact minimum

@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .costs import c_transform
-from .netsimplex import TransportBasis, WarmSolveResult, _buckets, _cells_pay, basis_from_plan, warm_solve
+from .netsimplex import TransportBasis, WarmSolveResult, _buckets, basis_from_plan, warm_solve
 
 __all__ = ["SparseSolveResult", "solve_sparse", "coarse_basis", "coarse_start", "kd_groups", "kd_order"]
 
@@ -287,7 +287,7 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
     # extension equal to the coarse data duals at the data leaves' centroids (where the coarse plan
     # is tight). Measured, n = 3·10⁴ demo: 15x closer to the optimal duals than each leaf's dual
     # copied to its points, and from it 1.44 M pivots, 7 rounds instead of 2.30 M, 13 (benchmarks/bench_sparse_start.py).
-    v_fine = c_transform(y, cx, lp.u, pricing="cells" if _cells_pay(y.shape[1], m, len(gx)) else "full")[0]
+    v_fine = c_transform(y, cx, lp.u, pricing="auto")[0]
     info = {"leaf": int(leaf), "coarse_shape": (len(gx), len(gy)), "coarse_seconds": coarse_seconds, "levels": levels}
     return SimpleNamespace(rows=rows, cols=cols, v=v_fine, coarse=lp, groups=(gx, gy), info=info)
 
