@@ -556,7 +556,7 @@ def _thread_ids(n, root, thread, new_id, old_id):
 
 
 @numba.njit(cache=True)
-def _rename_nodes(n, ids, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot,
+def _rename_nodes(ids, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot,
                   parent2, pred_arc2, thread2, rev_thread2, succ_num2, last_succ2, pot2):
     """The tree's node arrays with node k renamed ``ids[k]`` (into the arrays ending in 2)."""
     for k in range(parent.shape[0]):
@@ -604,14 +604,14 @@ def _simplex_in_thread_order(n, root, arc_i, arc_j, cost, flow, in_tree, parent,
     done = 0
     while True:  # renamed afresh every RENAME_EVERY * N pivots: the order decays as pivots move subtrees
         _thread_ids(n, root, thread, new, old)
-        _rename_nodes(n, new, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot,
+        _rename_nodes(new, parent, pred_arc, thread, rev_thread, succ_num, last_succ, pot,
                       p2, pa2, t2, rt2, sn2, ls2, pot2)
         _rename_arcs(n, new, arc_i, arc_j, ai, aj)
         before = int(counts[0])
         code = _simplex(n, ai, aj, cost, flow, in_tree, p2, pa2, t2, rt2, sn2, ls2, pot2, eps,
                         min(every, max_pivots - done), start_arc, counts, BLOCK_FACTOR)
         done += int(counts[0]) - before
-        _rename_nodes(n, old, p2, pa2, t2, rt2, sn2, ls2, pot2, parent, pred_arc, thread, rev_thread, succ_num,
+        _rename_nodes(old, p2, pa2, t2, rt2, sn2, ls2, pot2, parent, pred_arc, thread, rev_thread, succ_num,
                       last_succ, pot)
         if code == 0 or done >= max_pivots:
             return code

@@ -88,7 +88,6 @@ def _kd_leaves(p, leaf):
     starts = np.empty(n + 1, dtype=np.int64)
     n_leaves = 0
     stack = np.empty((2 * (n + 1), 2), dtype=np.int64)  # (lo, hi) ranges still to split
-    top = 0
     stack[0, 0], stack[0, 1] = 0, n
     top = 1
     keys = np.empty(n)
@@ -118,6 +117,12 @@ def _kd_leaves(p, leaf):
         top += 2
     starts[n_leaves] = n
     return perm, starts[: n_leaves + 1].copy()
+
+
+def _as_ranges(groups):
+    """Leaves (a list of index arrays) as one permutation and bounds, as :func:`_kd_leaves` gives."""
+    return (np.concatenate(groups).astype(np.int64),
+            np.cumsum([0] + [g.size for g in groups]).astype(np.int64))
 
 
 def _nw_pieces(w1, g1, w2, g2):
@@ -248,8 +253,7 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
         leaf = COARSE_LEAF
     gx, gy = (kd_groups(x, leaf), kd_groups(y, leaf)) if groups is None else groups
     # each side's leaves as one permutation and bounds; masses, centroids, labels vectorised
-    px_, sx_ = np.concatenate(gx).astype(np.int64), np.cumsum([0] + [g.size for g in gx]).astype(np.int64)
-    py_, sy_ = np.concatenate(gy).astype(np.int64), np.cumsum([0] + [g.size for g in gy]).astype(np.int64)
+    (px_, sx_), (py_, sy_) = _as_ranges(gx), _as_ranges(gy)
     A = np.add.reduceat(a[px_], sx_[:-1])
     B = np.add.reduceat(b[py_], sy_[:-1])
     cx = np.add.reduceat(x[px_], sx_[:-1], axis=0) / np.diff(sx_)[:, None]
@@ -326,14 +330,11 @@ def _relabel(basis, px, py, a, y, b):
 def kd_order(x, y, leaf=None):
     """Both clouds in k-d leaf order: the permutations ``px``, ``py`` and the leaves ``(gx, gy)`` of
     the permuted clouds (consecutive index ranges), as :func:`solve_sparse` solves them."""
-    leaf = COARSE_LEAF if leaf is None else leaf
-    gx, gy = kd_groups(x, leaf), kd_groups(y, leaf)
-    px, py = np.concatenate(gx).astype(np.int64), np.concatenate(gy).astype(np.int64)
-
-    def in_order(groups):  # the same leaves, renamed: consecutive ranges in k-d order
-        return np.split(np.arange(sum(g.size for g in groups)), np.cumsum([g.size for g in groups])[:-1])
-
-    return px, py, (in_order(gx), in_order(gy))
+    leaf = int(COARSE_LEAF if leaf is None else leaf)
+    px, sx = _kd_leaves(np.ascontiguousarray(x, dtype=np.float64), leaf)
+    py, sy = _kd_leaves(np.ascontiguousarray(y, dtype=np.float64), leaf)
+    # the same leaves, renamed: consecutive ranges in k-d order
+    return px, py, (np.split(np.arange(px.size), sx[1:-1]), np.split(np.arange(py.size), sy[1:-1]))
 
 
 def solve_sparse(x, a, y, b, max_pivots=None, pricing="auto"):
