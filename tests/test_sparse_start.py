@@ -12,8 +12,20 @@ from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
 from conftest import examples, north_west
-from w1flow.lp.netsimplex import basis_from_plan
+from w1flow.lp.netsimplex import _argsort_stable, basis_from_plan
 from w1flow.lp.sparse import kd_groups
+
+
+@settings(deadline=None, max_examples=examples(60))
+@given(seed=st.integers(0, 2**32 - 1), n=st.integers(0, 200), extra=st.integers(0, 5), levels=st.integers(1, 40))
+def test_the_stable_argsort_is_numpys(seed, n, extra, levels):
+    """The start's sort (the k-d splits, the leaves' orders, Prim's candidates) is NumPy's stable
+    argsort of the first ``n`` keys: ties (few distinct values) keep their positions' order, the
+    keys past ``n`` are not read."""
+    rng = np.random.default_rng(seed)
+    keys = rng.integers(-levels, levels, n + extra).astype(float) / 7.0
+    keys[n:] = -np.inf  # would come first if read
+    np.testing.assert_array_equal(_argsort_stable(keys, n), np.argsort(keys[:n], kind="stable"))
 
 
 @settings(deadline=None, max_examples=examples(40))

@@ -751,6 +751,53 @@ def _buckets(keys, n_keys):
 
 
 @numba.njit(cache=True)
+def _argsort_stable(keys, n):
+    """Positions ``0..n-1`` of ``keys`` in increasing order of key, ties in position order
+    (``np.argsort(keys[:n], kind="stable")`` for keys without NaN): insertion-sorted runs of 16,
+    merged bottom up. Numba's own mergesort compiles in about 1 s in a fresh cache, this in
+    0.3 s (and runs as fast at 10⁵ keys, 1.2x slower at 10⁶)."""
+    a = np.empty(n, dtype=np.int64)
+    for i in range(n):
+        a[i] = i
+    run = 16
+    for lo in range(0, n, run):
+        hi = min(lo + run, n)
+        for i in range(lo + 1, hi):
+            e = a[i]
+            k = keys[e]
+            j = i
+            while j > lo and keys[a[j - 1]] > k:
+                a[j] = a[j - 1]
+                j -= 1
+            a[j] = e
+    b = np.empty(n, dtype=np.int64)
+    w = run
+    while w < n:
+        for lo in range(0, n, 2 * w):
+            mid, hi = min(lo + w, n), min(lo + 2 * w, n)
+            i, j, k = lo, mid, lo
+            while i < mid and j < hi:
+                if keys[a[j]] < keys[a[i]]:  # ties take the left run's: stable
+                    b[k] = a[j]
+                    j += 1
+                else:
+                    b[k] = a[i]
+                    i += 1
+                k += 1
+            while i < mid:
+                b[k] = a[i]
+                i += 1
+                k += 1
+            while j < hi:
+                b[k] = a[j]
+                j += 1
+                k += 1
+        a, b = b, a
+        w *= 2
+    return a
+
+
+@numba.njit(cache=True)
 def _root_of(uf, k):
     """Union-find root of ``k`` (path halving)."""
     while uf[k] != k:
@@ -824,7 +871,7 @@ def _spanning_arcs(n, m, rows, cols, root, best_j, best_r):
         comp[k] = _root_of(uf, k)
     cand_j = best_j.ravel()
     cand_r = best_r.ravel()
-    order = np.argsort(cand_r, kind="mergesort")  # stable: ties keep the candidates' order
+    order = _argsort_stable(cand_r, cand_r.shape[0])  # stable: ties keep the candidates' order
     # the candidates by the component of their column, cheapest first
     keys = np.empty(order.shape[0], dtype=np.int64)
     for s in range(order.shape[0]):
@@ -880,8 +927,8 @@ def _spanning_arcs(n, m, rows, cols, root, best_j, best_r):
     stamp = np.full(m, -1, dtype=np.int64)
     arc_i = np.empty(nt + n * K, dtype=np.int64)
     arc_j = np.empty(nt + n * K, dtype=np.int64)
-    arc_i[:nt] = tree_i[:nt]
-    arc_j[:nt] = tree_j[:nt]
+    for e in range(nt):  # (loops, not slice assignments: their shape checks compile for seconds)
+        arc_i[e], arc_j[e] = tree_i[e], tree_j[e]
     na = nt
     for i in range(n):
         for s in range(deg[i], deg[i + 1]):

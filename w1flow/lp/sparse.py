@@ -19,7 +19,7 @@ import numba
 import numpy as np
 
 from .costs import c_transform
-from .netsimplex import TransportBasis, WarmSolveResult, _buckets, basis_from_plan, warm_solve
+from .netsimplex import TransportBasis, WarmSolveResult, _argsort_stable, _buckets, basis_from_plan, warm_solve
 
 __all__ = ["SparseSolveResult", "solve_sparse", "coarse_basis", "coarse_start", "kd_groups", "kd_order"]
 
@@ -91,6 +91,7 @@ def _kd_leaves(p, leaf):
     stack[0, 0], stack[0, 1] = 0, n
     top = 1
     keys = np.empty(n)
+    sorted_perm = np.empty(n, dtype=np.int64)
     while top > 0:
         top -= 1
         lo, hi = stack[top, 0], stack[top, 1]
@@ -108,9 +109,12 @@ def _kd_leaves(p, leaf):
             if mx - mn > width:
                 dim, width = c, mx - mn
         for t in range(lo, hi):
-            keys[t] = p[perm[t], dim]
-        o = np.argsort(keys[lo:hi], kind="mergesort")
-        perm[lo:hi] = perm[lo:hi][o]
+            keys[t - lo] = p[perm[t], dim]
+        o = _argsort_stable(keys, hi - lo)
+        for t in range(hi - lo):  # (loops, not slice assignments: their shape checks compile for seconds)
+            sorted_perm[t] = perm[lo + o[t]]
+        for t in range(hi - lo):
+            perm[lo + t] = sorted_perm[t]
         h = (hi - lo) // 2
         stack[top, 0], stack[top, 1] = lo + h, hi
         stack[top + 1, 0], stack[top + 1, 1] = lo, lo + h
@@ -187,14 +191,18 @@ def _side_order_kernel(gperm, gstart, centers, arc_group, arc_other, other_cente
                 far[q, c] = other_centers[arc_other[arcs_by[first[g] + q]], c] - centers[g, c]
         mean = np.zeros(d)
         for q in range(k):
-            mean += far[q]
-        mean /= k
-        direction = np.linalg.svd(far - mean, full_matrices=False)[2][0]
+            for c in range(d):
+                mean[c] += far[q, c]
+        centred = np.empty((k, d))
+        for q in range(k):
+            for c in range(d):
+                centred[q, c] = far[q, c] - mean[c] / k
+        direction = np.linalg.svd(centred, full_matrices=False)[2][0]
         proj = np.zeros(k)
         for q in range(k):
             for c in range(d):
                 proj[q] += far[q, c] * direction[c]
-        o = np.argsort(proj, kind="mergesort")
+        o = _argsort_stable(proj, k)
         for q in range(k):
             arc_order[first[g] + q] = arcs_by[first[g] + o[q]]
         lo, hi = gstart[g], gstart[g + 1]
@@ -202,7 +210,7 @@ def _side_order_kernel(gperm, gstart, centers, arc_group, arc_other, other_cente
         for t in range(lo, hi):
             for c in range(d):
                 pp[t - lo] += pts[gperm[t], c] * direction[c]
-        o = np.argsort(pp, kind="mergesort")
+        o = _argsort_stable(pp, hi - lo)
         for t in range(lo, hi):
             point_order[t] = gperm[lo + o[t - lo]]
     return point_order, arc_order
