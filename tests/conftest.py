@@ -8,7 +8,14 @@ because the first example of a test pays Numba compilation and LP warm-up.
 
 import os
 
-import numpy as np
+# One BLAS thread in the test process and what it starts (set before numpy loads OpenBLAS): the
+# suite's matrices are small, and OpenBLAS's threads spin waiting for each other whenever the
+# other core is busy (measured: the `gan_js_flow` and `monoflow_particles` quick checks took
+# 8-35 s beside a busy core with two BLAS threads, 0.4 and 0.7 s with one). Numba keeps its
+# threads, so the parallel kernels still run in parallel. An explicit setting wins.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+
+import numpy as np  # noqa: E402
 import pytest
 from hypothesis import HealthCheck, settings
 
@@ -166,6 +173,18 @@ def rng():
 
 
 SLOW_TIMEOUT = 900  # seconds: the slow tier's own limit (pyproject's `timeout = 300` is the fast tier's)
+
+
+def pytest_xdist_auto_num_workers(config):
+    """``-n auto`` (the README's test command): one worker per core this process may use (its CPU
+    affinity; pytest-xdist would count the machine's cores, more than a container may use).
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins."""
+    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
+    if env:
+        return int(env)
+    from w1flow.threads import available_cores
+
+    return available_cores()
 
 
 def pytest_collection_modifyitems(config, items):
