@@ -648,7 +648,10 @@ def test_sparse_oracle_metrics_and_auto():
     assert p.success and pot.counters["sparse_solves"] == 1 and pot.counters["lp_solves"] == 0
     assert abs(p.w1 - ref) <= 1e-9 * ref
     assert p.certify().ok
-    assert set(pot.last_sparse_stats) >= {"rounds", "arcs", "passes", "pivots", "coarse_shape"}
+    st = pot.last_sparse_stats
+    assert set(st) >= {"rounds", "arcs", "passes", "pivots", "coarse_shape", "violated_rows", "pairs_checked"}
+    # one count of violated rows per pass but the last (the certificate, with none), each positive
+    assert len(st["violated_rows"]) == st["passes"] - 1 and all(k > 0 for k in st["violated_rows"])
     assert abs(metrics.w1(x, y, a, b, sparse=True) - ref) <= 1e-9 * ref
     small = ExactPotential(sparse="auto", max_memory=1e5)  # 300 x 240 dense needs 2.9 MB
     assert small(x, a, y, b).success and small.counters["sparse_solves"] == 1

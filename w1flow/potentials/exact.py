@@ -467,7 +467,8 @@ class ExactPotential(PotentialOracle):
                 self.last_sparse_stats = dict(lp.info, pivots=st.pivots, rounds=st.rounds, passes=st.passes,
                                               arcs=st.arcs, max_violation=st.max_violation, gap=st.gap,
                                               degenerate=st.degenerate, simplex_seconds=st.simplex_seconds,
-                                              pass_seconds=st.pass_seconds)
+                                              pass_seconds=st.pass_seconds, pairs_checked=st.pairs_checked,
+                                              violated_rows=[int(k) for k in st.violated_rows])
         else:
             self.counters["lp_solves"] += 1
         if not lp.success:
