@@ -178,10 +178,9 @@ SLOW_TIMEOUT = 900  # seconds: the slow tier's own limit (pyproject's `timeout =
 def pytest_xdist_auto_num_workers(config):
     """``-n auto`` (the README's test command): one worker per core this process may use (its CPU
     affinity; pytest-xdist would count the machine's cores, more than a container may use).
-    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins."""
-    env = os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS")
-    if env:
-        return int(env)
+    ``PYTEST_XDIST_AUTO_NUM_WORKERS`` still wins: then this returns None and xdist's own hook reads it."""
+    if os.environ.get("PYTEST_XDIST_AUTO_NUM_WORKERS"):
+        return None
     from w1flow.threads import available_cores
 
     return available_cores()

@@ -193,10 +193,12 @@ def _side_order_kernel(gperm, gstart, centers, arc_group, arc_other, other_cente
         for q in range(k):
             for c in range(d):
                 mean[c] += far[q, c]
+        for c in range(d):
+            mean[c] /= k
         centred = np.empty((k, d))
         for q in range(k):
             for c in range(d):
-                centred[q, c] = far[q, c] - mean[c] / k
+                centred[q, c] = far[q, c] - mean[c]
         direction = np.linalg.svd(centred, full_matrices=False)[2][0]
         proj = np.zeros(k)
         for q in range(k):
