@@ -18,7 +18,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
 import w1flow.lp.solver as solver_module
-from conftest import examples, rand_weights, weights_of_kind
+from conftest import examples, north_west, rand_weights, weights_of_kind
 from w1flow import CappedEuler, Euler, ExactPotential, W1Flow, simulate
 from w1flow.lp import certify_plan, default_certificate_tol, solve_w1_lp
 from w1flow.lp.netsimplex import basis_from_plan, warm_solve
@@ -631,6 +631,32 @@ def test_sparse_basis_comes_back_in_the_callers_order():
     ok2, rows2, cols2, mass2, u2, v2, stats = r2.ok, r2.rows, r2.cols, r2.mass, r2.u, r2.v, r2.stats
     assert ok2 and stats.pivots == 0 and stats.passes == 1
     assert_optimal_plan(x, a, y, b, rows2, cols2, mass2, u2, v2)
+
+
+@pytest.mark.parametrize("keep", [1, 3])
+def test_a_pruned_arc_list_still_gives_the_optimum(keep):
+    """A warm solve whose arc list outgrows max_arcs_per_node prunes it (down to keep_per_node a
+    node) between rounds, counts the prunes, and still ends certified at POT's value; each pass
+    that found violated rows reports its largest violation, above the tolerance."""
+    rng = np.random.default_rng(12)
+    x, y = rng.normal(size=(120, 2)) + [3.0, 0.0], rng.normal(size=(100, 2))
+    a, b = rand_weights(rng, 120), rand_weights(rng, 100)
+    v0 = np.zeros(100)  # a poor start: the tree of the north-west plan, duals from scratch
+    rows, cols, mass = north_west(a, b)
+    basis = basis_from_plan(x, a, y, b, rows, cols, None, v0)
+    r = warm_solve(basis, x, add_per_row=6, max_arcs_per_node=3, keep_per_node=keep)
+    assert r.ok and r.stats.prunes >= 1
+    assert abs(float(np.dot(r.mass, np.linalg.norm(x[r.rows] - y[r.cols], axis=1))) - pot_w1(x, a, y, b)) \
+        <= 1e-9 * pot_w1(x, a, y, b)
+    assert_optimal_plan(x, a, y, b, r.rows, r.cols, r.mass, r.u, r.v)
+    worst = r.stats.worst_violations
+    assert len(worst) == len(r.stats.violated_rows) == r.stats.passes - 1
+    scale = float(np.linalg.norm(np.maximum(x.max(0), y.max(0)) - np.minimum(x.min(0), y.min(0))))
+    assert all(w > 1e-11 * scale for w in worst)
+    # in units of length: the same solve with every coordinate times 1000 reports 1000 times the violations
+    big = warm_solve(basis_from_plan(1e3 * x, a, 1e3 * y, b, rows, cols, None, v0), 1e3 * x, add_per_row=6,
+                     max_arcs_per_node=3, keep_per_node=keep)
+    assert big.ok and np.allclose(big.stats.worst_violations, 1e3 * np.array(worst), rtol=1e-6)
 
 
 def test_sparse_oracle_metrics_and_auto():

@@ -642,8 +642,15 @@ class WarmSolveStats:
         Wall time in the restricted simplex solves and in the passes over all pairs.
     violated_rows : list of int
         Rows with a violated pair, pass by pass (the certificate pass, with none, not listed).
+    worst_violations : list of float
+        The largest violation ``max_ij (u_i + v_j − |x_i − y_j|)`` of each of those passes, in
+        units of length (near the tolerance ``eps · scale``: near ties or round-off; far above it:
+        columns the restricted problem lacked).
     near_tight_arcs : int
         Columns added because they were near-tight in a violating row (:data:`NEAR_TIGHT`), not violated.
+    prunes : int
+        Times the arc list outgrew ``max_arcs_per_node`` arcs a node and dropped its non-tree arcs
+        of largest reduced cost (down to ``keep_per_node`` a node).
     path_steps, subtree_nodes, priced : int
         The simplex's work: steps up the tree to the cycles' apexes, nodes whose duals the pivots
         shifted (each pivot the smaller side of the cut tree), and arcs priced.
@@ -662,6 +669,8 @@ class WarmSolveStats:
     simplex_seconds: float = 0.0
     pass_seconds: float = 0.0
     violated_rows: list = field(default_factory=list)
+    worst_violations: list = field(default_factory=list)
+    prunes: int = 0
     near_tight_arcs: int = 0
     pairs_checked: int = 0
 
@@ -1143,7 +1152,7 @@ def _listed(n, arc_i, arc_j, cand_i, cand_j, out):
 
 
 def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_per_node=None, near_tight=None,
-               pricing="auto"):
+               pricing="auto", keep_per_node=None):
     """Re-solve the W1 LP at positions ``x`` from ``basis`` (updated in place); certified.
 
     Parameters
@@ -1160,6 +1169,9 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         Violated columns added per row per round (default :data:`ADD_PER_ROW`), and the arcs per
         node past which arcs that priced out are dropped between rounds (default
         :data:`MAX_ARCS_PER_NODE`). A cold solve wants more of both (:func:`solve_sparse`).
+    keep_per_node : int, optional
+        The arcs per node such a prune keeps (those of smallest reduced cost; default
+        :data:`KEEP_PER_NODE`, which is also what the solve keeps from the last one).
     near_tight : float, optional
         With a violated pair in a row, also list that row's columns of reduced cost below this
         (scaled units; default :data:`NEAR_TIGHT`; 0 lists the violated ones only). Only which
@@ -1191,6 +1203,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
     rem = np.empty(N)
     K = min(ADD_PER_ROW if add_per_row is None else int(add_per_row), m)
     max_arcs = MAX_ARCS_PER_NODE if max_arcs_per_node is None else int(max_arcs_per_node)
+    keep_per_node = KEEP_PER_NODE if keep_per_node is None else int(keep_per_node)
     near_tight = NEAR_TIGHT if near_tight is None else float(near_tight)
     best_j = np.empty((n, K), dtype=np.int64)
     best_r = np.empty((n, K))
@@ -1257,8 +1270,10 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
             break
         bad_rows = bad.any(axis=1)
         stats.violated_rows.append(int(bad_rows.sum()))
+        stats.worst_violations.append(float(-best_r[:, 0].min() * scale))
         if basis.arc_i.size > max_arcs * N:  # long solves: forget the arcs that priced out
-            arcs.prune(pot, KEEP_PER_NODE * N)
+            arcs.prune(pot, keep_per_node * N)
+            stats.prunes += 1
         take = bad
         if near_tight > 0:  # a violating row's near-tight columns, unless listed already (its tree arc is)
             near = (best_r < near_tight) & ~bad & bad_rows[:, None]

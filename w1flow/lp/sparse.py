@@ -47,6 +47,13 @@ class SparseSolveResult(WarmSolveResult):
 #: 32 and 64 (and pricing blocks of 0.35 sqrt(arcs))).
 COLD_ADD_PER_ROW = 32
 COLD_MAX_ARCS_PER_NODE = 64
+#: The arcs per node a cold solve's prune keeps (half of :data:`COLD_MAX_ARCS_PER_NODE`; a warm
+#: solve keeps :data:`~w1flow.lp.netsimplex.KEEP_PER_NODE`). Down to 4 a node, a prune dropped
+#: columns tight within round-off that later passes listed again a few dozen rows at a time: the
+#: n = 10⁵ demo with a prune forced at 24 arcs a node took 13 rounds (the last ones 10 to 16 rows
+#: violated by about 1e-7) against 7 without a prune; keeping 8 or 12 a node, 8 rounds. The buffers
+#: (:data:`COLD_MAX_ARCS_PER_NODE` a node plus a round) and so the peak memory are unchanged.
+COLD_KEEP_PER_NODE = 32
 #: Each row's cheapest columns under the start duals listed with the starting basis
 #: (:func:`basis_from_plan`'s ``per_row``; the warm solves of a flow list 4). Measured, quiet 2
 #: cores, whole cold solves, 4 → 8: demo 3·10⁴ 10.4 → 9.2 s (1.59 → 1.00 M pivots, 7 → 6
@@ -373,7 +380,7 @@ def solve_sparse(x, a, y, b, max_pivots=None, pricing="auto"):
     if max_pivots is None:
         max_pivots = max(10**6, 500 * (x.shape[0] + y.shape[0]))
     res = warm_solve(basis, xs, max_pivots=max_pivots, add_per_row=COLD_ADD_PER_ROW,
-                     max_arcs_per_node=COLD_MAX_ARCS_PER_NODE, pricing=pricing)
+                     max_arcs_per_node=COLD_MAX_ARCS_PER_NODE, pricing=pricing, keep_per_node=COLD_KEEP_PER_NODE)
     u_out, v_out = np.empty_like(res.u), np.empty_like(res.v)
     u_out[px], v_out[py] = res.u, res.v
     basis = _relabel(basis, px, py, a, y, b)

@@ -468,7 +468,9 @@ class ExactPotential(PotentialOracle):
                                               arcs=st.arcs, max_violation=st.max_violation, gap=st.gap,
                                               degenerate=st.degenerate, simplex_seconds=st.simplex_seconds,
                                               pass_seconds=st.pass_seconds, pairs_checked=st.pairs_checked,
-                                              violated_rows=[int(k) for k in st.violated_rows])
+                                              violated_rows=[int(k) for k in st.violated_rows],
+                                              worst_violations=[float(w) for w in st.worst_violations],
+                                              prunes=st.prunes)
         else:
             self.counters["lp_solves"] += 1
         if not lp.success:
