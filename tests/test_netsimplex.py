@@ -657,6 +657,10 @@ def test_a_pruned_arc_list_still_gives_the_optimum(keep):
     big = warm_solve(basis_from_plan(1e3 * x, a, 1e3 * y, b, rows, cols, None, v0), 1e3 * x, add_per_row=6,
                      max_arcs_per_node=3, keep_per_node=keep)
     assert big.ok and np.allclose(big.stats.worst_violations, 1e3 * np.array(worst), rtol=1e-6)
+    # a prune that may keep every arc drops none, and is not counted
+    roomy = warm_solve(basis_from_plan(x, a, y, b, rows, cols, None, v0), x, add_per_row=6, max_arcs_per_node=3,
+                       keep_per_node=10**6)
+    assert roomy.ok and roomy.stats.prunes == 0
 
 
 def test_sparse_oracle_metrics_and_auto():

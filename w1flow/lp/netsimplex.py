@@ -1098,8 +1098,8 @@ class _ArcList:
 
     def prune(self, pot, keep):
         """Keep the tree arcs and the ``keep`` non-tree arcs of smallest reduced cost (ties: the first
-        in arc order), in their order. Numba passes: the array version of this (flatnonzero,
-        argpartition, boolean masks) took 1.4 s a call on 12 million arcs (n = 10⁵)."""
+        in arc order), in their order; True when it dropped any. Numba passes: the array version of
+        this (flatnonzero, argpartition, boolean masks) took 1.4 s a call on 12 million arcs (n = 10⁵)."""
         b = self.basis
         if self.reduced is None:
             self.reduced = np.empty(self.bufs[0].size)
@@ -1107,7 +1107,7 @@ class _ArcList:
         r = self.reduced[:self.size]
         c = _non_tree_reduced(b.n, b.arc_i, b.arc_j, b.in_tree, self.cost, pot, r)
         if c <= keep:
-            return
+            return False
         r = r[:c]
         thr = -np.inf
         if keep > 0:
@@ -1118,6 +1118,7 @@ class _ArcList:
                                   self.new_index)
         b.start_arc[0] = 0
         self._views()
+        return True
 
     def release(self):
         """Give the basis arrays of its own (no buffer slack kept past the solve); returns the costs."""
@@ -1272,8 +1273,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         stats.violated_rows.append(int(bad_rows.sum()))
         stats.worst_violations.append(float(-best_r[:, 0].min() * scale))
         if basis.arc_i.size > max_arcs * N:  # long solves: forget the arcs that priced out
-            arcs.prune(pot, keep_per_node * N)
-            stats.prunes += 1
+            stats.prunes += arcs.prune(pot, keep_per_node * N)
         take = bad
         if near_tight > 0:  # a violating row's near-tight columns, unless listed already (its tree arc is)
             near = (best_r < near_tight) & ~bad & bad_rows[:, None]
