@@ -11,6 +11,8 @@ Every value is checked against references that do not go through the code under 
 Only the public entry points are used: ``basis_from_plan``, ``warm_solve`` and the oracle.
 """
 
+import json
+
 import numpy as np
 import ot
 import pytest
@@ -680,6 +682,20 @@ def test_sparse_oracle_metrics_and_auto():
     assert p.certify().ok
     st = pot.last_sparse_stats
     assert set(st) >= {"rounds", "arcs", "passes", "pivots", "coarse_shape", "violated_rows", "pairs_checked"}
+    # every field of the solve's stats, as plain Python values (a checkpoint stores them as JSON)
+    from dataclasses import fields
+
+    from w1flow.lp.netsimplex import WarmSolveStats
+
+    assert set(st) >= {f.name for f in fields(WarmSolveStats)}
+    json.dumps(st)
+    plain = [v for k, v in st.items() if k != "coarse_shape"]
+    assert all(type(v) in (int, float, list) for v in plain) and all(
+        type(w) in (int, float) for v in plain if isinstance(v, list) for w in v)
+    assert st["pivots"] == pot.counters["pivots"] and st["max_violation"] <= p.certify().tol
+    assert ExactPotential().last_sparse_stats is None
+    pot.reset()
+    assert pot.last_sparse_stats is None
     # one count of violated rows per pass but the last (the certificate, with none), each positive
     assert len(st["violated_rows"]) == st["passes"] - 1 and all(k > 0 for k in st["violated_rows"])
     assert abs(metrics.w1(x, y, a, b, sparse=True) - ref) <= 1e-9 * ref

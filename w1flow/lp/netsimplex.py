@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import numba
 import numpy as np
@@ -673,6 +673,15 @@ class WarmSolveStats:
     prunes: int = 0
     near_tight_arcs: int = 0
     pairs_checked: int = 0
+
+    def as_dict(self):
+        """Every field, as plain Python ints, floats and lists (what a checkpoint or a JSON
+        benchmark record stores)."""
+        def plain(val):
+            return float(val) if isinstance(val, (float, np.floating)) else int(val)
+
+        return {f.name: ([plain(w) for w in val] if isinstance(val, list) else plain(val))
+                for f in fields(self) for val in (getattr(self, f.name),)}
 
 
 @dataclass(frozen=True)

@@ -380,6 +380,18 @@ class ExactPotential(PotentialOracle):
         cold solve, so flows are no longer bitwise reproducible against the cold reference
         (``docs/performance.md``).
 
+    Attributes
+    ----------
+    counters : dict
+        LPs solved from scratch (``lp_solves`` dense, ``sparse_solves``), ``warm_solves``,
+        ``fallbacks`` (warm solves not certified, solved again from scratch) and ``pivots``.
+    last_sparse_stats : dict or None
+        The last sparse LP from scratch (d ≥ 2): its start (``coarse_shape``, ``coarse_seconds``,
+        ``levels``, ``leaf``, ``basis_seconds``) and every field of its
+        :class:`~w1flow.lp.netsimplex.WarmSolveStats` (pivots, rounds, passes, arcs, the
+        certificate's ``max_violation`` and ``gap`` in units of length, times per phase, violated
+        rows and worst violation pass by pass, prunes). None before the first one.
+
     Notes
     -----
     In 1-D the plan is the monotone (quantile) coupling; elsewhere it is the vertex the
@@ -422,6 +434,7 @@ class ExactPotential(PotentialOracle):
         self._last_duals = None
         self._basis = None
         self._last_data = None  # (a, y, b) of the last LP from scratch under method="auto" (see _incremental_lp)
+        self.last_sparse_stats = None
         self.counters.update({"warm_solves": 0, "sparse_solves": 0, "pivots": 0, "fallbacks": 0})
         self.num_itermax = None if num_itermax is None else as_int(num_itermax, "num_itermax", 1)
         self.max_memory = max_memory
@@ -463,14 +476,7 @@ class ExactPotential(PotentialOracle):
             self.counters["sparse_solves"] += 1
             if x.shape[1] > 1:  # (the line's monotone plan is no simplex)
                 self.counters["pivots"] += lp.stats.pivots
-                st = lp.stats
-                self.last_sparse_stats = dict(lp.info, pivots=st.pivots, rounds=st.rounds, passes=st.passes,
-                                              arcs=st.arcs, max_violation=st.max_violation, gap=st.gap,
-                                              degenerate=st.degenerate, simplex_seconds=st.simplex_seconds,
-                                              pass_seconds=st.pass_seconds, pairs_checked=st.pairs_checked,
-                                              violated_rows=[int(k) for k in st.violated_rows],
-                                              worst_violations=[float(w) for w in st.worst_violations],
-                                              prunes=st.prunes)
+                self.last_sparse_stats = dict(lp.info, **lp.stats.as_dict())
         else:
             self.counters["lp_solves"] += 1
         if not lp.success:
@@ -535,3 +541,4 @@ class ExactPotential(PotentialOracle):
         self._last_duals = None
         self._basis = None
         self._last_data = None
+        self.last_sparse_stats = None
