@@ -338,32 +338,38 @@ def _direction_of(a, b, lox, hix, loy, hiy, table, g):
     return (2 * ax + (1 if s > 0.0 else 0)) * g * g + i * g + j
 
 
-@njit(**_JIT)
-def _node_duals(p, w, sign, inv, order, start, end, left, right, E, use_dir, wmax, h):
-    """Per node, bottom-up (children are numbered after their parent): the largest dual ``wmax``
-    and, in d = 2, 3, ``h[k] = min (sign · <E_k, p> · inv − w)`` over the node's points."""
-    K, d = E.shape[0], p.shape[1]
-    pt = np.empty(d)
-    for k in range(start.shape[0] - 1, -1, -1):
-        if left[k] < 0:
-            wmax[k] = -np.inf
+@njit(parallel=True, **_JIT)
+def _node_duals(p, w, sign, inv, order, start, end, left, right, ET, use_dir, wmax, h, leaves):
+    """Per node: the largest dual ``wmax`` and, in d = 2, 3, ``h[k] = min (sign · <E_k, p> · inv − w)``
+    over the node's points (``ET``: the directions as rows of coordinates, shape (d, K)). The
+    leaves (``leaves``) in parallel, each point against all K directions in a loop that vectorises;
+    then the inner nodes bottom-up (children are numbered after their parent)."""
+    K, d = ET.shape[1], p.shape[1]
+    for li in numba.prange(leaves.shape[0]):
+        k = leaves[li]
+        wm = -np.inf
+        if use_dir:
+            for q in range(K):
+                h[k, q] = np.inf
+        for t in range(start[k], end[k]):
+            i = order[t]
+            wi = w[i]
+            if wi > wm:
+                wm = wi
             if use_dir:
-                for q in range(K):
-                    h[k, q] = np.inf
-            for t in range(start[k], end[k]):
-                i = order[t]
-                if w[i] > wmax[k]:
-                    wmax[k] = w[i]
-                if use_dir:
-                    for c in range(d):
-                        pt[c] = sign * p[i, c] * inv
+                # (−w + E_0 p_0) + E_1 p_1 [+ E_2 p_2]: the terms in coordinate order
+                p0 = sign * p[i, 0] * inv
+                p1 = sign * p[i, 1] * inv
+                if d == 2:
                     for q in range(K):
-                        val = -w[i]
-                        for c in range(d):
-                            val += E[q, c] * pt[c]
-                        if val < h[k, q]:
-                            h[k, q] = val
-        else:
+                        h[k, q] = min(h[k, q], (-wi + ET[0, q] * p0) + ET[1, q] * p1)
+                else:
+                    p2 = sign * p[i, 2] * inv
+                    for q in range(K):
+                        h[k, q] = min(h[k, q], ((-wi + ET[0, q] * p0) + ET[1, q] * p1) + ET[2, q] * p2)
+        wmax[k] = wm
+    for k in range(start.shape[0] - 1, -1, -1):
+        if left[k] >= 0:
             a, b = left[k], right[k]
             wmax[k] = max(wmax[a], wmax[b])
             if use_dir:
@@ -553,6 +559,8 @@ class CellPricer:
         self.tx = _tree(self.x, zx, int(leaf))[:7]
         self.ty = _tree(self.y, zy, int(leaf if column_leaf is None else column_leaf))[:7]
         self.leaves = np.flatnonzero(self.tx[3] < 0).astype(np.int64)
+        self.column_leaves = np.flatnonzero(self.ty[3] < 0).astype(np.int64)
+        self.ET = np.ascontiguousarray(self.E.T)
         self.xs = np.ascontiguousarray(self.x[self.tx[0]])
         self.ysT = np.ascontiguousarray(self.y[self.ty[0]].T)
         K = self.E.shape[0] if self.use_dir else 1
@@ -568,8 +576,9 @@ class CellPricer:
         u = np.ascontiguousarray(u, dtype=np.float64)
         v = np.ascontiguousarray(v, dtype=np.float64)
         self.work[:] = 0
-        _node_duals(self.x, u, 1.0, self.inv, *self.tx[:5], self.E, self.use_dir, self.umax, self.hx)
-        _node_duals(self.y, v, -1.0, self.inv, *self.ty[:5], self.E, self.use_dir, self.vmax, self.gy)
+        _node_duals(self.x, u, 1.0, self.inv, *self.tx[:5], self.ET, self.use_dir, self.umax, self.hx, self.leaves)
+        _node_duals(self.y, v, -1.0, self.inv, *self.ty[:5], self.ET, self.use_dir, self.vmax, self.gy,
+                    self.column_leaves)
         _cell_scan_kernel(self.xs, self.ysT, u[self.tx[0]], v[self.ty[0]], self.tx[0], self.ty[0], self.inv,
                           float(tau), self.leaves, self.tx, self.ty, self.hx, self.umax, self.gy, self.vmax, self.E,
                           self.table, self.g, self.use_dir, best_j, best_r, row_min, self.work)
