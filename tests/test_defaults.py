@@ -102,16 +102,16 @@ def test_auto_past_the_budget_in_1d_is_the_monotone_plan(rng):
 
 
 def test_auto_solves_from_scratch_sparse_from_the_size_rule_on(rng, monkeypatch):
-    """From SPARSE_MIN_PAIRS pairs on (n = m = 2000), "auto" is the certified sparse LP even where
+    """From SPARSE_MIN_PAIRS pairs on (n = m = 1000), "auto" is the certified sparse LP even where
     the dense one fits; below, the dense LP. Checked at the real threshold by the rule alone, and
     at a lowered one (the same code, small problems) by the answers and the paths taken."""
     import w1flow.lp.solver as lp_solver
     from w1flow.lp import DEFAULT_MEMORY_BUDGET, SPARSE_MIN_PAIRS, choose_method
 
-    assert SPARSE_MIN_PAIRS == 2000 * 2000
+    assert SPARSE_MIN_PAIRS == 1000 * 1000
     for budget in (DEFAULT_MEMORY_BUDGET, None):
-        assert choose_method("auto", 2000, 2000, budget) == choose_method("auto", 4000, 1000, budget) == "sparse"
-        assert choose_method("auto", 1999, 2000, budget) == "dense"
+        assert choose_method("auto", 1000, 1000, budget) == choose_method("auto", 4000, 250, budget) == "sparse"
+        assert choose_method("auto", 999, 1000, budget) == "dense"
     assert choose_method("dense", 4000, 4000, None) == "dense"
     monkeypatch.setattr(lp_solver, "SPARSE_MIN_PAIRS", 40 * 30)
     x, a, y, b = _problem(rng, 40, 30, 3, weights=True)
@@ -310,7 +310,7 @@ def test_uncapped_euler_at_2000_runs_incrementally_with_no_options():
     res = simulate(problem, x0, 5.0, 0.05, solver=Euler())
     assert res.success, res.message
     c = problem.potential.counters
-    # 2000 x 2000 is SPARSE_MIN_PAIRS: the first LP is the sparse one, whose basis starts every re-solve
+    # 2000 x 2000 is past SPARSE_MIN_PAIRS: the first LP is the sparse one, whose basis starts every re-solve
     assert c["sparse_solves"] == 1 and c["lp_solves"] == 0 and c["warm_solves"] >= 90 and c["fallbacks"] == 0, c
     assert res.w1[-1] < 0.05 * res.w1[0]
 

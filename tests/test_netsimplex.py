@@ -581,13 +581,15 @@ def test_sparse_solve_through_several_coarse_levels(seed, n, m, d, wa, wb):
     x, y = rng.normal(size=(n, d)) + 1.5, rng.normal(size=(m, d))
 
     a, b = _kind_weights(rng, wa, n, zero_fraction=2), _kind_weights(rng, wb, m, zero_fraction=2)
-    saved = ns.COARSE_MAX
+    import w1flow.lp.solver as lp_solver
+
+    saved = lp_solver.SPARSE_MIN_PAIRS
     try:
-        ns.COARSE_MAX = 2
+        lp_solver.SPARSE_MIN_PAIRS = 2 * 2 + 1  # 2 x 2 leaves and fewer are solved densely
         r = ns.solve_sparse(x, a, y, b)
         ok, rows, cols, mass, u, v, message, info = r.ok, r.rows, r.cols, r.mass, r.u, r.v, r.message, r.info
     finally:
-        ns.COARSE_MAX = saved
+        lp_solver.SPARSE_MIN_PAIRS = saved
     assert info["levels"] >= 2
     assert ok, message
     assert_optimal_plan(x, a, y, b, rows, cols, mass, u, v)

@@ -58,7 +58,7 @@ def w1(x, y, a=None, b=None, max_memory=DEFAULT_MEMORY_BUDGET, coords=None, spar
         ``method="dense"``, ``"auto"`` ``method="auto"``.
     method : {"auto", "dense", "sparse"}
         ``"auto"`` (default): the dense LP (POT's network simplex, the value of w1flow 0.1) below
-        ``n·m = 4·10⁶`` (:data:`w1flow.lp.SPARSE_MIN_PAIRS`) when its matrices fit
+        ``n·m = 10⁶`` (:data:`w1flow.lp.SPARSE_MIN_PAIRS`) when its matrices fit
         ``max_memory``, else w1flow's certified sparse LP, which holds no n × m matrix and is
         faster from there on (:func:`w1flow.lp.solve`). ``"dense"``, ``"sparse"``: that LP whatever the size.
         Ignored in 1-D (closed form).

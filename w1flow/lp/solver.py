@@ -28,13 +28,14 @@ INCREMENTAL_MIN_PAIRS = 40_000
 
 
 #: The rule of ``method="auto"`` for an LP from scratch: the certified sparse LP from this many
-#: pairs n·m on (n = m = 2000), or whenever the dense LP's matrices do not fit the memory budget;
-#: the dense LP below. Measured (``benchmarks/bench_auto.py``, one cold LP, dense and sparse side
-#: by side, 2 cores shared with another job; ``docs/performance.md``): sparse / dense time 0.58-0.68
-#: at n = m = 2000 on four of five instances (1.16 on an almost local plan, 0.49 s against 0.43 s),
-#: 0.22-0.40 at 4000 and 0.15-0.20 at 10^4 (10 s against 66 s, 0.6 GB against 4.2 GB); 0.95-3.0
-#: at 500-1000, where the dense LP stays.
-SPARSE_MIN_PAIRS = 4_000_000
+#: pairs n·m on (n = m = 1000), or whenever the dense LP's matrices do not fit the memory budget;
+#: the dense LP below. The sparse LP's own start solves its coarse level by the same rule
+#: (:func:`~w1flow.lp.sparse.coarse_start`). Measured (``benchmarks/bench_auto.py``, one cold LP,
+#: dense and sparse side by side, best of 3, quiet 2 cores, the six instances of seed 0;
+#: ``docs/performance.md``), sparse / dense time at n = 1000: 0.44-0.93 (n·m = 7.5·10^5-10^6),
+#: 1500: 0.35-0.46, 2000: 0.17-0.26; at 750 0.62-1.65 and at 500 0.84-2.42, where the dense LP
+#: stays. (2026-12-03 it was 4·10^6, n = m = 2000, when the sparse LP was slower.)
+SPARSE_MIN_PAIRS = 1_000_000
 
 
 def resolves_incrementally(n, m, cold_method):

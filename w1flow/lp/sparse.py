@@ -61,9 +61,6 @@ COLD_KEEP_PER_NODE = 32
 #: pair 10⁴ 1.91 → 1.75 s; 6 and 12 took more pivots than 8 at 3·10⁴ (demo 9.0, 11.8 s; Gaussians
 #: 8.4, 8.3 s). Chosen on these two instances at these sizes only.
 COLD_COMPLETION_PER_ROW = 8
-#: Largest side of the coarse LP solved densely (POT) by :func:`coarse_basis`; a larger coarse
-#: problem is solved by :func:`solve_sparse` itself, one level further up.
-COARSE_MAX = 2048
 #: Points per k-d leaf of :func:`coarse_basis`. A finer coarse level starts the simplex closer to
 #: the optimum, and the levels above cost less than the pivots they save (quiet 2 cores, d = 2,
 #: the whole solve, leaves of 8 with dense coarse LPs up to 4096 a side → leaves of 4 up to 2048:
@@ -245,8 +242,8 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
 
     Both clouds are cut into balanced k-d leaves of at most ``leaf`` points (default
     :data:`COARSE_LEAF`), the exact LP between the leaves' centroids (with their masses) is
-    solved (densely up to :data:`COARSE_MAX` leaves a side, else by :func:`solve_sparse`, which
-    recurses to a coarser level in turn), and its plan is refined: each
+    solved (densely below :data:`~w1flow.lp.solver.SPARSE_MIN_PAIRS` pairs of leaves, the rule of
+    ``method="auto"``, else by :func:`solve_sparse`, which recurses to a coarser level in turn), and its plan is refined: each
     leaf's points are spread over the leaf's coarse plan entries, and each entry's share of
     particles over its share of data points, by north-west corner rules (three cumulative-sum
     passes). The resulting plan is feasible and its support is a forest. The data duals at the
@@ -263,6 +260,7 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
 
     ``groups=(gx, gy)`` passes leaves already computed (by :func:`kd_groups` with ``leaf``).
     """
+    from . import solver as _solver  # (imported here: the solver imports this module)
     from .dense import solve_w1_lp
 
     n, m = x.shape[0], y.shape[0]
@@ -276,7 +274,8 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
     cx = np.add.reduceat(x[px_], sx_[:-1], axis=0) / np.diff(sx_)[:, None]
     cy = np.add.reduceat(y[py_], sy_[:-1], axis=0) / np.diff(sy_)[:, None]
     start = time.perf_counter()
-    if max(len(gx), len(gy)) <= COARSE_MAX:
+    if len(gx) * len(gy) < _solver.SPARSE_MIN_PAIRS:  # (measured: 1.2-1.9x faster cold solves at
+        # n = 5000-8000 than dense up to 2048 leaves a side, docs/performance.md)
         lp = solve_w1_lp(cx, A / A.sum(), cy, B / B.sum())
         ok, message, levels = lp.success, lp.message, 1
     else:  # the coarse problem is itself large: solve it the same way, one level further up

@@ -331,7 +331,7 @@ class ExactPotential(PotentialOracle):
         :class:`~w1flow.MemoryBudgetError` naming the scalable alternatives.
     method : {"auto", "dense", "sparse", "incremental"}
         How the LPs are solved (:func:`w1flow.lp.solve`). ``"auto"`` (default): each LP from
-        scratch is the dense one below ``n·m = 4·10⁶`` (:data:`~w1flow.lp.SPARSE_MIN_PAIRS`)
+        scratch is the dense one below ``n·m = 10⁶`` (:data:`~w1flow.lp.SPARSE_MIN_PAIRS`)
         when its matrices fit ``max_memory``, else the certified sparse one (the monotone plan
         on the line), which is 1.5-7x faster from there on; a re-solve of the same masses and data (an uncapped flow's
         next step) starts from the previous optimal basis when ``n·m >= 40 000``
