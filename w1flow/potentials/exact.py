@@ -327,7 +327,7 @@ class ExactPotential(PotentialOracle):
         Pivot cap of the network simplex; by default it grows with n·m (at least 1e6).
     max_memory : float or None
         Budget in bytes for the dense cost and plan matrices (default 4 GiB). Beyond it (and
-        from ``n·m = 4·10⁶`` on) the default ``method="auto"`` solves the sparse LP; ``method="dense"`` raises a
+        from ``n·m = 10⁶`` on) the default ``method="auto"`` solves the sparse LP; ``method="dense"`` raises a
         :class:`~w1flow.MemoryBudgetError` naming the scalable alternatives.
     method : {"auto", "dense", "sparse", "incremental"}
         How the LPs are solved (:func:`w1flow.lp.solve`). ``"auto"`` (default): each LP from
