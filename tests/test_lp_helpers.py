@@ -630,11 +630,12 @@ def test_c_transform_is_the_minimum_over_all_pairs(seed, k, m, d, pricing, grid)
                                                  (2, 10**9, False)])
 def test_c_transform_auto_prices_by_cells_where_the_rule_says(monkeypatch, d, min_pairs, cells):
     """``pricing="auto"`` takes the cell bounds exactly where ``lp.cells.cells_pay`` says (d = 2, 3
-    from ``CELL_MIN_PAIRS`` pairs), and its answer is the minimum over all pairs either way."""
+    from ``CELL_MIN_PAIRS[d]`` pairs), and its answer is the minimum over all pairs either way."""
     import w1flow.lp.cells as cells_mod
     from w1flow.lp.costs import c_transform as lp_c_transform
 
-    monkeypatch.setattr(cells_mod, "CELL_MIN_PAIRS", min_pairs)
+    assert set(cells_mod.CELL_MIN_PAIRS) == {2, 3}  # the dimensions with a directional bound
+    monkeypatch.setattr(cells_mod, "CELL_MIN_PAIRS", {2: min_pairs, 3: min_pairs})
     scans = []
     real_scan = cells_mod.CellPricer.scan
     monkeypatch.setattr(cells_mod.CellPricer, "scan", lambda self, *a: scans.append(1) or real_scan(self, *a))

@@ -249,19 +249,26 @@ CELL_CUBE_SIDE = 12
 #: pairs but visit fewer blocks: at n = 3·10⁴ (demo optimum / duals off by 0.01) leaves of 8 took
 #: 0.41 / 1.35 s a pass, 16 0.30 / 0.56 s, 32 0.27 / 0.32 s, 64 0.29 / 0.28 s (one thread, loaded).
 CELL_LEAF = 32
-#: Pairs n·m from which pricing by cell bounds is used in d = 2, 3 (:func:`cells_pay`: the
-#: default of ``warm_solve(pricing="auto")`` and of ``c_transform(pricing="auto")``). Measured
-#: (demo and Gaussian pairs, quiet 2 cores): cold solves are faster with the cells from n = m = 500
-#: on (2000: 0.24 → 0.20 s, 10⁴: 4.1 → 3.0 s, 10⁵: passes 220 → 36 s), but an incremental flow's
-#: many small warm solves are not (100 steps, n = 1000: 0.97 → 1.10 s; 2000: 3.44 → 3.49 s), as
-#: each solve builds the trees for a few passes.
-CELL_MIN_PAIRS = 4 * 10**6
+#: Pairs n·m from which pricing by cell bounds is used, by dimension (d = 2, 3 only: the others
+#: have no directional bound; :func:`cells_pay`: the default of ``warm_solve(pricing="auto")``,
+#: of the start's completion and of ``c_transform(pricing="auto")``). Measured (demo and Gaussian
+#: pairs, quiet 2 cores, 2026-12-05): cold solves faster with the cells from n = m = 500 on (2000:
+#: 0.24 → 0.20 s, 10⁴: 4.1 → 3.0 s, 10⁵: passes 220 → 36 s), but an incremental flow's many small
+#: warm solves not (100 steps, n = 1000: 0.97 → 1.10 s; 2000: 3.44 → 3.49 s), as each solve
+#: builds the trees and their per-node bounds for a few passes: 4·10⁶ in both dimensions. With
+#: the per-node bounds 7× cheaper (2026-12-06; side by side, best of 2, cells / full pass) d = 2
+#: pays from n = m = 500: chosen on seed 1, uncapped demo flows 0.99 / 0.81 / 0.76 / 0.88 at
+#: n = 300 / 500 / 750 / 1000, cold sparse solves 0.59–0.83 at 500–750 and 0.69–0.87 at
+#: 1000–1500 (demo, Gaussian pair, late); reported on seed 2: flows 0.81, 0.88 at 500, 1000, cold
+#: 0.61–0.84 at 500–1000 (demo, Gaussians). In d = 3 not (seed 2: demo lifted 0.93–1.00, weighted
+#: 0.99–1.30 at 500–1000), so it keeps 4·10⁶.
+CELL_MIN_PAIRS = {2: 250_000, 3: 4 * 10**6}
 
 
 def cells_pay(d, n, m):
     """Whether pricing by cell bounds is used for ``n`` rows against ``m`` columns in dimension
-    ``d``: in d = 2, 3 (directional bounds) from :data:`CELL_MIN_PAIRS` pairs on."""
-    return d in (2, 3) and n * m >= CELL_MIN_PAIRS
+    ``d``: in d = 2, 3 (directional bounds) from ``CELL_MIN_PAIRS[d]`` pairs on."""
+    return d in CELL_MIN_PAIRS and n * m >= CELL_MIN_PAIRS[d]
 
 
 #: Bins of the pseudo-angle table that maps a direction to its nearest stored direction.

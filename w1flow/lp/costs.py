@@ -76,7 +76,7 @@ def c_transform(z, y, v, pricing="full"):
         where the full pass computes 3.3·10⁹ pairs); costs are then computed in units of the
         clouds' bounding box and scaled back (round-off 1e-16 relative), and exact ties may pick
         another minimiser. ``"auto"``: ``"cells"`` where :func:`~w1flow.lp.cells.cells_pay` says
-        they pay (d = 2, 3, from :data:`~w1flow.lp.cells.CELL_MIN_PAIRS` pairs), else ``"full"``.
+        they pay (d = 2, 3, from :data:`~w1flow.lp.cells.CELL_MIN_PAIRS` pairs: 2.5·10⁵ in d = 2, 4·10⁶ in d = 3), else ``"full"``.
 
     Returns
     -------

@@ -1191,7 +1191,7 @@ def warm_solve(basis, x, max_pivots=None, eps=EPS, add_per_row=None, max_arcs_pe
         (fused, vectorised); ``"cells"`` skips blocks of pairs whose k-d cell bound shows none of
         them can enter (:class:`~w1flow.lp.cells.CellPricer`: the same columns up to ties, the same
         certificate over all pairs); ``"auto"`` takes the cells in d = 2 and 3 (where they have a
-        directional bound) from :data:`~w1flow.lp.cells.CELL_MIN_PAIRS` pairs on, where they were measured faster.
+        directional bound) from :data:`~w1flow.lp.cells.CELL_MIN_PAIRS` pairs on (2.5·10⁵ in d = 2, 4·10⁶ in d = 3), where they were measured faster.
 
     Returns
     -------
