@@ -34,7 +34,7 @@ INCREMENTAL_MIN_PAIRS = 40_000
 #: dense and sparse side by side, best of 3, quiet 2 cores, the six instances of seed 0;
 #: ``docs/performance.md``), sparse / dense time at n = 1000: 0.44-0.93 (n·m = 7.5·10^5-10^6),
 #: 1500: 0.35-0.46, 2000: 0.17-0.26; at 750 0.62-1.65 and at 500 0.84-2.42, where the dense LP
-#: stays. (2026-12-03 it was 4·10^6, n = m = 2000, when the sparse LP was slower.)
+#: stays. (Until 2026-12-06 it was 4·10^6, n = m = 2000, measured when the sparse LP was slower.)
 SPARSE_MIN_PAIRS = 1_000_000
 
 

@@ -333,7 +333,7 @@ class ExactPotential(PotentialOracle):
         How the LPs are solved (:func:`w1flow.lp.solve`). ``"auto"`` (default): each LP from
         scratch is the dense one below ``n·m = 10⁶`` (:data:`~w1flow.lp.SPARSE_MIN_PAIRS`)
         when its matrices fit ``max_memory``, else the certified sparse one (the monotone plan
-        on the line), which is 1.5-7x faster from there on; a re-solve of the same masses and data (an uncapped flow's
+        on the line), which is 1.1-7x faster from there on; a re-solve of the same masses and data (an uncapped flow's
         next step) starts from the previous optimal basis when ``n·m >= 40 000``
         (:data:`~w1flow.lp.INCREMENTAL_MIN_PAIRS`) or the cold LP is sparse, else it is the dense
         LP again (the dense LP's basis is kept from the second LP of the same masses and data on,
@@ -383,7 +383,7 @@ class ExactPotential(PotentialOracle):
     Attributes
     ----------
     counters : dict
-        LPs solved from scratch (``lp_solves`` dense, ``sparse_solves``), ``warm_solves``,
+        ``evaluations`` (calls), LPs solved from scratch (``lp_solves`` dense, ``sparse_solves``), ``warm_solves``,
         ``fallbacks`` (warm solves not certified, solved again from scratch) and ``pivots``.
     last_sparse_stats : dict or None
         The last sparse LP from scratch (d ≥ 2): its start (``coarse_shape``, ``coarse_seconds``,
