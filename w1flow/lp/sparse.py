@@ -67,6 +67,8 @@ COLD_COMPLETION_PER_ROW = 8
 #: demo n = 10⁴ 2.78 → 1.99 s, Gaussian pair 10⁴ 2.18 → 1.96 s, demo 3·10⁴ 18.2 → 14.6 s (simplex
 #: 9.2 → 7.6 s, 16 → 12 rounds), demo 10⁵ 167.4 → 139.6 s (simplex 95.0 → 76.6 s, passes 33.6 →
 #: 18.7 s, 36 → 21 rounds); a dense coarse LP of 4096 a side costs more than a sparse solve of it).
+#: Checked again with the coarse rule of 2026-12-06 (demo 3·10⁴, quiet): leaves of 2 / 3 / 4 / 8 took
+#: 7.5 / 7.0 / 6.5–6.6 / 8.9 s (0.62 / 0.72 / 1.00 / 1.89 M pivots; 6 builds the same tree as 4 there).
 COARSE_LEAF = 4
 #: Pieces lighter than this (mass, total 1) in the coarse-to-fine construction are round-off.
 PIECE_TOL = 1e-13
