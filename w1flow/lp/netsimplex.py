@@ -680,8 +680,11 @@ class WarmSolveStats:
         def plain(val):
             return float(val) if isinstance(val, (float, np.floating)) else int(val)
 
-        return {f.name: ([plain(w) for w in val] if isinstance(val, list) else plain(val))
-                for f in fields(self) for val in (getattr(self, f.name),)}
+        out = {}
+        for f in fields(self):
+            val = getattr(self, f.name)
+            out[f.name] = [plain(w) for w in val] if isinstance(val, list) else plain(val)
+        return out
 
 
 @dataclass(frozen=True)

@@ -276,8 +276,9 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
     cx = np.add.reduceat(x[px_], sx_[:-1], axis=0) / np.diff(sx_)[:, None]
     cy = np.add.reduceat(y[py_], sy_[:-1], axis=0) / np.diff(sy_)[:, None]
     start = time.perf_counter()
-    if len(gx) * len(gy) < _solver.SPARSE_MIN_PAIRS:  # (measured: 1.1-1.9x faster cold solves at
-        # n = 5000-8000 than dense up to 2048 leaves a side, docs/performance.md)
+    # the rule of method="auto" (no memory budget: below its pairs the dense LP always fits). Measured:
+    # 1.1-1.9x faster cold solves at n = 5000-8000 than dense up to 2048 leaves a side (docs/performance.md)
+    if _solver.choose_method("auto", len(gx), len(gy), None) == "dense":
         lp = solve_w1_lp(cx, A / A.sum(), cy, B / B.sum())
         ok, message, levels = lp.success, lp.message, 1
     else:  # the coarse problem is itself large: solve it the same way, one level further up
