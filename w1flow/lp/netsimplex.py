@@ -74,6 +74,8 @@ MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 #: Not best at every size: the capped flow of 3·10^5 particles took 784.2 s at 0.125 and 821.9 s
 #: at 0.03125 (simplex 457 → 409 s, but 12 → 25 rounds); a rule growing with n is unmeasured.
 BLOCK_FACTOR = 0.03125
+#: The smallest pricing block, in arcs (``BLOCK_FACTOR · sqrt(arcs)`` is below it under 4.2·10^6 arcs).
+BLOCK_MIN = 64
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
 #: Pivots between renamings of the nodes in thread order (:func:`_simplex_in_thread_order`), per node.
@@ -330,7 +332,7 @@ def _replace_last(w, old, new, last_succ, parent):
 
 @numba.njit(cache=True)
 def _simplex(n, arc_i, arc_j, arc_cost, flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num, last_succ,
-             pot, eps, max_pivots, start_arc, counts, block_factor):
+             pot, eps, max_pivots, start_arc, counts, block_factor, block_min):
     """Primal network simplex pivots from a feasible tree until no listed arc prices out.
 
     The tree is held as parents and pred arcs plus a preorder thread (:func:`_thread_from_children`),
@@ -350,7 +352,7 @@ def _simplex(n, arc_i, arc_j, arc_cost, flow, in_tree, parent, pred_arc, thread,
     are kept.
     """
     n_arcs = arc_i.shape[0]
-    block = max(64, int(block_factor * math.sqrt(n_arcs)))
+    block = max(block_min, int(block_factor * math.sqrt(n_arcs)))
     N = parent.shape[0]
     # the stem (u_in, ..., u_out) and the thread pieces of its nodes' new subtrees
     stem = np.empty(N, dtype=np.int64)
@@ -609,7 +611,7 @@ def _simplex_in_thread_order(n, root, arc_i, arc_j, cost, flow, in_tree, parent,
         _rename_arcs(n, new, arc_i, arc_j, ai, aj)
         before = int(counts[0])
         code = _simplex(n, ai, aj, cost, flow, in_tree, p2, pa2, t2, rt2, sn2, ls2, pot2, eps,
-                        min(every, max_pivots - done), start_arc, counts, BLOCK_FACTOR)
+                        min(every, max_pivots - done), start_arc, counts, BLOCK_FACTOR, BLOCK_MIN)
         done += int(counts[0]) - before
         _rename_nodes(old, p2, pa2, t2, rt2, sn2, ls2, pot2, parent, pred_arc, thread, rev_thread, succ_num,
                       last_succ, pot)
