@@ -22,7 +22,7 @@ from hypothesis import given, settings, strategies as st
 from scipy.spatial.distance import cdist
 
 from conftest import examples, north_west as _north_west, weights_of_kind as _weights
-from w1flow.lp.netsimplex import (BLOCK_FACTOR, EPS, _arc_costs, _scale, _simplex, _thread_from_children,
+from w1flow.lp.netsimplex import (BLOCK_FACTOR, BLOCK_MIN, EPS, _arc_costs, _scale, _simplex, _thread_from_children,
                                   _thread_order, _tree_duals, basis_from_plan)
 
 
@@ -121,7 +121,7 @@ def test_every_pivot_keeps_the_thread_sizes_and_duals_of_the_tree(seed, n, m, d,
     counts, start = np.zeros(5, dtype=np.int64), np.zeros(1, dtype=np.int64)
     for _ in range(50 * N * N):
         code = _simplex(n, arc_i, arc_j, cost, flow, in_tree, parent, pred_arc, thread, rev_thread, succ_num,
-                        last_succ, pot, EPS, 1, start, counts, BLOCK_FACTOR)
+                        last_succ, pot, EPS, 1, start, counts, BLOCK_FACTOR, BLOCK_MIN)
         assert np.all(rev_thread[thread] == np.arange(N))
         assert_tree_invariants(n, m, root, *state)
         if code == 0:
@@ -154,7 +154,7 @@ def test_the_simplex_in_thread_order_is_the_simplex_renamed(seed, n, m, d, grid,
     direct, renamed = start(), start()
     c1, c2 = np.zeros(5, dtype=np.int64), np.zeros(5, dtype=np.int64)
     s1, s2 = np.zeros(1, dtype=np.int64), np.zeros(1, dtype=np.int64)
-    assert _simplex(n, arc_i, arc_j, cost, *direct, EPS, 10**6, s1, c1, BLOCK_FACTOR) == 0
+    assert _simplex(n, arc_i, arc_j, cost, *direct, EPS, 10**6, s1, c1, BLOCK_FACTOR, BLOCK_MIN) == 0
     saved, ns.RENAME_EVERY = ns.RENAME_EVERY, every
     try:
         assert ns._simplex_in_thread_order(n, root, arc_i, arc_j, cost, *renamed, EPS, 10**6, s2, c2, {}) == 0

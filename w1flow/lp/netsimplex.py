@@ -59,7 +59,7 @@ FLOW_ROUNDOFF = 1e-12
 #: twice that. The leaf elimination puts the difference at the root, and a degenerate (zero-flow)
 #: tree arc whose subtree holds an off-by-1e-12 mass carries it as a tiny negative flow.
 MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
-#: Pricing block size, as a multiple of sqrt(arcs), at least 64 arcs (LEMON's block search uses
+#: Pricing block size, as a multiple of sqrt(arcs), at least :data:`BLOCK_MIN` arcs (LEMON's block search uses
 #: 1; 0.5 was faster here: 11.9 s against 13.4 s for the n = 10^4 cold solve, 225 ms against
 #: 260 ms per warm solve at n = 2000). Smaller blocks take more pivots, each priced more cheaply,
 #: and paid off once the passes were cheap (cell pricing, 2026-12-05): the capped flow of 10^5
@@ -70,12 +70,20 @@ MASS_TOL = 2 * WEIGHT_TOTAL_TOL + FLOW_ROUNDOFF
 #: With the start's duals from the coarse level (seventh session) rounds stopped growing with
 #: smaller blocks, and cold solves (whole, quiet 2 cores) took at 0.125 / 0.0625 / 0.03125: demo
 #: 10^5 89.6 / 86.2 / 82.2 s, Gaussian pair 10^5 93.1 / 85.9 / 84.8 s; at 3·10^4 10.4 / 10.2-10.4 /
-#: 10.2 s (demo) and 10.6 / 9.7 / 9.4 s (Gaussian pair). Below 2048² ≈ 4.2·10^6 arcs the 64-arc floor rules.
+#: 10.2 s (demo) and 10.6 / 9.7 / 9.4 s (Gaussian pair). Below 2048² ≈ 4.2·10^6 arcs the floor of 64
+#: arcs ruled then (now :data:`BLOCK_MIN`).
 #: Not best at every size: the capped flow of 3·10^5 particles took 784.2 s at 0.125 and 821.9 s
 #: at 0.03125 (simplex 457 → 409 s, but 12 → 25 rounds); a rule growing with n is unmeasured.
 BLOCK_FACTOR = 0.03125
-#: The smallest pricing block, in arcs (``BLOCK_FACTOR · sqrt(arcs)`` is below it under 4.2·10^6 arcs).
-BLOCK_MIN = 64
+#: The smallest pricing block, in arcs (``BLOCK_FACTOR · sqrt(arcs)`` is below it under 512² =
+#: 262,144 listed arcs: warm solves of flows up to n ≈ 10^4, cold solves' first rounds). 64 until
+#: 2026-12-06; chosen among 4 / 8 / 16 / 32 / 64 on seed 0 and reported on seed 1 (quiet 2 cores,
+#: best of 2, 16 / 64): the uncapped demo flow at n = 2000 0.89 (2.76 / 3.12 s), at 10^4 0.96
+#: (53.6 / 56.0 s, one run); cold sparse solves at 10^4 0.85 (late), 0.87 (weighted, d = 3),
+#: 0.93 (Gaussian pair), 0.98 (demo, d = 3), 1.03 (demo); at 3·10^4 0.95 (Gaussian pair), 1.03
+#: (demo); the capped flow of 10^5 (d = 2, seed 0) 54.3-55.7 / 55.3-55.4 s (blocks of 90 there by
+#: the factor: the floor acts only in early rounds).
+BLOCK_MIN = 16
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
 #: Pivots between renamings of the nodes in thread order (:func:`_simplex_in_thread_order`), per node.
