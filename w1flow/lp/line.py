@@ -13,6 +13,18 @@ from .result import LPResult, W1Value
 __all__ = ["monotone_plan", "line_lp", "line_w1"]
 
 
+def _closed_cdf(w):
+    """Cumulative sums of normalised weights, closed at exactly 1 from the last positive weight on.
+
+    Round-off leaves the plain sum 1 ± 1e-16: points of zero weight after the last positive one
+    would then take a sliver of mass, or a quantile above the last sum would fall past the end.
+    Clipped at 1, the sums stay non-decreasing.
+    """
+    c = np.minimum(np.cumsum(w), 1.0)
+    c[np.flatnonzero(w > 0)[-1]:] = 1.0
+    return c
+
+
 def monotone_plan(x1, a, y1, b):
     """North-west-corner (quantile) coupling of two 1-D weighted clouds, in sparse form.
 
@@ -21,9 +33,8 @@ def monotone_plan(x1, a, y1, b):
     """
     ix = np.argsort(x1, kind="stable")
     iy = np.argsort(y1, kind="stable")
-    ca = np.cumsum(a[ix])
-    cb = np.cumsum(b[iy])
-    ca[-1] = cb[-1] = 1.0  # both normalised; remove round-off at the end
+    ca = _closed_cdf(a[ix])
+    cb = _closed_cdf(b[iy])
     breaks = np.union1d(ca, cb)
     lo = np.concatenate(([0.0], breaks[:-1]))
     keep = breaks > lo  # a zero first weight makes a zero-length first piece
