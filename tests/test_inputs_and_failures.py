@@ -139,15 +139,20 @@ def test_num_itermax_grows_with_size():
 def test_non_optimal_lp_shows_in_status_and_stops_simulate():
     rng = np.random.default_rng(0)
     x, y = rng.normal(size=(60, 2)) + 3, rng.normal(size=(60, 2))
-    oracle = ExactPotential(num_itermax=5)
+    oracle = ExactPotential(method="dense", num_itermax=5)
     pot = oracle(x, np.full(60, 1 / 60), y, np.full(60, 1 / 60))
     assert pot.status == "max_iter_reached" and not pot.success
     assert "numItermax=5" in pot.message
-    for solver in (Euler(), CappedEuler()):
-        res = simulate(W1Flow(y), x, 1.0, 0.1, solver=solver, potential=ExactPotential(num_itermax=5))
-        assert res.status == "lp_failed" and not res.success
-        assert "result_code=3" in res.message
-        assert res.n_steps == 0
+    # "auto": the dense LP fails, the sparse LP with the same cap too; both are named
+    pot = ExactPotential(num_itermax=5)(x, np.full(60, 1 / 60), y, np.full(60, 1 / 60))
+    assert pot.status == "not_certified" and not pot.success
+    assert "numItermax=5" in pot.message and "not certified" in pot.message
+    for method in ("dense", "auto"):
+        for solver in (Euler(), CappedEuler()):
+            res = simulate(W1Flow(y), x, 1.0, 0.1, solver=solver, potential=ExactPotential(method=method, num_itermax=5))
+            assert res.status == "lp_failed" and not res.success
+            assert "result_code=3" in res.message
+            assert res.n_steps == 0
 
 
 def test_costs_from_direct_differences_are_exact_near_coincidence():

@@ -376,9 +376,13 @@ def test_capped_euler_init_reports_its_work(rng):
     np.testing.assert_allclose(np.bincount(out.parent, weights=out.a, minlength=n), a, atol=1e-15)
     assert out.field_at_end is not None and out.field_at_end.x is x
     # a failed LP: the inputs back, with the LP's status
-    ctx = solvers.SolverContext(W1Flow(y, b).with_potential(ExactPotential(num_itermax=2)))
+    ctx = solvers.SolverContext(W1Flow(y, b).with_potential(ExactPotential(method="dense", num_itermax=2)))
     bad = s.init(ctx, 0.0, 0.1, x, a)
     assert not bad.ok and bad.status == "max_iter_reached" and bad.x is x and bad.a is a
+    # under "auto" the sparse LP tries again with the same cap, and its failure is the status
+    ctx = solvers.SolverContext(W1Flow(y, b).with_potential(ExactPotential(num_itermax=2)))
+    bad = s.init(ctx, 0.0, 0.1, x, a)
+    assert not bad.ok and bad.status == "not_certified" and bad.x is x and bad.a is a
 
 
 def test_capped_euler_certificate_tolerance(rng):

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .lp import w1_value
+from .lp.solver import dense_fallback
 from ._validation import as_int
 from .solvers import W1Record
 
@@ -168,6 +169,9 @@ class _History:
         if lp is None:
             lp = w1_value(x, a, self.target, self.target_weights, max_memory=self.max_memory)
             self.n_lp += 1
+            if not lp.success and x.shape[1] > 1:  # POT's simplex can cycle on tie-heavy clouds
+                lp = dense_fallback(x, a, self.target, self.target_weights, lp)
+                self.n_lp += 1
         return W1Record(w1=lp.cost, status=lp.status, message=lp.message, from_lp=True)
 
     def _functional(self, t, x, a, ctx):

@@ -3,6 +3,9 @@ line (:func:`choose_method`, :func:`w1_value`)."""
 
 from __future__ import annotations
 
+import dataclasses
+import logging
+
 from .budget import DEFAULT_MEMORY_BUDGET, fits_dense
 from .costs import plan_cost
 from .dense import solve_w1_lp
@@ -10,6 +13,8 @@ from .line import line_lp, line_w1
 from .netsimplex import basis_from_plan, warm_solve
 from .result import SimplexResult
 from .sparse import solve_sparse
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["solve", "choose_method", "method_for", "w1_value", "METHODS", "INCREMENTAL_MIN_PAIRS", "SPARSE_MIN_PAIRS",
            "resolves_incrementally"]
@@ -81,7 +86,8 @@ def solve(x, a, y, b, *, method="auto", max_memory=DEFAULT_MEMORY_BUDGET, basis=
         (:func:`~w1flow.lp.sparse.solve_sparse`). ``"incremental"``: the certified network simplex
         from ``basis`` (an optimal basis of an earlier solve of the same masses and data, updated
         in place). ``"auto"``: dense below :data:`SPARSE_MIN_PAIRS` pairs n·m when it fits
-        ``max_memory``, else sparse (:func:`choose_method`).
+        ``max_memory``, else sparse (:func:`choose_method`); a dense LP that fails (POT's simplex can
+        cycle on tie-heavy problems) is solved again by the sparse path (:func:`dense_fallback`).
     max_memory : float or None
         Budget in bytes for the dense LP's matrices (:class:`~w1flow.MemoryBudgetError` past it).
     basis : TransportBasis, optional
@@ -110,12 +116,31 @@ def solve(x, a, y, b, *, method="auto", max_memory=DEFAULT_MEMORY_BUDGET, basis=
         return _sparse(x, a, y, b, num_itermax)
     lp = solve_w1_lp(x, a, y, b, num_itermax=num_itermax, max_memory=max_memory, cost=cost,
                      potentials_init=potentials_init)
+    if method == "auto" and not lp.success:
+        lp = dense_fallback(x, a, y, b, lp, num_itermax)
     if not (keep_basis and lp.success):
+        return lp
+    if isinstance(lp, SimplexResult) and lp.basis is not None:
         return lp
     # entries of round-off mass (POT returns some of 1e-16 on degenerate problems) would become
     # zero-flow arcs below a column and break the tree's strong feasibility
     real = lp.mass > 1e-14 * float(lp.mass.max())
     return SimplexResult(**vars(lp), basis=basis_from_plan(x, a, y, b, lp.rows[real], lp.cols[real], lp.u, lp.v))
+
+
+def dense_fallback(x, a, y, b, failed, num_itermax=None):
+    """The LP from scratch by the certified sparse path (the monotone plan on the line) after the
+    dense LP ``failed``: what ``method="auto"`` does then.
+
+    POT's network simplex can cycle on problems with many exactly tied costs (points on a few
+    positions, data on a line embedded in the plane: ``result_code`` 3 at any ``numItermax``,
+    measured up to 10⁸ on a 16 × 679 problem); w1flow's network simplex keeps strongly feasible
+    trees, which cannot cycle, and certifies its answer. The result's message names both; if the
+    sparse LP fails too, its failure is returned.
+    """
+    logger.warning("%s; solving it by the certified sparse LP instead", failed.message)
+    lp = line_lp(x, a, y, b) if x.shape[1] == 1 else _sparse(x, a, y, b, num_itermax)
+    return dataclasses.replace(lp, message=f"{lp.message} (the dense LP failed first: {failed.message})")
 
 
 def _warm(basis, x, a, y, b):

@@ -29,6 +29,7 @@ from scipy.spatial.distance import cdist
 from ..lp import (CHUNK_BYTES, DEFAULT_MEMORY_BUDGET, METHODS, LPResult, certify_plan, check_memory, choose_method,
                   default_certificate_tol, method_for, plan_cost, resolves_incrementally, row_chunks, solve, unit_directions)
 from ..lp import line_lp  # noqa: F401  (its home was this module; w1flow.lp.line_lp now)
+from ..lp.solver import dense_fallback
 from ..lp.costs import c_transform  # its home is w1flow.lp.costs (the sparse LP's start uses it too)
 from .._validation import as_bool, as_bool_or_auto, as_int, validate_measures
 from .base import Potential, PotentialOracle
@@ -324,7 +325,8 @@ class ExactPotential(PotentialOracle):
     Parameters
     ----------
     num_itermax : int, optional
-        Pivot cap of the network simplex; by default it grows with n·m (at least 1e6).
+        Pivot cap of the network simplex (POT's, and w1flow's for the sparse LP); by default it
+        grows with n·m (at least 1e6).
     max_memory : float or None
         Budget in bytes for the dense cost and plan matrices (default 4 GiB). Beyond it (and
         from ``n·m = 10⁶`` on) the default ``method="auto"`` solves the sparse LP; ``method="dense"`` raises a
@@ -342,7 +344,11 @@ class ExactPotential(PotentialOracle):
         certified sparse LP for every solve. ``"incremental"``: as ``"auto"``, with every re-solve
         from the previous basis whatever the size. Every answer is certified or reported as not
         optimal; the incremental re-solve may pick another optimal plan than the dense LP at near
-        ties (another exact flow, ``docs/performance.md``).
+        ties (another exact flow, ``docs/performance.md``). Under ``"auto"`` and
+        ``"incremental"`` a dense LP that fails (POT's simplex can cycle on tie-heavy clouds, e.g.
+        points on a few positions of a line) is solved again by the sparse path with the same
+        ``num_itermax`` (counted in ``counters["fallbacks"]``, both named in the message); under
+        ``"dense"`` its failure is the result.
     incremental : bool, optional
         The 0.1 keyword (not with ``method``): re-solve from the previous solve's optimal **basis**
         with w1flow's own network simplex (:mod:`w1flow.lp.netsimplex`) whenever the masses and
@@ -363,8 +369,8 @@ class ExactPotential(PotentialOracle):
         runs far past the dense budget (``docs/performance.md``: n = 10⁴ in about 0.6 GB where the
         dense LP needs 4.2 GB). A solve that is not certified returns a potential with status
         ``"not_certified"``, never an unproven plan. On the line it is the monotone plan with
-        duals from the CDFs (:func:`~w1flow.lp.line_lp`, no LP). ``"auto"`` uses it only when the
-        dense LP would exceed ``max_memory``; ``False`` raises :class:`~w1flow.MemoryBudgetError`
+        duals from the CDFs (:func:`~w1flow.lp.line_lp`, no LP). ``"auto"`` is ``method="auto"``
+        (from ``n·m = 10⁶`` pairs, or past ``max_memory``); ``False`` raises :class:`~w1flow.MemoryBudgetError`
         there. Given either 0.1 keyword, the options are those of 0.1 (``sparse=False`` and
         ``incremental=False`` by default) and give its results: ``sparse=False,
         incremental=False`` is ``method="dense"``, ``sparse=True`` is ``method="sparse"``. A W1
@@ -384,7 +390,9 @@ class ExactPotential(PotentialOracle):
     ----------
     counters : dict
         ``evaluations`` (calls), LPs solved from scratch (``lp_solves`` dense, ``sparse_solves``), ``warm_solves``,
-        ``fallbacks`` (warm solves not certified, solved again from scratch) and ``pivots``.
+        ``fallbacks`` (warm solves not certified, solved again from scratch; and, under ``"auto"``,
+        dense LPs that failed and were solved again by the sparse path, as
+        :func:`w1flow.lp.solver.dense_fallback` says) and ``pivots``.
     last_sparse_stats : dict or None
         The last sparse LP from scratch (d ≥ 2): its start (``coarse_shape``, ``coarse_seconds``,
         ``levels``, ``leaf``, ``basis_seconds``) and every field of its
@@ -468,10 +476,15 @@ class ExactPotential(PotentialOracle):
             return resolves_incrementally(x.shape[0], y.shape[0], method)
         return self._resolve
 
-    def _cold_lp(self, x, a, y, b, method, potentials_init=None, keep_basis=False):
-        """The LP from scratch by ``method`` (dense or sparse), counted; a failure is logged."""
-        lp = solve(x, a, y, b, method=method, max_memory=self.max_memory, num_itermax=self.num_itermax,
-                   potentials_init=potentials_init, keep_basis=keep_basis)
+    def _cold_lp(self, x, a, y, b, method, potentials_init=None, keep_basis=False, failed=None):
+        """The LP from scratch by ``method`` (dense or sparse), counted; a failure is logged. Under
+        ``"auto"`` a dense LP that fails is solved again by the sparse path (``failed``: that
+        dense result, named in the message)."""
+        if failed is None:
+            lp = solve(x, a, y, b, method=method, max_memory=self.max_memory, num_itermax=self.num_itermax,
+                       potentials_init=potentials_init, keep_basis=keep_basis)
+        else:
+            lp = dense_fallback(x, a, y, b, failed, self.num_itermax)
         if method == "sparse":
             self.counters["sparse_solves"] += 1
             if x.shape[1] > 1:  # (the line's monotone plan is no simplex)
@@ -479,6 +492,9 @@ class ExactPotential(PotentialOracle):
                 self.last_sparse_stats = dict(lp.info, **lp.stats.as_dict())
         else:
             self.counters["lp_solves"] += 1
+            if not lp.success and self._cold == "auto":
+                self.counters["fallbacks"] += 1
+                return self._cold_lp(x, a, y, b, "sparse", keep_basis=keep_basis, failed=lp)
         if not lp.success:
             logger.warning(lp.message)
         return lp
