@@ -229,3 +229,32 @@ def test_field_evaluations_are_counted_without_an_oracle():
     res = simulate(MeanFieldODE(lambda x, a, t: -x), np.ones((3, 2)), 1.0, 0.25)
     assert res.n_field_evals == 4 and res.n_lp_solves == 0 and res.w1 is None
     np.testing.assert_allclose(res.x_final, 0.75**4)
+
+
+@pytest.mark.parametrize("scale", [1e-160, 1e-200, 1e160, 1e200])
+def test_coordinates_whose_squared_differences_leave_float64_are_refused(scale):
+    """Distances are built from squared direct differences: past 1e150 they overflow (the LP then
+    failed with a RuntimeError), below 1e-140 they vanish (W1 came back 0.0 at 1e-170, 1.7e-4 off at
+    1e-160: wrong answers). Refused with the fix named, by every exact entry point."""
+    rng = np.random.default_rng(2)
+    x, y = rng.normal(size=(6, 2)) * scale, rng.normal(size=(5, 2)) * scale
+    with pytest.raises(ValueError, match="Rescale both clouds"):
+        metrics.w1(x, y)
+    with pytest.raises(ValueError, match="x and y have coordinates"):
+        metrics.w2(x, y)
+    with pytest.raises(ValueError, match="Rescale both clouds"):
+        ExactPotential()(x, None, y, None)
+    with pytest.raises(ValueError, match="Rescale both clouds"):
+        simulate(W1Flow(y), x, 0.2, 0.1, solver=Euler())
+
+
+@pytest.mark.parametrize("scale", [1e-120, 1e120])
+def test_w1_is_homogeneous_up_to_the_edges_of_the_coordinate_range(scale):
+    import ot
+    from scipy.spatial.distance import cdist
+
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=(30, 3)), rng.normal(size=(20, 3)) + 0.5
+    ref = ot.emd2(np.full(30, 1 / 30), np.full(20, 1 / 20), cdist(x, y))
+    assert abs(metrics.w1(x * scale, y * scale) / scale - ref) <= 1e-12 * ref
+    assert metrics.w1(np.zeros((3, 2)), np.zeros((2, 2))) == 0.0  # all-zero clouds are fine
