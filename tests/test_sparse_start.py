@@ -106,3 +106,33 @@ def test_basis_from_plan_spans_holds_the_plan_and_lists_each_rows_cheapest(seed,
     K = min(per_row, m)
     cheapest = {(i, int(j)) for i in range(n) for j in np.argsort(red[i], kind="stable")[:K]}
     assert set(pairs) == set(tree_pairs) | cheapest
+
+
+def test_a_failed_dense_coarse_lp_is_solved_one_level_further_up(monkeypatch):
+    """The start's coarse LP is POT's dense LP below 10^6 pairs of leaves; POT's simplex can cycle
+    on tie-heavy problems, and then the coarse level is solved by the sparse path (one more level)
+    instead of the solve failing. Value against POT on cdist costs, computed before the patch."""
+    import dataclasses
+
+    import ot
+
+    import w1flow.lp.dense as dense_mod
+    from w1flow.lp.sparse import solve_sparse
+
+    rng = np.random.default_rng(8)
+    x, y = rng.integers(0, 6, (300, 2)).astype(float), rng.integers(0, 6, (220, 2)) + 0.5  # many ties
+    a, b = np.full(300, 1 / 300), rng.random(220)
+    b /= b.sum()
+    ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**7))
+    real = dense_mod.solve_w1_lp
+    calls = []
+
+    def failing(*args, **kw):  # the first (top) coarse LP fails, as a cycling POT would
+        calls.append(1)
+        lp = real(*args, **kw)
+        return dataclasses.replace(lp, result_code=3, status="max_iter_reached", message="patched") if len(calls) == 1 else lp
+
+    monkeypatch.setattr(dense_mod, "solve_w1_lp", failing)
+    res = solve_sparse(x, a, y, b)
+    assert len(calls) >= 2 and res.ok and res.info["levels"] >= 2
+    assert abs(float(np.dot(res.mass, np.linalg.norm(x[res.rows] - y[res.cols], axis=1))) - ref) <= 1e-12 * ref

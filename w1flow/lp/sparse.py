@@ -10,6 +10,7 @@ the fine problem by north-west corner rules; its support, completed to a spannin
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from types import SimpleNamespace
@@ -20,6 +21,8 @@ import numpy as np
 
 from .costs import c_transform
 from .netsimplex import TransportBasis, WarmSolveResult, _argsort_stable, _buckets, basis_from_plan, warm_solve
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["SparseSolveResult", "solve_sparse", "coarse_basis", "coarse_start", "kd_groups", "kd_order"]
 
@@ -278,10 +281,16 @@ def coarse_start(x, a, y, b, leaf=None, groups=None):
     start = time.perf_counter()
     # the rule of method="auto" (no memory budget: below its pairs the dense LP always fits). Measured:
     # 1.1-1.9x faster cold solves at n = 5000-8000 than dense up to 2048 leaves a side (docs/performance.md)
-    if _solver.choose_method("auto", len(gx), len(gy), None) == "dense":
+    dense = _solver.choose_method("auto", len(gx), len(gy), None) == "dense"
+    if dense:
         lp = solve_w1_lp(cx, A / A.sum(), cy, B / B.sum())
         ok, message, levels = lp.success, lp.message, 1
-    else:  # the coarse problem is itself large: solve it the same way, one level further up
+        # POT's simplex can cycle on tie-heavy problems (lp.solver.dense_fallback): then the sparse
+        # path, one level further up (while the levels still shrink: a 1 x 1 LP cannot fail)
+        if not ok and (len(gx) < n or len(gy) < m):
+            logger.warning("%s; solving the coarse LP by the sparse path instead", message)
+            dense = False
+    if not dense:  # the coarse problem is large (or its dense LP failed): the same way, one level further up
         up = solve_sparse(cx, A / A.sum(), cy, B / B.sum())
         ok, message = up.ok, up.message
         lp = SimpleNamespace(rows=up.rows, cols=up.cols, mass=up.mass, u=up.u, v=up.v)
