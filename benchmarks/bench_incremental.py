@@ -68,10 +68,12 @@ def flows(n, t1=5.0, dt=0.05, dense=True, seed=0):
 
     # load (or compile) the Numba kernels of both paths before any clock starts: in a fresh checkout
     # the first sparse solve compiles inside the capped flow's time (n = 10^4: 4.81 s against 2.26 s);
-    # 4100 points a side take the paths by k-d cells too (pricing, c-transform) that 300 do not
+    # 4100 points a side take the paths by k-d cells too (pricing, c-transform); the uncapped warm-up
+    # needs n·m >= CELL_MIN_PAIRS[2] = 2.5·10^5 for the warm solves' cell pricing (300 a side did
+    # not: a fresh cache then compiled inside the n = 2000 flow, 11.1 s against 2.75 s)
     xs, ys = demo_problem(4100, seed)
     _run(ys, xs, CappedEuler(), ExactPotential(method="sparse"), 0.2, dt)
-    xs, ys = demo_problem(300, seed)
+    xs, ys = demo_problem(600, seed)
     _run(ys, xs, Euler(), ExactPotential(method="incremental"), 0.2, dt)
     x0, y = demo_problem(n, seed)
     capped = _run(y, x0, CappedEuler(), ExactPotential(), t1, dt)
