@@ -194,6 +194,21 @@ def case_meanfield_counters(tmp):
     return f"n_field_evals {r.n_field_evals}, timings['field'] {r.timings['field']:.3g} s"
 
 
+
+# found by fuzzing the defaults (2026-12-06); 0.1 and 0.2 before that day returned these as successes
+def case_w1_at_scale_1e_170(tmp):
+    rng = np.random.default_rng(0)
+    x, y = rng.standard_normal((5, 2)), rng.standard_normal((4, 2))
+    ref = wf.metrics.w1(x, y)
+    return f"metrics.w1 at scale 1e-170 / (1e-170 * W1 at scale 1) = {wf.metrics.w1(1e-170 * x, 1e-170 * y) / (1e-170 * ref)}"
+
+
+def case_line_zero_weight_gets_mass(tmp):
+    a = np.array([0.2805323, 0.08702778, 0.42385535, 0.01187311, 0.19671145, 0.0, 0.0])
+    a /= a.sum()
+    rows, _, mass = wf.lp.monotone_plan(np.arange(7.0), a, np.array([0.5, 2.5, 7.0]), np.full(3, 1 / 3))
+    return f"mass on the zero-weight particles 5, 6 of the 1-D plan: {mass[rows >= 5].sum():.3g}"
+
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 

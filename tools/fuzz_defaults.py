@@ -1,0 +1,130 @@
+"""Fuzz the exact paths at their defaults against POT on ``cdist`` costs (an independent reference).
+
+Usage::
+
+    python tools/fuzz_defaults.py lp [--seed 1] [--seconds 300]      # lp.solve / metrics.w1
+    python tools/fuzz_defaults.py flows [--seed 1] [--seconds 300]   # whole flows' final W1
+
+``lp``: random problems around the size rules (n, m in 450…1300: the dense LP, the sparse LP from
+10⁶ pairs, cell pricing from 2.5·10⁵ pairs in d = 2), d in {1, 2, 3, 5}, with exact ties (integer
+grids, duplicated points, collinear clouds), zero and uneven weights; the value of ``lp.solve``
+and ``metrics.w1`` must equal ``ot.emd2`` to 1e-9 relative with status "optimal".
+``flows``: ``simulate`` with ``ExactPotential()`` and CappedEuler(split=True), Euler, Heun or RK4
+on such clouds (also points on a coordinate axis, where POT's simplex can cycle); the reported
+final W1 must equal ``ot.emd2`` on the final cloud. Prints every failure (an exception, a failed
+status, a wrong value) and a summary; exit status 1 if any. Found on 2026-12-06: a 1-D plan with
+zero weights that sort last (an IndexError), POT cycling under ``method="auto"`` (a flow stopped
+with ``lp_failed``), coordinates past float64's squares (0.0 returned as W1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+import warnings
+
+import numpy as np
+import ot
+from scipy.spatial.distance import cdist
+
+warnings.simplefilter("ignore")
+
+
+def _weights(rng, n, zeros=0.3):
+    w = rng.random(n) if rng.random() < 0.5 else np.ones(n)
+    if rng.random() < zeros:
+        w[rng.random(n) < 0.2] = 0.0
+    if w.sum() == 0:
+        w[0] = 1.0
+    return w / w.sum()
+
+
+def _clouds(rng, kinds, n, m, d):
+    kind = str(rng.choice(kinds))
+    if kind == "grid":
+        return kind, rng.integers(0, 6, (n, d)).astype(float), rng.integers(0, 6, (m, d)) + 0.5
+    if kind == "dup":
+        base = rng.standard_normal((40, d))
+        return kind, base[rng.integers(0, 40, n)] + 1.0, base[rng.integers(0, 40, m)]
+    if kind in ("collinear", "axis"):
+        e = np.eye(d)[0] if kind == "axis" else rng.standard_normal(d) / 1.0
+        e = e / np.linalg.norm(e)
+        s, t = rng.integers(0, 5, n) + rng.random() * (rng.random() < 0.5), rng.integers(0, 5, m) + 0.5
+        return kind, s[:, None] * e, t[:, None] * e
+    return kind, rng.standard_normal((n, d)) + 0.5, 1.1 * rng.standard_normal((m, d))
+
+
+def fuzz_lp(rng, seconds):
+    from w1flow import metrics
+    from w1flow.lp import solve
+
+    cases = bad = 0
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        cases += 1
+        d = int(rng.choice([1, 2, 2, 2, 3, 5]))
+        n, m = (int(k) for k in rng.integers(450, 1300, 2))
+        kind, x, y = _clouds(rng, ["gauss", "grid", "dup", "collinear"], n, m, d)
+        a, b = _weights(rng, n), _weights(rng, m)
+        ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
+        try:
+            lp = solve(x, a, y, b)
+            w = metrics.w1(x, y, a, b)
+            ok = lp.status == "optimal" and max(abs(lp.cost - ref), abs(w - ref)) <= 1e-9 * max(ref, 1e-12)
+            what = f"status {lp.status}, solve {lp.cost!r}, metrics.w1 {w!r}, POT {ref!r}"
+        except Exception as exc:  # reported, the point of a fuzzer
+            ok, what = False, f"{type(exc).__name__}: {exc}"
+        if not ok:
+            bad += 1
+            print(f"FAIL lp case {cases}: d={d} n={n} m={m} {kind}: {what[:300]}", flush=True)
+    return cases, bad
+
+
+def fuzz_flows(rng, seconds):
+    from w1flow import RK4, CappedEuler, Euler, ExactPotential, Heun, W1Flow, simulate
+
+    cases = bad = 0
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        cases += 1
+        d = int(rng.choice([1, 2, 2, 3]))
+        n, m = (int(k) for k in rng.integers(5, 700, 2))
+        kind, x, y = _clouds(rng, ["gauss", "grid", "dup", "axis", "axis"], n, m, d)
+        a = _weights(rng, n) if rng.random() < 0.5 else None
+        b = _weights(rng, m, zeros=0.0) if rng.random() < 0.5 else None
+        solver = [CappedEuler(split=True), Euler(), Euler(), Heun(), RK4()][int(rng.integers(0, 5))]
+        dt, t1 = float(rng.choice([0.05, 0.1, 0.3])), float(rng.choice([0.5, 2.0, 5.0]))
+        name = type(solver).__name__
+        try:
+            res = simulate(W1Flow(y, b, potential=ExactPotential()), x, t1, dt, solver=solver, weights=a)
+            if not res.success:
+                ok, what = False, f"status {res.status}: {res.message}"
+            else:
+                xf, af = np.asarray(res.x_final), np.asarray(res.a_final)
+                ref = float(ot.emd2(af, np.full(m, 1 / m) if b is None else b, cdist(xf, y), numItermax=10**8))
+                err = abs(res.w1[-1] - ref)
+                ok = err <= 1e-8 * ref or err <= 1e-12 * (1.0 + np.abs(xf).max())
+                what = f"final W1 {res.w1[-1]!r} against POT {ref!r}"
+        except Exception as exc:
+            ok, what = False, f"{type(exc).__name__}: {exc}"
+        if not ok:
+            bad += 1
+            print(f"FAIL flow case {cases}: d={d} n={n} m={m} {kind} {name} dt={dt} t1={t1}: {what[:300]}", flush=True)
+    return cases, bad
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("what", choices=["lp", "flows"])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--seconds", type=float, default=300.0)
+    args = p.parse_args(argv)
+    rng = np.random.default_rng(args.seed)
+    cases, bad = (fuzz_lp if args.what == "lp" else fuzz_flows)(rng, args.seconds)
+    print(f"{args.what}: {cases} cases, {bad} failures (seed {args.seed}, {args.seconds:.0f} s)")
+    return 1 if bad else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
