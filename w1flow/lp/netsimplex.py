@@ -81,8 +81,8 @@ BLOCK_FACTOR = 0.03125
 #: best of 2, 16 / 64): the uncapped demo flow at n = 2000 0.89 (2.76 / 3.12 s), at 10^4 0.96
 #: (53.6 / 56.0 s, one run); cold sparse solves at 10^4 0.85 (late), 0.87 (weighted, d = 3),
 #: 0.93 (Gaussian pair), 0.98 (demo, d = 3), 1.03 (demo); at 3·10^4 0.95 (Gaussian pair), 1.03
-#: (demo); the capped flow of 10^5 (d = 2, seed 0) 54.3-55.7 / 55.3-55.4 s (blocks of 90 there by
-#: the factor: the floor acts only in early rounds).
+#: (demo); the capped flow of 10^5 (seed 0) in d = 2 54.3-55.7 / 55.3-55.4 s, in d = 3 46.4 /
+#: 48.9-49.0 s (blocks of 60-90 there by the factor: the floor acts only in early rounds).
 BLOCK_MIN = 16
 #: Violated columns added per row per column-generation round.
 ADD_PER_ROW = 8
