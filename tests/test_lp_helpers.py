@@ -233,6 +233,28 @@ def test_monotone_plan_with_zero_weights_last_and_round_off_totals():
         assert abs(np.dot(mass, np.abs(x1[rows] - y1[cols])) - ref) <= 1e-12 * max(ref, 1.0)
 
 
+
+def test_monotone_plan_lists_each_pair_once():
+    """Uniform weights 1/n and 1/m: cumulative sums equal in exact arithmetic differ by an ulp and
+    cut slivers (~1e-18) off pieces; each (row, col) must still appear once, or the dense plan
+    (``G[rows, cols] = mass``) keeps the sliver and loses the piece (found by fuzzing: n = 774,
+    m = 602). Marginals of the dense plan against the weights."""
+    from w1flow import ExactPotential
+    rng = np.random.default_rng(0)
+    seen_merge = False
+    for n, m in [(774, 602), (300, 211), (999, 700), (64, 1000), (513, 257)]:
+        x1 = rng.integers(0, 6, n).astype(float)
+        y1 = rng.integers(0, 6, m) + 0.5
+        a, b = np.full(n, 1 / n), np.full(m, 1 / m)
+        rows, cols, mass = monotone_plan(x1, a, y1, b)
+        pairs = rows.astype(np.int64) * m + cols
+        assert np.unique(pairs).size == pairs.size
+        seen_merge |= rows.size < np.union1d(np.cumsum(a), np.cumsum(b)).size
+        G = ExactPotential()(x1[:, None], a, y1[:, None], b).plan
+        assert np.allclose(G.sum(1), a, rtol=0, atol=1e-13) and np.allclose(G.sum(0), b, rtol=0, atol=1e-13)
+    assert seen_merge  # the sizes above do produce slivers
+
+
 # -- plan operations on the exact potential -----------------------------------------------------
 def _split_case(rng, n=40, m=23, budget=None):
     # budget: bytes of the exact LP, kept by the potential for its dense plan

@@ -4,6 +4,7 @@ Usage::
 
     python tools/fuzz_defaults.py lp [--seed 1] [--seconds 300]      # lp.solve / metrics.w1
     python tools/fuzz_defaults.py flows [--seed 1] [--seconds 300]   # whole flows' final W1
+    python tools/fuzz_defaults.py potentials [--seed 1] [--seconds 300]  # the potential object
 
 ``lp``: random problems around the size rules (n, m in 450…1300: the dense LP, the sparse LP from
 10⁶ pairs, cell pricing from 2.5·10⁵ pairs in d = 2), d in {1, 2, 3, 5}, with exact ties (integer
@@ -11,7 +12,8 @@ grids, duplicated points, collinear clouds), zero and uneven weights; the value 
 and ``metrics.w1`` must equal ``ot.emd2`` to 1e-9 relative with status "optimal".
 ``flows``: ``simulate`` with ``ExactPotential()`` and CappedEuler(split=True), Euler, Heun or RK4
 on such clouds (also points on a coordinate axis, where POT's simplex can cycle); the reported
-final W1 must equal ``ot.emd2`` on the final cloud. Prints every failure (an exception, a failed
+final W1 must equal ``ot.emd2`` on the final cloud. ``potentials``: each ``method``'s potential
+object (its W1, φ 1-Lipschitz, φ at the particles and data an optimal dual pair, the plan velocity). Prints every failure (an exception, a failed
 status, a wrong value) and a summary; exit status 1 if any. Found on 2026-12-06: a 1-D plan with
 zero weights that sort last (an IndexError), POT cycling under ``method="auto"`` (a flow stopped
 with ``lp_failed``), coordinates past float64's squares (0.0 returned as W1).
@@ -114,14 +116,67 @@ def fuzz_flows(rng, seconds):
     return cases, bad
 
 
+def fuzz_potentials(rng, seconds):
+    """``ExactPotential(method=...)``'s potential: W1 against POT, φ 1-Lipschitz, ``Σ a φ(x) − Σ b φ(y)``
+    equal to W1 (φ at the particles and the data is an optimal dual pair), and the velocity the
+    plan's ``Σ_j G_ij/a_i e_ij``."""
+    from w1flow import ExactPotential
+
+    cases = bad = 0
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        cases += 1
+        d = int(rng.choice([1, 2, 3]))
+        n, m = (int(k) for k in rng.integers(2, 1300, 2))
+        kind, x, y = _clouds(rng, ["gauss", "grid", "axis"], n, m, d)
+        a, b = _weights(rng, n), _weights(rng, m, zeros=0.0)
+        method = str(rng.choice(["auto", "dense", "sparse", "incremental"]))
+        msgs = []
+        try:
+            pot = ExactPotential(method=method)(x, a, y, b)
+            ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
+            tol = 1e-9 * max(ref, 1e-12)
+            if not pot.success:
+                msgs.append(f"status {pot.status}: {pot.message}")
+            else:
+                if abs(pot.w1 - ref) > tol:
+                    msgs.append(f"W1 {pot.w1!r} against POT {ref!r}")
+                z = np.r_[x, y, 3 * rng.standard_normal((50, d))]
+                phi = pot.value(z)
+                lip = float(np.max(np.abs(phi[:, None] - phi[None, :]) - cdist(z, z)))
+                if lip > 1e-9 * (1.0 + np.abs(z).max()):
+                    msgs.append(f"phi not 1-Lipschitz by {lip:.1e}")
+                dual = float(np.dot(a, phi[:n]) - np.dot(b, phi[n:n + m]))
+                if abs(dual - ref) > tol + 1e-12:
+                    msgs.append(f"dual value {dual!r} against {ref!r}")
+                G = np.zeros((n, m))
+                np.add.at(G, (pot.plan_rows, pot.plan_cols), pot.plan_mass)
+                E = y[None, :, :] - x[:, None, :]
+                L = np.linalg.norm(E, axis=2)
+                L[L == 0] = np.inf
+                ref_v = np.einsum("ij,ijk->ik", G / np.where(a > 0, a, 1.0)[:, None], E / L[:, :, None])
+                # a row's plan mass carries round-off of ~1e-16 absolute (differences of cumulative
+                # sums, tree flows), so the speed G/a is off by ~1e-16/a_i relative for tiny weights
+                err = np.abs(np.asarray(pot.velocity) - ref_v).max(axis=1) / (1e-9 + 1e-15 / np.maximum(a, 1e-300))
+                off = float(np.max(err[a > 0]))
+                if off > 1.0:
+                    msgs.append(f"velocity off by {off:.1f}x its tolerance")
+        except Exception as exc:
+            msgs.append(f"{type(exc).__name__}: {exc}")
+        if msgs:
+            bad += 1
+            print(f"FAIL potential case {cases}: d={d} n={n} m={m} {kind} {method}: {'; '.join(msgs)[:300]}", flush=True)
+    return cases, bad
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["lp", "flows"])
+    p.add_argument("what", choices=["lp", "flows", "potentials"])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--seconds", type=float, default=300.0)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    cases, bad = (fuzz_lp if args.what == "lp" else fuzz_flows)(rng, args.seconds)
+    cases, bad = {"lp": fuzz_lp, "flows": fuzz_flows, "potentials": fuzz_potentials}[args.what](rng, args.seconds)
     print(f"{args.what}: {cases} cases, {bad} failures (seed {args.seed}, {args.seconds:.0f} s)")
     return 1 if bad else 0
 

@@ -43,7 +43,16 @@ def monotone_plan(x1, a, y1, b):
     # whose cumulative mass first reaches its midpoint (both have positive weight)
     mid = 0.5 * (lo + hi)
     rows, cols = ix[np.searchsorted(ca, mid)], iy[np.searchsorted(cb, mid)]
-    return rows, cols, hi - lo
+    mass = hi - lo
+    # two cumulative sums that are equal in exact arithmetic can differ by an ulp (they are summed
+    # in different orders), which cuts a sliver (~1e-18) off a piece: the same (row, col) twice in a
+    # row. Merged, so each pair appears once (the plan's contract; G[rows, cols] = mass keeps the last)
+    new = np.ones(rows.size, dtype=bool)
+    new[1:] = (rows[1:] != rows[:-1]) | (cols[1:] != cols[:-1])
+    if not new.all():
+        starts = np.flatnonzero(new)
+        rows, cols, mass = rows[starts], cols[starts], np.add.reduceat(mass, starts)
+    return rows, cols, mass
 
 
 def line_lp(x, a, y, b):
