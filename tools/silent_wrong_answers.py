@@ -209,6 +209,13 @@ def case_line_zero_weight_gets_mass(tmp):
     rows, _, mass = wf.lp.monotone_plan(np.arange(7.0), a, np.array([0.5, 2.5, 7.0]), np.full(3, 1 / 3))
     return f"mass on the zero-weight particles 5, 6 of the 1-D plan: {mass[rows >= 5].sum():.3g}"
 
+
+def case_line_plan_loses_a_piece(tmp):
+    rng = np.random.default_rng(0)
+    x, y = rng.integers(0, 6, (774, 1)).astype(float), rng.integers(0, 6, (602, 1)) + 0.5
+    G = wf.ExactPotential()(x, None, y, None).plan
+    return f"largest row-marginal error of the dense 1-D plan: {np.abs(G.sum(1) - 1 / 774).max():.3g} (weights 1/774 = 0.00129)"
+
 CASES = [v for k, v in sorted(globals().items()) if k.startswith("case_")]
 
 
