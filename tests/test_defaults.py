@@ -390,7 +390,10 @@ def test_auto_solves_again_by_the_sparse_lp_when_the_dense_lp_fails(d):
     if dense.success:  # pragma: no cover - a POT that no longer cycles here
         pytest.skip("POT's dense LP solves this problem now; the fallback is tested by the patched test below")
     lp = solve(x, a, y, b, num_itermax=cap)
-    assert lp.status == "optimal" and "the dense LP failed first" in lp.message
+    # in d = 1 "auto" is the line's monotone plan (no POT); in d > 1 the dense LP, then the sparse one
+    assert lp.status == "optimal"
+    assert ("1-D monotone plan" in lp.message and "failed" not in lp.message) if d == 1 else \
+        "the dense LP failed first" in lp.message
     assert abs(lp.cost - w1) <= 1e-12 * w1
     assert np.allclose(np.bincount(lp.rows, lp.mass, len(a)), a, atol=1e-15)
     assert np.allclose(np.bincount(lp.cols, lp.mass, len(b)), b, atol=1e-15)
@@ -417,7 +420,7 @@ def test_auto_falls_back_whenever_the_dense_lp_fails(monkeypatch):
 
     monkeypatch.setattr(solver_mod, "solve_w1_lp", failing)
     rng = np.random.default_rng(3)
-    for d in (1, 3):
+    for d in (2, 3):
         x, y = generic_cloud(rng, 40, d), generic_cloud(rng, 31, d) + 0.2
         a, b = rand_weights(rng, 40), rand_weights(rng, 31)
         ref = emd_w1(x, a, y, b)
@@ -425,13 +428,19 @@ def test_auto_falls_back_whenever_the_dense_lp_fails(monkeypatch):
         lp = solve(x, a, y, b, keep_basis=True)
         assert lp.status == "optimal" and "patched failure" in lp.message
         assert abs(lp.cost - ref) <= 1e-10 * ref and lp.basis is not None
-        if d > 1:  # (on the line metrics.w1 is the quantile formula, no LP)
-            assert abs(metrics.w1(x, y, a, b) - ref) <= 1e-10 * ref
+        assert abs(metrics.w1(x, y, a, b) - ref) <= 1e-10 * ref
         oracle = ExactPotential()
         pot = oracle(x, a, y, b)
         assert pot.status == "optimal" and abs(pot.w1 - ref) <= 1e-10 * ref
         assert oracle.counters["fallbacks"] == 1 and oracle.counters["sparse_solves"] == 1
         assert ExactPotential(method="dense")(x, a, y, b).status != "optimal"
+    # on the line "auto" never asks POT: the monotone plan with CDF duals, nothing to fall back from
+    x, y = generic_cloud(rng, 40, 1), generic_cloud(rng, 31, 1)
+    a, b = rand_weights(rng, 40), rand_weights(rng, 31)
+    lp = solve(x, a, y, b)
+    assert lp.status == "optimal" and "failed" not in lp.message and abs(lp.cost - emd_w1(x, a, y, b)) <= 1e-10
+    oracle = ExactPotential()
+    assert oracle(x, a, y, b).status == "optimal" and oracle.counters["lp_solves"] == 0
 
 
 def test_a_w1_history_by_lp_falls_back_when_the_dense_lp_fails(monkeypatch):

@@ -57,12 +57,16 @@ def method_for(sparse):
     return "sparse" if sparse else "dense"
 
 
-def choose_method(method, n, m, max_memory):
-    """The solver :func:`solve` runs for an n × m problem: ``"auto"`` is the dense LP below
-    :data:`SPARSE_MIN_PAIRS` pairs when its matrices fit ``max_memory`` bytes (``None``: always),
-    else the sparse one; any other method is kept."""
+def choose_method(method, n, m, max_memory, d=None):
+    """The solver :func:`solve` runs for an n × m problem in dimension ``d``: ``"auto"`` is the
+    line's monotone plan in d = 1 (``"sparse"`` there: exact in O((n + m) log(n + m)); POT's dense
+    simplex can cycle on tied 1-D costs until its pivot cap, minutes at 10⁶ pairs), else the dense
+    LP below :data:`SPARSE_MIN_PAIRS` pairs when its matrices fit ``max_memory`` bytes (``None``:
+    always), else the sparse one; any other method is kept."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {', '.join(map(repr, METHODS))}; got {method!r}.")
+    if method == "auto" and d == 1:
+        return "sparse"
     if method == "auto":
         return "dense" if n * m < SPARSE_MIN_PAIRS and fits_dense(n, m, max_memory) else "sparse"
     return method
@@ -107,7 +111,7 @@ def solve(x, a, y, b, *, method="auto", max_memory=DEFAULT_MEMORY_BUDGET, basis=
         when ``keep_basis``. A solve that is not optimal has a status other than ``"optimal"``
         (``"not_certified"`` for w1flow's network simplex); nothing is raised.
     """
-    chosen = choose_method(method, x.shape[0], y.shape[0], max_memory)
+    chosen = choose_method(method, x.shape[0], y.shape[0], max_memory, x.shape[1])
     if chosen == "incremental":
         return _warm(basis, x, a, y, b)
     if chosen == "sparse" and x.shape[1] == 1:  # the line: the monotone plan, no matrix

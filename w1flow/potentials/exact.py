@@ -332,8 +332,8 @@ class ExactPotential(PotentialOracle):
         from ``n·m = 10⁶`` on) the default ``method="auto"`` solves the sparse LP; ``method="dense"`` raises a
         :class:`~w1flow.MemoryBudgetError` naming the scalable alternatives.
     method : {"auto", "dense", "sparse", "incremental"}
-        How the LPs are solved (:func:`w1flow.lp.solve`). ``"auto"`` (default): each LP from
-        scratch is the dense one below ``n·m = 10⁶`` (:data:`~w1flow.lp.SPARSE_MIN_PAIRS`)
+        How the LPs are solved (:func:`w1flow.lp.solve`). ``"auto"`` (default): on the line the
+        monotone plan with duals from the CDFs (no LP); in d ≥ 2 each LP from scratch is the dense one below ``n·m = 10⁶`` (:data:`~w1flow.lp.SPARSE_MIN_PAIRS`)
         when its matrices fit ``max_memory``, else the certified sparse one (the monotone plan
         on the line), which is 1.1-7x faster from there on; a re-solve of the same masses and data (an uncapped flow's
         next step) starts from the previous optimal basis when ``n·m >= 40 000``
@@ -467,7 +467,7 @@ class ExactPotential(PotentialOracle):
 
     def _method(self, x, y):
         """``"dense"`` or ``"sparse"``: this oracle's LP from scratch at this problem size."""
-        return choose_method(self._cold, x.shape[0], y.shape[0], self.max_memory)
+        return choose_method(self._cold, x.shape[0], y.shape[0], self.max_memory, x.shape[1])
 
     def _incremental_at(self, x, y, method):
         """True when this oracle re-solves this problem from the previous basis (``method``: the
