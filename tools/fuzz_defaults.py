@@ -57,116 +57,104 @@ def _clouds(rng, kinds, n, m, d):
     return kind, rng.standard_normal((n, d)) + 0.5, 1.1 * rng.standard_normal((m, d))
 
 
-def fuzz_lp(rng, seconds):
+def _fuzz(rng, seconds, one_case, what):
+    """Run ``one_case(rng) -> (label, failure or None)`` for ``seconds``, printing every failure (an
+    exception counts as one); returns (cases, failures)."""
+    cases = bad = 0
+    t0 = time.time()
+    while time.time() - t0 < seconds:
+        cases += 1
+        label = "?"
+        try:
+            label, failure = one_case(rng)
+        except Exception as exc:  # reported, the point of a fuzzer
+            failure = f"{type(exc).__name__}: {exc}"
+        if failure:
+            bad += 1
+            print(f"FAIL {what} case {cases}: {label}: {failure[:300]}", flush=True)
+    return cases, bad
+
+
+def lp_case(rng):
     from w1flow import metrics
     from w1flow.lp import solve
 
-    cases = bad = 0
-    t0 = time.time()
-    while time.time() - t0 < seconds:
-        cases += 1
-        d = int(rng.choice([1, 2, 2, 2, 3, 5]))
-        n, m = (int(k) for k in rng.integers(450, 1300, 2))
-        kind, x, y = _clouds(rng, ["gauss", "grid", "dup", "collinear"], n, m, d)
-        a, b = _weights(rng, n), _weights(rng, m)
-        ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
-        try:
-            lp = solve(x, a, y, b)
-            w = metrics.w1(x, y, a, b)
-            ok = lp.status == "optimal" and max(abs(lp.cost - ref), abs(w - ref)) <= 1e-9 * max(ref, 1e-12)
-            what = f"status {lp.status}, solve {lp.cost!r}, metrics.w1 {w!r}, POT {ref!r}"
-        except Exception as exc:  # reported, the point of a fuzzer
-            ok, what = False, f"{type(exc).__name__}: {exc}"
-        if not ok:
-            bad += 1
-            print(f"FAIL lp case {cases}: d={d} n={n} m={m} {kind}: {what[:300]}", flush=True)
-    return cases, bad
+    d = int(rng.choice([1, 2, 2, 2, 3, 5]))
+    n, m = (int(k) for k in rng.integers(450, 1300, 2))
+    kind, x, y = _clouds(rng, ["gauss", "grid", "dup", "collinear"], n, m, d)
+    a, b = _weights(rng, n), _weights(rng, m)
+    label = f"d={d} n={n} m={m} {kind}"
+    ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
+    lp = solve(x, a, y, b)
+    w = metrics.w1(x, y, a, b)
+    if lp.status == "optimal" and max(abs(lp.cost - ref), abs(w - ref)) <= 1e-9 * max(ref, 1e-12):
+        return label, None
+    return label, f"status {lp.status}, solve {lp.cost!r}, metrics.w1 {w!r}, POT {ref!r}"
 
 
-def fuzz_flows(rng, seconds):
+def flow_case(rng):
     from w1flow import RK4, CappedEuler, Euler, ExactPotential, Heun, W1Flow, simulate
 
-    cases = bad = 0
-    t0 = time.time()
-    while time.time() - t0 < seconds:
-        cases += 1
-        d = int(rng.choice([1, 2, 2, 3]))
-        n, m = (int(k) for k in rng.integers(5, 700, 2))
-        kind, x, y = _clouds(rng, ["gauss", "grid", "dup", "axis", "axis"], n, m, d)
-        a = _weights(rng, n) if rng.random() < 0.5 else None
-        b = _weights(rng, m, zeros=0.0) if rng.random() < 0.5 else None
-        solver = [CappedEuler(split=True), Euler(), Euler(), Heun(), RK4()][int(rng.integers(0, 5))]
-        dt, t1 = float(rng.choice([0.05, 0.1, 0.3])), float(rng.choice([0.5, 2.0, 5.0]))
-        name = type(solver).__name__
-        try:
-            res = simulate(W1Flow(y, b, potential=ExactPotential()), x, t1, dt, solver=solver, weights=a)
-            if not res.success:
-                ok, what = False, f"status {res.status}: {res.message}"
-            else:
-                xf, af = np.asarray(res.x_final), np.asarray(res.a_final)
-                ref = float(ot.emd2(af, np.full(m, 1 / m) if b is None else b, cdist(xf, y), numItermax=10**8))
-                err = abs(res.w1[-1] - ref)
-                ok = err <= 1e-8 * ref or err <= 1e-12 * (1.0 + np.abs(xf).max())
-                what = f"final W1 {res.w1[-1]!r} against POT {ref!r}"
-        except Exception as exc:
-            ok, what = False, f"{type(exc).__name__}: {exc}"
-        if not ok:
-            bad += 1
-            print(f"FAIL flow case {cases}: d={d} n={n} m={m} {kind} {name} dt={dt} t1={t1}: {what[:300]}", flush=True)
-    return cases, bad
+    d = int(rng.choice([1, 2, 2, 3]))
+    n, m = (int(k) for k in rng.integers(5, 700, 2))
+    kind, x, y = _clouds(rng, ["gauss", "grid", "dup", "axis", "axis"], n, m, d)
+    a = _weights(rng, n) if rng.random() < 0.5 else None
+    b = _weights(rng, m, zeros=0.0) if rng.random() < 0.5 else None
+    solver = [CappedEuler(split=True), Euler(), Euler(), Heun(), RK4()][int(rng.integers(0, 5))]
+    dt, t1 = float(rng.choice([0.05, 0.1, 0.3])), float(rng.choice([0.5, 2.0, 5.0]))
+    label = f"d={d} n={n} m={m} {kind} {type(solver).__name__} dt={dt} t1={t1}"
+    res = simulate(W1Flow(y, b, potential=ExactPotential()), x, t1, dt, solver=solver, weights=a)
+    if not res.success:
+        return label, f"status {res.status}: {res.message}"
+    xf, af = np.asarray(res.x_final), np.asarray(res.a_final)
+    ref = float(ot.emd2(af, np.full(m, 1 / m) if b is None else b, cdist(xf, y), numItermax=10**8))
+    err = abs(res.w1[-1] - ref)
+    if err <= 1e-8 * ref or err <= 1e-12 * (1.0 + np.abs(xf).max()):
+        return label, None
+    return label, f"final W1 {res.w1[-1]!r} against POT {ref!r}"
 
 
-def fuzz_potentials(rng, seconds):
+def potential_case(rng):
     """``ExactPotential(method=...)``'s potential: W1 against POT, φ 1-Lipschitz, ``Σ a φ(x) − Σ b φ(y)``
     equal to W1 (φ at the particles and the data is an optimal dual pair), and the velocity the
     plan's ``Σ_j G_ij/a_i e_ij``."""
     from w1flow import ExactPotential
 
-    cases = bad = 0
-    t0 = time.time()
-    while time.time() - t0 < seconds:
-        cases += 1
-        d = int(rng.choice([1, 2, 3]))
-        n, m = (int(k) for k in rng.integers(2, 1300, 2))
-        kind, x, y = _clouds(rng, ["gauss", "grid", "axis"], n, m, d)
-        a, b = _weights(rng, n), _weights(rng, m, zeros=0.0)
-        method = str(rng.choice(["auto", "dense", "sparse", "incremental"]))
-        msgs = []
-        try:
-            pot = ExactPotential(method=method)(x, a, y, b)
-            ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
-            tol = 1e-9 * max(ref, 1e-12)
-            if not pot.success:
-                msgs.append(f"status {pot.status}: {pot.message}")
-            else:
-                if abs(pot.w1 - ref) > tol:
-                    msgs.append(f"W1 {pot.w1!r} against POT {ref!r}")
-                z = np.r_[x, y, 3 * rng.standard_normal((50, d))]
-                phi = pot.value(z)
-                lip = float(np.max(np.abs(phi[:, None] - phi[None, :]) - cdist(z, z)))
-                if lip > 1e-9 * (1.0 + np.abs(z).max()):
-                    msgs.append(f"phi not 1-Lipschitz by {lip:.1e}")
-                dual = float(np.dot(a, phi[:n]) - np.dot(b, phi[n:n + m]))
-                if abs(dual - ref) > tol + 1e-12:
-                    msgs.append(f"dual value {dual!r} against {ref!r}")
-                G = np.zeros((n, m))
-                np.add.at(G, (pot.plan_rows, pot.plan_cols), pot.plan_mass)
-                E = y[None, :, :] - x[:, None, :]
-                L = np.linalg.norm(E, axis=2)
-                L[L == 0] = np.inf
-                ref_v = np.einsum("ij,ijk->ik", G / np.where(a > 0, a, 1.0)[:, None], E / L[:, :, None])
-                # a row's plan mass carries round-off of ~1e-16 absolute (differences of cumulative
-                # sums, tree flows), so the speed G/a is off by ~1e-16/a_i relative for tiny weights
-                err = np.abs(np.asarray(pot.velocity) - ref_v).max(axis=1) / (1e-9 + 1e-15 / np.maximum(a, 1e-300))
-                off = float(np.max(err[a > 0]))
-                if off > 1.0:
-                    msgs.append(f"velocity off by {off:.1f}x its tolerance")
-        except Exception as exc:
-            msgs.append(f"{type(exc).__name__}: {exc}")
-        if msgs:
-            bad += 1
-            print(f"FAIL potential case {cases}: d={d} n={n} m={m} {kind} {method}: {'; '.join(msgs)[:300]}", flush=True)
-    return cases, bad
+    d = int(rng.choice([1, 2, 3]))
+    n, m = (int(k) for k in rng.integers(2, 1300, 2))
+    kind, x, y = _clouds(rng, ["gauss", "grid", "axis"], n, m, d)
+    a, b = _weights(rng, n), _weights(rng, m, zeros=0.0)
+    method = str(rng.choice(["auto", "dense", "sparse", "incremental"]))
+    label = f"d={d} n={n} m={m} {kind} {method}"
+    pot = ExactPotential(method=method)(x, a, y, b)
+    if not pot.success:
+        return label, f"status {pot.status}: {pot.message}"
+    ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
+    tol = 1e-9 * max(ref, 1e-12)
+    msgs = []
+    if abs(pot.w1 - ref) > tol:
+        msgs.append(f"W1 {pot.w1!r} against POT {ref!r}")
+    z = np.r_[x, y, 3 * rng.standard_normal((50, d))]
+    phi = pot.value(z)
+    lip = float(np.max(np.abs(phi[:, None] - phi[None, :]) - cdist(z, z)))
+    if lip > 1e-9 * (1.0 + np.abs(z).max()):
+        msgs.append(f"phi not 1-Lipschitz by {lip:.1e}")
+    dual = float(np.dot(a, phi[:n]) - np.dot(b, phi[n:n + m]))
+    if abs(dual - ref) > tol + 1e-12:
+        msgs.append(f"dual value {dual!r} against {ref!r}")
+    G = np.zeros((n, m))
+    np.add.at(G, (pot.plan_rows, pot.plan_cols), pot.plan_mass)
+    E = y[None, :, :] - x[:, None, :]
+    L = np.linalg.norm(E, axis=2)
+    L[L == 0] = np.inf
+    ref_v = np.einsum("ij,ijk->ik", G / np.where(a > 0, a, 1.0)[:, None], E / L[:, :, None])
+    # a row's plan mass carries round-off of ~1e-16 absolute (differences of cumulative sums, tree
+    # flows), so the speed G/a is off by ~1e-16/a_i relative for tiny weights
+    err = np.abs(np.asarray(pot.velocity) - ref_v).max(axis=1) / (1e-9 + 1e-15 / np.maximum(a, 1e-300))
+    off = float(np.max(err[a > 0]))
+    if off > 1.0:
+        msgs.append(f"velocity off by {off:.1f}x its tolerance")
+    return label, "; ".join(msgs) or None
 
 
 def main(argv=None):
@@ -176,7 +164,8 @@ def main(argv=None):
     p.add_argument("--seconds", type=float, default=300.0)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    cases, bad = {"lp": fuzz_lp, "flows": fuzz_flows, "potentials": fuzz_potentials}[args.what](rng, args.seconds)
+    one_case = {"lp": lp_case, "flows": flow_case, "potentials": potential_case}[args.what]
+    cases, bad = _fuzz(rng, args.seconds, one_case, args.what)
     print(f"{args.what}: {cases} cases, {bad} failures (seed {args.seed}, {args.seconds:.0f} s)")
     return 1 if bad else 0
 

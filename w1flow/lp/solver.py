@@ -133,8 +133,8 @@ def solve(x, a, y, b, *, method="auto", max_memory=DEFAULT_MEMORY_BUDGET, basis=
 
 
 def dense_fallback(x, a, y, b, failed, num_itermax=None):
-    """The LP from scratch by the certified sparse path (the monotone plan on the line) after the
-    dense LP ``failed``: what ``method="auto"`` does then.
+    """The LP from scratch by the certified sparse path after the dense LP ``failed`` (d ≥ 2: on
+    the line ``"auto"`` never takes the dense LP): what ``method="auto"`` does then.
 
     POT's network simplex can cycle on problems with many exactly tied costs (points on a few
     positions, data on a line embedded in the plane: ``result_code`` 3 at any ``numItermax``,
@@ -143,7 +143,7 @@ def dense_fallback(x, a, y, b, failed, num_itermax=None):
     sparse LP fails too, its failure is returned.
     """
     logger.warning("%s; solving it by the certified sparse LP instead", failed.message)
-    lp = line_lp(x, a, y, b) if x.shape[1] == 1 else _sparse(x, a, y, b, num_itermax)
+    lp = _sparse(x, a, y, b, num_itermax)
     return dataclasses.replace(lp, message=f"{lp.message} (the dense LP failed first: {failed.message})")
 
 

@@ -476,15 +476,15 @@ class ExactPotential(PotentialOracle):
             return resolves_incrementally(x.shape[0], y.shape[0], method)
         return self._resolve
 
-    def _cold_lp(self, x, a, y, b, method, potentials_init=None, keep_basis=False, failed=None):
+    def _cold_lp(self, x, a, y, b, method, potentials_init=None, keep_basis=False):
         """The LP from scratch by ``method`` (dense or sparse), counted; a failure is logged. Under
-        ``"auto"`` a dense LP that fails is solved again by the sparse path (``failed``: that
-        dense result, named in the message)."""
-        if failed is None:
-            lp = solve(x, a, y, b, method=method, max_memory=self.max_memory, num_itermax=self.num_itermax,
-                       potentials_init=potentials_init, keep_basis=keep_basis)
-        else:
-            lp = dense_fallback(x, a, y, b, failed, self.num_itermax)
+        ``"auto"`` a dense LP that fails is solved again by the sparse path (counted as a fallback)."""
+        lp = solve(x, a, y, b, method=method, max_memory=self.max_memory, num_itermax=self.num_itermax,
+                   potentials_init=potentials_init, keep_basis=keep_basis)
+        if method == "dense" and not lp.success and self._cold == "auto":
+            self.counters["lp_solves"] += 1
+            self.counters["fallbacks"] += 1
+            lp, method = dense_fallback(x, a, y, b, lp, self.num_itermax), "sparse"
         if method == "sparse":
             self.counters["sparse_solves"] += 1
             if x.shape[1] > 1:  # (the line's monotone plan is no simplex)
@@ -492,9 +492,6 @@ class ExactPotential(PotentialOracle):
                 self.last_sparse_stats = dict(lp.info, **lp.stats.as_dict())
         else:
             self.counters["lp_solves"] += 1
-            if not lp.success and self._cold == "auto":
-                self.counters["fallbacks"] += 1
-                return self._cold_lp(x, a, y, b, "sparse", keep_basis=keep_basis, failed=lp)
         if not lp.success:
             logger.warning(lp.message)
         return lp
