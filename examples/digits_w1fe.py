@@ -27,7 +27,7 @@ from matplotlib.figure import Figure  # noqa: E402
 
 import w1flow as wf  # noqa: E402
 from w1flow.datasets import digits  # noqa: E402
-from w1flow.generative import W1FE, Adam, Evaluation, MLPGenerator, train  # noqa: E402
+from w1flow.generative import W1FE, Evaluation, MLPGenerator, train  # noqa: E402
 from w1flow.generative.digits import DigitsScorer  # noqa: E402
 
 
@@ -53,9 +53,12 @@ def main(argv=None):
     ax, *grids = fig.subplots(1, 3)
     for grid, K in zip(grids, (1, 8)):
         gen = MLPGenerator(16, 64, hidden=(128, 128), seed=0)
+        # train's defaults (the recipe) but for K (compared), the oracle (the exact potential) and
+        # dt = 0.5: the recipe's dt = 0.1 was chosen on 2-D targets with the neural critic; here (d = 64,
+        # exact potential, 300 outer steps, seed 0, measured 2026-12-06) K = 8 ends at W1 1.36 with
+        # dt = 0.5 against 1.62 with dt = 0.1, and K = 1 (WGAN under Adam, blind to dt) at 1.58 with both.
         res = train(gen, x_train, wf.ExactPotential(), W1FE(K=K, dt=0.5), n_iter=args.n, batches=256,
-                    optimizer=Adam(lr=1e-3), evaluation=Evaluation(held_out=x_held, every=every, samples=500),
-                    backend=backend)
+                    evaluation=Evaluation(held_out=x_held, every=every, samples=500), backend=backend)
         it, w1 = res.w1
         label = "K = 1 (WGAN)" if K == 1 else f"K = {K}"
         ax.plot(it, w1, "o-", label=label)

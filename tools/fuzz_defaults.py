@@ -5,6 +5,8 @@ Usage::
     python tools/fuzz_defaults.py lp [--seed 1] [--seconds 300]      # lp.solve / metrics.w1
     python tools/fuzz_defaults.py flows [--seed 1] [--seconds 300]   # whole flows' final W1
     python tools/fuzz_defaults.py potentials [--seed 1] [--seconds 300]  # the potential object
+    python tools/fuzz_defaults.py large [--seed 1] [--seconds 300]  # sparse sizes, d 1-10, warm
+    python tools/fuzz_defaults.py metrics [--seed 1] [--seconds 300]  # w2, sliced_w1, coords
 
 ``lp``: random problems around the size rules (n, m in 450…1300: the dense LP, the sparse LP from
 10⁶ pairs, cell pricing from 2.5·10⁵ pairs in d = 2), d in {1, 2, 3, 5}, with exact ties (integer
@@ -157,14 +159,74 @@ def potential_case(rng):
     return label, "; ".join(msgs) or None
 
 
+def large_case(rng):
+    """Sizes where the defaults take the certified sparse LP (n·m from 10⁶) and, in d = 2 and 3,
+    cell pricing; d from 1 to 10; then a warm re-solve by the same oracle after the particles
+    move (some onto data points, some onto each other: ties), both against POT."""
+    from w1flow import ExactPotential, metrics
+
+    d = int(rng.choice([1, 2, 2, 3, 3, 4, 6, 10]))
+    n, m = (int(k) for k in rng.integers(1000, 3200, 2))
+    kind, x, y = _clouds(rng, ["gauss", "gauss", "grid", "dup", "collinear"], n, m, d)
+    a, b = _weights(rng, n), _weights(rng, m)
+    label = f"d={d} n={n} m={m} {kind}"
+    msgs = []
+    ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
+    w = metrics.w1(x, y, a, b)
+    if abs(w - ref) > 1e-9 * max(ref, 1e-12):
+        msgs.append(f"metrics.w1 {w!r} against POT {ref!r}")
+    oracle = ExactPotential()
+    pot = oracle(x, a, y, b)
+    if not pot.success or abs(pot.w1 - ref) > 1e-9 * max(ref, 1e-12):
+        msgs.append(f"first solve {pot.status} {pot.w1!r} against POT {ref!r}")
+    x2 = x + 0.05 * rng.standard_normal(x.shape) * (rng.random((n, 1)) < 0.5)
+    on_data = rng.random(n) < 0.1
+    x2[on_data] = y[rng.integers(0, m, int(on_data.sum()))]
+    x2[rng.random(n) < 0.05] = x2[0]
+    ref2 = float(ot.emd2(a, b, cdist(x2, y), numItermax=10**8))
+    pot2 = oracle(x2, a, y, b)
+    if not pot2.success or abs(pot2.w1 - ref2) > 1e-9 * max(ref2, 1e-12):
+        msgs.append(f"warm solve {pot2.status} {pot2.w1!r} against POT {ref2!r} ({pot2.message[:120]})")
+    return label, "; ".join(msgs) or None
+
+
+def metrics_case(rng):
+    """``metrics.w2`` against POT on squared ``cdist`` costs; ``metrics.sliced_w1`` at most W1 (and
+    equal to it on the line); ``metrics.w1`` with ``coords``: W1 of the selected coordinates."""
+    from w1flow import metrics
+
+    d = int(rng.choice([1, 1, 2, 3, 5]))
+    n, m = (int(k) for k in rng.integers(2, 900, 2))
+    kind, x, y = _clouds(rng, ["gauss", "grid", "dup", "collinear", "axis"], n, m, d)
+    a, b = _weights(rng, n), _weights(rng, m)
+    label = f"d={d} n={n} m={m} {kind}"
+    msgs = []
+    ref2 = float(np.sqrt(max(ot.emd2(a, b, cdist(x, y, "sqeuclidean"), numItermax=10**8), 0.0)))
+    w2 = metrics.w2(x, y, a, b)
+    if abs(w2 - ref2) > 1e-9 * max(ref2, 1e-12):
+        msgs.append(f"w2 {w2!r} against POT {ref2!r}")
+    ref1 = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
+    sw = metrics.sliced_w1(x, y, a, b, n_projections=20, seed=int(rng.integers(0, 1000)))
+    if sw > ref1 * (1 + 1e-9) + 1e-12 or (d == 1 and abs(sw - ref1) > 1e-9 * max(ref1, 1e-12)):
+        msgs.append(f"sliced_w1 {sw!r} against W1 {ref1!r}")
+    if d > 1:
+        c = sorted(set(int(k) for k in rng.integers(0, d, 2)))
+        refc = float(ot.emd2(a, b, cdist(x[:, c], y[:, c]), numItermax=10**8))
+        wc = metrics.w1(x, y, a, b, coords=c)
+        if abs(wc - refc) > 1e-9 * max(refc, 1e-12):
+            msgs.append(f"w1 coords={c} {wc!r} against POT {refc!r}")
+    return label, "; ".join(msgs) or None
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("what", choices=["lp", "flows", "potentials"])
+    p.add_argument("what", choices=["lp", "flows", "potentials", "large", "metrics"])
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--seconds", type=float, default=300.0)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
-    one_case = {"lp": lp_case, "flows": flow_case, "potentials": potential_case}[args.what]
+    one_case = {"lp": lp_case, "flows": flow_case, "potentials": potential_case, "large": large_case,
+               "metrics": metrics_case}[args.what]
     cases, bad = _fuzz(rng, args.seconds, one_case, args.what)
     print(f"{args.what}: {cases} cases, {bad} failures (seed {args.seed}, {args.seconds:.0f} s)")
     return 1 if bad else 0
