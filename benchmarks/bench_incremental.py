@@ -1,6 +1,7 @@
 """Uncapped exact Euler with the incremental LP, and the sparse LP at large n, side by side.
 
 Run:  python benchmarks/bench_incremental.py [--quick] [--ns 500,2000,4000] [--dense-max-n 4000]
+                                             [--capped-dense-max-n 0]
                                              [--sparse-ns 2000,10000,30000] [--dense-lp-max-n 10000]
                                              [--capped-ns 30000,100000] [--capped-dims 2,3]
 
@@ -16,7 +17,9 @@ T = 5, dt = 0.05, 100 steps, three ways in one process, one after the other:
   is always the dense one: 32 s of the 99 s at n = 10⁴.) At n >= 200 this is also what the default
   ``ExactPotential()`` does;
 * uncapped ``Euler`` with ``ExactPotential(method="dense")`` (plan reuse, else a dense ``ot.emd``
-  from scratch) for n <= ``--dense-max-n``.
+  from scratch) for n <= ``--dense-max-n``;
+* for n <= ``--capped-dense-max-n``, the capped flow again with ``ExactPotential(method="dense")``
+  (POT's dense LP: the capped flow's cost when [G3]'s ratio goal was set).
 
 Printed: wall times, LP counts, warm solves, pivots, fallbacks, and the ratio of the
 incremental flow's time to the capped flow's (goal <= 10 at n = 2000).
@@ -63,7 +66,7 @@ def _run(y, x0, solver, oracle, t1, dt):
     return res
 
 
-def flows(n, t1=5.0, dt=0.05, dense=True, seed=0):
+def flows(n, t1=5.0, dt=0.05, dense=True, seed=0, capped_dense=False):
     from w1flow import CappedEuler, Euler, ExactPotential
 
     # load (or compile) the Numba kernels of both paths before any clock starts: in a fresh checkout
@@ -85,6 +88,9 @@ def flows(n, t1=5.0, dt=0.05, dense=True, seed=0):
                inc_warm=inc_oracle.counters["warm_solves"], inc_pivots=inc_oracle.counters["pivots"],
                inc_fallbacks=inc_oracle.counters["fallbacks"], ratio_capped=inc.wall_time / capped.wall_time,
                inc_w1_final=float(inc.w1[-1]), capped_w1_final=float(capped.w1[-1]))
+    if capped_dense:  # the capped flow with POT's dense LP: its cost when [G3]'s ratio goal was set
+        cd = _run(y, x0, CappedEuler(), ExactPotential(method="dense"), t1, dt)
+        out.update(capped_dense_wall=cd.wall_time, ratio_capped_dense=inc.wall_time / cd.wall_time)
     if dense:
         ref = _run(y, x0, Euler(), ExactPotential(method="dense"), t1, dt)
         out.update(dense_wall=ref.wall_time, dense_lps=ref.n_lp_solves, dense_w1_final=float(ref.w1[-1]),
@@ -220,6 +226,8 @@ def main(argv=None):
     p.add_argument("--ns", default="500,2000,4000", help="particle counts")
     p.add_argument("--dense-max-n", type=int, default=4000, help="largest n of the dense re-solve reference")
     p.add_argument("--spread-max-n", type=int, default=500, help="largest n of the trajectory check")
+    p.add_argument("--capped-dense-max-n", type=int, default=0,
+                   help="largest n at which the capped flow also runs with the dense LP (method='dense')")
     p.add_argument("--perturbations", type=int, default=4, help="perturbed dense runs of the trajectory check")
     p.add_argument("--sparse-ns", default="2000,10000,30000", help="n of the sparse-LP comparison ('' to skip)")
     p.add_argument("--dense-lp-max-n", type=int, default=10000, help="largest n of the dense LP in that comparison")
@@ -241,19 +249,21 @@ def main(argv=None):
     out = {"flows": [], "spread": []}
     rows = []
     for n in ns:
-        r, (x0, y, w1_inc) = flows(n, dense=n <= args.dense_max_n)
+        r, (x0, y, w1_inc) = flows(n, dense=n <= args.dense_max_n, capped_dense=n <= args.capped_dense_max_n)
         out["flows"].append(r)
         dense = (f"{r['dense_wall']:.2f} s, {r['dense_lps']} LPs ({r['speedup_vs_dense']:.1f}x slower)"
                  if "dense_wall" in r else "not run")
         rows.append([n, f"{r['capped_wall']:.2f}", f"{r['inc_wall']:.2f}", f"{r['ratio_capped']:.1f}x",
                      f"{r['inc_dense_lps']} + {r['inc_sparse_lps']} + {r['inc_warm']} warm", f"{r['inc_pivots'] / max(r['inc_warm'], 1):.0f}",
-                     r["inc_fallbacks"], dense])
+                     r["inc_fallbacks"], dense,
+                     f"{r['capped_dense_wall']:.2f} ({r['ratio_capped_dense']:.1f}x)" if "capped_dense_wall" in r else "not run"])
         print(f"  n={n} done", file=sys.stderr)
         if n <= args.spread_max_n and args.perturbations > 0:
             out["spread"].append(dict(n=n, **spread(x0, y, w1_inc, args.perturbations)))
     if ns:
         print(table(["n", "capped s", "incremental s", "incremental / capped", "LPs (dense + sparse + warm)",
-                     "pivots per warm solve", "fallbacks", "dense re-solve"], rows))
+                     "pivots per warm solve", "fallbacks", "dense re-solve",
+                     "capped, dense LP s (incremental / it)"], rows))
     if out["spread"]:
         print(f"\nW1 history of the incremental flow vs the dense flow from x0 + 1e-14 noise "
               f"({args.perturbations} perturbed runs)")

@@ -64,17 +64,27 @@ def _fuzz(rng, seconds, one_case, what):
     exception counts as one); returns (cases, failures)."""
     cases = bad = 0
     t0 = time.time()
-    while time.time() - t0 < seconds:
-        cases += 1
-        label = "?"
-        try:
-            label, failure = one_case(rng)
-        except Exception as exc:  # reported, the point of a fuzzer
-            failure = f"{type(exc).__name__}: {exc}"
-        if failure:
-            bad += 1
-            print(f"FAIL {what} case {cases}: {label}: {failure[:300]}", flush=True)
+    try:
+        while time.time() - t0 < seconds:
+            cases += 1
+            label = "?"
+            try:
+                label, failure = one_case(rng)
+            except Exception as exc:  # reported, the point of a fuzzer
+                failure = f"{type(exc).__name__}: {exc}"
+            if failure:
+                bad += 1
+                print(f"FAIL {what} case {cases}: {label}: {failure[:300]}", flush=True)
+    except KeyboardInterrupt:  # stopped by hand: the summary of the cases run so far
+        cases -= 1
     return cases, bad
+
+
+def _pot_w1(a, b, M, cap=10**7):
+    """POT's exact value, or None where POT's own simplex fails (it can cycle on tie-heavy
+    clouds: the reference is then missing, not our answer wrong)."""
+    G, log = ot.emd(a, b, M, numItermax=cap, log=True)
+    return float(log["cost"]) if log["result_code"] == 1 else None
 
 
 def lp_case(rng):
@@ -171,7 +181,9 @@ def large_case(rng):
     a, b = _weights(rng, n), _weights(rng, m)
     label = f"d={d} n={n} m={m} {kind}"
     msgs = []
-    ref = float(ot.emd2(a, b, cdist(x, y), numItermax=10**8))
+    ref = _pot_w1(a, b, cdist(x, y))
+    if ref is None:
+        return label + " (POT failed: skipped)", None
     w = metrics.w1(x, y, a, b)
     if abs(w - ref) > 1e-9 * max(ref, 1e-12):
         msgs.append(f"metrics.w1 {w!r} against POT {ref!r}")
@@ -183,9 +195,9 @@ def large_case(rng):
     on_data = rng.random(n) < 0.1
     x2[on_data] = y[rng.integers(0, m, int(on_data.sum()))]
     x2[rng.random(n) < 0.05] = x2[0]
-    ref2 = float(ot.emd2(a, b, cdist(x2, y), numItermax=10**8))
+    ref2 = _pot_w1(a, b, cdist(x2, y))
     pot2 = oracle(x2, a, y, b)
-    if not pot2.success or abs(pot2.w1 - ref2) > 1e-9 * max(ref2, 1e-12):
+    if not pot2.success or (ref2 is not None and abs(pot2.w1 - ref2) > 1e-9 * max(ref2, 1e-12)):
         msgs.append(f"warm solve {pot2.status} {pot2.w1!r} against POT {ref2!r} ({pot2.message[:120]})")
     return label, "; ".join(msgs) or None
 

@@ -3,7 +3,8 @@
 Numba's parallel loops, the BLAS behind numpy/scipy and torch each start a thread per core by
 default. On a shared machine, or when the package runs several worker processes, these pools
 oversubscribe the cores and a run slows down 10-20x (threads spin waiting for each other).
-This module is the one place that sets the counts:
+This module is the one place that sets the counts (within them, the exact LP's certificate passes
+time themselves and run on one thread where that is faster: ``w1flow.lp.cells.PASS_THREADS``):
 
 * :func:`set_num_threads` sets this process's Numba, BLAS and torch threads (default: the cores
   the process may use, ``os.sched_getaffinity``);

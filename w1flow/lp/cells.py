@@ -26,6 +26,8 @@ of the pairs at n = 3·10⁴ in d = 2 (docs/performance.md).
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -345,6 +347,92 @@ def _direction_of(a, b, lox, hix, loy, hiy, table, g):
     return (2 * ax + (1 if s > 0.0 else 0)) * g * g + i * g + j
 
 
+#: Pairs per pass above which the full pass (``netsimplex._row_scan``) runs on all of Numba's threads:
+#: a parallel region waits for its slowest thread, so on a busy machine a small pass can cost a
+#: scheduler time slice (measured: 6.6 ms for a 500 x 500 pass while another process kept the
+#: second core busy). Below it the same kernel runs with one Numba thread (as fast as a serial
+#: twin: 0.90 ms against 0.96 ms for 500 x 500).
+PARALLEL_PAIRS = 10**6
+
+
+@contextlib.contextmanager
+def threads_for(pairs, threshold):
+    """Run the enclosed Numba kernels on one thread when ``pairs < threshold`` (else unchanged).
+
+    ``numba.set_num_threads`` is thread-local; the count in force before is restored on exit."""
+    if pairs >= threshold:
+        yield
+        return
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
+
+
+class ThreadChoice:
+    """All of Numba's threads or one for a kind of pass, chosen by timing the passes themselves.
+
+    Why: a parallel region ends when its slowest thread does. On a quiet machine two threads
+    make a pass by cell bounds 1.2-1.6x faster, even at 500 x 500 points; while another process
+    keeps a core busy, every region can wait a scheduler time slice for the thread that has no
+    core, and the uncapped demo flow took 9.6 s instead of 0.39 s at n = 500 and 15 s instead of
+    2.7 s at n = 2000 (2026-12-06, 2 cores, one busy). So, for each size class (the bit length of
+    the pass's pairs), every ``period``-th pass runs on one thread and the next on all, each timed
+    per unit of work; until the next such pair of probes the faster way is used. Each row's
+    output is its own, so the results are bitwise the same either way; only the time changes.
+    A count of one thread in force (``w1flow.set_num_threads(1)``, workers) is left alone.
+    """
+
+    def __init__(self, period=32):
+        self.period = int(period)
+        self._state = {}  # size class -> [calls, seconds per work on one thread, on all, use one]
+
+    @contextlib.contextmanager
+    def __call__(self, pairs):
+        """Context for one pass over ``pairs`` pairs; set ``.work`` on the yielded record (any
+        measure proportional to the pass's work, e.g. pairs checked) to normalise its time."""
+        rec = _PassRecord()
+        threads = numba.get_num_threads()
+        if threads == 1:
+            yield rec
+            return
+        st = self._state.setdefault(int(pairs).bit_length(), [0, None, None, False])
+        phase = st[0] % self.period
+        st[0] += 1
+        one = phase == 0 or (phase > 1 and st[3])
+        if one:
+            numba.set_num_threads(1)
+        t0 = time.perf_counter()
+        try:
+            yield rec
+        finally:
+            dt = time.perf_counter() - t0
+            if one:
+                numba.set_num_threads(threads)
+            rate = dt / max(rec.work, 1)
+            if phase == 0:
+                st[1] = rate
+            elif phase == 1:
+                st[2] = rate
+                st[3] = st[2] > st[1]
+
+    def uses_one_thread(self, pairs):
+        """Whether passes of this size now run on one thread (None before their first probes)."""
+        st = self._state.get(int(pairs).bit_length())
+        return None if st is None or st[2] is None else bool(st[3])
+
+
+class _PassRecord:
+    work = 1
+
+
+#: The choice of threads for passes by cell bounds (:meth:`CellPricer.scan`) and for full passes
+#: of at least :data:`PARALLEL_PAIRS` pairs (``netsimplex._row_scan``): one per process.
+PASS_THREADS = ThreadChoice()
+
+
 @njit(parallel=True, **_JIT)
 def _node_duals(p, w, sign, inv, order, start, end, left, right, ET, use_dir, wmax, h, leaves):
     """Per node: the largest dual ``wmax`` and, in d = 2, 3, ``h[k] = min (sign · <E_k, p> · inv − w)``
@@ -583,10 +671,14 @@ class CellPricer:
         u = np.ascontiguousarray(u, dtype=np.float64)
         v = np.ascontiguousarray(v, dtype=np.float64)
         self.work[:] = 0
-        _node_duals(self.x, u, 1.0, self.inv, *self.tx[:5], self.ET, self.use_dir, self.umax, self.hx, self.leaves)
-        _node_duals(self.y, v, -1.0, self.inv, *self.ty[:5], self.ET, self.use_dir, self.vmax, self.gy,
-                    self.column_leaves)
-        _cell_scan_kernel(self.xs, self.ysT, u[self.tx[0]], v[self.ty[0]], self.tx[0], self.ty[0], self.inv,
-                          float(tau), self.leaves, self.tx, self.ty, self.hx, self.umax, self.gy, self.vmax, self.E,
-                          self.table, self.g, self.use_dir, best_j, best_r, row_min, self.work)
-        self.nodes_visited, self.pairs_checked, self.leaves_scanned = (int(c) for c in self.work.sum(axis=0))
+        with PASS_THREADS(self.x.shape[0] * self.y.shape[0]) as rec:
+            _node_duals(self.x, u, 1.0, self.inv, *self.tx[:5], self.ET, self.use_dir, self.umax, self.hx,
+                        self.leaves)
+            _node_duals(self.y, v, -1.0, self.inv, *self.ty[:5], self.ET, self.use_dir, self.vmax, self.gy,
+                        self.column_leaves)
+            _cell_scan_kernel(self.xs, self.ysT, u[self.tx[0]], v[self.ty[0]], self.tx[0], self.ty[0], self.inv,
+                              float(tau), self.leaves, self.tx, self.ty, self.hx, self.umax, self.gy, self.vmax,
+                              self.E, self.table, self.g, self.use_dir, best_j, best_r, row_min, self.work)
+            self.nodes_visited, self.pairs_checked, self.leaves_scanned = (int(c) for c in self.work.sum(axis=0))
+            # work: the points' per-node terms, the node pairs visited and the pairs checked
+            rec.work = self.x.shape[0] + self.y.shape[0] + self.nodes_visited + self.pairs_checked

@@ -1,0 +1,111 @@
+"""Threads of the certificate passes (``w1flow.lp.cells.ThreadChoice``, ``PASS_THREADS``).
+
+A pass runs on all of Numba's threads or on one, whichever its own timing shows faster (on a busy
+machine a parallel region can wait a scheduler time slice for a thread with no core). The results
+must not depend on the choice: checked bitwise against the same pass on one thread, and the
+pricing itself against ``cdist`` in ``test_lp_cell_pricing.py``.
+"""
+
+import contextlib
+import time
+
+import numba
+import numpy as np
+import pytest
+from scipy.spatial.distance import cdist
+
+import w1flow.lp.cells as cells
+from w1flow.lp.cells import CellPricer, ThreadChoice
+from w1flow.lp.netsimplex import _row_scan
+
+needs_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
+
+
+@contextlib.contextmanager
+def _threads(k):
+    before = numba.get_num_threads()
+    numba.set_num_threads(k)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(before)
+
+
+class _Always:
+    """A stand-in for PASS_THREADS that leaves the thread count alone."""
+
+    @contextlib.contextmanager
+    def __call__(self, pairs):
+        yield cells._PassRecord()
+
+
+@needs_threads
+@pytest.mark.parametrize("d", [2, 3])
+def test_a_pass_is_bitwise_the_same_on_one_thread_and_on_two(monkeypatch, d):
+    monkeypatch.setattr(cells, "PASS_THREADS", _Always())
+    import w1flow.lp.netsimplex as ns
+    monkeypatch.setattr(ns, "PASS_THREADS", _Always())
+    rng = np.random.default_rng(d)
+    n, m, K = 1100, 1000, 4
+    x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.3
+    inv = 1.0 / cdist(x, y).max()
+    u, v = 0.1 * rng.standard_normal(n), 0.1 * rng.standard_normal(m)
+    outs = []
+    for k in (1, 2):
+        with _threads(k):
+            p = CellPricer(x, y, inv)
+            bj, br, rm = np.empty((n, K), dtype=np.int64), np.empty((n, K)), np.empty(n)
+            p.scan(u, v, 0.05, bj, br, rm)
+            fj, fr, fm = np.empty((n, K), dtype=np.int64), np.empty((n, K)), np.empty(n)
+            _row_scan(x, np.arange(n), np.ascontiguousarray(y.T), u, v, inv, fj, fr, fm)  # n·m >= PARALLEL_PAIRS
+            outs.append((bj, br, rm, p.pairs_checked, fj, fr, fm))
+    for a, b in zip(*outs):
+        np.testing.assert_array_equal(a, b)
+    # and the full pass against cdist (an independent reference) on the row minima
+    np.testing.assert_allclose(outs[0][6], (cdist(x, y) * inv - u[:, None] - v[None, :]).min(axis=1), atol=1e-12)
+
+
+def _pass(slow_on_all):
+    """A pass that takes 4 ms on the threads it is slow on and 1 ms on the others."""
+    slow = (numba.get_num_threads() > 1) == slow_on_all
+    time.sleep(0.004 if slow else 0.001)
+
+
+@needs_threads
+@pytest.mark.parametrize("slow_on_all", [True, False])
+def test_the_choice_is_the_way_its_probes_timed_faster(slow_on_all):
+    with _threads(2):
+        choice = ThreadChoice(period=5)
+        seen = []
+        for _ in range(10):
+            with choice(10**6) as rec:
+                seen.append(numba.get_num_threads())
+                _pass(slow_on_all)
+                rec.work = 1
+            assert numba.get_num_threads() == 2  # restored after every pass
+        # probes (one thread, then two) at passes 0, 1 and 5, 6; the choice in between
+        chosen = 1 if slow_on_all else 2
+        assert seen == [1, 2, chosen, chosen, chosen, 1, 2, chosen, chosen, chosen]
+        assert choice.uses_one_thread(10**6) is slow_on_all
+        assert choice.uses_one_thread(10**3) is None  # another size class: not probed yet
+
+
+@needs_threads
+def test_work_normalises_the_probes():
+    """A probe that did 8 times the work in 4 times the time was the faster way per unit of work."""
+    with _threads(2):
+        choice = ThreadChoice(period=10)
+        for work in (1, 8):  # one thread: 1 ms for 1 unit; two threads: 4 ms for 8 units
+            with choice(10**5) as rec:
+                _pass(slow_on_all=True)
+                rec.work = work
+        assert choice.uses_one_thread(10**5) is False
+
+
+def test_one_thread_in_force_is_left_alone():
+    with _threads(1):
+        choice = ThreadChoice(period=2)
+        for _ in range(3):
+            with choice(10**6):
+                assert numba.get_num_threads() == 1
+        assert choice.uses_one_thread(10**6) is None
