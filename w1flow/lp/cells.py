@@ -374,11 +374,11 @@ def threads_for(pairs, threshold):
 class ThreadChoice:
     """All of Numba's threads or one for a kind of pass, chosen by timing the passes themselves.
 
-    Why: a parallel region ends when its slowest thread does. On a quiet machine two threads
-    make a pass by cell bounds 1.2-1.6x faster, even at 500 x 500 points; while another process
-    keeps a core busy, every region can wait a scheduler time slice for the thread that has no
-    core, and the uncapped demo flow took 9.6 s instead of 0.39 s at n = 500 and 15 s instead of
-    2.7 s at n = 2000 (2026-12-06, 2 cores, one busy). So, for each size class (the bit length of
+    Why: a parallel region ends when its slowest thread does. On a quiet machine the uncapped demo
+    flow is 12-22 % slower with its passes on one thread (n = 500 ... 10^4, 2 cores); while another
+    process keeps a core busy, every region can wait a scheduler time slice for the thread that has
+    no core, and the same flow took 9.0 s instead of 0.41 s at n = 500 and 15.9 s instead of 2.9 s
+    at n = 2000 with the passes on both threads (2026-12-06, ``benchmarks/bench_busy.py``). So, for each size class (the bit length of
     the pass's pairs), every ``period``-th pass runs on one thread and the next on all, each timed
     per unit of work; until the next such pair of probes the faster way is used. Each row's
     output is its own, so the results are bitwise the same either way; only the time changes.
