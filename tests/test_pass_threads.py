@@ -1,4 +1,4 @@
-"""Threads of the certificate passes (``w1flow.lp.cells.ThreadChoice``, ``PASS_THREADS``).
+"""Threads of the certificate passes (``w1flow.threads.ThreadChoice``; ``w1flow.lp.cells.PASS_THREADS``).
 
 A pass runs on all of Numba's threads or on one, whichever its own timing shows faster (on a busy
 machine a parallel region can wait a scheduler time slice for a thread with no core). The results
@@ -15,7 +15,8 @@ import pytest
 from scipy.spatial.distance import cdist
 
 import w1flow.lp.cells as cells
-from w1flow.lp.cells import CellPricer, ThreadChoice
+from w1flow.lp.cells import CellPricer
+from w1flow.threads import ThreadChoice, _PassRecord
 from w1flow.lp.netsimplex import _row_scan
 
 needs_threads = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs 2 Numba threads")
@@ -36,7 +37,7 @@ class _Always:
 
     @contextlib.contextmanager
     def __call__(self, pairs):
-        yield cells._PassRecord()
+        yield _PassRecord()
 
 
 @needs_threads
@@ -109,3 +110,66 @@ def test_one_thread_in_force_is_left_alone():
             with choice(10**6):
                 assert numba.get_num_threads() == 1
         assert choice.uses_one_thread(10**6) is None
+
+
+@needs_threads
+def test_the_pairwise_drift_is_bitwise_the_same_on_one_thread_and_on_two(monkeypatch):
+    import w1flow.interactions as inter
+    from w1flow.interactions import PairwiseInteraction, morse_kernel
+
+    monkeypatch.setattr(inter, "DRIFT_THREADS", _Always())
+    x = np.random.default_rng(1).standard_normal((300, 2))
+    w = np.full(300, 1 / 300)
+    drift = PairwiseInteraction(morse_kernel, params=(1.0, 1.5, 0.8, 0.5))
+    outs = []
+    for k in (1, 2):
+        with _threads(k):
+            outs.append(drift(x, w, 0.0))
+    np.testing.assert_array_equal(outs[0], outs[1])
+    # and the drift itself against numpy (independent): Σ_j w_j g(x_j − x_i), Morse g
+    D = x[None, :, :] - x[:, None, :]
+    r = np.linalg.norm(D, axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        du = -0.8 / 0.5 * np.exp(-r / 0.5) + 1.0 / 1.5 * np.exp(-r / 1.5)
+        g = np.where(r[:, :, None] > 0, du[:, :, None] * D / r[:, :, None], 0.0)
+    np.testing.assert_allclose(outs[0], np.einsum("j,ijk->ik", w, g), atol=1e-13)
+
+
+def test_the_pairwise_drift_goes_through_its_thread_choice(monkeypatch):
+    import w1flow.interactions as inter
+    from w1flow.interactions import PairwiseInteraction, morse_kernel
+
+    seen = []
+
+    class _Spy:
+        @contextlib.contextmanager
+        def __call__(self, pairs):
+            rec = _PassRecord()
+            yield rec
+            seen.append((pairs, rec.work))
+
+    monkeypatch.setattr(inter, "DRIFT_THREADS", _Spy())
+    PairwiseInteraction(morse_kernel, params=(1.0, 1.5, 0.8, 0.5))(np.zeros((7, 2)), np.full(7, 1 / 7), 0.0)
+    assert seen == [(49, 49)]
+
+
+@needs_threads
+def test_a_clear_winner_is_probed_less_often_until_it_changes():
+    with _threads(2):
+        choice = ThreadChoice(period=3, max_period=12)
+        seen = []
+
+        def run(k, slow_on_all):
+            for _ in range(k):
+                with choice(10**6) as rec:
+                    seen.append(numba.get_num_threads())
+                    _pass(slow_on_all)
+                    rec.work = 1
+
+        run(24, slow_on_all=True)
+        # probes (1, 2) at passes 0, 3, 9, 21: the period doubles 3 -> 6 -> 12 (the cap) as the
+        # same way wins by more than 1.5x again
+        assert seen == [1, 2, 1] + [1, 2, 1, 1, 1, 1] + [1, 2] + [1] * 10 + [1, 2, 1]
+        run(11, slow_on_all=False)  # now one thread is the slow way: the probes at 33, 34 see it
+        assert seen[33:35] == [1, 2] and choice.uses_one_thread(10**6) is False
+        assert choice._state[(10**6).bit_length()][4] == 3  # back to the base period

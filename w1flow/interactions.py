@@ -25,6 +25,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
+from .threads import ThreadChoice
+
 __all__ = ["PairwiseInteraction", "KuramotoCoupling", "kuramoto_kernel", "cucker_smale_kernel", "morse_kernel"]
 
 
@@ -72,6 +74,11 @@ def morse_kernel(diff, params, out):
 
 
 _COMPILED = {}
+
+#: The choice of threads for the O(N²) loop (:class:`w1flow.threads.ThreadChoice`): on a machine
+#: where another process keeps a core busy, a parallel region per drift evaluation can wait a
+#: scheduler time slice each (docs/performance.md, "On a busy machine").
+DRIFT_THREADS = ThreadChoice()
 
 
 def _loop(kernel):
@@ -130,7 +137,10 @@ class PairwiseInteraction:
     def __call__(self, x, weights, t):
         x = np.ascontiguousarray(x, dtype=np.float64)
         w = np.ascontiguousarray(weights, dtype=np.float64)
-        out = _loop(self.kernel)(x, w, self.params)
+        pairs = x.shape[0] * x.shape[0]
+        with DRIFT_THREADS(pairs) as rec:  # all threads or one, whichever its timing finds faster
+            out = _loop(self.kernel)(x, w, self.params)
+            rec.work = pairs
         if self.scale != 1.0:
             out *= self.scale
         return out

@@ -3,14 +3,16 @@
 Numba's parallel loops, the BLAS behind numpy/scipy and torch each start a thread per core by
 default. On a shared machine, or when the package runs several worker processes, these pools
 oversubscribe the cores and a run slows down 10-20x (threads spin waiting for each other).
-This module is the one place that sets the counts (within them, the exact LP's certificate passes
-time themselves and run on one thread where that is faster: ``w1flow.lp.cells.PASS_THREADS``):
+This module is the one place that sets the counts:
 
 * :func:`set_num_threads` sets this process's Numba, BLAS and torch threads (default: the cores
   the process may use, ``os.sched_getaffinity``);
 * :func:`get_num_threads` reads back what each library uses now;
 * :func:`worker_env` is the environment of spawned worker processes (one thread each), and
   :func:`init_worker` the initialiser that pins a worker after its libraries are loaded.
+* within the count in force, :class:`ThreadChoice` runs a kind of parallel pass on all threads
+  or on one, whichever its own timing finds faster (on a busy machine one thread can be 10x
+  faster; on a quiet one all are); :func:`threads_for` runs a block on one thread below a size.
 
 torch is never imported by set_num_threads: if it is loaded, its count is set; the setting is remembered so
 that the torch critic and the WGAN-GP reference apply it (:func:`torch_thread_scope`) when they import torch later.
@@ -23,12 +25,14 @@ import contextlib
 import logging
 import os
 import sys
+import time
 
 from ._validation import as_int
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["set_num_threads", "get_num_threads", "available_cores", "worker_env", "init_worker", "THREAD_ENV"]
+__all__ = ["set_num_threads", "get_num_threads", "available_cores", "worker_env", "init_worker", "THREAD_ENV",
+           "ThreadChoice", "threads_for"]
 
 #: Environment of every worker process: one thread each for OpenMP, OpenBLAS, MKL and Numba.
 #: (Read when a library loads, so it must be in the worker's environment before it starts.)
@@ -229,3 +233,93 @@ def init_worker(n=1):
     cells on a new thread.
     """
     set_num_threads(n)
+
+
+@contextlib.contextmanager
+def threads_for(pairs, threshold):
+    """Run the enclosed Numba kernels on one thread when ``pairs < threshold`` (else unchanged).
+
+    ``numba.set_num_threads`` is thread-local; the count in force before is restored on exit."""
+    if pairs >= threshold:
+        yield
+        return
+    import numba
+
+    threads = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        yield
+    finally:
+        numba.set_num_threads(threads)
+
+
+class ThreadChoice:
+    """All of Numba's threads or one for a kind of pass, chosen by timing the passes themselves.
+
+    Why: a parallel region ends when its slowest thread does. On a quiet machine the uncapped demo
+    flow is 12-22 % slower with its passes on one thread (n = 500 ... 10^4, 2 cores); while another
+    process keeps a core busy, every region can wait a scheduler time slice for the thread that has
+    no core, and the same flow took 9.0 s instead of 0.41 s at n = 500 and 15.9 s instead of 2.9 s
+    at n = 2000 with the passes on both threads (2026-12-06, ``benchmarks/bench_busy.py``).
+
+    So, for each size class (the bit length of the pass's pairs), a pass runs on one thread and
+    the next on all, each timed per unit of work, and the passes after them run the faster way
+    until the next pair of probes, ``period`` passes later. When one way was more than 1.5x faster
+    twice running, the period doubles (up to ``max_period``: a probe of the slow way costs); when
+    the faster way changes, it is ``period`` again. The passes' outputs must not depend on the
+    number of threads (each row written by one thread); only the time changes. A count of one
+    thread in force (``w1flow.set_num_threads(1)``, workers) is left alone.
+    """
+
+    def __init__(self, period=32, max_period=512):
+        self.period = int(period)
+        self.max_period = int(max_period)
+        # size class -> [passes since the probes began, seconds per work on one thread, on all,
+        # use one thread, the period now]
+        self._state = {}
+
+    @contextlib.contextmanager
+    def __call__(self, pairs):
+        """Context for one pass over ``pairs`` pairs; set ``.work`` on the yielded record (any
+        measure proportional to the pass's work, e.g. pairs checked) to normalise its time."""
+        import numba
+
+        rec = _PassRecord()
+        threads = numba.get_num_threads()
+        if threads == 1:
+            yield rec
+            return
+        st = self._state.setdefault(int(pairs).bit_length(), [0, None, None, False, self.period])
+        phase = st[0]
+        st[0] = (phase + 1) % st[4]
+        one = phase == 0 or (phase > 1 and st[3])
+        if one:
+            numba.set_num_threads(1)
+        t0 = time.perf_counter()
+        try:
+            yield rec
+        finally:
+            dt = time.perf_counter() - t0
+            if one:
+                numba.set_num_threads(threads)
+            rate = dt / max(rec.work, 1)
+            if phase == 0:
+                st[1] = rate
+            elif phase == 1:
+                before = st[3] if st[2] is not None else None
+                st[2] = rate
+                st[3] = st[2] > st[1]
+                clear = max(st[1], st[2]) > 1.5 * min(st[1], st[2])
+                st[4] = min(2 * st[4], self.max_period) if clear and st[3] == before else self.period
+                st[0] = 2 % st[4]
+
+    def uses_one_thread(self, pairs):
+        """Whether passes of this size now run on one thread (None before their first probes)."""
+        st = self._state.get(int(pairs).bit_length())
+        return None if st is None or st[2] is None else bool(st[3])
+
+
+class _PassRecord:
+    """What a pass tells :class:`ThreadChoice`: its work (any measure proportional to it)."""
+
+    work = 1

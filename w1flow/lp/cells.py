@@ -26,13 +26,13 @@ of the pairs at n = 3·10⁴ in d = 2 (docs/performance.md).
 
 from __future__ import annotations
 
-import contextlib
-import time
 from dataclasses import dataclass
 
 import numpy as np
 import numba
 from numba import njit
+
+from ..threads import ThreadChoice
 
 __all__ = ["CellScan", "cell_violations", "CellPricer"]
 
@@ -353,79 +353,6 @@ def _direction_of(a, b, lox, hix, loy, hiy, table, g):
 #: second core busy). Below it the same kernel runs with one Numba thread (as fast as a serial
 #: twin: 0.90 ms against 0.96 ms for 500 x 500).
 PARALLEL_PAIRS = 10**6
-
-
-@contextlib.contextmanager
-def threads_for(pairs, threshold):
-    """Run the enclosed Numba kernels on one thread when ``pairs < threshold`` (else unchanged).
-
-    ``numba.set_num_threads`` is thread-local; the count in force before is restored on exit."""
-    if pairs >= threshold:
-        yield
-        return
-    threads = numba.get_num_threads()
-    numba.set_num_threads(1)
-    try:
-        yield
-    finally:
-        numba.set_num_threads(threads)
-
-
-class ThreadChoice:
-    """All of Numba's threads or one for a kind of pass, chosen by timing the passes themselves.
-
-    Why: a parallel region ends when its slowest thread does. On a quiet machine the uncapped demo
-    flow is 12-22 % slower with its passes on one thread (n = 500 ... 10^4, 2 cores); while another
-    process keeps a core busy, every region can wait a scheduler time slice for the thread that has
-    no core, and the same flow took 9.0 s instead of 0.41 s at n = 500 and 15.9 s instead of 2.9 s
-    at n = 2000 with the passes on both threads (2026-12-06, ``benchmarks/bench_busy.py``). So, for each size class (the bit length of
-    the pass's pairs), every ``period``-th pass runs on one thread and the next on all, each timed
-    per unit of work; until the next such pair of probes the faster way is used. Each row's
-    output is its own, so the results are bitwise the same either way; only the time changes.
-    A count of one thread in force (``w1flow.set_num_threads(1)``, workers) is left alone.
-    """
-
-    def __init__(self, period=32):
-        self.period = int(period)
-        self._state = {}  # size class -> [calls, seconds per work on one thread, on all, use one]
-
-    @contextlib.contextmanager
-    def __call__(self, pairs):
-        """Context for one pass over ``pairs`` pairs; set ``.work`` on the yielded record (any
-        measure proportional to the pass's work, e.g. pairs checked) to normalise its time."""
-        rec = _PassRecord()
-        threads = numba.get_num_threads()
-        if threads == 1:
-            yield rec
-            return
-        st = self._state.setdefault(int(pairs).bit_length(), [0, None, None, False])
-        phase = st[0] % self.period
-        st[0] += 1
-        one = phase == 0 or (phase > 1 and st[3])
-        if one:
-            numba.set_num_threads(1)
-        t0 = time.perf_counter()
-        try:
-            yield rec
-        finally:
-            dt = time.perf_counter() - t0
-            if one:
-                numba.set_num_threads(threads)
-            rate = dt / max(rec.work, 1)
-            if phase == 0:
-                st[1] = rate
-            elif phase == 1:
-                st[2] = rate
-                st[3] = st[2] > st[1]
-
-    def uses_one_thread(self, pairs):
-        """Whether passes of this size now run on one thread (None before their first probes)."""
-        st = self._state.get(int(pairs).bit_length())
-        return None if st is None or st[2] is None else bool(st[3])
-
-
-class _PassRecord:
-    work = 1
 
 
 #: The choice of threads for passes by cell bounds (:meth:`CellPricer.scan`) and for full passes

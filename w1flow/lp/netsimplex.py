@@ -43,7 +43,8 @@ import numba
 import numpy as np
 
 from .._validation import WEIGHT_TOTAL_TOL
-from .cells import PARALLEL_PAIRS, PASS_THREADS, CellPricer, _insert_smallest, cells_pay, threads_for
+from ..threads import threads_for
+from .cells import PARALLEL_PAIRS, PASS_THREADS, CellPricer, _insert_smallest, cells_pay
 from .costs import box_scale as _scale
 
 __all__ = ["TransportBasis", "basis_from_plan", "warm_solve", "WarmSolveStats", "WarmSolveResult"]
