@@ -173,3 +173,25 @@ def test_a_clear_winner_is_probed_less_often_until_it_changes():
         run(11, slow_on_all=False)  # now one thread is the slow way: the probes at 33, 34 see it
         assert seen[33:35] == [1, 2] and choice.uses_one_thread(10**6) is False
         assert choice._state[(10**6).bit_length()][4] == 3  # back to the base period
+
+
+def test_a_cell_pass_reports_its_size_and_its_work(monkeypatch):
+    """The choice compares passes per unit of work: a pass by cell bounds reports the points, the
+    node pairs it visited and the pairs it checked."""
+    seen = []
+
+    class _Spy:
+        @contextlib.contextmanager
+        def __call__(self, pairs):
+            rec = _PassRecord()
+            yield rec
+            seen.append((pairs, rec.work))
+
+    monkeypatch.setattr(cells, "PASS_THREADS", _Spy())
+    rng = np.random.default_rng(3)
+    x, y = rng.standard_normal((700, 2)), rng.standard_normal((600, 2))
+    p = CellPricer(x, y, 0.1)
+    p.scan(np.zeros(700), np.zeros(600), 0.01, np.empty((700, 2), dtype=np.int64), np.empty((700, 2)),
+           np.empty(700))
+    assert p.pairs_checked > 0 and p.nodes_visited > 0
+    assert seen == [(700 * 600, 700 + 600 + p.nodes_visited + p.pairs_checked)]

@@ -32,12 +32,13 @@ def load(areas):
         spec = importlib.util.spec_from_file_location(f"mutants_{f.stem}", f)
         mod = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(mod)
-        out += [(f.stem, *m) for m in mod.MUTANTS]
+        # an area may set environment variables for its tests (ENV: e.g. two Numba threads)
+        out += [(f.stem, *m, getattr(mod, "ENV", {})) for m in mod.MUTANTS]
     return out
 
 
 def run(mutant, timeout):
-    area, name, path, old, new, tests = mutant
+    area, name, path, old, new, tests, area_env = mutant
     with tempfile.TemporaryDirectory() as tmp:
         dst = os.path.join(tmp, "p")
         # docs and benchmarks are copied: tests read them (a missing file would fail every mutant's
@@ -53,6 +54,7 @@ def run(mutant, timeout):
         open(f, "w").write(s.replace(old, new))
         env = dict(os.environ, PYTHONPATH=dst, CI="true", OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1",
                    NUMBA_NUM_THREADS="1", MPLBACKEND="Agg")
+        env.update(area_env)
         try:
             r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider",
                                 "-o", "addopts=", "--timeout", str(timeout), *tests.split()],

@@ -311,7 +311,6 @@ class ThreadChoice:
                 st[3] = st[2] > st[1]
                 clear = max(st[1], st[2]) > 1.5 * min(st[1], st[2])
                 st[4] = min(2 * st[4], self.max_period) if clear and st[3] == before else self.period
-                st[0] = 2 % st[4]
 
     def uses_one_thread(self, pairs):
         """Whether passes of this size now run on one thread (None before their first probes)."""
