@@ -105,7 +105,7 @@ def test_work_normalises_the_probes():
 
 def test_one_thread_in_force_is_left_alone():
     with _threads(1):
-        choice = ThreadChoice(period=2)
+        choice = ThreadChoice(period=3)
         for _ in range(3):
             with choice(10**6):
                 assert numba.get_num_threads() == 1
@@ -195,3 +195,12 @@ def test_a_cell_pass_reports_its_size_and_its_work(monkeypatch):
            np.empty(700))
     assert p.pairs_checked > 0 and p.nodes_visited > 0
     assert seen == [(700 * 600, 700 + 600 + p.nodes_visited + p.pairs_checked)]
+
+
+def test_the_interval_must_leave_room_for_a_chosen_pass():
+    with pytest.raises(ValueError, match="period must be >= 3"):
+        ThreadChoice(period=2)
+    with pytest.raises(ValueError, match="max_period must be >= 32"):
+        ThreadChoice(max_period=16)
+    with pytest.raises(TypeError, match="period must be an integer"):
+        ThreadChoice(period=3.5)

@@ -257,7 +257,7 @@ class ThreadChoice:
     """All of Numba's threads or one for a kind of pass, chosen by timing the passes themselves.
 
     Why: a parallel region ends when its slowest thread does. On a quiet machine the uncapped demo
-    flow is 12-22 % slower with its passes on one thread (n = 500 ... 10^4, 2 cores); while another
+    flow is 10-29 % slower with its passes on one thread (n = 500 ... 10^4, 2 cores); while another
     process keeps a core busy, every region can wait a scheduler time slice for the thread that has
     no core, and the same flow took 9.0 s instead of 0.41 s at n = 500 and 15.9 s instead of 2.9 s
     at n = 2000 with the passes on both threads (2026-12-06, ``benchmarks/bench_busy.py``).
@@ -272,8 +272,9 @@ class ThreadChoice:
     """
 
     def __init__(self, period=32, max_period=512):
-        self.period = int(period)
-        self.max_period = int(max_period)
+        # two probes, then at least one pass the chosen way
+        self.period = as_int(period, "period", minimum=3)
+        self.max_period = as_int(max_period, "max_period", minimum=self.period)
         # size class -> [passes since the probes began, seconds per work on one thread, on all,
         # use one thread, the period now]
         self._state = {}
