@@ -32,20 +32,26 @@ def _threads(k):
         numba.set_num_threads(before)
 
 
-class _Always:
-    """A stand-in for PASS_THREADS that leaves the thread count alone."""
+class _Spy:
+    """A stand-in for a ThreadChoice that leaves the thread count alone and records each pass's
+    size and reported work in ``seen``."""
+
+    def __init__(self):
+        self.seen = []
 
     @contextlib.contextmanager
     def __call__(self, pairs):
-        yield _PassRecord()
+        rec = _PassRecord()
+        yield rec
+        self.seen.append((pairs, rec.work))
 
 
 @needs_threads
 @pytest.mark.parametrize("d", [2, 3])
 def test_a_pass_is_bitwise_the_same_on_one_thread_and_on_two(monkeypatch, d):
-    monkeypatch.setattr(cells, "PASS_THREADS", _Always())
+    monkeypatch.setattr(cells, "PASS_THREADS", _Spy())
     import w1flow.lp.netsimplex as ns
-    monkeypatch.setattr(ns, "PASS_THREADS", _Always())
+    monkeypatch.setattr(ns, "PASS_THREADS", _Spy())
     rng = np.random.default_rng(d)
     n, m, K = 1100, 1000, 4
     x, y = rng.standard_normal((n, d)), rng.standard_normal((m, d)) + 0.3
@@ -117,7 +123,7 @@ def test_the_pairwise_drift_is_bitwise_the_same_on_one_thread_and_on_two(monkeyp
     import w1flow.interactions as inter
     from w1flow.interactions import PairwiseInteraction, morse_kernel
 
-    monkeypatch.setattr(inter, "DRIFT_THREADS", _Always())
+    monkeypatch.setattr(inter, "DRIFT_THREADS", _Spy())
     x = np.random.default_rng(1).standard_normal((300, 2))
     w = np.full(300, 1 / 300)
     drift = PairwiseInteraction(morse_kernel, params=(1.0, 1.5, 0.8, 0.5))
@@ -139,18 +145,11 @@ def test_the_pairwise_drift_goes_through_its_thread_choice(monkeypatch):
     import w1flow.interactions as inter
     from w1flow.interactions import PairwiseInteraction, morse_kernel
 
-    seen = []
+    spy = _Spy()
 
-    class _Spy:
-        @contextlib.contextmanager
-        def __call__(self, pairs):
-            rec = _PassRecord()
-            yield rec
-            seen.append((pairs, rec.work))
-
-    monkeypatch.setattr(inter, "DRIFT_THREADS", _Spy())
+    monkeypatch.setattr(inter, "DRIFT_THREADS", spy)
     PairwiseInteraction(morse_kernel, params=(1.0, 1.5, 0.8, 0.5))(np.zeros((7, 2)), np.full(7, 1 / 7), 0.0)
-    assert seen == [(49, 49)]
+    assert spy.seen == [(49, 49)]
 
 
 @needs_threads
@@ -178,23 +177,16 @@ def test_a_clear_winner_is_probed_less_often_until_it_changes():
 def test_a_cell_pass_reports_its_size_and_its_work(monkeypatch):
     """The choice compares passes per unit of work: a pass by cell bounds reports the points, the
     node pairs it visited and the pairs it checked."""
-    seen = []
+    spy = _Spy()
 
-    class _Spy:
-        @contextlib.contextmanager
-        def __call__(self, pairs):
-            rec = _PassRecord()
-            yield rec
-            seen.append((pairs, rec.work))
-
-    monkeypatch.setattr(cells, "PASS_THREADS", _Spy())
+    monkeypatch.setattr(cells, "PASS_THREADS", spy)
     rng = np.random.default_rng(3)
     x, y = rng.standard_normal((700, 2)), rng.standard_normal((600, 2))
     p = CellPricer(x, y, 0.1)
     p.scan(np.zeros(700), np.zeros(600), 0.01, np.empty((700, 2), dtype=np.int64), np.empty((700, 2)),
            np.empty(700))
     assert p.pairs_checked > 0 and p.nodes_visited > 0
-    assert seen == [(700 * 600, 700 + 600 + p.nodes_visited + p.pairs_checked)]
+    assert spy.seen == [(700 * 600, 700 + 600 + p.nodes_visited + p.pairs_checked)]
 
 
 def test_the_interval_must_leave_room_for_a_chosen_pass():

@@ -12,7 +12,7 @@ This module is the one place that sets the counts:
   :func:`init_worker` the initialiser that pins a worker after its libraries are loaded.
 * within the count in force, :class:`ThreadChoice` runs a kind of parallel pass on all threads
   or on one, whichever its own timing finds faster (on a busy machine one thread can be 10x
-  faster; on a quiet one all are); :func:`threads_for` runs a block on one thread below a size.
+  faster; on a quiet one all are); :func:`one_thread` runs a block on one thread.
 
 torch is never imported by set_num_threads: if it is loaded, its count is set; the setting is remembered so
 that the torch critic and the WGAN-GP reference apply it (:func:`torch_thread_scope`) when they import torch later.
@@ -32,7 +32,7 @@ from ._validation import as_int
 logger = logging.getLogger(__name__)
 
 __all__ = ["set_num_threads", "get_num_threads", "available_cores", "worker_env", "init_worker", "THREAD_ENV",
-           "ThreadChoice", "threads_for"]
+           "ThreadChoice", "one_thread"]
 
 #: Environment of every worker process: one thread each for OpenMP, OpenBLAS, MKL and Numba.
 #: (Read when a library loads, so it must be in the worker's environment before it starts.)
@@ -236,13 +236,10 @@ def init_worker(n=1):
 
 
 @contextlib.contextmanager
-def threads_for(pairs, threshold):
-    """Run the enclosed Numba kernels on one thread when ``pairs < threshold`` (else unchanged).
+def one_thread():
+    """Run the enclosed Numba kernels on one thread.
 
     ``numba.set_num_threads`` is thread-local; the count in force before is restored on exit."""
-    if pairs >= threshold:
-        yield
-        return
     import numba
 
     threads = numba.get_num_threads()
@@ -286,23 +283,19 @@ class ThreadChoice:
         import numba
 
         rec = _PassRecord()
-        threads = numba.get_num_threads()
-        if threads == 1:
+        if numba.get_num_threads() == 1:
             yield rec
             return
         st = self._state.setdefault(int(pairs).bit_length(), [0, None, None, False, self.period])
         phase = st[0]
         st[0] = (phase + 1) % st[4]
         one = phase == 0 or (phase > 1 and st[3])
-        if one:
-            numba.set_num_threads(1)
         t0 = time.perf_counter()
         try:
-            yield rec
+            with one_thread() if one else contextlib.nullcontext():
+                yield rec
         finally:
             dt = time.perf_counter() - t0
-            if one:
-                numba.set_num_threads(threads)
             rate = dt / max(rec.work, 1)
             if phase == 0:
                 st[1] = rate

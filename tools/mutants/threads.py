@@ -12,8 +12,7 @@ MUTANTS = [
     ("the faster way reversed", TH,
      "st[3] = st[2] > st[1]", "st[3] = st[2] < st[1]", T),
     ("the thread count not restored after a pass on one thread", TH,
-     "            if one:\n                numba.set_num_threads(threads)\n            rate",
-     "            rate", T),
+     "    finally:\n        numba.set_num_threads(threads)\n\n\nclass ThreadChoice", "    finally:\n        pass\n\n\nclass ThreadChoice", T),
     ("probes not normalised by their work", TH,
      "rate = dt / max(rec.work, 1)", "rate = dt", T),
     ("the choice not reset when the faster way changes", TH,
@@ -21,7 +20,7 @@ MUTANTS = [
     ("the interval never doubles", TH,
      "clear = max(st[1], st[2]) > 1.5 * min(st[1], st[2])", "clear = False", T),
     ("one thread in force overridden", TH,
-     "        if threads == 1:\n            yield rec\n            return\n", "", T),
+     "        if numba.get_num_threads() == 1:\n            yield rec\n            return\n", "", T),
     ("the pairwise drift bypasses its choice", "w1flow/interactions.py",
      "        with DRIFT_THREADS(pairs) as rec:  # all threads or one, whichever its timing finds faster\n"
      "            out = _loop(self.kernel)(x, w, self.params)\n            rec.work = pairs\n",

@@ -347,16 +347,8 @@ def _direction_of(a, b, lox, hix, loy, hiy, table, g):
     return (2 * ax + (1 if s > 0.0 else 0)) * g * g + i * g + j
 
 
-#: Pairs per pass above which the full pass (``netsimplex._row_scan``) runs on all of Numba's threads:
-#: a parallel region waits for its slowest thread, so on a busy machine a small pass can cost a
-#: scheduler time slice (measured: 6.6 ms for a 500 x 500 pass while another process kept the
-#: second core busy). Below it the same kernel runs with one Numba thread (as fast as a serial
-#: twin: 0.90 ms against 0.96 ms for 500 x 500).
-PARALLEL_PAIRS = 10**6
-
-
 #: The choice of threads for passes by cell bounds (:meth:`CellPricer.scan`) and for full passes
-#: of at least :data:`PARALLEL_PAIRS` pairs (``netsimplex._row_scan``): one per process.
+#: of at least ``netsimplex.PARALLEL_PAIRS`` pairs (``netsimplex._row_scan``): one per process.
 PASS_THREADS = ThreadChoice()
 
 
