@@ -7,7 +7,7 @@ pricing itself against ``cdist`` in ``test_lp_cell_pricing.py``.
 """
 
 import contextlib
-import time
+import types
 
 import numba
 import numpy as np
@@ -72,15 +72,28 @@ def test_a_pass_is_bitwise_the_same_on_one_thread_and_on_two(monkeypatch, d):
     np.testing.assert_allclose(outs[0][6], (cdist(x, y) * inv - u[:, None] - v[None, :]).min(axis=1), atol=1e-12)
 
 
+_NOW = [0.0]
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The choice's clock, advanced only by ``_pass``: real sleeps of 1 and 4 ms were not 1:4 on a
+    loaded CI machine (a probe of the fast way overslept and the test failed once)."""
+    import w1flow.threads as threads
+
+    _NOW[0] = 0.0
+    monkeypatch.setattr(threads, "time", types.SimpleNamespace(perf_counter=lambda: _NOW[0]))
+
+
 def _pass(slow_on_all):
-    """A pass that takes 4 ms on the threads it is slow on and 1 ms on the others."""
+    """A pass that takes 4 ms on the threads it is slow on and 1 ms on the others (on ``clock``)."""
     slow = (numba.get_num_threads() > 1) == slow_on_all
-    time.sleep(0.004 if slow else 0.001)
+    _NOW[0] += 0.004 if slow else 0.001
 
 
 @needs_threads
 @pytest.mark.parametrize("slow_on_all", [True, False])
-def test_the_choice_is_the_way_its_probes_timed_faster(slow_on_all):
+def test_the_choice_is_the_way_its_probes_timed_faster(slow_on_all, clock):
     with _threads(2):
         choice = ThreadChoice(period=5)
         seen = []
@@ -98,7 +111,7 @@ def test_the_choice_is_the_way_its_probes_timed_faster(slow_on_all):
 
 
 @needs_threads
-def test_work_normalises_the_probes():
+def test_work_normalises_the_probes(clock):
     """A probe that did 8 times the work in 4 times the time was the faster way per unit of work."""
     with _threads(2):
         choice = ThreadChoice(period=10)
@@ -153,7 +166,7 @@ def test_the_pairwise_drift_goes_through_its_thread_choice(monkeypatch):
 
 
 @needs_threads
-def test_a_clear_winner_is_probed_less_often_until_it_changes():
+def test_a_clear_winner_is_probed_less_often_until_it_changes(clock):
     with _threads(2):
         choice = ThreadChoice(period=3, max_period=12)
         seen = []
