@@ -184,7 +184,7 @@ def test_a_clear_winner_is_probed_less_often_until_it_changes(clock):
         assert seen == [1, 2, 1] + [1, 2, 1, 1, 1, 1] + [1, 2] + [1] * 10 + [1, 2, 1]
         run(11, slow_on_all=False)  # now one thread is the slow way: the probes at 33, 34 see it
         assert seen[33:35] == [1, 2] and choice.uses_one_thread(10**6) is False
-        assert choice._state[(10**6).bit_length()][4] == 3  # back to the base period
+        assert choice._state[(10**6).bit_length()].period == 3  # back to the base period
 
 
 def test_a_cell_pass_reports_its_size_and_its_work(monkeypatch):

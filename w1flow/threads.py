@@ -272,9 +272,7 @@ class ThreadChoice:
         # two probes, then at least one pass the chosen way
         self.period = as_int(period, "period", minimum=3)
         self.max_period = as_int(max_period, "max_period", minimum=self.period)
-        # size class -> [passes since the probes began, seconds per work on one thread, on all,
-        # use one thread, the period now]
-        self._state = {}
+        self._state = {}  # size class (bit length of the pairs) -> _SizeClass
 
     @contextlib.contextmanager
     def __call__(self, pairs):
@@ -286,10 +284,13 @@ class ThreadChoice:
         if numba.get_num_threads() == 1:
             yield rec
             return
-        st = self._state.setdefault(int(pairs).bit_length(), [0, None, None, False, self.period])
-        phase = st[0]
-        st[0] = (phase + 1) % st[4]
-        one = phase == 0 or (phase > 1 and st[3])
+        size = int(pairs).bit_length()
+        st = self._state.get(size)
+        if st is None:
+            st = self._state[size] = _SizeClass(self.period)
+        phase = st.phase
+        st.phase = (phase + 1) % st.period
+        one = phase == 0 or (phase > 1 and st.one)
         t0 = time.perf_counter()
         try:
             with one_thread() if one else contextlib.nullcontext():
@@ -298,18 +299,30 @@ class ThreadChoice:
             dt = time.perf_counter() - t0
             rate = dt / max(rec.work, 1)
             if phase == 0:
-                st[1] = rate
+                st.rate_one = rate
             elif phase == 1:
-                before = st[3] if st[2] is not None else None
-                st[2] = rate
-                st[3] = st[2] > st[1]
-                clear = max(st[1], st[2]) > 1.5 * min(st[1], st[2])
-                st[4] = min(2 * st[4], self.max_period) if clear and st[3] == before else self.period
+                before = st.one if st.rate_all is not None else None
+                st.rate_all = rate
+                st.one = st.rate_all > st.rate_one
+                clear = max(st.rate_one, st.rate_all) > 1.5 * min(st.rate_one, st.rate_all)
+                st.period = min(2 * st.period, self.max_period) if clear and st.one == before else self.period
 
     def uses_one_thread(self, pairs):
         """Whether passes of this size now run on one thread (None before their first probes)."""
         st = self._state.get(int(pairs).bit_length())
-        return None if st is None or st[2] is None else bool(st[3])
+        return None if st is None or st.rate_all is None else st.one
+
+
+class _SizeClass:
+    """:class:`ThreadChoice`'s state for one size class of passes."""
+
+    __slots__ = ("phase", "rate_one", "rate_all", "one", "period")
+
+    def __init__(self, period):
+        self.phase = 0  # passes since the probes began, modulo the period
+        self.rate_one = self.rate_all = None  # seconds per unit of work in the last probes
+        self.one = False  # the passes between probes run on one thread
+        self.period = period  # passes from one pair of probes to the next, now
 
 
 class _PassRecord:

@@ -10,15 +10,15 @@ ENV = {"NUMBA_NUM_THREADS": "2"}
 
 MUTANTS = [
     ("the faster way reversed", TH,
-     "st[3] = st[2] > st[1]", "st[3] = st[2] < st[1]", T),
+     "st.one = st.rate_all > st.rate_one", "st.one = st.rate_all < st.rate_one", T),
     ("the thread count not restored after a pass on one thread", TH,
      "    finally:\n        numba.set_num_threads(threads)\n\n\nclass ThreadChoice", "    finally:\n        pass\n\n\nclass ThreadChoice", T),
     ("probes not normalised by their work", TH,
      "rate = dt / max(rec.work, 1)", "rate = dt", T),
     ("the choice not reset when the faster way changes", TH,
-     "if clear and st[3] == before else self.period", "if clear else self.period", T),
+     "if clear and st.one == before else self.period", "if clear else self.period", T),
     ("the interval never doubles", TH,
-     "clear = max(st[1], st[2]) > 1.5 * min(st[1], st[2])", "clear = False", T),
+     "clear = max(st.rate_one, st.rate_all) > 1.5 * min(st.rate_one, st.rate_all)", "clear = False", T),
     ("one thread in force overridden", TH,
      "        if numba.get_num_threads() == 1:\n            yield rec\n            return\n", "", T),
     ("the pairwise drift bypasses its choice", "w1flow/interactions.py",
